@@ -1,0 +1,186 @@
+"""The ``wme`` command line: start the UI, run the main job, check the configuration.
+
+Every command prepares the same environment first (``prepare_environment``): the embedded S3 server when
+no endpoint is configured, and a Dagster instance directory, so ``wme ui`` and ``wme demo`` work on a
+fresh machine with nothing configured and exactly the same way against PostgreSQL and production S3.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from wme_assets.settings import (
+    EMBEDDED_ACCESS_KEY,
+    EMBEDDED_SECRET_KEY,
+    ConfigurationError,
+    Settings,
+    load_settings,
+)
+
+app = typer.Typer(
+    help="wme: Wikipedia as machine-readable Enterprise-schema data, on your own storage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+services_app = typer.Typer(help="The embedded services (SeaweedFS S3) under WME_HOME.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: wme_assets.definitions
+      location_name: wme_assets
+"""
+
+
+@dataclass
+class Environment:
+    settings: Settings
+    dagster_home: Path
+    s3_endpoint: str
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def prepare_environment(*, check_postgres: bool = True) -> Environment:
+    """Resolve settings, start embedded services if unconfigured, and fail fast on bad configuration.
+
+    The resolved S3 endpoint and credentials are exported to the environment, so that the Dagster
+    webserver, daemon and run workers started from here use the same storage.
+    """
+    from wme_assets.instance import check_postgres as check_pg
+    from wme_assets.instance import prepare_dagster_home
+    from wme_assets.storage import ObjectStoreError, open_object_store
+
+    try:
+        settings = load_settings()
+        if settings.uses_postgres:
+            settings.require_postgres_settings()
+        if settings.embedded_s3:
+            typer.echo(f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed)")
+        store = open_object_store(settings)
+        if settings.embedded_s3:
+            os.environ["WME_S3_ENDPOINT_URL"] = store.endpoint_url or ""
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", EMBEDDED_ACCESS_KEY)
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", EMBEDDED_SECRET_KEY)
+            # Children must not try to start a second embedded server: they now see an endpoint, and
+            # must still be allowed to create the bucket on it.
+            os.environ.setdefault("WME_S3_CREATE_BUCKET", "true")
+        if settings.uses_postgres and check_postgres:
+            check_pg(settings)
+        dagster_home = prepare_dagster_home(settings)
+    except (ConfigurationError, ObjectStoreError) as exc:
+        _fail(str(exc))
+    return Environment(settings=settings, dagster_home=dagster_home, s3_endpoint=store.endpoint_url or "AWS S3")
+
+
+@app.command()
+def check() -> None:
+    """Check the configuration: settings, S3 endpoint and bucket, PostgreSQL credentials."""
+    env = prepare_environment()
+    s = env.settings
+    typer.echo(f"settings        ok (WME_HOME={s.home_dir})")
+    typer.echo(f"object storage  ok (s3://{s.s3_bucket}/{s.s3_prefix} at {env.s3_endpoint})")
+    storage = f"PostgreSQL {s.pg_host}:{s.pg_port}/{s.pg_db}" if s.uses_postgres else "SQLite"
+    typer.echo(f"dagster         ok ({storage}, DAGSTER_HOME={env.dagster_home})")
+    typer.echo(f"dumps source    {s.dumps_url}")
+    typer.echo(f"projects        {', '.join(s.project_list)}")
+
+
+@app.command()
+def ui(
+    host: str = typer.Option("127.0.0.1", help="Address the webserver binds to."),
+    port: int = typer.Option(3000, help="Port of the Dagster webserver."),
+) -> None:
+    """Start the Dagster webserver and daemon on the configured instance (embedded services first)."""
+    env = prepare_environment()
+    workspace = env.dagster_home / "workspace.yaml"
+    workspace.write_text(WORKSPACE_YAML)
+    bin_dir = Path(sys.executable).parent
+    commands = [
+        [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
+    ]
+    processes = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
+    typer.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={env.dagster_home}; Ctrl-C stops)")
+
+    def stop(*_):
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+    failed = [p for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("instance-config")
+def instance_config_command(
+    postgres: bool = typer.Option(False, "--postgres", help="The deployment shape (storage on PostgreSQL)."),
+) -> None:
+    """Print the dagster.yaml wme uses (``--postgres``: the repository's deployment dagster.yaml)."""
+    from wme_assets.instance import instance_config, render_instance_yaml
+
+    typer.echo(render_instance_yaml(instance_config(postgres=postgres)), nl=False)
+
+
+@app.command()
+def demo(
+    project: str = typer.Option("bnwiki", help="Project (dbname) to run."),
+    date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
+) -> None:
+    """Run the main job end to end for one project on the configured (default: embedded) services."""
+    from wme_assets.pipeline import run_main_job
+
+    env = prepare_environment()
+    try:
+        summary = run_main_job(project=project, date=date, echo=typer.echo)
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    if not summary.success:
+        _fail(f"the run {summary.run_id} failed: {summary.error}")
+    typer.echo("")
+    typer.echo(f"run {summary.run_id} succeeded ({summary.seconds:.1f} s), in the UI: `wme ui`")
+    for line in summary.outputs:
+        typer.echo(f"  {line}")
+    typer.echo(f"Dagster instance: {env.dagster_home}")
+    for note in summary.notes:
+        typer.secho(note, fg=typer.colors.YELLOW)
+
+
+@services_app.command("stop")
+def services_stop() -> None:
+    """Stop the embedded SeaweedFS server (data stays under WME_HOME)."""
+    from wme_assets.storage.seaweedfs import stop_embedded_s3
+
+    settings = load_settings()
+    stopped = stop_embedded_s3(settings.home_dir)
+    typer.echo("embedded S3 stopped" if stopped else "embedded S3 was not running")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,78 @@
+"""Resources shared by every stage, configured from wme's settings (environment variables)."""
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from wme_assets.settings import Settings, load_settings
+from wme_assets.sources.dumps_client import DumpsClient
+from wme_assets.storage import ObjectStore, open_object_store
+
+
+class ObjectStorageResource(dg.ConfigurableResource):
+    """S3-compatible object storage. An empty ``endpoint_url`` means the embedded SeaweedFS.
+
+    Credentials are not part of this config (they would show in the UI): boto3 reads them from
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile or an instance role.
+    """
+
+    endpoint_url: str | None = None
+    bucket: str = "wme"
+    prefix: str = ""
+    region: str = "us-east-1"
+    create_bucket: bool | None = None
+    home: str = ".wme"
+    embedded_port: int = 8333
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ObjectStorageResource":
+        return cls(
+            endpoint_url=settings.s3_endpoint_url,
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            region=settings.s3_region,
+            create_bucket=settings.s3_create_bucket,
+            home=str(settings.home_dir),
+            embedded_port=settings.embedded_s3_port,
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Fail before any work when the endpoint is down or the bucket is missing.
+        self._store = open_object_store(
+            Settings(
+                s3_endpoint_url=self.endpoint_url,
+                s3_bucket=self.bucket,
+                s3_prefix=self.prefix,
+                s3_region=self.region,
+                s3_create_bucket=self.create_bucket,
+                home=self.home,
+                embedded_s3_port=self.embedded_port,
+            )
+        )
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            raise RuntimeError("ObjectStorageResource used outside a run (setup_for_execution not called)")
+        return self._store
+
+
+class DumpsSourceResource(dg.ConfigurableResource):
+    """The dumps site or mirror (``WME_DUMPS_URL``), laid out as ``{base}/{dbname}/{YYYYMMDD}/``."""
+
+    base_url: str = "https://dumps.wikimedia.org"
+
+    def client(self) -> DumpsClient:
+        return DumpsClient(self.base_url)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = load_settings()
+    return dg.Definitions(
+        resources={
+            "object_storage": ObjectStorageResource.from_settings(settings),
+            "dumps": DumpsSourceResource(base_url=settings.dumps_url),
+        }
+    )

