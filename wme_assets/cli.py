@@ -33,6 +33,11 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="The embedded services (SeaweedFS S3) under WME_HOME.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
+mirror_app = typer.Typer(
+    help="A local dumps-site mirror (for machines without internet, or a mirror kept on disk).",
+    no_args_is_help=True,
+)
+app.add_typer(mirror_app, name="mirror")
 
 WORKSPACE_YAML = """\
 load_from:
@@ -155,11 +160,12 @@ def demo(
 ) -> None:
     """Run the main job end to end for one project on the configured (default: embedded) services."""
     from wme_assets.pipeline import run_main_job
+    from wme_assets.sources.dumps_client import DumpsError
 
     env = prepare_environment()
     try:
         summary = run_main_job(project=project, date=date, echo=typer.echo)
-    except ConfigurationError as exc:
+    except (ConfigurationError, DumpsError) as exc:
         _fail(str(exc))
     if not summary.success:
         _fail(f"the run {summary.run_id} failed: {summary.error}")
@@ -180,6 +186,34 @@ def services_stop() -> None:
     settings = load_settings()
     stopped = stop_embedded_s3(settings.home_dir)
     typer.echo("embedded S3 stopped" if stopped else "embedded S3 was not running")
+
+
+@mirror_app.command("add")
+def mirror_add(
+    root: Path = typer.Argument(..., help="Mirror directory (serve it, or use WME_DUMPS_URL=file://ROOT)."),
+    project: str = typer.Argument(..., help="dbname, e.g. bnwiki"),
+    date: str = typer.Argument(..., help="Run date YYYYMMDD"),
+    export_xml: Path = typer.Argument(..., help="MediaWiki XML export (plain, bz2, gz or xz)."),
+    parts: int = typer.Option(1, help="Split into this many parts, as the large wikis are."),
+) -> None:
+    """Lay out one dumps run from an XML export: multistream bz2 + index, page_props, dumpstatus.json, sums."""
+    from wme_assets.sources.dumps_mirror import build_dumps_mirror
+
+    run = build_dumps_mirror(root, project, date, export_xml, parts=parts)
+    typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
+
+
+@mirror_app.command("fixtures")
+def mirror_fixtures(
+    root: Path = typer.Argument(..., help="Mirror directory to create."),
+    fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The shared real-data fixtures."),
+) -> None:
+    """Build a mirror of 8 wikis from the real-data fixtures (7 dump excerpts and enwiki records)."""
+    from wme_assets.sources.dumps_mirror import build_fixture_mirror
+
+    for run in build_fixture_mirror(root, fixtures):
+        typer.echo(f"{run.dbname} {run.date}: {run.page_count} pages")
+    typer.echo(f"use it with: WME_DUMPS_URL={root.resolve().as_uri()}")
 
 
 if __name__ == "__main__":

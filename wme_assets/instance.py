@@ -41,6 +41,8 @@ def instance_config(*, postgres: bool, compute_logs_dir: str | None = None) -> d
                     "username": {"env": "WME_PG_USER"},
                     "password": {"env": "WME_PG_PASSWORD"},
                     "db_name": {"env": "WME_PG_DB"},
+                    # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; dagster-postgres ships psycopg2.
+                    "scheme": "postgresql+psycopg2",
                 }
             }
         }

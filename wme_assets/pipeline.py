@@ -29,7 +29,7 @@ def run_main_job(*, project: str, date: str, echo: Callable[[str], None] = print
     import dagster as dg
 
     from wme_assets.definitions import defs
-    from wme_assets.sources.dumps_client import DumpsClient, validate_dump_date
+    from wme_assets.sources.dumps_client import DumpsClient, make_session, validate_dump_date
 
     settings = load_settings()
     validate_project(project)
@@ -39,7 +39,9 @@ def run_main_job(*, project: str, date: str, echo: Callable[[str], None] = print
             f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there"
         )
     if date == "latest":
-        date = DumpsClient(settings.dumps_url).resolve_latest(project)
+        date = DumpsClient(
+            settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff)
+        ).resolve_latest(project)
         echo(f"latest finished dump run of {project} at {settings.dumps_url}: {date}")
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
     definitions = defs()

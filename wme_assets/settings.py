@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         description="Dumps site or mirror laid out as {base}/{dbname}/{YYYYMMDD}/ (http(s):// or file://).",
     )
     projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
+    http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
+    http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
+    step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
 
     @field_validator("s3_prefix")
     @classmethod

@@ -83,3 +83,35 @@ def s3_env(seaweedfs, monkeypatch, tmp_path) -> dict[str, str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+DUMP_DATE = "20230501"  # the date of the dump fixtures (see xztextfilter-truncated-dumps/SOURCE.md)
+
+
+@pytest.fixture(scope="session")
+def dumps_mirror(tmp_path_factory, fixtures_dir) -> Path:
+    """A dumps-site directory built from the real bnwiki dump fixture: {root}/bnwiki/20230501/..."""
+    from wme_assets.sources.dumps_mirror import build_dumps_mirror
+
+    root = tmp_path_factory.mktemp("dumps-mirror")
+    build_dumps_mirror(
+        root, "bnwiki", DUMP_DATE, fixtures_dir / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz"
+    )
+    # A later run of the same wiki whose content job has not finished yet.
+    build_dumps_mirror(
+        root,
+        "bnwiki",
+        "20230520",
+        fixtures_dir / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz",
+        in_progress_jobs=["articlesmultistreamdump"],
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def dumps_url(dumps_mirror) -> str:
+    """The mirror served over HTTP on loopback for the whole session."""
+    from wme_assets_tests.servers import serve_directory
+
+    with serve_directory(dumps_mirror) as url:
+        yield url

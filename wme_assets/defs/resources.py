@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from wme_assets.settings import Settings, load_settings
-from wme_assets.sources.dumps_client import DumpsClient
+from wme_assets.sources.dumps_client import DumpsClient, make_session
 from wme_assets.storage import ObjectStore, open_object_store
 
 
@@ -62,9 +62,11 @@ class DumpsSourceResource(dg.ConfigurableResource):
     """The dumps site or mirror (``WME_DUMPS_URL``), laid out as ``{base}/{dbname}/{YYYYMMDD}/``."""
 
     base_url: str = "https://dumps.wikimedia.org"
+    retries: int = 4
+    backoff: float = 1.0
 
     def client(self) -> DumpsClient:
-        return DumpsClient(self.base_url)
+        return DumpsClient(self.base_url, session=make_session(self.retries, self.backoff))
 
 
 @dg.definitions
@@ -73,6 +75,8 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "object_storage": ObjectStorageResource.from_settings(settings),
-            "dumps": DumpsSourceResource(base_url=settings.dumps_url),
+            "dumps": DumpsSourceResource(
+                base_url=settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff
+            ),
         }
     )

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,6 +135,12 @@ class DumpsClient:
     def list_run_dates(self, project: str) -> list[str]:
         """Dates of the runs listed in the project's directory index, oldest first."""
         url = f"{self.base_url}/{validate_project(project)}/"
+        if url.startswith("file://"):
+            # A mirror on local disk has no HTML index: list the directory itself.
+            directory = Path(url2pathname(urlparse(url).path))
+            if not directory.is_dir():
+                raise DumpsError(f"{url} is not a directory of dump runs")
+            return sorted(p.name for p in directory.iterdir() if DATE_RE.match(p.name) and p.is_dir())
         html = self.get(url).text
         return sorted(set(re.findall(r'href="(\d{8})/?"', html)))
 

@@ -10,10 +10,15 @@ from wme_assets.sources.dumps_client import (
     parse_status,
     unfinished_jobs,
 )
+from wme_assets.settings import load_settings
 from wme_assets.storage.layout import raw_key
 
+# Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
 NETWORK_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    max_retries=load_settings().step_retries,
+    delay=10,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
 )
 
 

@@ -1,0 +1,125 @@
+"""The platform end to end on real servers: a partitioned asset run through a Dagster instance whose
+storage is PostgreSQL, with its output in SeaweedFS S3; bad configuration failing fast."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pytest
+import yaml
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+from wme_assets.instance import check_postgres, instance_config
+from wme_assets.settings import ConfigurationError, Settings
+from wme_assets.storage import ObjectStoreError, open_object_store
+from wme_assets_tests.conftest import DUMP_DATE, REPO_ROOT
+
+PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
+
+
+@pytest.fixture
+def postgres_instance(postgres, s3_env, monkeypatch, tmp_path):
+    """A Dagster instance from the repository's own dagster.yaml, on the session's PostgreSQL."""
+    for name, value in postgres.env().items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def _main_job(monkeypatch, dumps_url):
+    monkeypatch.setenv("WME_DUMPS_URL", dumps_url)
+    from wme_assets.definitions import defs
+
+    return defs().resolve_job_def("main")
+
+
+def test_repository_dagster_yaml_is_the_generated_deployment_config():
+    committed = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    assert committed == instance_config(postgres=True)
+
+
+def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monkeypatch, dumps_url, dumps_mirror):
+    assert isinstance(postgres_instance.run_storage, PostgresRunStorage)
+    assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
+
+    result = _main_job(monkeypatch, dumps_url).execute_in_process(
+        instance=postgres_instance, partition_key=PARTITION
+    )
+    assert result.success
+
+    # The run record and its event log are rows in PostgreSQL.
+    with postgres.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
+        assert cursor.fetchone() == ("SUCCESS",)
+        cursor.execute(
+            "SELECT asset_key, partition FROM event_logs WHERE run_id = %s "
+            "AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (result.run_id,),
+        )
+        assert cursor.fetchall() == [('["dump_run_status"]', f"{DUMP_DATE}|bnwiki")]
+
+    # The output is an object in S3, byte for byte the run's dumpstatus.json.
+    store = open_object_store(Settings())
+    key = store.key(f"raw/bnwiki/{DUMP_DATE}/dumpstatus.json")
+    expected = (dumps_mirror / "bnwiki" / DUMP_DATE / "dumpstatus.json").read_bytes()
+    assert store.read_bytes(key) == expected
+    materialization = result.asset_materializations_for_node("dump_run_status")[0]
+    assert materialization.metadata["uri"].value == store.uri(key)
+    assert materialization.metadata["files"].value >= 3  # multistream, its index, page_props
+
+
+def test_unfinished_dump_run_is_refused_and_nothing_stored(postgres_instance, monkeypatch, dumps_url):
+    partition = dg.MultiPartitionKey({"date": "20230520", "project": "bnwiki"})
+    result = _main_job(monkeypatch, dumps_url).execute_in_process(
+        instance=postgres_instance, partition_key=partition, raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.event_specific_data.error.message
+    assert "bnwiki 20230520" in message and "articlesmultistreamdump: in-progress" in message
+    store = open_object_store(Settings())
+    assert not list(store.list(store.key("raw/bnwiki/20230520") + "/"))
+
+
+# ----- bad configuration fails fast, saying what to fix --------------------------------------------
+
+
+def test_unreachable_s3_endpoint(tmp_path):
+    from wme_assets.storage.seaweedfs import free_ports
+
+    (port,) = free_ports(1)
+    settings = Settings(home=tmp_path, s3_endpoint_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ObjectStoreError, match=rf"127.0.0.1:{port} is unreachable.*WME_S3_ENDPOINT_URL"):
+        open_object_store(settings)
+
+
+def test_missing_bucket(seaweedfs, tmp_path):
+    settings = Settings(home=tmp_path, s3_endpoint_url=seaweedfs.endpoint_url, s3_bucket="no-such-bucket")
+    with pytest.raises(ObjectStoreError, match="bucket 'no-such-bucket' does not exist.*WME_S3_BUCKET"):
+        open_object_store(settings)
+
+
+def test_wrong_postgres_credentials(postgres):
+    settings = Settings(
+        pg_host=postgres.host, pg_port=postgres.port, pg_user=postgres.user, pg_password="wrong", pg_db=postgres.db
+    )
+    with pytest.raises(ConfigurationError, match="rejected user 'wme': check WME_PG_USER and WME_PG_PASSWORD"):
+        check_postgres(settings)
+    check_postgres(settings.model_copy(update={"pg_password": postgres.password}))  # the right ones pass
+
+
+def test_unset_deployment_variables():
+    with pytest.raises(ConfigurationError, match="WME_PG_PASSWORD, WME_PG_DB are not set"):
+        Settings(pg_host="db.example", pg_user="wme").require_postgres_settings()
+
+
+def test_invalid_project_key_is_refused(monkeypatch):
+    from wme_assets.settings import load_settings
+
+    monkeypatch.setenv("WME_PROJECTS", "enwiki,../../etc")
+    with pytest.raises(ConfigurationError, match="'../../etc' is not a valid project key"):
+        load_settings()
