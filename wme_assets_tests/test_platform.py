@@ -123,3 +123,21 @@ def test_invalid_project_key_is_refused(monkeypatch):
     monkeypatch.setenv("WME_PROJECTS", "enwiki,../../etc")
     with pytest.raises(ConfigurationError, match="'../../etc' is not a valid project key"):
         load_settings()
+
+
+def test_definitions_validate_with_the_workspace(tmp_path):
+    """`dagster definitions validate -w workspace.yaml`, as an operator runs it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WME_")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful for code location wme_assets" in done.stdout + done.stderr
