@@ -165,3 +165,72 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+class RangeFileHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with HTTP Range support (as the dumps site's nginx has) and injectable faults.
+
+    ``faults`` (a dict on the server) maps a URL path to a list of actions consumed one per request:
+    ``("drop", n)`` sends the headers and n body bytes then closes the connection; ``("status", code)``
+    answers with that HTTP status.
+    """
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        faults = self.server.faults.get(self.path.split("?")[0])
+        action = faults.pop(0) if faults else None
+        self.server.requests.append((self.path, self.headers.get("Range")))
+        if action and action[0] == "status":
+            self.send_error(action[1])
+            return
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            return super().do_GET()  # directory listings and 404s as usual
+        data_size = path.stat().st_size
+        start, end = 0, data_size - 1
+        range_header = self.headers.get("Range")
+        etag = f'"{int(path.stat().st_mtime_ns)}-{data_size}"'
+        if range_header and self.headers.get("If-Range", etag) == etag:
+            first, _, last = range_header.removeprefix("bytes=").partition("-")
+            start, end = int(first), int(last) if last else data_size - 1
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{data_size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("ETag", etag)
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        limit = end - start + 1
+        if action and action[0] == "drop":
+            limit = min(limit, action[1])
+        with path.open("rb") as source:
+            source.seek(start)
+            remaining = limit
+            while remaining:
+                chunk = source.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        if action and action[0] == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def serve_with_ranges(directory: Path):
+    """Serve a directory with Range support; yields (base_url, server) — set ``server.faults``."""
+    handler = functools.partial(RangeFileHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.faults = {}
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
