@@ -60,7 +60,15 @@ def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monke
             "AND dagster_event_type = 'ASSET_MATERIALIZATION'",
             (result.run_id,),
         )
-        assert cursor.fetchall() == [('["dump_run_status"]', f"{DUMP_DATE}|bnwiki")]
+        assert sorted(cursor.fetchall()) == [
+            ('["dump_run_status"]', f"{DUMP_DATE}|bnwiki"),
+            ('["raw_dump_files"]', f"{DUMP_DATE}|bnwiki"),
+        ]
+        cursor.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
+            (result.run_id,),
+        )
+        assert cursor.fetchone() == (1,)  # checksums_verified
 
     # The output is an object in S3, byte for byte the run's dumpstatus.json.
     store = open_object_store(Settings())
@@ -70,6 +78,11 @@ def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monke
     materialization = result.asset_materializations_for_node("dump_run_status")[0]
     assert materialization.metadata["uri"].value == store.uri(key)
     assert materialization.metadata["files"].value >= 3  # multistream, its index, page_props
+    # The dump files themselves are in the raw zone, byte for byte.
+    run_dir = dumps_mirror / "bnwiki" / DUMP_DATE
+    for path in run_dir.iterdir():
+        if path.name.endswith((".bz2", ".sql.gz")):
+            assert store.read_bytes(store.key(f"raw/bnwiki/{DUMP_DATE}/{path.name}")) == path.read_bytes()
 
 
 def test_unfinished_dump_run_is_refused_and_nothing_stored(postgres_instance, monkeypatch, dumps_url):

@@ -1,5 +1,7 @@
 """Ingestion assets: dumps runs copied, verified, into the raw zone of object storage."""
 
+import time
+
 import dagster as dg
 
 from wme_assets.defs.partitions import dump_partitions, project_and_date
@@ -11,6 +13,7 @@ from wme_assets.sources.dumps_client import (
     unfinished_jobs,
 )
 from wme_assets.settings import load_settings
+from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.storage.layout import raw_key
 
 # Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
@@ -64,4 +67,78 @@ def dump_run_status(
             "bytes_to_ingest": sum(f.size or 0 for f in files),
             "sha256": published.sha256,
         }
+    )
+
+
+class _ProgressLog:
+    """Logs each file's download progress to the run's log every 10%, so operators can watch it."""
+
+    def __init__(self, context: dg.AssetExecutionContext):
+        self.context = context
+        self.reported: dict[str, int] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if not total:
+            return
+        decile = done * 10 // total
+        if decile > self.reported.get(name, -1):
+            self.reported[name] = decile
+            self.context.log.info(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({decile * 10}%)")
+
+
+@dg.asset(
+    partitions_def=dump_partitions,
+    group_name="ingestion",
+    kinds={"s3", "python"},
+    deps=[dump_run_status],
+    retry_policy=NETWORK_RETRY,
+    check_specs=[dg.AssetCheckSpec("checksums_verified", asset="raw_dump_files", blocking=True)],
+    description=(
+        "The run's multistream dump (every part, with its index) and page_props table, copied into "
+        "raw/{project}/{date}/ and verified against the md5 and sha1 the run publishes. Resumes broken "
+        "downloads; files already stored with the right checksums are skipped."
+    ),
+)
+def raw_dump_files(
+    context: dg.AssetExecutionContext, dumps: DumpsSourceResource, object_storage: ObjectStorageResource
+) -> dg.MaterializeResult:
+    project, date = project_and_date(context)
+    client = dumps.client()
+    store = object_storage.store
+    status = parse_status(store.read_bytes(store.key(raw_key(project, date, "dumpstatus.json"))))
+    files = required_files(status, project, date)
+    started = time.monotonic()
+    result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
+    seconds = time.monotonic() - started
+    published = {f.name: f for f in files}
+    mismatched = [
+        f.name
+        for f in result.files
+        if (published[f.name].md5 and f.md5 != published[f.name].md5)
+        or (published[f.name].sha1 and f.sha1 != published[f.name].sha1)
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.md(
+                "| file | MB | sha1 | stored |\n|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {f.name} | {f.size / 1e6:.1f} | `{f.sha1[:12]}` | {'already' if f.skipped else 'now'} |"
+                    for f in result.files
+                )
+            ),
+            "uri": dg.MetadataValue.path(store.uri(store.key(raw_key(project, date, "")))),
+            "bytes": result.bytes,
+            "bytes_downloaded": result.bytes_downloaded,
+            "files_skipped": sum(f.skipped for f in result.files),
+            "resumes": sum(f.resumes for f in result.files),
+            "duration_s": round(seconds, 2),
+            "throughput_mb_s": round(result.bytes_downloaded / 1e6 / seconds, 2) if seconds else 0.0,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="checksums_verified",
+                passed=not mismatched,
+                metadata={"files_verified": len(result.files) - len(mismatched), "mismatched": mismatched},
+            )
+        ],
     )
