@@ -153,29 +153,44 @@ def instance_config_command(
     typer.echo(render_instance_yaml(instance_config(postgres=postgres)), nl=False)
 
 
+def _run_and_report(job_name: str, project: str, date: str, notes: tuple[str, ...] = ()) -> None:
+    from wme_assets.pipeline import run_partition
+    from wme_assets.sources.dumps_client import DumpsError
+
+    env = prepare_environment()
+    try:
+        summary = run_partition(job_name, project=project, date=date, echo=typer.echo)
+    except (ConfigurationError, DumpsError) as exc:
+        _fail(str(exc))
+    if not summary.success:
+        _fail(f"the run {summary.run_id} failed: {summary.error}")
+    typer.echo("")
+    typer.echo(f"run {summary.run_id} of job '{job_name}' succeeded in {summary.seconds:.1f} s; see it with `wme ui`")
+    for line in summary.outputs:
+        typer.echo(f"  {line}")
+    typer.echo(f"Dagster instance: {env.dagster_home}")
+    for note in notes:
+        typer.secho(note, fg=typer.colors.YELLOW)
+
+
 @app.command()
 def demo(
     project: str = typer.Option("bnwiki", help="Project (dbname) to run."),
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
 ) -> None:
     """Run the main job end to end for one project on the configured (default: embedded) services."""
-    from wme_assets.pipeline import run_main_job
-    from wme_assets.sources.dumps_client import DumpsError
+    from wme_assets.pipeline import NOT_YET_BUILT
 
-    env = prepare_environment()
-    try:
-        summary = run_main_job(project=project, date=date, echo=typer.echo)
-    except (ConfigurationError, DumpsError) as exc:
-        _fail(str(exc))
-    if not summary.success:
-        _fail(f"the run {summary.run_id} failed: {summary.error}")
-    typer.echo("")
-    typer.echo(f"run {summary.run_id} succeeded ({summary.seconds:.1f} s), in the UI: `wme ui`")
-    for line in summary.outputs:
-        typer.echo(f"  {line}")
-    typer.echo(f"Dagster instance: {env.dagster_home}")
-    for note in summary.notes:
-        typer.secho(note, fg=typer.colors.YELLOW)
+    _run_and_report("main", project, date, notes=(NOT_YET_BUILT,))
+
+
+@app.command()
+def ingest(
+    project: str = typer.Argument(..., help="Project (dbname), e.g. bnwiki."),
+    date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
+) -> None:
+    """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
+    _run_and_report("ingest", project, date)
 
 
 @services_app.command("stop")

@@ -1,4 +1,4 @@
-"""Running the main job for one project and date through the Dagster instance (so it shows in the UI)."""
+"""Running a job for one project and date through the Dagster instance (so it shows in the UI)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from wme_assets.settings import ConfigurationError, load_settings, validate_proj
 
 # What the main job does not do yet, said plainly by `wme demo`.
 NOT_YET_BUILT = (
-    "The main job currently ingests the dumps run's status into the raw zone; downloading the dump files, "
-    "parsing, enrichment and snapshot export join it as those stages are built."
+    "The main job currently ingests the dumps run (status and verified files into the raw zone); parsing "
+    "into the page store, enrichment and snapshot export join it as those stages are built."
 )
 
 
@@ -20,38 +20,40 @@ class RunSummary:
     run_id: str
     success: bool
     seconds: float
+    date: str
     outputs: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
 
-def run_main_job(*, project: str, date: str, echo: Callable[[str], None] = print) -> RunSummary:
-    import dagster as dg
-
-    from wme_assets.definitions import defs
+def resolve_date(project: str, date: str, echo: Callable[[str], None] = print) -> str:
+    """Validate the project and date; ``latest`` becomes the newest finished dump run."""
     from wme_assets.sources.dumps_client import DumpsClient, make_session, validate_dump_date
 
     settings = load_settings()
     validate_project(project)
     validate_dump_date(date)
     if project not in settings.project_list:
-        raise ConfigurationError(
-            f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there"
-        )
+        raise ConfigurationError(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
     if date == "latest":
-        date = DumpsClient(
-            settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff)
-        ).resolve_latest(project)
+        client = DumpsClient(settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff))
+        date = client.resolve_latest(project)
         echo(f"latest finished dump run of {project} at {settings.dumps_url}: {date}")
+    return date
+
+
+def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str], None] = print) -> RunSummary:
+    """Execute ``job_name`` for the (date, project) partition on the current Dagster instance."""
+    import dagster as dg
+
+    from wme_assets.definitions import defs
+
+    date = resolve_date(project, date, echo)
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
-    definitions = defs()
-    job = definitions.resolve_job_def("main")
-    echo(f"running job 'main' for partition {partition_key} ...")
+    job = defs().resolve_job_def(job_name)
+    echo(f"running job '{job_name}' for partition {partition_key} ...")
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False
-        )
+        result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
         outputs = []
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
@@ -65,7 +67,7 @@ def run_main_job(*, project: str, date: str, echo: Callable[[str], None] = print
         run_id=result.run_id,
         success=result.success,
         seconds=time.monotonic() - started,
+        date=date,
         outputs=outputs,
-        notes=[NOT_YET_BUILT],
         error=error,
     )

@@ -1,9 +1,16 @@
-"""Jobs over the asset graph."""
+"""Jobs over the asset graph; each runs one project × date partition."""
 
 import dagster as dg
 
-# The main job: everything from the dumps run to the stored outputs for one project × date partition.
-# It grows with each stage (ingestion now; enrichment and snapshot export join it).
+# Ingestion alone: the dumps run into the raw zone and the page store (`wme ingest`).
+ingest_job = dg.define_asset_job(
+    name="ingest",
+    selection=dg.AssetSelection.groups("ingestion"),
+    description="One dumps run of one project: status, verified files, parsed pages.",
+)
+
+# The main job: everything from the dumps run to the stored outputs (`wme demo`). It grows with each
+# stage (ingestion now; enrichment and snapshot export join it).
 main_job = dg.define_asset_job(
     name="main",
     selection=dg.AssetSelection.groups("ingestion"),
