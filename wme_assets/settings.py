@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
     step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
+    parse_workers: int | None = Field(
+        default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
+    )
 
     @field_validator("s3_prefix")
     @classmethod

@@ -42,7 +42,9 @@ def test_repository_dagster_yaml_is_the_generated_deployment_config():
     assert committed == instance_config(postgres=True)
 
 
-def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monkeypatch, dumps_url, dumps_mirror):
+def test_partitioned_asset_on_postgres_and_s3(
+    postgres, postgres_instance, monkeypatch, dumps_url, dumps_mirror, tmp_path
+):
     assert isinstance(postgres_instance.run_storage, PostgresRunStorage)
     assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
 
@@ -62,13 +64,14 @@ def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monke
         )
         assert sorted(cursor.fetchall()) == [
             ('["dump_run_status"]', f"{DUMP_DATE}|bnwiki"),
+            ('["page_store"]', f"{DUMP_DATE}|bnwiki"),
             ('["raw_dump_files"]', f"{DUMP_DATE}|bnwiki"),
         ]
         cursor.execute(
             "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
             (result.run_id,),
         )
-        assert cursor.fetchone() == (1,)  # checksums_verified
+        assert cursor.fetchone() == (3,)  # checksums_verified, page_count_matches_dump, no_duplicate_page_ids
 
     # The output is an object in S3, byte for byte the run's dumpstatus.json.
     store = open_object_store(Settings())
@@ -78,6 +81,15 @@ def test_partitioned_asset_on_postgres_and_s3(postgres, postgres_instance, monke
     materialization = result.asset_materializations_for_node("dump_run_status")[0]
     assert materialization.metadata["uri"].value == store.uri(key)
     assert materialization.metadata["files"].value >= 3  # multistream, its index, page_props
+    # The page store holds every complete page of the dump, queryable with DuckDB.
+    from wme_assets.storage.page_store import query_page_store
+
+    pages = result.asset_materializations_for_node("page_store")[0].metadata
+    assert pages["pages"].value == 722 and pages["redirects"].value == 76
+    query = query_page_store(store, f"pages/bnwiki/{DUMP_DATE}/", cache_dir=tmp_path / "cache")
+    assert query.sql("SELECT count(*), count(*) FILTER (WHERE is_redirect) FROM pages").fetchall() == [(722, 76)]
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"checksums_verified": True, "page_count_matches_dump": True, "no_duplicate_page_ids": True}
     # The dump files themselves are in the raw zone, byte for byte.
     run_dir = dumps_mirror / "bnwiki" / DUMP_DATE
     for path in run_dir.iterdir():

@@ -1,7 +1,8 @@
 """Where each zone keeps its objects, in one place (keys are relative to the store's prefix).
 
 raw/{project}/{date}/{file}        files exactly as the dumps run published them
-pages/{project}/{date}/...         parsed pages (Parquet)
+pages/{project}/{date}/...         parsed pages (Parquet, with _manifest.json)
+quarantine/{project}/{date}/...    what a stage set aside (duplicate pages, pages that failed), with reasons
 """
 
 from __future__ import annotations
@@ -11,3 +12,7 @@ from wme_assets.settings import validate_project
 
 def raw_key(project: str, date: str, name: str) -> str:
     return f"raw/{validate_project(project)}/{date}/{name}"
+
+
+def quarantine_key(project: str, date: str, name: str) -> str:
+    return f"quarantine/{validate_project(project)}/{date}/{name}"

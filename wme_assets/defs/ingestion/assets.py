@@ -6,14 +6,15 @@ import dagster as dg
 
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import DumpsSourceResource, ObjectStorageResource
+from wme_assets.parsing.ingest_pages import ingest_pages
+from wme_assets.settings import load_settings
+from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
     parse_status,
     unfinished_jobs,
 )
-from wme_assets.settings import load_settings
-from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.storage.layout import raw_key
 
 # Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
@@ -140,5 +141,59 @@ def raw_dump_files(
                 passed=not mismatched,
                 metadata={"files_verified": len(result.files) - len(mismatched), "mismatched": mismatched},
             )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=dump_partitions,
+    group_name="ingestion",
+    kinds={"s3", "parquet", "python"},
+    deps=[raw_dump_files],
+    check_specs=[
+        dg.AssetCheckSpec("page_count_matches_dump", asset="page_store", blocking=True),
+        dg.AssetCheckSpec("no_duplicate_page_ids", asset="page_store"),
+    ],
+    description=(
+        "The run's pages as Parquet under pages/{project}/{date}/: one row per page with its latest "
+        "revision and its Wikidata id (from page_props), queryable with DuckDB. Duplicate page ids are "
+        "quarantined and counted."
+    ),
+)
+def page_store(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+    project, date = project_and_date(context)
+    store = object_storage.store
+    result = ingest_pages(store, project, date, workers=load_settings().parse_workers, log=context.log.info)
+    summary = result.summary
+    written = summary.rows + summary.duplicate_count
+    return dg.MaterializeResult(
+        metadata={
+            "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix))),
+            "pages": summary.rows,
+            "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
+            "redirects": summary.redirects,
+            "with_wikidata_id": summary.wikibase_items,
+            "wikitext_bytes": summary.text_bytes,
+            "bz2_bytes": result.xml_bytes,
+            "parquet_files": len(summary.files),
+            "duration_s": round(result.seconds, 2),
+            "pages_per_s": round(result.pages_read / result.seconds, 1) if result.seconds else 0.0,
+            "wikitext_mb_per_s": round(summary.text_bytes / 1e6 / result.seconds, 2) if result.seconds else 0.0,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="page_count_matches_dump",
+                passed=written == result.pages_read,
+                metadata={"page_elements_read": result.pages_read, "rows_plus_quarantined": written},
+            ),
+            dg.AssetCheckResult(
+                check_name="no_duplicate_page_ids",
+                passed=summary.duplicate_count == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "duplicates": summary.duplicate_count,
+                    "quarantine": result.quarantined.uri if result.quarantined else "",
+                },
+            ),
         ],
     )

@@ -1,0 +1,144 @@
+"""From the raw zone to the page store: parse a stored dumps run into Parquet, one row per page.
+
+Reads ``raw/{project}/{date}/``: every multistream part with its index (parsed in parallel worker
+processes, in dump order) and the page_props table (the Wikidata id of each page, joined in). Writes
+``pages/{project}/{date}/part-*.parquet`` plus its manifest. A page id seen twice is kept once and the
+duplicate goes to ``quarantine/{project}/{date}/duplicate_pages.ndjson``, counted, never dropped silently.
+A truncated or corrupt file fails the whole partition with the file name and offset: keeping the good
+part of a broken dump is not something to do silently.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from wme_assets.parsing.multistream import parse_multistream
+from wme_assets.parsing.page_props import wikibase_items
+from wme_assets.sources.dumps_client import (
+    CONTENT_JOB,
+    PAGE_PROPS_JOB,
+    DumpRunStatus,
+    DumpsError,
+    parse_status,
+)
+from wme_assets.storage.layout import quarantine_key, raw_key
+from wme_assets.storage.object_store import ObjectStore, PublishedObject
+from wme_assets.storage.page_store import (
+    PageStoreSummary,
+    PageStoreWriter,
+    page_store_prefix,
+    publish_page_store,
+)
+
+# `{db}-{date}-pages-articles-multistream[N].xml[-pApB].bz2` and its index
+# `{db}-{date}-pages-articles-multistream-index[N].txt[-pApB].bz2`, paired by part number and range.
+_CONTENT = re.compile(r"-pages-articles-multistream(?P<part>\d*)\.xml(?P<range>-p\d+p\d+)?\.bz2$")
+_INDEX = re.compile(r"-pages-articles-multistream-index(?P<part>\d*)\.txt(?P<range>-p\d+p\d+)?\.bz2$")
+
+
+@dataclass
+class MultistreamPart:
+    dump_name: str
+    index_name: str
+
+
+@dataclass
+class PageIngestResult:
+    summary: PageStoreSummary
+    pages_read: int  # <page> elements the parser read, duplicates included
+    parts: list[MultistreamPart]
+    published: list[PublishedObject]
+    quarantined: PublishedObject | None
+    xml_bytes: int  # compressed bytes of the multistream parts read
+    seconds: float
+
+    @property
+    def prefix(self) -> str:
+        return page_store_prefix(self.summary.project, self.summary.dump_date)
+
+
+def multistream_parts(status: DumpRunStatus, project: str, date: str) -> list[MultistreamPart]:
+    """The run's multistream parts with their indexes, in part order (one pair on small wikis)."""
+    files = status.jobs[CONTENT_JOB].files
+    dumps, indexes = {}, {}
+    for name in files:
+        if match := _CONTENT.search(name):
+            dumps[(int(match["part"] or 0), match["range"] or "")] = name
+        elif match := _INDEX.search(name):
+            indexes[(int(match["part"] or 0), match["range"] or "")] = name
+    if not dumps or dumps.keys() != indexes.keys():
+        raise DumpsError(
+            f"{project} {date}: multistream parts and indexes do not pair up "
+            f"(parts {sorted(dumps.values())}, indexes {sorted(indexes.values())})"
+        )
+    return [MultistreamPart(dumps[key], indexes[key]) for key in sorted(dumps)]
+
+
+def ingest_pages(
+    store: ObjectStore,
+    project: str,
+    date: str,
+    *,
+    workers: int | None = None,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> PageIngestResult:
+    started = time.monotonic()
+    status = parse_status(store.read_bytes(store.key(raw_key(project, date, "dumpstatus.json"))))
+    parts = multistream_parts(status, project, date)
+    page_props_names = list(status.jobs[PAGE_PROPS_JOB].files)
+    with tempfile.TemporaryDirectory(prefix=f"wme-pages-{project}-{date}-", dir=work_dir) as tmp:
+        tmp_dir = Path(tmp)
+        items = {}
+        for name in page_props_names:
+            path = store.download_file(store.key(raw_key(project, date, name)), tmp_dir / name)
+            items = wikibase_items(path, name=name)
+            log(f"{name}: {len(items)} pages with a Wikidata item")
+        pages_read = xml_bytes = 0
+        out_dir = tmp_dir / "parquet"
+        writer = PageStoreWriter(out_dir, project=project, dump_date=date)
+        try:
+            for part in parts:
+                dump = store.download_file(store.key(raw_key(project, date, part.dump_name)), tmp_dir / part.dump_name)
+                index = store.download_file(
+                    store.key(raw_key(project, date, part.index_name)), tmp_dir / part.index_name
+                )
+                xml_bytes += dump.stat().st_size
+                reader = parse_multistream(dump, index, workers=workers)
+                for page in reader:
+                    writer.add(page, source_file=part.dump_name, wikibase_item=items.get(page.id))
+                pages_read += reader.pages_read
+                log(f"{part.dump_name}: {reader.pages_read} pages parsed")
+                dump.unlink()  # keep local disk to one part at a time
+                index.unlink()
+            summary = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        published = publish_page_store(store, out_dir, page_store_prefix(project, date), summary=summary)
+        quarantined = None
+        if summary.duplicate_count:
+            lines = b"".join(orjson.dumps(d.__dict__) + b"\n" for d in summary.duplicates)
+            quarantined = store.put_bytes(
+                store.key(quarantine_key(project, date, "duplicate_pages.ndjson")), lines,
+                content_type="application/x-ndjson",
+            )
+            log(f"{summary.duplicate_count} duplicate page ids quarantined at {quarantined.uri}")
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return PageIngestResult(
+        summary=summary,
+        pages_read=pages_read,
+        parts=parts,
+        published=published,
+        quarantined=quarantined,
+        xml_bytes=xml_bytes,
+        seconds=time.monotonic() - started,
+    )
