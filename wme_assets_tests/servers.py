@@ -128,7 +128,7 @@ def _user_exists(name: str) -> bool:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+    def log_message(self, format, *args):
         pass
 
 
@@ -175,10 +175,10 @@ class RangeFileHandler(http.server.SimpleHTTPRequestHandler):
     answers with that HTTP status.
     """
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         faults = self.server.faults.get(self.path.split("?")[0])
         action = faults.pop(0) if faults else None
         self.server.requests.append((self.path, self.headers.get("Range")))

@@ -9,7 +9,7 @@ import lzma
 import pytest
 import requests
 
-from wme_assets.storage.object_store import MiB, STAGING_DIR, ObjectStore, VerificationError
+from wme_assets.storage.object_store import STAGING_DIR, MiB, ObjectStore, VerificationError
 
 
 def _real_bytes(fixtures_dir, size: int) -> bytes:
