@@ -97,3 +97,14 @@ def test_ui_serves_the_assets_on_postgres(embedded_env, postgres, dumps_url):
             assert cursor.fetchone()[0] > 0, "no daemon heartbeat in PostgreSQL"
     finally:
         stop_process_group(process, timeout=30)
+
+
+def test_ingest_command_prints_what_it_stored(embedded_env, dumps_url):
+    embedded_env["WME_DUMPS_URL"] = dumps_url
+    done = subprocess.run(
+        [WME, "ingest", "bnwiki", "--date", DUMP_DATE], env=embedded_env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "run " in done.stdout and "of job 'ingest' succeeded" in done.stdout
+    assert f"raw_dump_files: s3://wme/raw/bnwiki/{DUMP_DATE}/" in done.stdout
+    assert f"page_store: s3://wme/pages/bnwiki/{DUMP_DATE}/" in done.stdout

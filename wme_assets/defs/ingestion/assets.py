@@ -127,7 +127,7 @@ def raw_dump_files(
                     for f in result.files
                 )
             ),
-            "uri": dg.MetadataValue.path(store.uri(store.key(raw_key(project, date, "")))),
+            "uri": dg.MetadataValue.path(store.uri(store.key(raw_key(project, date, ""))) + "/"),
             "bytes": result.bytes,
             "bytes_downloaded": result.bytes_downloaded,
             "files_skipped": sum(f.skipped for f in result.files),
@@ -168,7 +168,7 @@ def page_store(context: dg.AssetExecutionContext, object_storage: ObjectStorageR
     written = summary.rows + summary.duplicate_count
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix))),
+            "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix)) + "/"),
             "pages": summary.rows,
             "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
             "redirects": summary.redirects,
