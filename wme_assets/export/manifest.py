@@ -1,0 +1,551 @@
+"""Snapshot metadata: Wikimedia Enterprise's metadata objects exactly, our manifest, and verification.
+
+Enterprise's objects (``general/schema/snapshot.go``; real ones in ``wme-sdk-testdata``), written compact
+in Go's key order, as ``json.Marshal`` does:
+
+- :class:`SnapshotMetadata` — ``{id}.json``: ``identifier, version, date_modified, is_part_of{identifier},
+  in_language{identifier}, namespace{identifier}, size{value, unit_text}, chunks``. ``version`` is the hex
+  MD5 of the ``.tar.gz``; ``size.value`` is bytes / 10^6 rounded to 3 decimals (``%.3f`` in export.go);
+  ``chunks`` lists the chunk identifiers and, like every field there, is left out when empty (omitempty).
+- :class:`ChunkMetadata` — ``chunk_{n}.json``: the same fields without ``chunks``, ``identifier``
+  ``{id}_chunk_{n}``. Its ``size.value`` is *not* rounded: Enterprise's chunk objects carry bytes / 10^6
+  to the byte (``"value": 322.660273`` in the real ``chunks.json``), and so do ours.
+- The listing, ``aggregations/snapshots/snapshots.ndjson``: one snapshot object per line, no trailing newline
+  (Enterprise trims it), zero-size snapshots left out (see :mod:`wme_assets.export.publish`).
+- ``date_modified`` is RFC 3339 UTC with ``Z`` (Enterprise writes nanoseconds; we have microseconds).
+  Go writes an integral float without a fraction (``"value": 0``); so do we.
+
+Our manifest (beyond Enterprise, which publishes no checksums but the MD5 ``version``): ``{id}.manifest.json``
+(:class:`SnapshotManifest`, ``schema_version`` 1) records the inputs (dump date, optional event cut-off), the
+generator (wme version, codec and level, member size, tar format and mtime), and for the archive, every member
+inside it and every chunk: bytes, SHA-256, MD5, record count and first/last page id. Once published it also
+holds every object's key (relative to the store's prefix) and the Enterprise metadata files' digests.
+
+:func:`verify_snapshot_files` re-hashes every file (local directory or object store) and reads every archive
+and chunk: each member's name, size, digests, every line parsed as JSON (orjson) and optionally validated,
+record counts, and first/last/ordered page ids from the records' ``identifier`` field. It returns a list of
+problems, each naming the file (and member) at fault; an empty list means the snapshot is intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from isal import igzip, isal_zlib
+from pydantic import BaseModel, ConfigDict
+
+from wme_assets.export.archive import SnapshotFiles, rfc3339
+
+if TYPE_CHECKING:
+    from wme_assets.storage.object_store import ObjectStore
+
+MANIFEST_SCHEMA_VERSION = 1
+SIZE_UNIT = "MB"
+READ_BYTES = 1024 * 1024
+MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
+
+RecordValidator = Callable[[dict[str, Any]], Any]
+"""Called with every parsed record; raising any exception marks the line invalid (the message is reported)."""
+
+
+def _generator_version() -> str:
+    try:
+        return package_metadata.version("wme")
+    except package_metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _go_float(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+# --- Enterprise's metadata objects ----------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IdentifierRef(_Strict):
+    identifier: str
+
+
+class NamespaceRef(_Strict):
+    identifier: int
+
+
+class Size(_Strict):
+    value: float
+    unit_text: str = SIZE_UNIT
+
+
+class ChunkMetadata(_Strict):
+    """Enterprise's metadata of one chunk (``GET /v2/snapshots/{id}/chunks/{chunk}``)."""
+
+    identifier: str
+    version: str
+    date_modified: str
+    is_part_of: IdentifierRef
+    in_language: IdentifierRef
+    namespace: NamespaceRef
+    size: Size
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["size"]["value"] = _go_float(self.size.value)
+        return data
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+class SnapshotMetadata(ChunkMetadata):
+    """Enterprise's metadata of one snapshot (``GET /v2/snapshots/{id}``, one line of the listing)."""
+
+    chunks: list[str] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if not data["chunks"]:
+            del data["chunks"]  # Go omitempty
+        return data
+
+
+# --- our manifest ---------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PublishedFile(_Model):
+    """An Enterprise metadata JSON object as published: its key and digest."""
+
+    key: str
+    bytes: int
+    sha256: str
+
+
+class MemberEntry(_Model):
+    """One NDJSON member inside the archive (uncompressed content)."""
+
+    index: int
+    name: str
+    bytes: int
+    sha256: str
+    md5: str
+    record_count: int
+    first_page_id: int
+    last_page_id: int
+
+
+class FileEntry(_Model):
+    """One ``.tar.gz`` file. ``key`` and ``metadata`` are set once published."""
+
+    path: str
+    key: str | None = None
+    bytes: int
+    sha256: str
+    md5: str
+    record_count: int
+    first_page_id: int | None
+    last_page_id: int | None
+    metadata: PublishedFile | None = None
+
+
+class ChunkEntry(FileEntry):
+    index: int
+    identifier: str
+    member: str
+
+
+class Inputs(_Model):
+    dump_date: str | None = None
+    event_cutoff: str | None = None
+
+
+class Generator(_Model):
+    name: str = "wme"
+    version: str
+    codec: str
+    codec_version: str
+    compresslevel: int
+    max_member_bytes: int
+    tar_format: str = "pax"
+    tar_mtime: int
+
+
+class Publication(_Model):
+    tier: Literal["paid", "free"]
+    date: str
+
+
+class SnapshotManifest(_Model):
+    """``{id}.manifest.json``: everything needed to verify a snapshot, file by file and member by member."""
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    identifier: str
+    is_part_of: str
+    namespace: int
+    in_language: str
+    date_modified: str
+    inputs: Inputs
+    generator: Generator
+    record_count: int
+    first_page_id: int | None
+    last_page_id: int | None
+    archive: FileEntry
+    members: list[MemberEntry]
+    chunks: list[ChunkEntry]
+    published: Publication | None = None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> SnapshotManifest:
+        return cls.model_validate_json(data)
+
+
+def build_manifest(files: SnapshotFiles, *, date_modified: datetime | str | None = None) -> SnapshotManifest:
+    """The manifest of freshly written files (``date_modified`` defaults to now, UTC)."""
+    when = rfc3339(date_modified or datetime.now(UTC))
+    assert when is not None
+    archive = files.archive
+    return SnapshotManifest(
+        identifier=files.identifier,
+        is_part_of=files.dbname,
+        namespace=files.namespace,
+        in_language=files.language,
+        date_modified=when,
+        inputs=Inputs(dump_date=files.dump_date, event_cutoff=files.event_cutoff),
+        generator=Generator(
+            version=_generator_version(),
+            codec=files.codec,
+            codec_version=files.codec_version,
+            compresslevel=files.compresslevel,
+            max_member_bytes=files.max_member_bytes,
+            tar_mtime=files.mtime,
+        ),
+        record_count=archive.record_count,
+        first_page_id=archive.first_page_id,
+        last_page_id=archive.last_page_id,
+        archive=FileEntry(
+            path=archive.path,
+            bytes=archive.bytes,
+            sha256=archive.sha256,
+            md5=archive.md5,
+            record_count=archive.record_count,
+            first_page_id=archive.first_page_id,
+            last_page_id=archive.last_page_id,
+        ),
+        members=[MemberEntry(**member.__dict__) for member in files.members],
+        chunks=[ChunkEntry(**chunk.__dict__) for chunk in files.chunks],
+    )
+
+
+def _metadata_fields(manifest: SnapshotManifest, entry: FileEntry, identifier: str) -> dict[str, Any]:
+    return dict(
+        identifier=identifier,
+        version=entry.md5,
+        date_modified=manifest.date_modified,
+        is_part_of=IdentifierRef(identifier=manifest.is_part_of),
+        in_language=IdentifierRef(identifier=manifest.in_language),
+        namespace=NamespaceRef(identifier=manifest.namespace),
+    )
+
+
+def snapshot_metadata(manifest: SnapshotManifest) -> SnapshotMetadata:
+    """Enterprise's snapshot object for the manifest's archive."""
+    return SnapshotMetadata(
+        **_metadata_fields(manifest, manifest.archive, manifest.identifier),
+        size=Size(value=round(manifest.archive.bytes / 1e6, 3)),
+        chunks=[chunk.identifier for chunk in manifest.chunks],
+    )
+
+
+def chunk_metadata(manifest: SnapshotManifest, chunk: ChunkEntry) -> ChunkMetadata:
+    """Enterprise's chunk object (size to the byte, as Enterprise's chunk objects are)."""
+    return ChunkMetadata(
+        **_metadata_fields(manifest, chunk, chunk.identifier),
+        size=Size(value=round(chunk.bytes / 1e6, 6)),
+    )
+
+
+def listing_ndjson(snapshots: Iterable[SnapshotMetadata]) -> bytes:
+    """``aggregations/snapshots/snapshots.ndjson``: one object per line, no trailing newline (as Enterprise)."""
+    return b"\n".join(snapshot.to_json() for snapshot in snapshots)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+class _DigestReader(io.RawIOBase):
+    """A readable stream over an iterator of byte chunks that hashes (SHA-256, MD5) and counts what it yields."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5()
+        self.bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+            self.sha256.update(chunk)
+            self.md5.update(chunk)
+            self.bytes += len(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def drain(self) -> None:
+        while self.readinto(bytearray(READ_BYTES)):
+            pass
+
+
+class _Problems(list[str]):
+    def add(self, where: str, what: str) -> None:
+        self.append(f"{where}: {what}")
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(READ_BYTES):
+            yield chunk
+
+
+def _scan_member(fileobj: Any, where: str, validator: RecordValidator | None, problems: _Problems) -> dict[str, Any]:
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    size = count = 0
+    first = last = None
+    line_problems = 0
+
+    def line_problem(number: int, what: str) -> None:
+        nonlocal line_problems
+        line_problems += 1
+        if line_problems <= MAX_LINE_PROBLEMS:
+            problems.add(where, f"line {number}: {what}")
+
+    for number, line in enumerate(fileobj, 1):
+        sha256.update(line)
+        md5.update(line)
+        size += len(line)
+        count += 1
+        if not line.endswith(b"\n"):
+            line_problem(number, "does not end with a newline")
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            line_problem(number, f"not JSON ({exc})")
+            continue
+        page_id = record.get("identifier") if isinstance(record, dict) else None
+        if not isinstance(page_id, int) or isinstance(page_id, bool):
+            line_problem(number, "record has no integer 'identifier'")
+        else:
+            if last is not None and page_id <= last:
+                line_problem(number, f"page id {page_id} is not after {last} (records must be ordered)")
+            if first is None:
+                first = page_id
+            last = page_id
+        if validator is not None:
+            try:
+                validator(record)
+            except Exception as exc:  # any failure of the caller's validator is a finding, not a crash
+                line_problem(number, f"invalid record (page {page_id}): {exc}")
+    if line_problems > MAX_LINE_PROBLEMS:
+        problems.add(where, f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
+    return {
+        "bytes": size,
+        "sha256": sha256.hexdigest(),
+        "md5": md5.hexdigest(),
+        "record_count": count,
+        "first_page_id": first,
+        "last_page_id": last,
+    }
+
+
+def _compare(where: str, expected: dict[str, Any], actual: dict[str, Any], problems: _Problems) -> None:
+    for field, want in expected.items():
+        got = actual.get(field)
+        if got != want:
+            problems.add(where, f"{field} is {got}, manifest says {want}")
+
+
+def _scan_tar_gz(
+    chunks: Iterator[bytes],
+    label: str,
+    entry: FileEntry,
+    expected_members: list[tuple[str, MemberEntry]],
+    validator: RecordValidator | None,
+    problems: _Problems,
+) -> None:
+    """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest."""
+    reader = _DigestReader(chunks)
+    seen: list[str] = []
+    totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
+    try:
+        with igzip.GzipFile(fileobj=io.BufferedReader(reader, READ_BYTES), mode="rb") as gz:
+            with tarfile.open(fileobj=gz, mode="r|") as tar:
+                for info in tar:
+                    position = len(seen)
+                    seen.append(info.name)
+                    where = f"{label} member {info.name}"
+                    if position >= len(expected_members):
+                        problems.add(where, "unexpected member (not in the manifest)")
+                        continue
+                    name, member = expected_members[position]
+                    if info.name != name:
+                        problems.add(where, f"member {position} is named {info.name}, manifest says {name}")
+                    if not info.isfile():
+                        problems.add(where, "not a regular file")
+                        continue
+                    fileobj = tar.extractfile(info)
+                    assert fileobj is not None
+                    stats = _scan_member(fileobj, where, validator, problems)
+                    _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
+                    totals["record_count"] += stats["record_count"]
+                    if totals["first_page_id"] is None:
+                        totals["first_page_id"] = stats["first_page_id"]
+                    if stats["last_page_id"] is not None:
+                        totals["last_page_id"] = stats["last_page_id"]
+            while gz.read(READ_BYTES):  # the rest of the stream: gzip checks CRC32 and length at its end
+                pass
+        reader.drain()
+    except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+        problems.add(label, f"cannot read as tar.gz ({exc.__class__.__name__}: {exc})")
+        reader.drain()
+    missing = [name for name, _ in expected_members[len(seen) :]]
+    if missing:
+        problems.add(label, f"members missing: {', '.join(missing)}")
+    actual = {"bytes": reader.bytes, "sha256": reader.sha256.hexdigest(), "md5": reader.md5.hexdigest(), **totals}
+    _compare(label, entry.model_dump(include=set(actual)), actual, problems)
+
+
+def verify_snapshot_files(
+    where: Path | str | ObjectStore,
+    manifest: SnapshotManifest,
+    *,
+    validator: RecordValidator | None = None,
+) -> list[str]:
+    """Re-hash and re-read every file of a snapshot; returns the problems found (empty: all good).
+
+    ``where`` is the local directory :func:`~wme_assets.export.archive.write_snapshot` wrote to (files at the
+    manifest's ``path``), or an :class:`ObjectStore` holding the published snapshot (files at the manifest's
+    ``key``, relative to the store's prefix; the Enterprise metadata JSON files are checked too).
+    """
+    problems = _Problems()
+    _check_consistency(manifest, problems)
+    local = isinstance(where, str | Path)
+
+    def source(entry: FileEntry) -> tuple[str, Iterator[bytes] | None]:
+        if local:
+            path = Path(where) / entry.path  # type: ignore[arg-type]
+            if not path.is_file():
+                return str(path), None
+            return str(path), _file_chunks(path)
+        store = where
+        if entry.key is None:
+            return entry.path, None
+        full_key = store.key(entry.key)  # type: ignore[union-attr]
+        if store.head(full_key) is None:  # type: ignore[union-attr]
+            return entry.key, None
+        return entry.key, store.iter_chunks(full_key)  # type: ignore[union-attr]
+
+    label, chunks = source(manifest.archive)
+    if chunks is None:
+        problems.add(label, "missing")
+    else:
+        expected = [(member.name, member) for member in manifest.members]
+        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems)
+
+    for chunk in manifest.chunks:
+        label, chunks = source(chunk)
+        if chunks is None:
+            problems.add(label, "missing")
+            continue
+        if chunk.index >= len(manifest.members):
+            continue  # reported by the consistency check
+        member = manifest.members[chunk.index]
+        _scan_tar_gz(chunks, label, chunk, [(chunk.member, member)], validator, problems)
+
+    if not local:
+        _verify_metadata_objects(where, manifest, problems)  # type: ignore[arg-type]
+    return list(problems)
+
+
+def _check_consistency(manifest: SnapshotManifest, problems: _Problems) -> None:
+    where = f"manifest of {manifest.identifier}"
+    if manifest.schema_version != MANIFEST_SCHEMA_VERSION:
+        problems.add(where, f"schema_version {manifest.schema_version} is not {MANIFEST_SCHEMA_VERSION}")
+    if len(manifest.chunks) != len(manifest.members):
+        problems.add(where, f"{len(manifest.chunks)} chunks for {len(manifest.members)} members")
+    for position, chunk in enumerate(manifest.chunks):
+        if chunk.index != position:
+            problems.add(where, f"chunk at position {position} has index {chunk.index}")
+    total = sum(member.record_count for member in manifest.members)
+    if total != manifest.record_count or total != manifest.archive.record_count:
+        problems.add(where, f"members hold {total} records, manifest says {manifest.record_count}")
+
+
+def _verify_metadata_objects(store: ObjectStore, manifest: SnapshotManifest, problems: _Problems) -> None:
+    """The published Enterprise JSON objects: present, as hashed in the manifest, and saying what they should."""
+    expected_objects: list[tuple[PublishedFile | None, ChunkMetadata, str]] = [
+        (manifest.archive.metadata, snapshot_metadata(manifest), manifest.archive.path)
+    ]
+    for chunk in manifest.chunks:
+        expected_objects.append((chunk.metadata, chunk_metadata(manifest, chunk), chunk.path))
+    for published, expected, path in expected_objects:
+        if published is None:
+            problems.add(path, "manifest names no published metadata object")
+            continue
+        key = store.key(published.key)
+        if store.head(key) is None:
+            problems.add(published.key, "missing")
+            continue
+        data = store.read_bytes(key)
+        if len(data) != published.bytes or hashlib.sha256(data).hexdigest() != published.sha256:
+            problems.add(published.key, "differs from the manifest (size or sha256)")
+        try:
+            actual = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            problems.add(published.key, f"not JSON ({exc})")
+            continue
+        if actual != expected.to_dict():
+            problems.add(published.key, "metadata does not describe the file the manifest lists")
+
+
+__all__ = [
+    "ChunkEntry",
+    "ChunkMetadata",
+    "FileEntry",
+    "MANIFEST_SCHEMA_VERSION",
+    "MemberEntry",
+    "PublishedFile",
+    "Publication",
+    "RecordValidator",
+    "SnapshotManifest",
+    "SnapshotMetadata",
+    "build_manifest",
+    "chunk_metadata",
+    "listing_ndjson",
+    "snapshot_metadata",
+    "verify_snapshot_files",
+]
