@@ -2,6 +2,8 @@
 
 raw/{project}/{date}/{file}        files exactly as the dumps run published them
 pages/{project}/{date}/...         parsed pages (Parquet, with _manifest.json)
+articles/{project}/base|deltas/...  enriched Enterprise articles (Parquet), see storage/article_store.py
+snapshots/, chunks/, aggregations/  published snapshot files, see export/publish.py
 quarantine/{project}/{date}/...    what a stage set aside (duplicate pages, pages that failed), with reasons
 """
 

@@ -22,22 +22,23 @@ is not built into DuckDB: it is downloaded by ``INSTALL httpfs`` (needs internet
 directory baked into the image). Where it cannot be loaded, :func:`query_page_store` downloads the files
 named by the manifest into a local, content-addressed cache and queries those instead — same SQL, same
 result.
+
+What is not specific to pages (part files, publishing with the manifest last, manifests, DuckDB, the
+cache) lives in :mod:`wme_assets.storage.parquet_dataset`; this module adds the page schema, the writer
+and thin wrappers that keep the page store's names.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,6 +46,20 @@ import pyarrow.parquet as pq
 from wme_assets.parsing.dump_xml import Page
 from wme_assets.settings import validate_project
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
+from wme_assets.storage.parquet_dataset import (
+    MANIFEST_NAME,
+    DatasetQuery,
+    DuckDBHttpfsUnavailable,
+    PartFile,
+    PartWriter,
+    duckdb_connect_s3,
+    duckdb_s3_settings,
+    part_paths,
+    publish_dataset,
+    query_dataset,
+    schema_fingerprint,
+)
+from wme_assets.storage.parquet_dataset import read_manifest as read_dataset_manifest
 
 __all__ = [
     "MANIFEST_NAME",
@@ -111,12 +126,6 @@ PAGE_SCHEMA = pa.schema(
 )
 
 
-def schema_fingerprint(schema: pa.Schema) -> str:
-    """SHA-256 of the schema's names, types and nullability (independent of pyarrow's IPC encoding)."""
-    canonical = json.dumps([[f.name, str(f.type), f.nullable] for f in schema], separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 SCHEMA_FINGERPRINT = schema_fingerprint(PAGE_SCHEMA)
 
 # Statistics only where readers filter (page id ranges, namespaces, revisions, time): min/max of the
@@ -133,9 +142,7 @@ _DICTIONARY_COLUMNS = [
     "source_file",
 ]
 
-MANIFEST_NAME = "_manifest.json"
 MANIFEST_FORMAT = "wme.page_store"
-_PART_NAME = re.compile(r"^part-\d{5,}\.parquet$")
 _DATE = re.compile(r"^\d{8}$")
 
 
@@ -204,6 +211,19 @@ class PageStoreFile:
     text_bytes: int
     min_page_id: int | None
     max_page_id: int | None
+
+    @classmethod
+    def from_part(cls, part: PartFile) -> PageStoreFile:
+        return cls(
+            name=part.name,
+            path=part.path,
+            rows=part.rows,
+            row_groups=part.row_groups,
+            size_bytes=part.size_bytes,
+            text_bytes=part.payload_bytes,
+            min_page_id=part.min_key,
+            max_page_id=part.max_key,
+        )
 
 
 @dataclass
@@ -285,11 +305,6 @@ class PageStoreWriter:
                 "rows_per_file, max_file_bytes, rows_per_batch and batch_text_bytes must be >= 1"
             )
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        stale = sorted(p.name for p in self.out_dir.glob("part-*.parquet"))
-        if stale:
-            # Mixing files of two runs would publish a page store that is neither.
-            raise FileExistsError(f"{self.out_dir} already holds page store files ({stale[0]}, ...)")
         self.project = project
         self.dump_date = dump_date
         self.rows_per_file = rows_per_file
@@ -306,6 +321,17 @@ class PageStoreWriter:
                 b"wme.dump_date": dump_date.encode(),
             }
         )
+        # Refuses a directory that already holds part files: mixing two runs would publish neither.
+        self._parts = PartWriter(
+            self.out_dir,
+            self._file_schema,
+            rows_per_file=rows_per_file,
+            max_file_bytes=max_file_bytes,
+            compression_level=compression_level,
+            dictionary_columns=_DICTIONARY_COLUMNS,
+            statistics_columns=_STATISTICS_COLUMNS,
+            what="page store",
+        )
 
         self._columns: dict[str, list] = {name: [] for name in PAGE_SCHEMA.names}
         self._buffered_rows = 0
@@ -314,18 +340,7 @@ class PageStoreWriter:
         self._last_page_id: int | None = None
         self._closed = False
 
-        # The file being written.
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: pa.NativeFile | None = None
-        self._file_index = 0
-        self._file_rows = 0
-        self._file_row_groups = 0
-        self._file_text = 0
-        self._file_min: int | None = None
-        self._file_max: int | None = None
-
         # Totals for the summary.
-        self._files: list[PageStoreFile] = []
         self._rows = 0
         self._namespaces: Counter[int] = Counter()
         self._redirects = 0
@@ -404,12 +419,9 @@ class PageStoreWriter:
         self._redirects += c["is_redirect"][-1]
         self._text_bytes += text_bytes
         self._qids += wikibase_item is not None
-        self._file_min = page.id if self._file_min is None else min(self._file_min, page.id)
-        self._file_max = page.id if self._file_max is None else max(self._file_max, page.id)
 
         # A batch also ends where the file must end, so rows_per_file is exact.
-        room_in_file = self.rows_per_file - self._file_rows
-        if self._buffered_rows >= min(self.rows_per_batch, room_in_file) or (
+        if self._buffered_rows >= min(self.rows_per_batch, self._parts.room_in_file) or (
             self._buffered_text >= self.batch_text_bytes
         ):
             self._flush()
@@ -433,76 +445,28 @@ class PageStoreWriter:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _part_path(self, index: int) -> Path:
-        return self.out_dir / f"part-{index:05d}.parquet"
-
-    def _in_progress_path(self, index: int) -> Path:
-        return self.out_dir / f".part-{index:05d}.parquet.inprogress"
-
-    def _open_file(self) -> None:
-        self._sink = pa.OSFile(str(self._in_progress_path(self._file_index)), "wb")
-        self._writer = pq.ParquetWriter(
-            self._sink,
-            self._file_schema,
-            compression="zstd",
-            compression_level=self.compression_level,
-            use_dictionary=_DICTIONARY_COLUMNS,
-            write_statistics=_STATISTICS_COLUMNS,
-        )
-
     def _flush(self) -> None:
         if not self._buffered_rows:
             return
         batch = pa.RecordBatch.from_pydict(self._columns, schema=self._file_schema)
         self._columns = {name: [] for name in PAGE_SCHEMA.names}
-        if self._writer is None:
-            self._open_file()
         # One write, one row group: its size is bounded by the batch limits.
-        self._writer.write_batch(batch)
-        self._file_rows += batch.num_rows
-        self._file_row_groups += 1
-        self._file_text += self._buffered_text
+        self._parts.write_batch(batch, payload_bytes=self._buffered_text)
         self._rows += batch.num_rows
         self._buffered_rows = 0
         self._buffered_text = 0
-        if self._file_rows >= self.rows_per_file or self._sink.tell() >= self.max_file_bytes:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._sink.close()
-        final = self._part_path(self._file_index)
-        os.replace(self._in_progress_path(self._file_index), final)
-        self._files.append(
-            PageStoreFile(
-                name=final.name,
-                path=final,
-                rows=self._file_rows,
-                row_groups=self._file_row_groups,
-                size_bytes=final.stat().st_size,
-                text_bytes=self._file_text,
-                min_page_id=self._file_min,
-                max_page_id=self._file_max,
-            )
-        )
-        self._writer = self._sink = None
-        self._file_index += 1
-        self._file_rows = self._file_row_groups = self._file_text = 0
-        self._file_min = self._file_max = None
 
     def close(self) -> PageStoreSummary:
         """Write what is buffered, finish the last file and return the summary."""
         if not self._closed:
             self._flush()
-            self._close_file()
+            self._parts.close()
             self._closed = True
         return PageStoreSummary(
             project=self.project,
             dump_date=self.dump_date,
             out_dir=self.out_dir,
-            files=list(self._files),
+            files=[PageStoreFile.from_part(f) for f in self._parts.files],
             rows=self._rows,
             pages_per_namespace=dict(sorted(self._namespaces.items())),
             redirects=self._redirects,
@@ -520,13 +484,7 @@ class PageStoreWriter:
         """Drop the buffer and the file being written (finished files stay)."""
         self._closed = True
         self._columns = {name: [] for name in PAGE_SCHEMA.names}
-        if self._writer is not None:
-            try:
-                self._writer.close()
-                self._sink.close()
-            finally:
-                self._in_progress_path(self._file_index).unlink(missing_ok=True)
-                self._writer = self._sink = None
+        self._parts.abort()
 
     def __enter__(self) -> Self:
         return self
@@ -541,27 +499,6 @@ class PageStoreWriter:
 # --------------------------------------------------------------------------------------------------
 # Publishing
 # --------------------------------------------------------------------------------------------------
-
-
-def _check_file_schema(path: Path) -> pa.Schema:
-    schema = pq.read_schema(path)
-    if not schema.equals(PAGE_SCHEMA, check_metadata=False):
-        raise ValueError(
-            f"{path} does not have the page store schema (fingerprint {schema_fingerprint(schema)}, "
-            f"expected {SCHEMA_FINGERPRINT})"
-        )
-    return schema
-
-
-def _page_id_range(metadata: pq.FileMetaData) -> tuple[int | None, int | None]:
-    column = metadata.schema.to_arrow_schema().get_field_index("page_id")
-    lows, highs = [], []
-    for index in range(metadata.num_row_groups):
-        stats = metadata.row_group(index).column(column).statistics
-        if stats is not None and stats.has_min_max:
-            lows.append(stats.min)
-            highs.append(stats.max)
-    return (min(lows), max(highs)) if lows else (None, None)
 
 
 def publish_page_store(
@@ -579,50 +516,18 @@ def publish_page_store(
     same prefix that are not in the new manifest are deleted after it. Returns the published objects,
     the manifest last.
     """
-    local_dir = Path(local_dir)
-    paths = sorted(p for p in local_dir.iterdir() if _PART_NAME.match(p.name))
-    if not paths:
-        raise FileNotFoundError(f"no part-*.parquet files in {local_dir}")
-    published: list[PublishedObject] = []
-    entries = []
-    project = dump_date = None
-    for path in paths:
-        schema = _check_file_schema(path)
-        meta = schema.metadata or {}
-        project = project or meta.get(b"wme.project", b"").decode() or None
-        dump_date = dump_date or meta.get(b"wme.dump_date", b"").decode() or None
-        metadata = pq.read_metadata(path)
-        low, high = _page_id_range(metadata)
-        obj = store.publish_file(
-            path, store.key(key_prefix, path.name), content_type="application/vnd.apache.parquet"
-        )
-        published.append(obj)
-        entries.append(
-            {
-                "name": path.name,
-                "key": obj.key,
-                "uri": obj.uri,
-                "size": obj.size,
-                "sha256": obj.sha256,
-                "rows": metadata.num_rows,
-                "row_groups": metadata.num_row_groups,
-                "min_page_id": low,
-                "max_page_id": high,
-            }
-        )
-    manifest: dict[str, Any] = {
-        "format": MANIFEST_FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "schema_fingerprint": SCHEMA_FINGERPRINT,
-        "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in PAGE_SCHEMA],
-        "project": summary.project if summary else project,
-        "dump_date": summary.dump_date if summary else dump_date,
-        "rows": sum(e["rows"] for e in entries),
-        "files": entries,
-        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
     if summary is not None:
-        manifest["summary"] = {
+        project, dump_date = summary.project, summary.dump_date
+    else:
+        # Without a summary, the provenance every file carries in its metadata names the page store.
+        project = dump_date = None
+        for path in part_paths(local_dir):
+            meta = pq.read_schema(path).metadata or {}
+            project = project or meta.get(b"wme.project", b"").decode() or None
+            dump_date = dump_date or meta.get(b"wme.dump_date", b"").decode() or None
+    fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
+    if summary is not None:
+        fields["summary"] = {
             "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
             "redirects": summary.redirects,
             "text_bytes": summary.text_bytes,
@@ -631,145 +536,32 @@ def publish_page_store(
             "duplicate_page_ids": [d.page_id for d in summary.duplicates],
             "ascending": summary.ascending,
         }
-    manifest_key = store.key(key_prefix, MANIFEST_NAME)
-    published.append(
-        store.put_bytes(
-            manifest_key, json.dumps(manifest, indent=2).encode("utf-8"), content_type="application/json"
-        )
+    published = publish_dataset(
+        store,
+        local_dir,
+        key_prefix,
+        schema=PAGE_SCHEMA,
+        format=MANIFEST_FORMAT,
+        schema_version=SCHEMA_VERSION,
+        fields=fields,
+        what="page store",
     )
-    # Readers that glob *.parquet instead of reading the manifest must not see an older run's extra parts.
-    keep = {e["key"] for e in entries}
-    for info in store.list(store.key(key_prefix) + "/"):
-        name = info.key.rsplit("/", 1)[-1]
-        if _PART_NAME.match(name) and info.key not in keep:
-            store.delete(info.key)
-    return published
+    return published.objects
 
 
 def read_manifest(store: ObjectStore, key_prefix: str) -> dict[str, Any]:
     """The ``_manifest.json`` of a published page store, checked against this code's schema."""
-    manifest = json.loads(store.read_bytes(store.key(key_prefix, MANIFEST_NAME)))
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{store.uri(store.key(key_prefix, MANIFEST_NAME))} is not a page store manifest")
-    if manifest.get("schema_fingerprint") != SCHEMA_FINGERPRINT:
-        raise ValueError(
-            f"page store {key_prefix} has schema {manifest.get('schema_fingerprint')}, this code reads "
-            f"{SCHEMA_FINGERPRINT}: rebuild it"
-        )
-    return manifest
+    return read_dataset_manifest(
+        store, key_prefix, format=MANIFEST_FORMAT, fingerprint=SCHEMA_FINGERPRINT, what="page store"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # DuckDB
 # --------------------------------------------------------------------------------------------------
 
-
-class DuckDBHttpfsUnavailable(RuntimeError):
-    """DuckDB's httpfs extension cannot be loaded (not installed, and no network to install it)."""
-
-
-def _store_credentials(store: ObjectStore):
-    # The client's own credentials are the ones the store really uses (explicit keys, env, profile or
-    # role); botocore only exposes them through this accessor.
-    credentials = store.client._get_credentials()
-    if credentials is None:
-        import boto3
-
-        credentials = boto3.Session().get_credentials()
-    if credentials is None:
-        raise DuckDBHttpfsUnavailable("no S3 credentials found for DuckDB (set AWS_ACCESS_KEY_ID/SECRET)")
-    return credentials.get_frozen_credentials()
-
-
-def duckdb_s3_settings(store: ObjectStore) -> dict[str, Any]:
-    """The parameters of a DuckDB ``TYPE s3`` secret that reaches ``store``.
-
-    DuckDB wants the endpoint without scheme (``127.0.0.1:8333``), TLS as a separate flag, and path-style
-    URLs (what every S3-compatible server supports, like the store's own client).
-    """
-    frozen = _store_credentials(store)
-    settings: dict[str, Any] = {
-        "KEY_ID": frozen.access_key,
-        "SECRET": frozen.secret_key,
-        "REGION": store.client.meta.region_name or "us-east-1",
-        "URL_STYLE": "path",
-        "USE_SSL": True,
-    }
-    if frozen.token:
-        settings["SESSION_TOKEN"] = frozen.token
-    if store.endpoint_url:
-        parts = urlsplit(store.endpoint_url)
-        settings["ENDPOINT"] = parts.netloc
-        settings["USE_SSL"] = parts.scheme == "https"
-    return settings
-
-
-def _sql_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def duckdb_connect_s3(store: ObjectStore, *, connection=None, install: bool = False):
-    """A DuckDB connection whose ``s3://`` URLs reach ``store`` (through the httpfs extension).
-
-    ``install=True`` runs ``INSTALL httpfs`` first, which downloads the extension (needs internet).
-    Raises :class:`DuckDBHttpfsUnavailable` when httpfs cannot be loaded; :func:`query_page_store`
-    then falls back to a local copy.
-    """
-    import duckdb
-
-    con = connection if connection is not None else duckdb.connect()
-    try:
-        if install:
-            con.install_extension("httpfs")
-        con.load_extension("httpfs")
-    except duckdb.Error as exc:
-        raise DuckDBHttpfsUnavailable(
-            f"DuckDB {duckdb.__version__} cannot load its httpfs extension ({exc}). Install it where there "
-            "is internet (`INSTALL httpfs`) or bake the extension directory into the image; "
-            "query_page_store can download the files and query them locally instead."
-        ) from None
-    options = ", ".join(f"{name} {_sql_value(value)}" for name, value in duckdb_s3_settings(store).items())
-    con.execute(f"CREATE OR REPLACE SECRET wme_s3 (TYPE s3, {options})")
-    return con
-
-
-@dataclass
-class PageStoreQuery:
-    """A DuckDB connection with a view over one published page store."""
-
-    connection: Any  # duckdb.DuckDBPyConnection
-    view: str
-    mode: str  # "httpfs" (read from S3) or "local-cache" (downloaded files)
-    sources: list[str]  # the s3:// URIs or local paths behind the view
-    manifest: dict[str, Any] = field(repr=False)
-
-    def sql(self, query: str, *params: Any):
-        return self.connection.execute(query, list(params) if params else None)
-
-
-def _cached_copy(store: ObjectStore, entry: Mapping[str, Any], cache_dir: Path) -> Path:
-    """The file of a manifest entry in the cache, named by its SHA-256 so a stale copy cannot be used."""
-    target = cache_dir / f"{entry['sha256']}.parquet"
-    if target.exists():
-        return target
-    staging = cache_dir / f".{entry['sha256']}.download"
-    store.download_file(entry["key"], staging)
-    digest = hashlib.sha256()
-    with open(staging, "rb") as f:
-        while chunk := f.read(8 * MiB):
-            digest.update(chunk)
-    if digest.hexdigest() != entry["sha256"]:
-        staging.unlink(missing_ok=True)
-        raise ValueError(
-            f"{store.uri(entry['key'])}: downloaded sha256 {digest.hexdigest()}, manifest says {entry['sha256']}"
-        )
-    os.replace(staging, target)
-    return target
-
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A page store query is a dataset query; the old name stays for callers.
+PageStoreQuery = DatasetQuery
 
 
 def query_page_store(
@@ -787,29 +579,12 @@ def query_page_store(
     and otherwise downloads the files into ``cache_dir`` (content-addressed by SHA-256, verified against
     the manifest; reused across calls). True insists on httpfs, False always downloads.
     """
-    import duckdb
-
-    if not _IDENTIFIER.match(view):
-        raise ValueError(f"view name {view!r} is not a plain SQL identifier")
-    manifest = read_manifest(store, key_prefix)
-    con = connection if connection is not None else duckdb.connect()
-    mode = None
-    if use_httpfs is not False:
-        try:
-            duckdb_connect_s3(store, connection=con)
-            mode, sources = "httpfs", [store.uri(entry["key"]) for entry in manifest["files"]]
-        except DuckDBHttpfsUnavailable:
-            if use_httpfs:
-                raise
-            log.info("DuckDB httpfs unavailable: querying %s from a local copy", key_prefix)
-    if mode is None:
-        if cache_dir is None:
-            raise DuckDBHttpfsUnavailable(
-                "DuckDB's httpfs extension is unavailable; pass cache_dir to download the page store instead"
-            )
-        cache = Path(cache_dir)
-        cache.mkdir(parents=True, exist_ok=True)
-        mode, sources = "local-cache", [str(_cached_copy(store, e, cache)) for e in manifest["files"]]
-    files = ", ".join(_sql_value(source) for source in sources)
-    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{files}])")
-    return PageStoreQuery(connection=con, view=view, mode=mode, sources=sources, manifest=manifest)
+    return query_dataset(
+        store,
+        key_prefix,
+        manifest=read_manifest(store, key_prefix),
+        cache_dir=cache_dir,
+        connection=connection,
+        view=view,
+        use_httpfs=use_httpfs,
+    )

@@ -1,0 +1,544 @@
+"""A Parquet dataset in object storage: ``part-*.parquet`` files under a key prefix, ``_manifest.json`` last.
+
+The building blocks every Parquet store of wme shares (the page store, the article store's bases and
+deltas), so each store only has to say what its rows are::
+
+    {prefix}/part-00000.parquet
+    {prefix}/part-00001.parquet
+    ...
+    {prefix}/_manifest.json    written last: format, schema fingerprint, files with rows and sha256, extras
+
+- :class:`PartWriter` writes record batches to ``part-NNNNN.parquet`` files in a local directory, one
+  batch per row group, rolling to a new file by rows or bytes. A file appears under its final name only
+  once it is complete.
+- :func:`publish_dataset` uploads such a directory: every file atomically (staged, verified, copied), the
+  manifest last, so a reader that starts from the manifest only ever sees complete datasets; part files
+  of an earlier publish that the new manifest does not name are deleted afterwards.
+- :func:`read_manifest` reads a manifest back and checks it is the expected kind and schema.
+- :func:`duckdb_connect_s3` points DuckDB's ``httpfs`` extension at the store. ``httpfs`` is not built
+  into DuckDB: ``INSTALL httpfs`` downloads it (needs internet, or an extension directory baked into the
+  image). Where it cannot be loaded, :func:`query_dataset` downloads the manifest's files into a local,
+  content-addressed cache (:func:`cached_files`) and queries those instead — same SQL, same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from wme_assets.storage.object_store import ObjectStore, PublishedObject
+
+__all__ = [
+    "MANIFEST_NAME",
+    "PARQUET_CONTENT_TYPE",
+    "PART_NAME",
+    "DatasetQuery",
+    "DuckDBHttpfsUnavailable",
+    "PartFile",
+    "PartWriter",
+    "PublishedDataset",
+    "cached_copy",
+    "cached_files",
+    "check_file_schema",
+    "column_range",
+    "duckdb_connect_s3",
+    "duckdb_s3_settings",
+    "part_paths",
+    "publish_dataset",
+    "query_dataset",
+    "read_manifest",
+    "schema_fingerprint",
+    "sql_literal",
+    "verify_published",
+]
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+MANIFEST_NAME = "_manifest.json"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+PART_NAME = re.compile(r"^part-\d{5,}\.parquet$")
+
+
+def schema_fingerprint(schema: pa.Schema) -> str:
+    """SHA-256 of the schema's names, types and nullability (independent of pyarrow's IPC encoding)."""
+    canonical = json.dumps([[f.name, str(f.type), f.nullable] for f in schema], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing part files
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """One finished ``part-NNNNN.parquet`` of a :class:`PartWriter`."""
+
+    name: str
+    path: Path
+    rows: int
+    row_groups: int
+    size_bytes: int
+    payload_bytes: int  # what the caller counted for the batches (text, article JSON), not the file size
+    min_key: int | None  # range of the key column (page ids), from the rows written
+    max_key: int | None
+
+
+class PartWriter:
+    """Write record batches to ``out_dir/part-NNNNN.parquet``, one batch per row group.
+
+    A file is closed once it holds ``rows_per_file`` rows or reaches ``max_file_bytes`` on disk; callers
+    that want ``rows_per_file`` exact cut their batches at :attr:`room_in_file`. The file being written is
+    named ``.part-NNNNN.parquet.inprogress`` until it is complete, and :meth:`abort` removes it.
+
+    The writer holds no rows itself: memory is whatever the caller's batches take, plus the Parquet
+    writer's buffer for one row group.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike[str],
+        schema: pa.Schema,
+        *,
+        rows_per_file: int,
+        max_file_bytes: int,
+        compression_level: int = 3,
+        dictionary_columns: Sequence[str] = (),
+        statistics_columns: Sequence[str] = (),
+        key_column: str = "page_id",
+        what: str = "dataset",
+    ) -> None:
+        if min(rows_per_file, max_file_bytes) < 1:
+            raise ValueError("rows_per_file and max_file_bytes must be >= 1")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stale = sorted(p.name for p in self.out_dir.glob("part-*.parquet"))
+        if stale:
+            # Mixing files of two runs would publish a dataset that is neither.
+            raise FileExistsError(f"{self.out_dir} already holds {what} files ({stale[0]}, ...)")
+        self.schema = schema
+        self.rows_per_file = rows_per_file
+        self.max_file_bytes = max_file_bytes
+        self.compression_level = compression_level
+        self.dictionary_columns = list(dictionary_columns)
+        self.statistics_columns = list(statistics_columns)
+        self.key_column = key_column
+        self._files: list[PartFile] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._index = 0
+        self._rows = 0
+        self._row_groups = 0
+        self._payload = 0
+        self._min: int | None = None
+        self._max: int | None = None
+
+    @property
+    def files(self) -> list[PartFile]:
+        """The files finished so far."""
+        return list(self._files)
+
+    @property
+    def room_in_file(self) -> int:
+        """Rows the current file takes before it reaches ``rows_per_file``."""
+        return self.rows_per_file - self._rows
+
+    def part_path(self, index: int) -> Path:
+        return self.out_dir / f"part-{index:05d}.parquet"
+
+    def _in_progress_path(self, index: int) -> Path:
+        return self.out_dir / f".part-{index:05d}.parquet.inprogress"
+
+    def write_batch(self, batch: pa.RecordBatch, *, payload_bytes: int = 0) -> None:
+        """Write ``batch`` as one row group (its size is bounded by whoever built the batch)."""
+        if not batch.num_rows:
+            return
+        if self._writer is None:
+            self._sink = pa.OSFile(str(self._in_progress_path(self._index)), "wb")
+            self._writer = pq.ParquetWriter(
+                self._sink,
+                self.schema,
+                compression="zstd",
+                compression_level=self.compression_level,
+                use_dictionary=self.dictionary_columns,
+                write_statistics=self.statistics_columns,
+            )
+        self._writer.write_batch(batch)
+        self._rows += batch.num_rows
+        self._row_groups += 1
+        self._payload += payload_bytes
+        low, high = pc.min_max(batch.column(self.key_column)).values()
+        if low.is_valid:
+            self._min = low.as_py() if self._min is None else min(self._min, low.as_py())
+            self._max = high.as_py() if self._max is None else max(self._max, high.as_py())
+        if self._rows >= self.rows_per_file or self._sink.tell() >= self.max_file_bytes:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._sink.close()
+        final = self.part_path(self._index)
+        os.replace(self._in_progress_path(self._index), final)
+        self._files.append(
+            PartFile(
+                name=final.name,
+                path=final,
+                rows=self._rows,
+                row_groups=self._row_groups,
+                size_bytes=final.stat().st_size,
+                payload_bytes=self._payload,
+                min_key=self._min,
+                max_key=self._max,
+            )
+        )
+        self._writer = self._sink = None
+        self._index += 1
+        self._rows = self._row_groups = self._payload = 0
+        self._min = self._max = None
+
+    def close(self) -> list[PartFile]:
+        """Finish the file being written; returns every finished file."""
+        self._close_file()
+        return self.files
+
+    def abort(self) -> None:
+        """Remove the file being written (finished files stay)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+                self._sink.close()
+            finally:
+                self._in_progress_path(self._index).unlink(missing_ok=True)
+                self._writer = self._sink = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Publishing
+# --------------------------------------------------------------------------------------------------
+
+
+def part_paths(local_dir: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Path]:
+    """The ``part-*.parquet`` files of ``local_dir`` in part order."""
+    local_dir = Path(local_dir)
+    paths = sorted(p for p in local_dir.iterdir() if PART_NAME.match(p.name))
+    if not paths and not allow_empty:
+        raise FileNotFoundError(f"no part-*.parquet files in {local_dir}")
+    return paths
+
+
+def check_file_schema(path: Path, schema: pa.Schema, *, what: str = "dataset") -> pa.Schema:
+    """The file's schema (with its metadata), after checking it is ``schema``."""
+    found = pq.read_schema(path)
+    if not found.equals(schema, check_metadata=False):
+        raise ValueError(
+            f"{path} does not have the {what} schema (fingerprint {schema_fingerprint(found)}, "
+            f"expected {schema_fingerprint(schema)})"
+        )
+    return found
+
+
+def column_range(metadata: pq.FileMetaData, column: str) -> tuple[Any, Any]:
+    """Min and max of a column over a file's row groups, from the statistics (None without them)."""
+    index = metadata.schema.to_arrow_schema().get_field_index(column)
+    lows, highs = [], []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(index).statistics
+        if stats is not None and stats.has_min_max:
+            lows.append(stats.min)
+            highs.append(stats.max)
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+@dataclass
+class PublishedDataset:
+    key_prefix: str
+    manifest: dict[str, Any]
+    objects: list[PublishedObject]  # the part files, then the manifest
+
+
+def publish_dataset(
+    store: ObjectStore,
+    local_dir: str | os.PathLike[str],
+    key_prefix: str,
+    *,
+    schema: pa.Schema,
+    format: str,
+    schema_version: str,
+    fields: Mapping[str, Any] | None = None,
+    range_column: str | None = "page_id",
+    allow_empty: bool = False,
+    what: str = "dataset",
+) -> PublishedDataset:
+    """Upload the ``part-*.parquet`` files of ``local_dir`` under ``key_prefix``, then ``_manifest.json``.
+
+    ``key_prefix`` is relative to the store's prefix. Every file must have ``schema`` (checked before
+    anything is uploaded). The manifest records ``format`` (what kind of dataset this is), the schema and
+    its fingerprint, every file with its rows, sha256 and the range of ``range_column``, plus ``fields``.
+    Part files of an earlier publish under the same prefix that the new manifest does not name are deleted
+    after it, so readers that glob ``*.parquet`` do not see them either. ``allow_empty`` accepts a
+    directory without part files (a manifest with no files).
+    """
+    paths = part_paths(local_dir, allow_empty=allow_empty)
+    for path in paths:
+        check_file_schema(path, schema, what=what)
+    published: list[PublishedObject] = []
+    entries = []
+    for path in paths:
+        metadata = pq.read_metadata(path)
+        obj = store.publish_file(path, store.key(key_prefix, path.name), content_type=PARQUET_CONTENT_TYPE)
+        published.append(obj)
+        entry: dict[str, Any] = {
+            "name": path.name,
+            "key": obj.key,
+            "uri": obj.uri,
+            "size": obj.size,
+            "sha256": obj.sha256,
+            "rows": metadata.num_rows,
+            "row_groups": metadata.num_row_groups,
+        }
+        if range_column:
+            entry[f"min_{range_column}"], entry[f"max_{range_column}"] = column_range(metadata, range_column)
+        entries.append(entry)
+    manifest: dict[str, Any] = {
+        "format": format,
+        "schema_version": schema_version,
+        "schema_fingerprint": schema_fingerprint(schema),
+        "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
+        **(fields or {}),
+        "rows": sum(e["rows"] for e in entries),
+        "files": entries,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    published.append(
+        store.put_bytes(
+            store.key(key_prefix, MANIFEST_NAME),
+            json.dumps(manifest, indent=2).encode("utf-8"),
+            content_type="application/json",
+        )
+    )
+    keep = {e["key"] for e in entries}
+    for info in store.list(store.key(key_prefix) + "/"):
+        name = info.key.rsplit("/", 1)[-1]
+        if PART_NAME.match(name) and info.key not in keep:
+            store.delete(info.key)
+    return PublishedDataset(key_prefix=key_prefix, manifest=manifest, objects=published)
+
+
+def read_manifest(
+    store: ObjectStore,
+    key_prefix: str,
+    *,
+    format: str | None = None,
+    fingerprint: str | None = None,
+    what: str = "dataset",
+) -> dict[str, Any]:
+    """The ``_manifest.json`` under ``key_prefix``, checked to be ``format`` with schema ``fingerprint``."""
+    key = store.key(key_prefix, MANIFEST_NAME)
+    manifest = json.loads(store.read_bytes(key))
+    if format is not None and manifest.get("format") != format:
+        raise ValueError(f"{store.uri(key)} is not a {what} manifest")
+    if fingerprint is not None and manifest.get("schema_fingerprint") != fingerprint:
+        raise ValueError(
+            f"{what} {key_prefix} has schema {manifest.get('schema_fingerprint')}, this code reads "
+            f"{fingerprint}: rebuild it"
+        )
+    return manifest
+
+
+def verify_published(store: ObjectStore, manifest: Mapping[str, Any]) -> None:
+    """Check that every file a manifest names is in the store with the size and sha256 it records.
+
+    One HEAD per file: cheap enough to run before a pointer is moved to the dataset.
+    """
+    for entry in manifest["files"]:
+        info = store.head(entry["key"])
+        if info is None:
+            raise FileNotFoundError(f"{store.uri(entry['key'])} is named by its manifest but missing")
+        if info.size != entry["size"] or (info.sha256 and info.sha256 != entry["sha256"]):
+            raise ValueError(
+                f"{store.uri(entry['key'])} is {info.size} bytes with sha256 {info.sha256}, its manifest says "
+                f"{entry['size']} bytes with sha256 {entry['sha256']}"
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# DuckDB and the local cache
+# --------------------------------------------------------------------------------------------------
+
+
+class DuckDBHttpfsUnavailable(RuntimeError):
+    """DuckDB's httpfs extension cannot be loaded (not installed, and no network to install it)."""
+
+
+def _store_credentials(store: ObjectStore):
+    # The client's own credentials are the ones the store really uses (explicit keys, env, profile or
+    # role); botocore only exposes them through this accessor.
+    credentials = store.client._get_credentials()
+    if credentials is None:
+        import boto3
+
+        credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise DuckDBHttpfsUnavailable("no S3 credentials found for DuckDB (set AWS_ACCESS_KEY_ID/SECRET)")
+    return credentials.get_frozen_credentials()
+
+
+def duckdb_s3_settings(store: ObjectStore) -> dict[str, Any]:
+    """The parameters of a DuckDB ``TYPE s3`` secret that reaches ``store``.
+
+    DuckDB wants the endpoint without scheme (``127.0.0.1:8333``), TLS as a separate flag, and path-style
+    URLs (what every S3-compatible server supports, like the store's own client).
+    """
+    frozen = _store_credentials(store)
+    settings: dict[str, Any] = {
+        "KEY_ID": frozen.access_key,
+        "SECRET": frozen.secret_key,
+        "REGION": store.client.meta.region_name or "us-east-1",
+        "URL_STYLE": "path",
+        "USE_SSL": True,
+    }
+    if frozen.token:
+        settings["SESSION_TOKEN"] = frozen.token
+    if store.endpoint_url:
+        parts = urlsplit(store.endpoint_url)
+        settings["ENDPOINT"] = parts.netloc
+        settings["USE_SSL"] = parts.scheme == "https"
+    return settings
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a string or bool (for the places DuckDB takes no parameters: DDL, file lists)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def duckdb_connect_s3(store: ObjectStore, *, connection=None, install: bool = False):
+    """A DuckDB connection whose ``s3://`` URLs reach ``store`` (through the httpfs extension).
+
+    ``install=True`` runs ``INSTALL httpfs`` first, which downloads the extension (needs internet).
+    Raises :class:`DuckDBHttpfsUnavailable` when httpfs cannot be loaded; :func:`query_dataset` then
+    falls back to a local copy.
+    """
+    import duckdb
+
+    con = connection if connection is not None else duckdb.connect()
+    try:
+        if install:
+            con.install_extension("httpfs")
+        con.load_extension("httpfs")
+    except duckdb.Error as exc:
+        raise DuckDBHttpfsUnavailable(
+            f"DuckDB {duckdb.__version__} cannot load its httpfs extension ({exc}). Install it where there "
+            "is internet (`INSTALL httpfs`) or bake the extension directory into the image; "
+            "query_dataset (query_page_store) can download the files and query them locally instead."
+        ) from None
+    options = ", ".join(f"{name} {sql_literal(value)}" for name, value in duckdb_s3_settings(store).items())
+    con.execute(f"CREATE OR REPLACE SECRET wme_s3 (TYPE s3, {options})")
+    return con
+
+
+def cached_copy(store: ObjectStore, entry: Mapping[str, Any], cache_dir: Path) -> Path:
+    """The file of a manifest entry in the cache, named by its SHA-256 so a stale copy cannot be used."""
+    target = cache_dir / f"{entry['sha256']}.parquet"
+    if target.exists():
+        return target
+    # A staging name of its own per download, so two processes filling one cache do not collide.
+    staging = cache_dir / f".{entry['sha256']}.{os.getpid()}.download"
+    store.download_file(entry["key"], staging)
+    digest = hashlib.sha256()
+    with open(staging, "rb") as f:
+        while chunk := f.read(8 * MiB):
+            digest.update(chunk)
+    if digest.hexdigest() != entry["sha256"]:
+        staging.unlink(missing_ok=True)
+        raise ValueError(
+            f"{store.uri(entry['key'])}: downloaded sha256 {digest.hexdigest()}, manifest says {entry['sha256']}"
+        )
+    os.replace(staging, target)
+    return target
+
+
+def cached_files(store: ObjectStore, manifest: Mapping[str, Any], cache_dir: str | os.PathLike[str]) -> list[Path]:
+    """Local, verified copies of a manifest's files (downloaded once, reused while their sha256 holds)."""
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    return [cached_copy(store, entry, cache) for entry in manifest["files"]]
+
+
+@dataclass
+class DatasetQuery:
+    """A DuckDB connection with a view over one published dataset."""
+
+    connection: Any  # duckdb.DuckDBPyConnection
+    view: str
+    mode: str  # "httpfs" (read from S3) or "local-cache" (downloaded files)
+    sources: list[str]  # the s3:// URIs or local paths behind the view
+    manifest: dict[str, Any] = field(repr=False)
+
+    def sql(self, query: str, *params: Any):
+        return self.connection.execute(query, list(params) if params else None)
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def query_dataset(
+    store: ObjectStore,
+    key_prefix: str,
+    *,
+    manifest: Mapping[str, Any] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    connection=None,
+    view: str = "dataset",
+    use_httpfs: bool | None = None,
+) -> DatasetQuery:
+    """Open a published dataset for SQL: ``SELECT … FROM {view}`` over the files in its manifest.
+
+    ``manifest`` is read from ``key_prefix`` when not given (pass one read with :func:`read_manifest` to
+    have its kind and schema checked). With ``use_httpfs`` None (the default) DuckDB reads S3 directly
+    when its httpfs extension loads, and otherwise downloads the files into ``cache_dir``
+    (content-addressed by SHA-256, verified against the manifest; reused across calls). True insists on
+    httpfs, False always downloads.
+    """
+    import duckdb
+
+    if not _IDENTIFIER.match(view):
+        raise ValueError(f"view name {view!r} is not a plain SQL identifier")
+    if manifest is None:
+        manifest = read_manifest(store, key_prefix)
+    con = connection if connection is not None else duckdb.connect()
+    mode = None
+    if use_httpfs is not False:
+        try:
+            duckdb_connect_s3(store, connection=con)
+            mode, sources = "httpfs", [store.uri(entry["key"]) for entry in manifest["files"]]
+        except DuckDBHttpfsUnavailable:
+            if use_httpfs:
+                raise
+            log.info("DuckDB httpfs unavailable: querying %s from a local copy", key_prefix)
+    if mode is None:
+        if cache_dir is None:
+            raise DuckDBHttpfsUnavailable(
+                "DuckDB's httpfs extension is unavailable; pass cache_dir to download the dataset instead"
+            )
+        mode, sources = "local-cache", [str(p) for p in cached_files(store, manifest, cache_dir)]
+    files = ", ".join(sql_literal(source) for source in sources)
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{files}])")
+    return DatasetQuery(connection=con, view=view, mode=mode, sources=sources, manifest=dict(manifest))
