@@ -10,8 +10,8 @@ from wme_assets.settings import ConfigurationError, load_settings, validate_proj
 
 # What the main job does not do yet, said plainly by `wme demo`.
 NOT_YET_BUILT = (
-    "The main job currently ingests the dumps run (status and verified files into the raw zone); parsing "
-    "into the page store, enrichment and snapshot export join it as those stages are built."
+    "The main job currently ingests the dumps run (raw zone, page store) and enriches it into Enterprise "
+    "articles (article store); snapshot export joins it as that stage is built."
 )
 
 

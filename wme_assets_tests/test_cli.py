@@ -37,6 +37,7 @@ def test_demo_on_embedded_defaults_with_a_local_mirror(embedded_env, dumps_mirro
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"latest finished dump run of bnwiki at {dumps_mirror.as_uri()}: {DUMP_DATE}" in done.stdout
     assert f"dump_run_status: s3://wme/raw/bnwiki/{DUMP_DATE}/dumpstatus.json" in done.stdout
+    assert f"articles: s3://wme/articles/bnwiki/base/{DUMP_DATE}/" in done.stdout
     home = Path(embedded_env["WME_HOME"])
     assert (home / "dagster" / "dagster.yaml").exists()
     assert (home / "seaweedfs" / "server.json").exists()

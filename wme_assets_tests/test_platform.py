@@ -30,11 +30,11 @@ def postgres_instance(postgres, s3_env, monkeypatch, tmp_path):
         yield instance
 
 
-def _main_job(monkeypatch, dumps_url):
+def _ingest_job(monkeypatch, dumps_url):
     monkeypatch.setenv("WME_DUMPS_URL", dumps_url)
     from wme_assets.definitions import defs
 
-    return defs().resolve_job_def("main")
+    return defs().resolve_job_def("ingest")
 
 
 def test_repository_dagster_yaml_is_the_generated_deployment_config():
@@ -48,7 +48,7 @@ def test_partitioned_asset_on_postgres_and_s3(
     assert isinstance(postgres_instance.run_storage, PostgresRunStorage)
     assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
 
-    result = _main_job(monkeypatch, dumps_url).execute_in_process(
+    result = _ingest_job(monkeypatch, dumps_url).execute_in_process(
         instance=postgres_instance, partition_key=PARTITION
     )
     assert result.success
@@ -99,7 +99,7 @@ def test_partitioned_asset_on_postgres_and_s3(
 
 def test_unfinished_dump_run_is_refused_and_nothing_stored(postgres_instance, monkeypatch, dumps_url):
     partition = dg.MultiPartitionKey({"date": "20230520", "project": "bnwiki"})
-    result = _main_job(monkeypatch, dumps_url).execute_in_process(
+    result = _ingest_job(monkeypatch, dumps_url).execute_in_process(
         instance=postgres_instance, partition_key=partition, raise_on_error=False
     )
     assert not result.success

@@ -10,9 +10,9 @@ ingest_job = dg.define_asset_job(
 )
 
 # The main job: everything from the dumps run to the stored outputs (`wme demo`). It grows with each
-# stage (ingestion now; enrichment and snapshot export join it).
+# stage (ingestion and enrichment now; snapshot export joins it).
 main_job = dg.define_asset_job(
     name="main",
-    selection=dg.AssetSelection.groups("ingestion"),
+    selection=dg.AssetSelection.groups("ingestion", "enrichment"),
     description="One project and dump date, from the dumps run to the stored outputs.",
 )

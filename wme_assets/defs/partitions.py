@@ -33,3 +33,17 @@ def project_and_date(context: dg.AssetExecutionContext) -> tuple[str, str]:
     if not isinstance(key, dg.MultiPartitionKey):
         raise ValueError(f"expected a project × date partition key, got {key!r}")
     return key.keys_by_dimension["project"], key.keys_by_dimension["date"]
+
+
+# Snapshot dates: the day a snapshot is produced, as YYYYMMDD (the dated path of its files). end_offset=1
+# makes today's date a partition as soon as the day starts, so the schedule's tick on day D requests D.
+paid_snapshot_dates = dg.DailyPartitionsDefinition(
+    start_date="20250101", fmt="%Y%m%d", timezone="UTC", end_offset=1
+)
+# The free tier: the 2nd and the 21st of each month, as Wikimedia Enterprise publishes it.
+free_snapshot_dates = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 2,21 * *", start="20250102", fmt="%Y%m%d", timezone="UTC", end_offset=1
+)
+
+paid_snapshot_partitions = dg.MultiPartitionsDefinition({"date": paid_snapshot_dates, "project": project_partitions})
+free_snapshot_partitions = dg.MultiPartitionsDefinition({"date": free_snapshot_dates, "project": project_partitions})

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from wme_assets.parsing.dump_xml import SiteInfo
 from wme_assets.parsing.multistream import parse_multistream
 from wme_assets.parsing.page_props import wikibase_items
 from wme_assets.sources.dumps_client import (
@@ -65,6 +66,19 @@ class PageIngestResult:
         return page_store_prefix(self.summary.project, self.summary.dump_date)
 
 
+def siteinfo_record(siteinfo: SiteInfo) -> dict:
+    """The dump header as JSON for the page store manifest (namespace ids as strings, as JSON keys are)."""
+    return {
+        "dbname": siteinfo.dbname,
+        "sitename": siteinfo.sitename,
+        "base_url": siteinfo.base_url,
+        "language": siteinfo.language,
+        "case": siteinfo.case,
+        "generator": siteinfo.generator,
+        "namespaces": {str(ns.id): {"name": ns.name, "case": ns.case} for ns in siteinfo.namespaces.values()},
+    }
+
+
 def multistream_parts(status: DumpRunStatus, project: str, date: str) -> list[MultistreamPart]:
     """The run's multistream parts with their indexes, in part order (one pair on small wikis)."""
     files = status.jobs[CONTENT_JOB].files
@@ -103,6 +117,7 @@ def ingest_pages(
             items = wikibase_items(path, name=name)
             log(f"{name}: {len(items)} pages with a Wikidata item")
         pages_read = xml_bytes = 0
+        siteinfo = None
         out_dir = tmp_dir / "parquet"
         writer = PageStoreWriter(out_dir, project=project, dump_date=date)
         try:
@@ -113,6 +128,7 @@ def ingest_pages(
                 )
                 xml_bytes += dump.stat().st_size
                 reader = parse_multistream(dump, index, workers=workers)
+                siteinfo = siteinfo or siteinfo_record(reader.siteinfo)
                 for page in reader:
                     writer.add(page, source_file=part.dump_name, wikibase_item=items.get(page.id))
                 pages_read += reader.pages_read
@@ -123,7 +139,9 @@ def ingest_pages(
         except BaseException:
             writer.abort()
             raise
-        published = publish_page_store(store, out_dir, page_store_prefix(project, date), summary=summary)
+        published = publish_page_store(
+            store, out_dir, page_store_prefix(project, date), summary=summary, siteinfo=siteinfo
+        )
         quarantined = None
         if summary.duplicate_count:
             lines = b"".join(orjson.dumps(d.__dict__) + b"\n" for d in summary.duplicates)

@@ -611,7 +611,7 @@ class CurrentState:
         return self.base_manifest["rows"] + sum(m["rows"] for m in self.delta_manifests.values())
 
 
-def _read_base_manifest(store: ObjectStore, project: str, date: str) -> dict[str, Any]:
+def read_base_manifest(store: ObjectStore, project: str, date: str) -> dict[str, Any]:
     return read_manifest(
         store, base_prefix(project, date), format=BASE_FORMAT, fingerprint=SCHEMA_FINGERPRINT, what="article base"
     )
@@ -641,7 +641,7 @@ def read_current(store: ObjectStore, project: str) -> CurrentState:
             f"{project} has no article store at {store.uri(store.key(current_key(project)))}: publish a base first"
         )
     base = pointer["base"]
-    base_manifest = _read_base_manifest(store, project, base)
+    base_manifest = read_base_manifest(store, project, base)
     deltas = []
     for hour in pointer["deltas"]:
         # A pointer written by a racing update could still name a delta the base holds; applying it again
@@ -768,7 +768,7 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
         if current["base"] > date:
             raise ValueError(f"{project}: base {date} is older than the current base {current['base']}")
         # Read before publishing: republishing the current base's date replaces that manifest.
-        previous = _read_base_manifest(store, project, current["base"])
+        previous = read_base_manifest(store, project, current["base"])
         candidates = set(current["deltas"]) | set(previous.get("folded_deltas", []))
         carried = sorted(hour for hour in candidates if hour > deltas_after)
         missing = [hour for hour in carried if not store.exists(store.key(delta_prefix(project, hour), MANIFEST_NAME))]

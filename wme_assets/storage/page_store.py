@@ -507,8 +507,12 @@ def publish_page_store(
     key_prefix: str,
     *,
     summary: PageStoreSummary | None = None,
+    siteinfo: Mapping[str, Any] | None = None,
 ) -> list[PublishedObject]:
     """Upload the ``part-*.parquet`` files of ``local_dir`` under ``key_prefix``, then ``_manifest.json``.
+
+    ``siteinfo`` (the dump's header: dbname, base URL, language, namespace names) is kept in the manifest
+    for the stages that need the wiki's names, e.g. ``Category`` in its local spelling.
 
     ``key_prefix`` is relative to the store's prefix (:func:`page_store_prefix`). Every file is
     published atomically (staged, verified, copied); the manifest comes last, so a reader that starts
@@ -526,6 +530,8 @@ def publish_page_store(
             project = project or meta.get(b"wme.project", b"").decode() or None
             dump_date = dump_date or meta.get(b"wme.dump_date", b"").decode() or None
     fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
+    if siteinfo is not None:
+        fields["siteinfo"] = dict(siteinfo)
     if summary is not None:
         fields["summary"] = {
             "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},

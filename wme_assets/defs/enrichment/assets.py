@@ -1,0 +1,76 @@
+"""Enrichment assets: the page store of a dump into Wikimedia Enterprise articles."""
+
+import dagster as dg
+
+from wme_assets.defs.ingestion.assets import page_store
+from wme_assets.defs.partitions import dump_partitions, project_and_date
+from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.enrichment.enrich import enrich_pages
+from wme_assets.enrichment.validation import validate_article_sample
+from wme_assets.settings import load_settings
+
+
+@dg.asset(
+    partitions_def=dump_partitions,
+    group_name="enrichment",
+    kinds={"s3", "parquet", "python"},
+    deps=[page_store],
+    check_specs=[
+        dg.AssetCheckSpec("every_page_accounted_for", asset="articles", blocking=True),
+        dg.AssetCheckSpec("articles_match_schema", asset="articles", blocking=True),
+        dg.AssetCheckSpec("no_quarantined_pages", asset="articles"),
+    ],
+    description=(
+        "Every page of the exported namespaces (0, 6, 10, 14) as a Wikimedia Enterprise article (and a "
+        "Structured Contents record for ns 0), in the article store under articles/{project}/base/{date}/. "
+        "Redirects become the `redirects` of their target. Pages the extractor cannot handle are "
+        "quarantined with their reason and counted."
+    ),
+)
+def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+    project, date = project_and_date(context)
+    store = object_storage.store
+    result = enrich_pages(
+        store, project, date, run_id=context.run_id, workers=load_settings().parse_workers, log=context.log.info
+    )
+    accounted = result.articles + len(result.quarantined)
+    problems = validate_article_sample(store, project, date, sample=1000)
+    seconds = result.seconds or 1e-9
+    return dg.MaterializeResult(
+        metadata={
+            "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix)) + "/"),
+            "articles": result.articles,
+            "articles_per_namespace": {str(ns): n for ns, n in sorted(result.articles_per_namespace.items())},
+            "structured_contents": result.structured,
+            "disambiguation_pages": result.disambiguation_pages,
+            "redirects_attached": result.redirects_attached,
+            "redirects_dangling": result.redirects_dangling,
+            "quarantined": len(result.quarantined),
+            "wikitext_mb": round(result.wikitext_bytes / 1e6, 3),
+            "duration_s": round(result.seconds, 2),
+            "articles_per_s": round(result.articles / seconds, 1),
+            "wikitext_mb_per_s": round(result.wikitext_bytes / 1e6 / seconds, 2),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="every_page_accounted_for",
+                passed=accounted == result.eligible_pages,
+                metadata={"eligible_pages": result.eligible_pages, "articles_plus_quarantined": accounted},
+            ),
+            dg.AssetCheckResult(
+                check_name="articles_match_schema",
+                passed=not problems,
+                metadata={"problems": problems[:20]},
+            ),
+            dg.AssetCheckResult(
+                check_name="no_quarantined_pages",
+                passed=not result.quarantined,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "quarantined": len(result.quarantined),
+                    "first_reasons": [f"{q.page_id}: {q.reason}" for q in result.quarantined[:10]],
+                    "quarantine": result.quarantine_object.uri if result.quarantine_object else "",
+                },
+            ),
+        ],
+    )

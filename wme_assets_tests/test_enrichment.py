@@ -1,0 +1,131 @@
+"""Enrichment from the page store to the article store, on real dumps in real SeaweedFS."""
+
+from __future__ import annotations
+
+import lzma
+import tempfile
+
+import orjson
+import pytest
+
+from wme_assets.enrichment.enrich import enrich_pages
+from wme_assets.enrichment.validation import line_validator
+from wme_assets.parsing.ingest_pages import ingest_pages
+from wme_assets.sources.dump_download import download_run
+from wme_assets.sources.dumps_client import DumpsClient
+from wme_assets.sources.dumps_mirror import (
+    build_dumps_mirror,
+    export_xml_from_enterprise_records,
+    page_props_from_enterprise_records,
+    read_enterprise_records,
+)
+from wme_assets.storage.article_store import iter_current_articles
+
+DATE = "20230501"
+
+# Bad input appended to a real dump (synthetic, as bad input may be): a redirect to a page that does not
+# exist, two redirects pointing at each other, an empty page, and a revision whose text is suppressed.
+def _page(title, page_id, body, *, redirect=None, revision_extra="", text=None):
+    redirect_xml = f'\n    <redirect title="{redirect}" />' if redirect else ""
+    text_xml = text if text is not None else f'<text bytes="{len(body.encode())}" xml:space="preserve">{body}</text>'
+    return f"""  <page>
+    <title>{title}</title>
+    <ns>0</ns>
+    <id>{page_id}</id>{redirect_xml}
+    <revision>
+      <id>{page_id + 1000000}</id>
+      <timestamp>2023-04-01T00:00:00Z</timestamp>
+      {revision_extra or '<contributor><username>A</username><id>1</id></contributor>'}
+      <model>wikitext</model>
+      <format>text/x-wiki</format>
+      {text_xml}
+      <sha1 />
+    </revision>
+  </page>
+"""
+
+
+BAD_PAGES = "".join([
+    _page("অস্তিত্বহীন পুনর্নির্দেশ", 990001, "#পুনর্নির্দেশ [[এমন কোনো পাতা নেই]]", redirect="এমন কোনো পাতা নেই"),
+    _page("Loop A", 990002, "#REDIRECT [[Loop B]]", redirect="Loop B"),
+    _page("Loop B", 990003, "#REDIRECT [[Loop A]]", redirect="Loop A"),
+    _page("খালি পাতা", 990004, "", text='<text bytes="0" xml:space="preserve" />'),
+    _page("লুকানো সংশোধন", 990005, "", revision_extra='<contributor deleted="deleted" />\n      <comment deleted="deleted" />',
+          text='<text deleted="deleted" />'),
+])
+
+
+def _load(store, root, project, date):
+    client = DumpsClient(root.as_uri())
+    store.put_bytes(store.key(f"raw/{project}/{date}/dumpstatus.json"), client.fetch_status_bytes(project, date))
+    download_run(client, store, project, date)
+    ingest_pages(store, project, date, workers=1, log=lambda _: None)
+
+
+def _articles(store, project):
+    with tempfile.TemporaryDirectory() as cache:
+        return {pid: orjson.loads(line) for pid, line in iter_current_articles(store, project, cache_dir=cache)}
+
+
+@pytest.fixture(scope="module")
+def bnwiki_with_bad_pages(fixtures_dir, tmp_path_factory):
+    text = lzma.open(fixtures_dir / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz").read()
+    export = text[: text.rindex(b"</page>") + 8] + BAD_PAGES.encode() + b"</mediawiki>\n"
+    root = tmp_path_factory.mktemp("bad-mirror")
+    build_dumps_mirror(root, "bnwiki", DATE, export)
+    return root
+
+
+def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
+    _load(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
+    result = enrich_pages(object_store, "bnwiki", DATE, run_id="run-1", workers=2, log=lambda _: None)
+    assert not result.quarantined
+    assert result.articles == result.eligible_pages == 380 + 14 + 3 + 2  # ns 0, 10, 14 + empty + suppressed
+    articles = _articles(object_store, "bnwiki")
+    assert len(articles) == result.articles
+    assert not {990001, 990002, 990003} & articles.keys(), "redirects are not articles"
+    assert result.redirects_dangling == 68 + 3  # the excerpt's own dangling ones, the missing target, the loop
+
+    empty = articles[990004]
+    assert empty["name"] == "খালি পাতা" and "abstract" not in empty and empty["version"]["identifier"] == 1990004
+    hidden = articles[990005]
+    assert hidden["visibility"] == {"text": False, "editor": False, "comment": False}
+    assert "editor" not in hidden["version"]
+
+    check = line_validator("article")
+    for article in articles.values():
+        assert check(orjson.dumps(article)) == []
+        assert article["wme"]["provenance"]["run_id"] == "run-1"
+        assert article["is_part_of"] == {"identifier": "bnwiki", "url": "https://bn.wikipedia.org"}
+        assert article["in_language"] == {"identifier": "bn"}
+    # Localized namespace names: Bengali category links are recognised as categories.
+    assert any(c["name"].startswith("বিষয়শ্রেণী:") for a in articles.values() for c in a.get("categories", []))
+
+
+def test_page_over_time_budget_is_quarantined_not_fatal(object_store, bnwiki_with_bad_pages):
+    _load(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
+    result = enrich_pages(object_store, "bnwiki", DATE, run_id="run-2", workers=1, time_budget_s=1e-9, log=lambda _: None)
+    assert result.articles + len(result.quarantined) == result.eligible_pages
+    assert result.quarantined and all("ExtractionTimeout" in q.reason for q in result.quarantined)
+    lines = object_store.read_bytes(result.quarantine_object.key).splitlines()
+    assert len(lines) == len(result.quarantined)
+    assert {"page_id", "title", "namespace", "revision_id", "reason"} <= orjson.loads(lines[0]).keys()
+
+
+def test_enwiki_records_keep_real_wikidata_ids_and_fields(object_store, fixtures_dir, tmp_path):
+    records = read_enterprise_records(fixtures_dir / "wme-articles" / "enwiki")
+    build_dumps_mirror(
+        tmp_path, "enwiki", "20250201", export_xml_from_enterprise_records(records, dbname="enwiki"),
+        page_props=page_props_from_enterprise_records(records),
+    )
+    _load(object_store, tmp_path, "enwiki", "20250201")
+    enrich_pages(object_store, "enwiki", "20250201", run_id="run-3", workers=1, log=lambda _: None)
+    articles = _articles(object_store, "enwiki")
+    for record in records:
+        ours = articles[record["identifier"]]
+        assert ours["main_entity"] == record["main_entity"]
+        assert ours["version"]["identifier"] == record["version"]["identifier"]
+        assert ours["version"]["number_of_characters"] == record["version"]["number_of_characters"]
+        assert ours["version"]["size"] == record["version"]["size"]
+        assert ours["previous_version"]["identifier"] == record["previous_version"]["identifier"]
+        assert ours["url"] == record["url"] and ours["license"] == record["license"]
