@@ -153,24 +153,26 @@ def instance_config_command(
     typer.echo(render_instance_yaml(instance_config(postgres=postgres)), nl=False)
 
 
-def _run_and_report(job_name: str, project: str, date: str, notes: tuple[str, ...] = ()) -> None:
-    from wme_assets.pipeline import run_partition
+def _report(runs, env: Environment) -> None:
+    for summary in runs:
+        if not summary.success:
+            _fail(f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) failed: {summary.error}")
+    typer.echo("")
+    for summary in runs:
+        typer.echo(f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) succeeded in {summary.seconds:.1f} s")
+        for line in summary.outputs:
+            typer.echo(f"  {line}")
+    typer.echo(f"Dagster instance: {env.dagster_home} (see the runs with `wme ui`)")
+
+
+def _guarded(action):
+    """Run ``action``; configuration and source errors become one clear line and exit code 2."""
     from wme_assets.sources.dumps_client import DumpsError
 
-    env = prepare_environment()
     try:
-        summary = run_partition(job_name, project=project, date=date, echo=typer.echo)
+        return action()
     except (ConfigurationError, DumpsError) as exc:
         _fail(str(exc))
-    if not summary.success:
-        _fail(f"the run {summary.run_id} failed: {summary.error}")
-    typer.echo("")
-    typer.echo(f"run {summary.run_id} of job '{job_name}' succeeded in {summary.seconds:.1f} s; see it with `wme ui`")
-    for line in summary.outputs:
-        typer.echo(f"  {line}")
-    typer.echo(f"Dagster instance: {env.dagster_home}")
-    for note in notes:
-        typer.secho(note, fg=typer.colors.YELLOW)
 
 
 @app.command()
@@ -178,10 +180,19 @@ def demo(
     project: str = typer.Option("bnwiki", help="Project (dbname) to run."),
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
 ) -> None:
-    """Run the main job end to end for one project on the configured (default: embedded) services."""
-    from wme_assets.pipeline import NOT_YET_BUILT
+    """Run the whole chain for one project on the configured (default: embedded) services.
 
-    _run_and_report("main", project, date, notes=(NOT_YET_BUILT,))
+    Ingests the dump run, enriches it into Enterprise articles and publishes the paid-tier snapshot dated
+    the dump's day, then prints where everything went.
+    """
+    from wme_assets.pipeline import resolve_dump_date, run_snapshot_chain
+
+    env = prepare_environment()
+    dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
+    runs = _guarded(
+        lambda: run_snapshot_chain(project, dump_date=dump_date, snapshot_date=dump_date, tier="paid", echo=typer.echo)
+    )
+    _report(runs, env)
 
 
 @app.command()
@@ -190,7 +201,91 @@ def ingest(
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
 ) -> None:
     """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
-    _run_and_report("ingest", project, date)
+    from wme_assets.pipeline import resolve_dump_date, run_partition
+
+    env = prepare_environment()
+    dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
+    _report([_guarded(lambda: run_partition("ingest", project=project, date=dump_date, echo=typer.echo))], env)
+
+
+@app.command()
+def snapshot(
+    target: str = typer.Argument(..., help="A project (dbname), or `verify` followed by a snapshot URI."),
+    uri: str | None = typer.Argument(None, help="With `verify`: an s3:// URI of a published snapshot."),
+    date: str | None = typer.Option(None, help="Snapshot date YYYYMMDD (default: today, UTC)."),
+    tier: str = typer.Option("paid", help="paid (daily) or free (the 2nd and 21st)."),
+) -> None:
+    """`wme snapshot PROJECT`: ingest, enrich and export a snapshot; `wme snapshot verify URI`: check one.
+
+    Verification re-hashes every published file against the snapshot's manifest and validates every line
+    against the article schema; it exits non-zero on any mismatch, naming the file.
+    """
+    if target == "verify":
+        _verify_snapshot(uri)
+        return
+    from datetime import UTC, datetime
+
+    from wme_assets.pipeline import check_project, dump_date_for_snapshot, run_snapshot_chain
+
+    if tier not in ("paid", "free"):
+        _fail(f"--tier must be paid or free, not {tier!r}")
+    env = prepare_environment()
+    snapshot_date = date or datetime.now(UTC).strftime("%Y%m%d")
+    _guarded(lambda: check_project(target))
+    dump_date = _guarded(lambda: dump_date_for_snapshot(target, snapshot_date, echo=typer.echo))
+    runs = _guarded(
+        lambda: run_snapshot_chain(target, dump_date=dump_date, snapshot_date=snapshot_date, tier=tier, echo=typer.echo)
+    )
+    _report(runs, env)
+
+
+def _verify_snapshot(uri: str | None) -> None:
+    from wme_assets.enrichment.validation import record_validator
+    from wme_assets.export.publish import verify_published
+    from wme_assets.storage import open_object_store
+
+    if not uri:
+        _fail("usage: wme snapshot verify s3://BUCKET/PREFIX/snapshots/YYYYMMDD/ID.manifest.json (or a prefix)")
+    settings = load_settings()
+    store = _guarded(lambda: open_object_store(settings))
+    problems = verify_published(store, uri, deep=True, validator=record_validator("article"))
+    if problems:
+        for problem in problems:
+            typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {uri} matches its manifest and every line validates")
+
+
+@app.command()
+def backfill(
+    failed: bool = typer.Option(False, "--failed", help="Re-run the partitions whose latest run failed."),
+    since: str | None = typer.Option(None, help="Only runs started on or after this day (YYYY-MM-DD)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would run, run nothing."),
+) -> None:
+    """Re-run exactly the failed partitions (per job, project and date), through the Dagster instance."""
+    from wme_assets.backfill import failed_partitions
+
+    if not failed:
+        _fail("say what to backfill: --failed (the partitions whose latest run failed)")
+    env = prepare_environment()
+    todo = failed_partitions(since=since)
+    if not todo:
+        typer.echo("no failed partitions" + (f" since {since}" if since else ""))
+        return
+    for item in todo:
+        typer.echo(f"failed: {item.job} {item.partition} (run {item.run_id})")
+    if dry_run:
+        return
+    from wme_assets.pipeline import run_partition
+
+    runs = [run_partition(i.job, project=i.project, date=i.date, echo=typer.echo) for i in todo]
+    failures = [r for r in runs if not r.success]
+    for summary in runs:
+        state = "succeeded" if summary.success else f"failed again: {summary.error}"
+        typer.echo(f"{summary.job} {summary.partition}: {state} (run {summary.run_id})")
+    typer.echo(f"Dagster instance: {env.dagster_home}")
+    if failures:
+        raise typer.Exit(1)
 
 
 @services_app.command("stop")

@@ -1,4 +1,8 @@
-"""Running a job for one project and date through the Dagster instance (so it shows in the UI)."""
+"""Running jobs for one project through the Dagster instance, so every run shows in the UI.
+
+``wme ingest``, ``wme demo``, ``wme snapshot`` and ``wme backfill`` all come through here: they execute a
+job for one partition in this process, recording the run and its events in the configured instance.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +12,60 @@ from dataclasses import dataclass, field
 
 from wme_assets.settings import ConfigurationError, load_settings, validate_project
 
-# What the main job does not do yet, said plainly by `wme demo`.
-NOT_YET_BUILT = (
-    "The main job currently ingests the dumps run (raw zone, page store) and enriches it into Enterprise "
-    "articles (article store); snapshot export joins it as that stage is built."
-)
-
 
 @dataclass
 class RunSummary:
+    job: str
+    partition: str
     run_id: str
     success: bool
     seconds: float
-    date: str
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
 
 
-def resolve_date(project: str, date: str, echo: Callable[[str], None] = print) -> str:
-    """Validate the project and date; ``latest`` becomes the newest finished dump run."""
-    from wme_assets.sources.dumps_client import DumpsClient, make_session, validate_dump_date
+def dumps_client():
+    from wme_assets.sources.dumps_client import DumpsClient, make_session
 
     settings = load_settings()
+    return DumpsClient(settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff))
+
+
+def check_project(project: str) -> None:
     validate_project(project)
-    validate_dump_date(date)
+    settings = load_settings()
     if project not in settings.project_list:
         raise ConfigurationError(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
+
+
+def resolve_dump_date(project: str, date: str, echo: Callable[[str], None] = print) -> str:
+    """``latest`` becomes the newest finished dump run; a date is checked and kept."""
+    from wme_assets.sources.dumps_client import validate_dump_date
+
+    check_project(project)
+    validate_dump_date(date)
     if date == "latest":
-        client = DumpsClient(settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff))
-        date = client.resolve_latest(project)
-        echo(f"latest finished dump run of {project} at {settings.dumps_url}: {date}")
+        date = dumps_client().resolve_latest(project)
+        echo(f"latest finished dump run of {project} at {load_settings().dumps_url}: {date}")
     return date
+
+
+def dump_date_for_snapshot(project: str, snapshot_date: str, echo: Callable[[str], None] = print) -> str:
+    """The newest finished dump run on or before a snapshot's day: the articles that snapshot holds."""
+    from wme_assets.sources.dump_download import REQUIRED_JOBS
+    from wme_assets.sources.dumps_client import DumpsError, unfinished_jobs
+
+    client = dumps_client()
+    for date in reversed(client.list_run_dates(project)):
+        if date > snapshot_date:
+            continue
+        try:
+            if not unfinished_jobs(client.fetch_status(project, date), REQUIRED_JOBS):
+                echo(f"snapshot {snapshot_date} of {project} holds the dump run of {date}")
+                return date
+        except DumpsError:
+            continue
+    raise ConfigurationError(f"{project}: no finished dump run on or before {snapshot_date} at {client.base_url}")
 
 
 def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str], None] = print) -> RunSummary:
@@ -47,7 +74,6 @@ def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str
 
     from wme_assets.definitions import defs
 
-    date = resolve_date(project, date, echo)
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
     job = defs().resolve_job_def(job_name)
     echo(f"running job '{job_name}' for partition {partition_key} ...")
@@ -58,16 +84,35 @@ def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
             uri = materialization.metadata.get("uri")
-            outputs.append(f"{materialization.asset_key.to_user_string()}: {uri.value if uri else '(no uri)'}")
+            summary = materialization.metadata.get("summary")
+            outputs.append(
+                f"{materialization.asset_key.to_user_string()}: {uri.value if uri else '(no uri)'}"
+                + (f"\n      {summary.value}" if summary else "")
+            )
         error = None
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             error = "; ".join(str(e.event_specific_data.error.message).strip() for e in failures) or "unknown"
     return RunSummary(
+        job=job_name,
+        partition=str(partition_key),
         run_id=result.run_id,
         success=result.success,
         seconds=time.monotonic() - started,
-        date=date,
         outputs=outputs,
         error=error,
     )
+
+
+def run_snapshot_chain(
+    project: str, *, dump_date: str, snapshot_date: str, tier: str, echo: Callable[[str], None] = print
+) -> list[RunSummary]:
+    """Ingest and enrich a dump run, then export the tier's snapshot of ``snapshot_date``; stops at a failure."""
+    from wme_assets.defs.partitions import free_snapshot_dates
+
+    if tier == "free" and snapshot_date not in free_snapshot_dates.get_partition_keys():
+        raise ConfigurationError(f"free-tier snapshots are dated the 2nd and the 21st of a month, not {snapshot_date}")
+    runs = [run_partition("main", project=project, date=dump_date, echo=echo)]
+    if runs[-1].success:
+        runs.append(run_partition(f"{tier}_snapshot_job", project=project, date=snapshot_date, echo=echo))
+    return runs

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
     step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
+    snapshot_member_bytes: int = Field(
+        default=100_000_000, ge=1, description="Largest NDJSON member (and chunk) of a snapshot, uncompressed."
+    )
+    snapshot_validate_every: int = Field(
+        default=1, ge=1, description="Validate every Nth snapshot line against the schema (1 = all)."
+    )
+    snapshot_retention: int = Field(default=7, ge=1, description="Dated snapshots kept per identifier and tier.")
     parse_workers: int | None = Field(
         default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
     )

@@ -1,6 +1,8 @@
-"""Jobs over the asset graph; each runs one project × date partition."""
+"""Jobs over the asset graph, and the schedules that produce snapshots. Every run is one partition."""
 
 import dagster as dg
+
+from wme_assets.instance import TIER_TAG
 
 # Ingestion alone: the dumps run into the raw zone and the page store (`wme ingest`).
 ingest_job = dg.define_asset_job(
@@ -9,10 +11,33 @@ ingest_job = dg.define_asset_job(
     description="One dumps run of one project: status, verified files, parsed pages.",
 )
 
-# The main job: everything from the dumps run to the stored outputs (`wme demo`). It grows with each
-# stage (ingestion and enrichment now; snapshot export joins it).
+# The main job: a dumps run of one project to its enriched articles (`wme demo`, `wme snapshot`); the
+# snapshot jobs below then export them per day.
 main_job = dg.define_asset_job(
     name="main",
     selection=dg.AssetSelection.groups("ingestion", "enrichment"),
-    description="One project and dump date, from the dumps run to the stored outputs.",
+    description="One project and dump date, from the dumps run to the article store.",
+)
+
+paid_snapshot_job = dg.define_asset_job(
+    name="paid_snapshot_job",
+    selection=dg.AssetSelection.assets("paid_snapshot"),
+    tags={TIER_TAG: "paid"},
+    description="The daily (paid tier) snapshots of one project.",
+)
+
+free_snapshot_job = dg.define_asset_job(
+    name="free_snapshot_job",
+    selection=dg.AssetSelection.assets("free_snapshot"),
+    tags={TIER_TAG: "free"},
+    description="The twice-monthly (free tier) snapshots of one project.",
+)
+
+# One run request per project for the day's partition; UTC throughout. Both start stopped: turn them on in
+# the UI once the projects have been ingested (a snapshot needs an enriched dump on or before its day).
+paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
+    paid_snapshot_job, hour_of_day=1, tags={TIER_TAG: "paid"}, name="paid_snapshot_daily"
+)
+free_snapshot_schedule = dg.build_schedule_from_partitioned_job(
+    free_snapshot_job, tags={TIER_TAG: "free"}, name="free_snapshot_2nd_and_21st"
 )

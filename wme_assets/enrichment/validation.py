@@ -57,3 +57,8 @@ def validate_article_sample(store: ObjectStore, project: str, date: str, *, samp
                         problems += [f"page {page_id}: {p}" for p in check(line)]
                     index += 1
     return problems
+
+
+def record_validator(kind: str = "article") -> Callable[[dict], None]:
+    """Raises ``jsonschema.ValidationError`` for a parsed record that breaks the schema (for export checks)."""
+    return _validator(kind).validate

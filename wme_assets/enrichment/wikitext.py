@@ -6,13 +6,16 @@
 ``is_disambiguation``, ``redirect_target``).
 
 Why it is built the way it is
-    ``mwparserfromhell.parse`` of a whole article runs at ~0.9 MB/s per core and a multi-walk
-    extractor on its tree at 0.3–0.45 MB/s; the target for this stage is ≥ 2 MB/s. So the tree is
-    built only where a field needs it — the lead section (≈ 7 % of the text: abstract, infobox,
-    image, short description) — and everything else comes from cheap scans over a *masked* copy of
-    the text (comments removed, ``<nowiki>`` neutralised, ``<math>``/``<syntaxhighlight>``/
-    ``<includeonly>``… dropped): categories by one regex, templates and headings by brace/heading
-    scans, references by a tag scan, section text by a regex renderer.
+    ``mwparserfromhell.parse`` of a whole article is slower than this whole stage may be (the issue
+    measured ~0.9 MB/s per core for the parse and 0.3–0.45 MB/s for a multi-walk extractor; the target
+    is ≥ 2 MB/s). So the tree is built for one thing only: the paragraphs of the lead, for the
+    abstract — after one brace scan has cut the lead's non-text templates out (infoboxes, hatnotes and
+    citations are most of a lead's bytes; their parameters give the infobox, the image and the short
+    description directly). Everything else comes from linear scans over a *masked* copy of the page
+    (comments removed, ``<nowiki>`` neutralised, ``<math>``/``<syntaxhighlight>``/``<includeonly>``…
+    dropped): categories by one regex, templates and headings by brace/heading scans, references by
+    a tag scan, section text by a regex renderer. ``benchmarks/bench_enrichment.py`` measures the
+    stage at ~3× the speed of a bare ``mwparserfromhell.parse`` of the same pages.
 
 Enterprise conventions reproduced (checked against the real records in ``shared/fixtures``)
     * ``templates``: what Parsoid reports — every transclusion that is *not* inside another
@@ -23,16 +26,23 @@ Enterprise conventions reproduced (checked against the real records in ``shared/
       derived here.
     * ``abstract``: the lead's paragraphs and lists (not tables, infoboxes, hatnotes, images,
       references, definition lists), joined by single spaces, then Enterprise's parenthetical
-      clean-up (``( … )`` holding a space is removed unless the text looks like a formula).
+      clean-up (``( … )`` holding a space is removed unless the text looks like a formula); the
+      space before ``; : ! ? »`` and after ``«`` becomes a no-break space as MediaWiki renders it,
+      and a ``<sup>`` number is written as U+2070 + digit, as Enterprise writes it ("mc⁲").
+    * ``sections``: the lead as "Abstract", then the headings nested by level, with ``paragraph`` /
+      ``list`` parts and their links; "See also", "References", "External links"… (and their
+      subsections) are left out and sections with no text are dropped, as in Enterprise's output.
     * ``maintenance_tags``: Enterprise's own regexes over the raw wikitext (so ``{{cn}}`` and
       ``{{fact}}`` are *not* counted, ``{{Citation needed span}}`` is), only for ns 0 of ``*wiki``.
     * ``number_of_characters``: Unicode code points of the wikitext (Go ``len([]rune(text))``).
 
-Robustness: every scan is linear or guarded (unclosed tags/comments are found once, not rescanned);
-the tree parse is skipped — and the regex renderer used instead — for leads that would make
-mwparserfromhell recurse too deep or backtrack (unbalanced braces, thousands of tags). With
-``time_budget_s`` the extractor checks a deadline between stages and raises
-:class:`ExtractionTimeout` instead of running on.
+Robustness: every scan is linear (unclosed tags/comments are searched for once, not per opener;
+no regex here backtracks over an unclosed construct — where Enterprise's Go regexes rely on RE2
+being linear, the same semantics are implemented by hand). The tree parse is skipped, and the regex
+renderer used instead, for leads that would make mwparserfromhell recurse too deep
+(``RecursionError`` on ``{{`` × 2000) or go quadratic (hundreds of unclosed links, tags or tables).
+With ``time_budget_s`` the extractor checks a deadline between stages and inside long loops and
+raises :class:`ExtractionTimeout` instead of running on.
 """
 
 from __future__ import annotations
@@ -221,6 +231,7 @@ class WikiNames:
     case_sensitive: frozenset[int] = frozenset()
     article_url: str | None = None  # "https://en.wikipedia.org/wiki/"
     _category_re: re.Pattern[str] | None = None
+    _file_re: re.Pattern[str] | None = None
 
     def __post_init__(self) -> None:
         for ns, canon in _CANONICAL_NS.items():
@@ -236,6 +247,14 @@ class WikiNames:
         alternation = "|".join(re.escape(n).replace(r"\ ", "[ _]+") for n in cat_names)
         # [[Category:Name|sort key]] — the name cannot hold []{}|<> or a newline; a leading colon
         # ([[:Category:X]], a plain link) does not match because the namespace must follow [[.
+        file_names = sorted({n for n, ns in self.lookup.items() if ns == NS_FILE}, key=len, reverse=True)
+        file_alternation = "|".join(re.escape(n).replace(r"\ ", "[ _]+") for n in file_names)
+        # [[File:Name|options|caption]]: the options are read up to the first nested link
+        self._file_re = re.compile(
+            r"\[\[[ \t_]*(?:" + file_alternation + r")[ \t_]*:[ \t_]*([^\[\]{}|\n<>]+?)[ \t_]*"
+            r"(\|[^\[\]\n]*)?(?=\]\]|\[\[)",
+            re.IGNORECASE,
+        )
         self._category_re = re.compile(
             r"\[\[[ \t_]*(?:" + alternation + r")[ \t_]*:[ \t_]*([^\[\]{}|\n<>]+?)[ \t_]*(?:\|[^\[\]\n]*)?\]\]",
             re.IGNORECASE,
@@ -890,12 +909,17 @@ _BLOCK_ELEMENT_RE = re.compile(
 _TABLE_LINE_RE = re.compile(r"^[ \t:]*(\{\||\|\})", re.MULTILINE)
 # The label stops at "[" as well as "]": an unclosed "[http://x label" then costs one short scan,
 # not a scan to the end of the line per opener.
-_EXTLINK_RE = re.compile(r"\[((?:https?:)?//[^\s\[\]<>\"]+|(?:ftp|mailto|news|irc|ircs|gopher|tel|sms):[^\s\[\]<>\"]+)(?:[ \t]+([^\[\]\n]*))?\]")
+_EXTLINK_RE = re.compile(
+    r"\[((?:https?:)?//[^\s\[\]<>\"]+|(?:ftp|mailto|news|irc|ircs|gopher|tel|sms):[^\s\[\]<>\"]+)"
+    r"(?:[ \t]+([^\[\]\n]*))?\]"
+)
 _QUOTES_RE = re.compile(r"'{5}|'{3}|'{2}")
 _BR_RE = re.compile(r"<br\s*/?\s*>|</br\s*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>")
 _SWITCH_RE = re.compile(r"__[^\W_a-z]+(?:_[^\W_a-z]+)*__")
 _LINKTRAIL_RE = re.compile(r"[a-z]+")
+# [[target]] / [[target|label]] without nested brackets, plus its link trail ("[[photon]]s")
+_SIMPLE_LINK_RE = re.compile(r"\[\[([^\[\]|\n]*)(?:\|([^\[\]]*))?\]\]([a-z]+)?")
 _INTERLANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
 _BLANK_LINES_RE = re.compile(r"\n[ \t]*\n[ \t\n]*")
 _SPACE_RUN_RE = re.compile(r"[ \t]+")
@@ -969,6 +993,7 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
 
 
 def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
+    """The text without its ``<ref>…</ref>`` and ``<ref/>`` (the same object when it has none)."""
     if "<ref" not in text and "<REF" not in text and "<Ref" not in text:
         return text
     out: list[str] = []
@@ -976,6 +1001,8 @@ def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
     for _attrs, _content, start, end in _iter_refs(text, deadline):
         out.append(text[pos:start])
         pos = end
+    if not out:
+        return text
     out.append(text[pos:])
     return "".join(out)
 
@@ -1013,6 +1040,7 @@ class _RegexRenderer:
         self.names = names
         self.lang = names.language
         self.deadline = deadline
+        self._urls: dict[str, str] = {}
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -1057,10 +1085,11 @@ class _RegexRenderer:
         return "".join(out)
 
     def _template(self, body: str) -> str:
-        parts = _split_top(body)
-        key = _template_key(parts[0], self.names)
-        if key is None:
+        bar = body.find("|")
+        key = _template_key(body if bar < 0 else body[:bar], self.names)
+        if not _renders_text(key):  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
             return ""
+        parts = _split_top(body)
         if key.endswith(":") and ":" in parts[0]:
             # parser function: its first argument is after the colon
             parts = [parts[0].split(":", 1)[0], parts[0].split(":", 1)[1], *parts[1:]]
@@ -1087,6 +1116,19 @@ class _RegexRenderer:
         return text
 
     def _wikilinks(self, text: str, links: list | None) -> str:
+        def simple(m: re.Match[str]) -> str:
+            target, label = m.group(1), m.group(2)
+            shown = _link_display(self.names, target, label)
+            if shown is None:
+                return ""
+            if links is not None and shown:
+                link_text = _QUOTES_RE.sub("", shown) + (m.group(3) or "")
+                links.append({"url": self._url(target), "text": _clean_title(link_text)})
+            return shown + (m.group(3) or "")
+
+        text = _SIMPLE_LINK_RE.sub(simple, text)
+        if "[[" not in text:
+            return text
         spans, _unmatched, _depth = _pairs(text, _BRACKETS_RE, "[[", self.deadline)
         if not spans:
             return text
@@ -1103,7 +1145,7 @@ class _RegexRenderer:
             trail = _LINKTRAIL_RE.match(text, e) if e < len(text) else None
             if links is not None and shown:
                 link_text = _clean_title(_QUOTES_RE.sub("", shown) + (trail.group() if trail else ""))
-                links.append({"url": _link_url(self.names, target), "text": link_text})
+                links.append({"url": self._url(target), "text": link_text})
             out.append(shown)
             pos = e
         out.append(text[pos:])
@@ -1111,6 +1153,13 @@ class _RegexRenderer:
 
     def _link_text(self, target: str, label: str | None) -> str | None:
         return _link_display(self.names, target, label)
+
+    def _url(self, target: str) -> str:
+        """``_link_url`` memoized per renderer (one page links the same titles many times)."""
+        url = self._urls.get(target)
+        if url is None:
+            url = self._urls[target] = _link_url(self.names, target)
+        return url
 
 
 def _link_url(names: WikiNames, target: str) -> str:
@@ -1173,12 +1222,10 @@ class _TreeRenderer:
     ``<sup>``/``<sub>`` number right after a digit/element symbol, or a one-letter italic right after
     ``(``): when seen, parentheticals are kept."""
 
-    def __init__(self, names: WikiNames, abstract_mode: bool = True) -> None:
+    def __init__(self, names: WikiNames) -> None:
         self.names = names
         self.lang = names.language
-        self.abstract_mode = abstract_mode
         self.formula_seen = False
-        self.links: list | None = None
 
     def render(self, code: Any) -> str:
         out: list[str] = []
@@ -1212,10 +1259,7 @@ class _TreeRenderer:
         if "{{" in target:  # target built by a template: render it, as MediaWiki expands it first
             target = self.render(node.title)
         label = self.render(node.text) if node.text is not None else None
-        shown = _link_display(self.names, target, label)
-        if shown and self.links is not None:
-            self.links.append({"url": _link_url(self.names, target), "text": _clean_title(shown)})
-        return shown or ""
+        return _link_display(self.names, target, label) or ""
 
     def _template(self, node: Template) -> str:
         raw_name = str(node.name)
@@ -1250,7 +1294,7 @@ class _TreeRenderer:
         if tag in _DROPPED_TAGS:
             return ""
         if tag == "br":
-            return "" if self.abstract_mode else " "
+            return ""  # Enterprise reads text nodes: <br> adds nothing
         if node.contents is None:
             return ""
         text = self.render(node.contents)
@@ -1258,7 +1302,7 @@ class _TreeRenderer:
             before = out[-1] if out else ""
             if _FORMULA_SUP_RE.match(text) and _FORMULA_BEFORE_RE.search(before):
                 self.formula_seen = True
-            if tag == "sup" and self.abstract_mode and _ascii_digits(text):
+            if tag == "sup" and _ascii_digits(text):
                 # Enterprise writes a superscript number as U+2070 + digit (so ² becomes U+2072)
                 return "".join(chr(0x2070 + int(d)) for d in text)
         elif tag == "i" and _MATH_EXPR_CHAR_RE.match(text):
@@ -1649,10 +1693,9 @@ def _text_part(kind: str, rendered_with_links: str, renderer: _RegexRenderer) ->
 
 class _SectionRenderer(_RegexRenderer):
     """Renders section text but keeps ``[[links]]`` in place, so each paragraph can list its own links
-    when it is finished (``_text_part``)."""
+    when it is finished (``_text_part``). Its input has no ``<ref>`` any more (stripped once per page)."""
 
     def render_block(self, text: str, links: list | None = None) -> str:
-        text = _strip_refs(text, self.deadline)
         text = self._templates(text)
         text = _drop_tables(text)
         if "<" in text:
@@ -1753,13 +1796,23 @@ def _attrs(raw: str) -> dict[str, str]:
             for m in _ATTR_RE.finditer(raw)}
 
 
+_MARKUP_CHARS_RE = re.compile(r"[\[{<'&_]|\s\s")
+
+
+def _plain_value(value: str, renderer: _RegexRenderer) -> str:
+    """Plain text of a short fragment; most citation parameters have no markup at all."""
+    if _MARKUP_CHARS_RE.search(value) is None:
+        return value.strip()
+    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value)).strip()
+
+
 def _citation_text(named: dict[str, str], renderer: _RegexRenderer) -> str:
     pieces: list[str] = []
     for keys in _CITATION_TEXT_KEYS:
         for key in keys:
             value = named.get(key)
             if value:
-                pieces.append(renderer.render_inline(value).strip())
+                pieces.append(_plain_value(value, renderer))
                 break
     return ". ".join(p for p in pieces if p)
 
@@ -1778,14 +1831,17 @@ def _reference(content: str, renderer: _RegexRenderer) -> dict:
             if key and _CITATION_RE.match(key):
                 _positional, named = _template_args(parts)
                 ref["type"] = _CITATION_TYPE_PREFIX_RE.sub("", key) or key
-                ref["metadata"] = {k: _ASCII_SPACES_RE.sub(" ", renderer.render_inline(v)).strip()
-                                   for k, v in named.items() if v}
+                ref["metadata"] = {k: _plain_value(v, renderer) for k, v in named.items() if v}
                 urls.extend(named[k] for k in _URL_PARAMS if named.get(k))
                 citation_text = _citation_text(named, renderer)
                 break
-    urls.extend(m.group(1) for m in _EXTLINK_RE.finditer(content))
-    text = renderer.render_inline(content)
-    text = _ASCII_SPACES_RE.sub(" ", text).strip()
+    if "[" in content:
+        urls.extend(m.group(1) for m in _EXTLINK_RE.finditer(content))
+    stripped = content.strip()
+    if citation_text and stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+        text = ""  # the reference is just its citation template: rendering it would give nothing
+    else:
+        text = _plain_value(content, renderer)
     ref["text"] = {"value": citation_text if citation_text and len(text) < len(citation_text) else text}
     if not urls:
         urls = _URL_RE.findall(content)
@@ -1871,31 +1927,6 @@ def _cut_lead(lead: str) -> str:
     return lead[: cut if cut > 0 else LEAD_PARSE_LIMIT]
 
 
-def _infobox_part(template: Template, names: WikiNames) -> dict:
-    renderer = _TreeRenderer(names, abstract_mode=False)
-    fields: list[dict] = []
-    for param in template.params:
-        if not param.showkey:
-            continue
-        key = str(param.name).strip()
-        raw_value = str(param.value).strip()
-        if not raw_value:
-            continue
-        if _IMAGE_FILE_RE.search(raw_value) and "[[" not in raw_value and "{{" not in raw_value:
-            ns, file_name = names.split_title(raw_value)
-            if ns in (0, NS_FILE):
-                fields.append({"type": "image", "name": key, "images": [_image_dict(names, file_name)]})
-                continue
-        renderer.links = []
-        value = _ASCII_SPACES_RE.sub(" ", renderer.render(param.value)).strip()
-        if value:
-            part: dict[str, Any] = {"type": "field", "name": key, "value": value}
-            if renderer.links:
-                part["links"] = renderer.links
-            fields.append(part)
-    return {"name": str(template.name).strip(), "type": "infobox", "has_parts": fields}
-
-
 def _file_in_value(value: str, names: WikiNames) -> str | None:
     """A file an infobox parameter names: a bare ``X.jpg``/``File:X.jpg`` or a ``[[File:X.jpg|…]]``."""
     value = value.strip()
@@ -1921,6 +1952,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*(?:px)?\s*$")
 _IMAGE_SIZE_KEYS = ("taille image", "image_size", "image size", "imagesize", "size", "width", "taille",
                     "largeur", "tamanho", "imagem_tamanho", "breite", "bildbreite")
 _TRAILING_DIGITS_RE = re.compile(r"(\d+)$")
+_LIST_MARKERS_RE = re.compile(r"(?m)^[*#:;]+[ \t]*")
 
 
 def _too_small(size: str) -> bool:
@@ -1929,61 +1961,69 @@ def _too_small(size: str) -> bool:
     return bool(m) and int(m.group(1)) <= 119
 
 
-def _template_images(template: Template, names: WikiNames) -> list[str]:
-    """Files a template's parameters name, in order, minus those displayed too small to be a page
-    image (``image1=X.svg`` with ``taille1=100``)."""
-    params = {str(p.name).strip().casefold(): str(p.value) for p in template.params if p.showkey}
+def _template_images(named: dict[str, str], names: WikiNames) -> list[str]:
+    """Files a template's named parameters name, in order, minus those displayed too small to be a
+    page image (``image1=X.svg`` with ``taille1=100``)."""
+    folded = {k.casefold(): v for k, v in named.items()}
     found: list[str] = []
-    for param in template.params:
-        if not param.showkey:
-            continue
-        file_name = _file_in_value(str(param.value), names)
+    for key, value in named.items():
+        file_name = _file_in_value(value, names)
         if not file_name:
             continue
-        key = str(param.name).strip().casefold()
         digits = _TRAILING_DIGITS_RE.search(key)
-        size_keys = [k + digits.group(1) for k in ("taille", "size", "width", "largeur", "tamanho")] if digits else []
-        size_keys += [k for k in _IMAGE_SIZE_KEYS if not digits]
-        if any(_too_small(params.get(k, "")) for k in size_keys):
-            continue
-        found.append(file_name)
+        if digits:
+            size_keys = [k + digits.group(1) for k in ("taille", "size", "width", "largeur", "tamanho")]
+        else:
+            size_keys = list(_IMAGE_SIZE_KEYS)
+        if not any(_too_small(folded.get(k, "")) for k in size_keys):
+            found.append(file_name)
     return found
 
 
-def _wikilink_image(node: Wikilink, names: WikiNames) -> str | None:
-    ns, rest = names.split_title(str(node.title))
-    if ns != NS_FILE or not rest:
-        return None
-    if node.text is not None:
-        for option in str(node.text).split("|"):
-            option = option.strip()
-            if option.endswith("px") and _too_small(option.split("x")[-1] if "x" in option[:-2] else option):
-                return None
-    return rest
+def _infobox_part(raw_name: str, named: dict[str, str], renderer: _RegexRenderer) -> dict:
+    """An infobox as an Enterprise part: one ``field`` per non-empty parameter (plain-text value and
+    its links), ``image`` parts for parameters naming a file."""
+    names = renderer.names
+    fields: list[dict] = []
+    for key, raw_value in named.items():
+        if not raw_value.strip():
+            continue
+        file_name = _file_in_value(raw_value, names)
+        if file_name and "[[" not in raw_value:
+            fields.append({"type": "image", "name": key, "images": [_image_dict(names, file_name)]})
+            continue
+        links: list[dict] = []
+        value = renderer.render_inline(raw_value, links)
+        if "\n" in value:
+            value = _LIST_MARKERS_RE.sub(" ", value)
+        value = _ASCII_SPACES_RE.sub(" ", value).strip()
+        if value:
+            part: dict[str, Any] = {"type": "field", "name": key, "value": value}
+            if links:
+                part["links"] = links
+            fields.append(part)
+    return {"name": _clean_title(raw_name), "type": "infobox", "has_parts": fields}
 
 
-def _lead_image(code: Any, infoboxes: list[Template], names: WikiNames) -> dict | None:
-    """The page image as PageImages picks it in practice: the infobox's first image, else the first
-    image of the lead big enough to count (in a template parameter, a file link or a gallery)."""
-    for box in infoboxes:
-        images = _template_images(box, names)
-        if images:
-            return _image_dict(names, images[0])
-    for node in code.ifilter(recursive=True, forcetype=(Wikilink, Template, Tag)):
-        if isinstance(node, Wikilink):
-            found = _wikilink_image(node, names)
-            if found:
-                return _image_dict(names, found)
-        elif isinstance(node, Template):
-            images = _template_images(node, names)
-            if images:
-                return _image_dict(names, images[0])
-        elif str(node.tag).lower() == "gallery" and node.contents is not None:
-            for line in str(node.contents).split("\n"):
-                ns, rest = names.split_title(line.split("|", 1)[0])
-                if rest and (ns == NS_FILE or _IMAGE_FILE_RE.search(rest)):
-                    return _image_dict(names, rest)
-    return None
+def _lead_file_links(lead: str, names: WikiNames) -> list[tuple[int, str]]:
+    """``(offset, file)`` of the ``[[File:…]]`` links and ``<gallery>`` lines of the lead that are
+    big enough to be a page image."""
+    found: list[tuple[int, str]] = []
+    for m in names._file_re.finditer(lead):
+        options = (m.group(2) or "").split("|")
+        if any(o.strip().endswith("px") and _too_small(o.strip().rsplit("x", 1)[-1] if "x" in o.strip()[:-2]
+               else o.strip()) for o in options):
+            continue
+        found.append((m.start(), _clean_title(m.group(1))))
+    if "<gallery" in lead:
+        start = lead.find("<gallery")
+        end = lead.find("</gallery", start)
+        for line in lead[lead.find(">", start) + 1:end if end > 0 else len(lead)].split("\n"):
+            ns, rest = names.split_title(line.split("|", 1)[0])
+            if rest and (ns == NS_FILE or _IMAGE_FILE_RE.search(rest)):
+                found.append((start, rest))
+                break
+    return found
 
 
 @dataclass(slots=True)
@@ -1994,53 +2034,71 @@ class _Lead:
     description: str | None = None
 
 
-def _lead_from_tree(lead: str, names: WikiNames) -> _Lead:
-    code = mwparserfromhell.parse(lead)
-    renderer = _TreeRenderer(names, abstract_mode=True)
-    rendered = renderer.render(code)
-    result = _Lead(abstract=_abstract_from_rendered(rendered, renderer.formula_seen))
-    boxes: list[Template] = []
-    for node in code.nodes:
-        if not isinstance(node, Template):
-            continue
-        title = _template_title(str(node.name), names)
-        if title is None:
-            continue
-        plain = title[1]
-        if _INFOBOX_RE.search(plain):
-            boxes.append(node)
-        elif result.description is None and plain.casefold() in _SHORT_DESCRIPTION_KEYS and node.params:
-            value = str(node.params[0].value).strip()
-            result.description = value if value and value.casefold() != "none" else None
-    result.infoboxes = [_infobox_part(box, names) for box in boxes]
-    result.image = _lead_image(code, boxes, names)
-    return result
+def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
+    """Abstract, infoboxes, image and short description from the lead section.
 
-
-def _lead_from_regex(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
-    """Lead fields without the tree (hostile or huge leads): abstract from the regex renderer,
-    infobox names only, image from the first file link."""
+    One brace scan sorts the lead's templates: those that render text stay for the abstract; the
+    others (infoboxes, hatnotes, citations…, most of a lead's bytes) are read here — infobox
+    parameters, the short description, image parameters — and cut out, so mwparserfromhell only
+    parses what the abstract needs."""
+    result = _Lead()
+    if not lead.strip():
+        return result
     renderer = _RegexRenderer(names, deadline)
-    rendered = renderer.render_block(lead)
-    result = _Lead(abstract=_abstract_from_rendered(rendered, keep_parentheticals=False))
-    spans, _u, _d = _pairs(lead, _BRACES_RE, "{{", deadline)
+    spans, _unmatched, _depth = _pairs(lead, _BRACES_RE, "{{", deadline)
+    kept: list[str] = []
+    pos = 0
+    infobox_images: list[str] = []
+    other_images: list[tuple[int, str]] = []
     for s, e in _outermost(spans):
-        parts = _split_top(lead[s + 2:e - 2])
-        title = _template_title(parts[0], names)
-        if title and _INFOBOX_RE.search(title[1]):
-            _positional, named = _template_args(parts)
-            result.infoboxes.append({"name": _clean_title(parts[0]), "type": "infobox", "has_parts": [
-                {"type": "field", "name": k, "value": renderer.render_inline(v).strip()}
-                for k, v in named.items() if v.strip()]})
-            if result.image is None:
-                for v in named.values():
-                    found = _file_in_value(v, names)
-                    if found:
-                        result.image = _image_dict(names, found)
-                        break
-        elif title and title[1].casefold() in _SHORT_DESCRIPTION_KEYS and len(parts) > 1:
-            result.description = parts[1].strip() or None
+        body = lead[s + 2:e - 2]
+        bar = body.find("|")
+        raw_name = body if bar < 0 else body[:bar]
+        kept.append(lead[pos:s])
+        pos = e
+        if _renders_text(_template_key(raw_name, names)):
+            kept.append(lead[s:e])
+            continue
+        title = _template_title(raw_name, names)
+        if title is None or bar < 0:
+            continue
+        parts = _split_top(body)
+        positional, named = _template_args(parts)
+        if _INFOBOX_RE.search(title[1]):
+            result.infoboxes.append(_infobox_part(raw_name, named, renderer))
+            infobox_images.extend(_template_images(named, names))
+        elif title[1].casefold() in _SHORT_DESCRIPTION_KEYS:
+            value = positional[0].strip() if positional else ""
+            if result.description is None and value and value.casefold() != "none":
+                result.description = value
+        else:
+            images = _template_images(named, names)
+            if images:
+                other_images.append((s, images[0]))
+    kept.append(lead[pos:])
+    text = "".join(kept)
+    deadline.check("lead templates")
+    result.abstract = _lead_abstract(text, renderer)
+    if infobox_images:
+        result.image = _image_dict(names, infobox_images[0])
+    else:
+        candidates = sorted(other_images + _lead_file_links(text, names))
+        if candidates:
+            result.image = _image_dict(names, candidates[0][1])
     return result
+
+
+def _lead_abstract(text: str, renderer: _RegexRenderer) -> str:
+    """The abstract from the lead text (templates that render nothing already removed): tree renderer
+    when mwparserfromhell can parse the text safely, regex renderer otherwise."""
+    if _lead_is_parseable(text):
+        try:
+            tree = _TreeRenderer(renderer.names)
+            rendered = tree.render(mwparserfromhell.parse(text))
+            return _abstract_from_rendered(rendered, tree.formula_seen)
+        except RecursionError:  # nesting deeper than the pre-check saw (e.g. inside tags)
+            pass
+    return _abstract_from_rendered(renderer.render_block(text), keep_parentheticals=False)
 
 
 # ==================================================================================================
@@ -2093,9 +2151,15 @@ def extract_wikitext_fields(
     deadline.check("templates and categories")
 
     section_renderer = _SectionRenderer(names, deadline)
-    headings = _headings(masked, top_templates, section_renderer)
-    lead_end = headings[0].start if headings else len(masked)
-    lead = _cut_lead(masked[:lead_end])
+    fields.references = _references(masked, section_renderer, deadline)
+    deadline.check("references")
+
+    # Every other field reads the text without its <ref>s: strip them once, not per section.
+    body = _strip_refs(masked, deadline)
+    body_templates = _outermost(_pairs(body, _BRACES_RE, "{{", deadline)[0]) if body is not masked else top_templates
+    headings = _headings(body, body_templates, section_renderer)
+    lead_end = headings[0].start if headings else len(body)
+    lead = _cut_lead(body[:lead_end])
     deadline.check("headings")
 
     lead_fields = _lead_fields(lead, names, deadline)
@@ -2106,22 +2170,9 @@ def extract_wikitext_fields(
     fields.description = lead_fields.description
     deadline.check("lead")
 
-    fields.references = _references(masked, section_renderer, deadline)
-    deadline.check("references")
-    fields.sections = _build_sections(masked, headings, lead_end, section_renderer, deadline)
+    fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline)
     deadline.check("sections")
     return fields
-
-
-def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
-    if not lead.strip():
-        return _Lead()
-    if _lead_is_parseable(lead):
-        try:
-            return _lead_from_tree(lead, names)
-        except RecursionError:  # nesting deeper than the pre-check saw (e.g. inside tags)
-            pass
-    return _lead_from_regex(lead, names, deadline)
 
 
 def _templates(masked: str, top: list[tuple[int, int]], names: WikiNames, deadline: _Deadline) -> list[str]:

@@ -1110,3 +1110,46 @@ def compact(
         )
     _write_pointer(store, project, date, [h for h in latest["deltas"] if h > fields["deltas_after"]])
     return read_current(store, project)
+
+
+def list_bases(store: ObjectStore, project: str) -> list[str]:
+    """Dates of the published bases of a project (those with a manifest), oldest first."""
+    prefix = store.key(store_prefix(project), "base") + "/"
+    dates = set()
+    for info in store.list(prefix):
+        rest = info.key[len(prefix):].split("/")
+        if len(rest) == 2 and rest[1] == "_manifest.json":
+            dates.add(rest[0])
+    return sorted(dates)
+
+
+def state_as_of(store: ObjectStore, project: str, date: str) -> CurrentState:
+    """The articles as they stood at the end of ``date`` (YYYYMMDD): what a snapshot of that day holds.
+
+    The current state when its base is not newer than ``date`` (with only the deltas up to the end of that
+    day); otherwise the newest base published on or before ``date``, without deltas. A snapshot re-run for
+    a past date therefore never picks up articles from a later dump.
+    """
+    _check_date(date)
+    try:
+        current = read_current(store, project)
+    except ArticleStoreNotFound:
+        current = None
+    if current is not None and current.base <= date:
+        deltas = tuple(hour for hour in current.deltas if hour <= f"{date}23")
+        return CurrentState(
+            project=project,
+            base=current.base,
+            deltas=deltas,
+            base_manifest=current.base_manifest,
+            delta_manifests={hour: current.delta_manifests[hour] for hour in deltas},
+            updated_at=current.updated_at,
+        )
+    earlier = [base for base in list_bases(store, project) if base <= date]
+    if not earlier:
+        raise ArticleStoreNotFound(f"{project} has no article base on or before {date}: enrich a dump of that date first")
+    base = earlier[-1]
+    return CurrentState(
+        project=project, base=base, deltas=(), base_manifest=read_base_manifest(store, project, base),
+        delta_manifests={},
+    )

@@ -39,6 +39,8 @@ def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageRes
     return dg.MaterializeResult(
         metadata={
             "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix)) + "/"),
+            "summary": f"{result.articles} articles, {result.redirects_attached} redirects attached, "
+            f"{len(result.quarantined)} quarantined",
             "articles": result.articles,
             "articles_per_namespace": {str(ns): n for ns, n in sorted(result.articles_per_namespace.items())},
             "structured_contents": result.structured,

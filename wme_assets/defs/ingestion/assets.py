@@ -128,6 +128,7 @@ def raw_dump_files(
                 )
             ),
             "uri": dg.MetadataValue.path(store.uri(store.key(raw_key(project, date, ""))) + "/"),
+            "summary": f"{len(result.files)} files, {result.bytes / 1e6:.1f} MB, checksums verified",
             "bytes": result.bytes,
             "bytes_downloaded": result.bytes_downloaded,
             "files_skipped": sum(f.skipped for f in result.files),
@@ -169,6 +170,8 @@ def page_store(context: dg.AssetExecutionContext, object_storage: ObjectStorageR
     return dg.MaterializeResult(
         metadata={
             "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix)) + "/"),
+            "summary": f"{summary.rows} pages ({summary.redirects} redirects), "
+            f"{summary.text_bytes / 1e6:.1f} MB of wikitext, {summary.wikibase_items} with a Wikidata id",
             "pages": summary.rows,
             "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
             "redirects": summary.redirects,

