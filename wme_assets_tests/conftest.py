@@ -97,6 +97,10 @@ def dumps_mirror(tmp_path_factory, fixtures_dir) -> Path:
     build_dumps_mirror(
         root, "bnwiki", DUMP_DATE, fixtures_dir / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz"
     )
+    # A second wiki, for tests that need two projects.
+    build_dumps_mirror(
+        root, "jawiki", DUMP_DATE, fixtures_dir / "xztextfilter-truncated-dumps" / "jawiki-truncated-100k.xml.xz"
+    )
     # A later run of the same wiki whose content job has not finished yet.
     build_dumps_mirror(
         root,

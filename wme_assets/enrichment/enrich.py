@@ -9,6 +9,7 @@ never stops the partition.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import tempfile
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
-from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, publish_base
+from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, publish_base, read_base_manifest
 from wme_assets.storage.layout import quarantine_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
@@ -39,6 +40,7 @@ PAGE_COLUMNS = [
     "comment_deleted", "size_bytes", "text", "text_deleted", "wikibase_item", "source_file",
 ]
 BATCH_ROWS = 200
+INPUTS_NAME = "_inputs.json"
 
 
 @dataclass
@@ -67,6 +69,22 @@ class EnrichResult:
     quarantine_object: PublishedObject | None = None
     prefix: str = ""
     seconds: float = 0.0
+    up_to_date: bool = False  # the base was already built from the same inputs: nothing was redone
+
+
+def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...]) -> str:
+    """What an article base depends on: the page store's files and the code that turns them into articles.
+
+    A re-run with the same fingerprint would produce the same articles (apart from the run id in their
+    provenance), so it keeps the existing base: re-runs are idempotent and snapshots of it stay identical.
+    """
+    from wme_assets.enrichment.article import PARSER_VERSION
+    from wme_assets.enrichment.schema import SCHEMA_VERSION
+
+    files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
+    payload = orjson.dumps({"pages": files, "parser": PARSER_VERSION, "schema": SCHEMA_VERSION,
+                            "namespaces": list(namespaces)})
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _title_key(title: str) -> str:
@@ -165,6 +183,12 @@ def enrich_pages(
     started = time.monotonic()
     result = EnrichResult(project, date, prefix=base_prefix(project, date))
     manifest = read_manifest(store, page_store_prefix(project, date))
+    fingerprint = inputs_fingerprint(manifest, namespaces)
+    inputs_key = store.key(base_prefix(project, date), INPUTS_NAME)
+    if _already_built(store, project, date, inputs_key, fingerprint, result):
+        log(f"articles of {project} {date} are up to date with their page store and parser; nothing to redo")
+        result.seconds = time.monotonic() - started
+        return result
     siteinfo = manifest.get("siteinfo")
     if not siteinfo:
         raise ValueError(f"page store {page_store_prefix(project, date)} has no siteinfo: re-run its ingestion")
@@ -200,9 +224,35 @@ def enrich_pages(
             store.key(quarantine_key(project, date, "enrichment.ndjson")), lines, content_type="application/x-ndjson"
         )
         log(f"{len(result.quarantined)} pages quarantined at {result.quarantine_object.uri}")
+    else:
+        store.delete(store.key(quarantine_key(project, date, "enrichment.ndjson")))  # an earlier run's, now stale
+    # Written last: a base whose inputs record is missing is rebuilt on the next run.
+    store.put_bytes(inputs_key, orjson.dumps({"fingerprint": fingerprint, "articles": result.articles,
+                                              "quarantined": len(result.quarantined)}))
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result
+
+
+def _already_built(store, project, date, inputs_key, fingerprint, result: EnrichResult) -> bool:
+    if store.head(inputs_key) is None:
+        return False
+    recorded = orjson.loads(store.read_bytes(inputs_key))
+    if recorded.get("fingerprint") != fingerprint:
+        return False
+    try:
+        manifest = read_base_manifest(store, project, date)
+    except Exception:  # a base missing or unreadable is rebuilt
+        return False
+    result.up_to_date = True
+    result.articles = manifest["rows"]
+    result.articles_per_namespace.update({int(ns): n for ns, n in manifest.get("rows_per_namespace", {}).items()})
+    result.eligible_pages = result.articles + recorded.get("quarantined", 0)
+    quarantine = store.head(store.key(quarantine_key(project, date, "enrichment.ndjson")))
+    if recorded.get("quarantined") and quarantine is not None:
+        lines = store.read_bytes(quarantine.key).splitlines()
+        result.quarantined = [QuarantinedPage(**orjson.loads(line)) for line in lines]
+    return True
 
 
 def _write(items: list[BuiltArticle | QuarantinedPage], writer: ArticleStoreWriter, result: EnrichResult) -> None:

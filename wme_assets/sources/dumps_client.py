@@ -36,6 +36,10 @@ class DumpsError(RuntimeError):
     """A dumps run cannot be ingested; the message names the project, date and file or URL."""
 
 
+class DumpsNotFound(DumpsError):
+    """The dumps site has no such run or file (HTTP 404): permanent, not worth retrying."""
+
+
 class DumpFile(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -118,7 +122,8 @@ class DumpsClient:
         except requests.RequestException as exc:
             raise DumpsError(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code >= 400:
-            raise DumpsError(f"{url} answered HTTP {response.status_code} {response.reason}")
+            error = DumpsNotFound if response.status_code in (404, 410) else DumpsError
+            raise error(f"{url} answered HTTP {response.status_code} {response.reason}")
         return response
 
     def fetch_status_bytes(self, project: str, date: str) -> bytes:

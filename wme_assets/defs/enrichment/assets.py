@@ -39,8 +39,13 @@ def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageRes
     return dg.MaterializeResult(
         metadata={
             "uri": dg.MetadataValue.path(store.uri(store.key(result.prefix)) + "/"),
-            "summary": f"{result.articles} articles, {result.redirects_attached} redirects attached, "
-            f"{len(result.quarantined)} quarantined",
+            "summary": (
+                f"{result.articles} articles, up to date (built earlier from the same page store and parser)"
+                if result.up_to_date
+                else f"{result.articles} articles, {result.redirects_attached} redirects attached, "
+                f"{len(result.quarantined)} quarantined"
+            ),
+            "up_to_date": result.up_to_date,
             "articles": result.articles,
             "articles_per_namespace": {str(ns): n for ns, n in sorted(result.articles_per_namespace.items())},
             "structured_contents": result.structured,

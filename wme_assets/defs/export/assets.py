@@ -5,7 +5,9 @@ import dagster as dg
 from wme_assets.defs.enrichment.assets import articles
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.export.publish import SnapshotPublishError
 from wme_assets.export.snapshot import ExportResult, export_snapshots
+from wme_assets.storage.article_store import ArticleStoreNotFound
 from wme_assets.settings import load_settings
 
 # Snapshots read the object store only; retries cover a store that hiccups mid-upload.
@@ -38,10 +40,14 @@ def _checks(asset: str) -> list[dg.AssetCheckSpec]:
 def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     settings = load_settings()
-    result: ExportResult = export_snapshots(
-        store, project, date, tier=tier, max_member_bytes=settings.snapshot_member_bytes,
-        validate_every=settings.snapshot_validate_every, log=context.log.info,
-    )
+    try:
+        result: ExportResult = export_snapshots(
+            store, project, date, tier=tier, max_member_bytes=settings.snapshot_member_bytes,
+            validate_every=settings.snapshot_validate_every, log=context.log.info,
+        )
+    except (SnapshotPublishError, ArticleStoreNotFound) as exc:
+        # Deterministic: retrying cannot help, so fail at once with the reason.
+        raise dg.Failure(description=f"{project} {date} ({tier}): {exc}", allow_retries=False) from exc
     counts = {n.namespace: n.records for n in result.namespaces}
     expected = result.expected_records
     count_ok = not expected or all(counts.get(ns, 0) == expected.get(ns, 0) for ns in counts)

@@ -11,6 +11,7 @@ from wme_assets.settings import load_settings
 from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
+    DumpsNotFound,
     PAGE_PROPS_JOB,
     parse_status,
     unfinished_jobs,
@@ -41,7 +42,10 @@ def dump_run_status(
 ) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     client = dumps.client()
-    raw = client.fetch_status_bytes(project, date)
+    try:
+        raw = client.fetch_status_bytes(project, date)
+    except DumpsNotFound as exc:
+        raise dg.Failure(description=f"{project} {date}: no such dump run ({exc})", allow_retries=False) from exc
     status = parse_status(raw)
     pending = unfinished_jobs(status, (CONTENT_JOB, PAGE_PROPS_JOB))
     if pending:
