@@ -288,6 +288,22 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command()
+def fidelity(
+    fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The real-data fixtures with Enterprise records."),
+) -> None:
+    """Compare wme's articles with Wikimedia Enterprise's own output, field by field.
+
+    Exact-match rate of abstracts, precision and recall of categories, templates, section names and
+    infobox fields, on the real Enterprise records and parser goldens in the fixtures.
+    """
+    from wme_assets.enrichment.fidelity import fidelity_report, format_report
+
+    if not (fixtures / "wme-articles").is_dir():
+        _fail(f"{fixtures} does not hold the Enterprise records (wme-articles/): pass --fixtures DIR")
+    typer.echo(format_report(fidelity_report(fixtures)))
+
+
 @services_app.command("stop")
 def services_stop() -> None:
     """Stop the embedded SeaweedFS server (data stays under WME_HOME)."""

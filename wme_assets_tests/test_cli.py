@@ -46,7 +46,9 @@ def test_demo_on_embedded_defaults_with_a_local_mirror(embedded_env, dumps_mirro
 
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     runs = instance.get_runs()
-    assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
+    assert sorted(r.job_name for r in runs) == ["main", "paid_snapshot_job"]
+    assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    assert "bnwiki_namespace_0: 380 articles" in done.stdout
     instance.dispose()
 
 
@@ -106,6 +108,6 @@ def test_ingest_command_prints_what_it_stored(embedded_env, dumps_url):
         [WME, "ingest", "bnwiki", "--date", DUMP_DATE], env=embedded_env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "run " in done.stdout and "of job 'ingest' succeeded" in done.stdout
+    assert f"of job 'ingest' ({DUMP_DATE}|bnwiki) succeeded" in done.stdout
     assert f"raw_dump_files: s3://wme/raw/bnwiki/{DUMP_DATE}/" in done.stdout
     assert f"page_store: s3://wme/pages/bnwiki/{DUMP_DATE}/" in done.stdout

@@ -18,7 +18,13 @@ from pathlib import Path
 from wme_assets.enrichment.validation import record_validator
 from wme_assets.export.archive import write_snapshot
 from wme_assets.export.manifest import build_manifest, verify_snapshot_files
-from wme_assets.export.publish import PublishedSnapshot, publish_snapshot, read_latest, rebuild_snapshots_listing
+from wme_assets.export.publish import (
+    PublishedSnapshot,
+    apply_retention,
+    publish_snapshot,
+    read_latest,
+    rebuild_snapshots_listing,
+)
 from wme_assets.storage.article_store import CurrentState, iter_current_articles, state_as_of
 from wme_assets.storage.object_store import ObjectStore
 
@@ -73,13 +79,15 @@ def export_snapshots(
     namespaces: tuple[int, ...] = EXPORTED_NAMESPACES,
     max_member_bytes: int = DEFAULT_MEMBER_BYTES,
     validate_every: int = 1,
+    keep: int | None = None,
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export and publish the snapshots of ``project`` for ``date`` (YYYYMMDD) in ``tier``.
 
-    Every published archive is then re-read from the local files and each ``validate_every``-th record
-    validated against the article schema (1: all of them).
+    Every written archive is re-read from the local files and each ``validate_every``-th record validated
+    against the article schema (1: all of them) before anything is published. With ``keep``, only the newest
+    ``keep`` dated snapshots of each identifier remain afterwards (never the one ``latest`` points to).
     """
     started = time.monotonic()
     state = state_as_of(store, project, date)
@@ -107,6 +115,10 @@ def export_snapshots(
             if problems:
                 raise ValueError(f"{files.identifier}: the written snapshot does not verify: {problems[:5]}")
             published = publish_snapshot(store, files, date=date, tier=tier, update_listing=False)
+            if keep:
+                removed = apply_retention(store, files.identifier, keep=keep, tier=tier)
+                if removed:
+                    log(f"{files.identifier}: retention removed the snapshots of {', '.join(removed)}")
             result.namespaces.append(
                 NamespaceExport(
                     namespace=namespace,

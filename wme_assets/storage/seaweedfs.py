@@ -48,7 +48,7 @@ class SeaweedServer:
             return False
         return s3_answers(self.endpoint_url)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         """Stop the server's whole process group (it runs in a session of its own).
 
         Its filer waits 15 s for gRPC subscribers on SIGTERM; after ``timeout`` it is killed. Acknowledged

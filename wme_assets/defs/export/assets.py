@@ -43,7 +43,7 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
     try:
         result: ExportResult = export_snapshots(
             store, project, date, tier=tier, max_member_bytes=settings.snapshot_member_bytes,
-            validate_every=settings.snapshot_validate_every, log=context.log.info,
+            validate_every=settings.snapshot_validate_every, keep=settings.snapshot_retention, log=context.log.info,
         )
     except (SnapshotPublishError, ArticleStoreNotFound) as exc:
         # Deterministic: retrying cannot help, so fail at once with the reason.
