@@ -153,3 +153,15 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     assert "paid_snapshot_job 20230503|jawiki: succeeded" in backfilled.stdout
     assert "bnwiki" not in backfilled.stdout
     assert _wme(home, "backfill", "--failed").stdout.strip().endswith("no failed partitions")
+
+
+def test_new_dump_run_sensor_requests_each_finished_run(dumps_url):
+    from wme_assets.defs.resources import DumpsSourceResource
+    from wme_assets.defs.sensors import new_dump_runs
+
+    context = dg.build_sensor_context(resources={"dumps": DumpsSourceResource(base_url=dumps_url, retries=0)})
+    result = new_dump_runs(context)
+    keys = {str(r.partition_key) for r in result.run_requests}
+    # The mirror holds bnwiki (20230501 done, 20230520 still in progress) and jawiki: only finished runs.
+    assert keys == {"20230501|bnwiki", "20230501|jawiki"}
+    assert all(r.run_key == str(r.partition_key) for r in result.run_requests)
