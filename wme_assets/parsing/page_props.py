@@ -38,7 +38,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, NamedTuple
 
-from .dump_xml import _DECOMPRESSION_ERRORS, DecompressedStream, open_decompressed
+from .dump_xml import _DECOMPRESSION_ERRORS, DecompressedStream, DumpParseError, open_decompressed
 
 __all__ = [
     "PageProp",
@@ -66,28 +66,12 @@ DEFAULT_COLUMNS = ("pp_page", "pp_propname", "pp_value", "pp_sortkey")
 _TRAILER = b"-- Dump completed"
 
 
-class PagePropsParseError(ValueError):
+class PagePropsParseError(DumpParseError):
     """A page_props dump is truncated, corrupt or not what the parser understands.
 
-    Attributes: ``name`` (file name or label), ``offset`` (byte offset of the fault), ``offset_kind``
-    (``"decompressed"``: into the SQL text; ``"compressed"``: into the file as stored),
-    ``last_page_id`` (page id of the last row read, ``None`` before the first).
+    Same attributes as :class:`DumpParseError`: ``name``, ``offset`` (``offset_kind`` says whether into the
+    SQL text or the file as stored) and ``last_page_id`` (of the last row read, ``None`` before the first).
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str | None = None,
-        offset: int | None = None,
-        offset_kind: str | None = None,
-        last_page_id: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.name = name
-        self.offset = offset
-        self.offset_kind = offset_kind
-        self.last_page_id = last_page_id
 
 
 class PageProp(NamedTuple):
