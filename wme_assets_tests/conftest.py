@@ -19,6 +19,9 @@ from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import SeaweedServer, start_seaweedfs
 from wme_assets_tests.servers import PostgresCluster, start_postgres
 
+# The real MediaWiki on loopback, started once per session for the tests that ask for it.
+pytest_plugins = ["wme_assets_tests.mediawiki_server"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 TEST_BUCKET = "wme-test"
