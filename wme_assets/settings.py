@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Validate every Nth snapshot line against the schema (1 = all)."
     )
     snapshot_retention: int = Field(default=7, ge=1, description="Dated snapshots kept per identifier and tier.")
+    mediawiki_endpoints: str = Field(
+        default="",
+        description="Per-project MediaWiki for Parsoid HTML, e.g. 'enwiki=https://en.wikipedia.org/w'; "
+        "projects without one are enriched from wikitext and carry no HTML.",
+    )
     parse_workers: int | None = Field(
         default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
     )
@@ -104,6 +109,17 @@ class Settings(BaseSettings):
     @cached_property
     def project_list(self) -> list[str]:
         return [p.strip() for p in self.projects.split(",") if p.strip()]
+
+    def mediawiki_endpoint(self, project: str) -> str | None:
+        for item in filter(None, (part.strip() for part in self.mediawiki_endpoints.split(","))):
+            name, sep, url = item.partition("=")
+            if not sep or not url.strip():
+                raise ConfigurationError(
+                    f"WME_MEDIAWIKI_ENDPOINTS entry {item!r} is not project=url (e.g. enwiki=https://en.wikipedia.org/w)"
+                )
+            if name.strip() == project:
+                return url.strip().rstrip("/")
+        return None
 
     @property
     def home_dir(self) -> Path:

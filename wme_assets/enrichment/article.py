@@ -100,8 +100,21 @@ def build_article(
     *,
     redirects: list[str] = (),
     run_id: str = "",
+    html: str | None = None,
 ) -> BuiltArticle:
-    """The Enterprise records of one page-store row (a dict of its columns)."""
+    """The Enterprise records of one page-store row (a dict of its columns).
+
+    With the revision's Parsoid ``html``, the article carries it in ``article_body.html``, and the
+    abstract, categories and templates come from it as Enterprise derives them (the HTML knows what
+    templates add, which the wikitext alone does not).
+    """
+    if html:
+        from wme_assets.enrichment.html import html_fields
+
+        rendered = html_fields(html, base_url=f"{site.base_url}/wiki/")
+        fields.abstract = rendered.abstract if row["namespace"] == 0 else fields.abstract
+        fields.categories = [c.name for c in rendered.categories]
+        fields.templates = [t.name for t in rendered.templates]
     title = row["title"]
     revision_id = row.get("revision_id") or 0
     timestamp = row.get("timestamp")
@@ -128,7 +141,7 @@ def build_article(
         "templates": [{"name": t, "url": site.url(t)} for t in fields.templates],
         "redirects": [{"name": r, "url": site.url(r)} for r in redirects],
         "is_part_of": {"identifier": site.dbname, "url": site.base_url},
-        "article_body": {"wikitext": row.get("text") or ""},
+        "article_body": {"wikitext": row.get("text") or "", "html": html or ""},
         "license": [LICENSE],
         "event": {
             "identifier": str(uuid.uuid5(EVENT_NAMESPACE, f"{site.dbname}:{revision_id}")),

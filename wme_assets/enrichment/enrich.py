@@ -70,9 +70,11 @@ class EnrichResult:
     prefix: str = ""
     seconds: float = 0.0
     up_to_date: bool = False  # the base was already built from the same inputs: nothing was redone
+    html_pages: int = 0  # articles enriched from Parsoid HTML
+    html_missing: int = 0  # pages whose HTML the MediaWiki could not give
 
 
-def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...]) -> str:
+def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawiki_url: str | None = None) -> str:
     """What an article base depends on: the page store's files and the code that turns them into articles.
 
     A re-run with the same fingerprint would produce the same articles (apart from the run id in their
@@ -83,7 +85,7 @@ def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...]) -> str:
 
     files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
     payload = orjson.dumps({"pages": files, "parser": PARSER_VERSION, "schema": SCHEMA_VERSION,
-                            "namespaces": list(namespaces)})
+                            "namespaces": list(namespaces), "html": mediawiki_url or ""})
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -138,7 +140,10 @@ def _enrich_batch(rows: list[dict[str, Any]]) -> list[BuiltArticle | Quarantined
                 row.get("text") or "", _worker_site.names, dbname=_worker_site.dbname, ns=row["namespace"],
                 time_budget_s=_worker_budget,
             )
-            out.append(build_article(row, fields, _worker_site, redirects=row.pop("_redirects"), run_id=_worker_run_id))
+            out.append(build_article(
+                row, fields, _worker_site, redirects=row.pop("_redirects"), run_id=_worker_run_id,
+                html=row.pop("_html", None),
+            ))
         except Exception as exc:  # one bad page never stops the partition
             where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
             location = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
@@ -177,13 +182,14 @@ def enrich_pages(
     workers: int | None = None,
     namespaces: tuple[int, ...] = EXPORTED_NAMESPACES,
     time_budget_s: float | None = 30.0,
+    mediawiki_url: str | None = None,
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> EnrichResult:
     started = time.monotonic()
     result = EnrichResult(project, date, prefix=base_prefix(project, date))
     manifest = read_manifest(store, page_store_prefix(project, date))
-    fingerprint = inputs_fingerprint(manifest, namespaces)
+    fingerprint = inputs_fingerprint(manifest, namespaces, mediawiki_url)
     inputs_key = store.key(base_prefix(project, date), INPUTS_NAME)
     if _already_built(store, project, date, inputs_key, fingerprint, result):
         log(f"articles of {project} {date} are up to date with their page store and parser; nothing to redo")
@@ -199,6 +205,13 @@ def enrich_pages(
         log(f"{sum(map(len, redirects.values()))} redirects to {len(redirects)} titles "
             f"({result.redirects_dangling} to missing pages or other redirects)")
         out_dir = Path(tmp) / "articles"
+        html_source = None
+        if mediawiki_url:
+            from wme_assets.sources.mediawiki import MediaWikiClient
+
+            # Cached by revision id under the work dir for this run; the client bounds concurrency itself.
+            html_source = MediaWikiClient(mediawiki_url, cache_dir=Path(tmp) / "html-cache")
+            log(f"Parsoid HTML from {mediawiki_url}")
         writer = ArticleStoreWriter(out_dir, project=project, source=f"dump:{date}", run_id=run_id)
         context = multiprocessing.get_context("forkserver")
         try:
@@ -208,6 +221,8 @@ def enrich_pages(
             ) as pool:
                 in_flight: list[Future] = []
                 for rows in _row_batches(files, redirects, set(namespaces), result):
+                    if html_source is not None:
+                        _attach_html(html_source, rows, result, log)
                     in_flight.append(pool.submit(_enrich_batch, rows))
                     if len(in_flight) >= 2 * workers:  # bounded memory, results kept in page order
                         _write(in_flight.pop(0).result(), writer, result)
@@ -253,6 +268,20 @@ def _already_built(store, project, date, inputs_key, fingerprint, result: Enrich
         lines = store.read_bytes(quarantine.key).splitlines()
         result.quarantined = [QuarantinedPage(**orjson.loads(line)) for line in lines]
     return True
+
+
+def _attach_html(client, rows: list[dict], result: EnrichResult, log) -> None:
+    """Fetch the batch's Parsoid HTML; a revision the wiki cannot render keeps the wikitext path."""
+    from wme_assets.sources.mediawiki import MediaWikiError
+
+    for row in rows:
+        try:
+            row["_html"] = client.revision_html(row["revision_id"])
+            result.html_pages += 1
+        except MediaWikiError as exc:
+            result.html_missing += 1
+            if result.html_missing <= 10:
+                log(f"page {row['page_id']}: no HTML ({exc}); enriched from wikitext")
 
 
 def _write(items: list[BuiltArticle | QuarantinedPage], writer: ArticleStoreWriter, result: EnrichResult) -> None:

@@ -30,8 +30,10 @@ from wme_assets.settings import load_settings
 def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
+    settings = load_settings()
     result = enrich_pages(
-        store, project, date, run_id=context.run_id, workers=load_settings().parse_workers, log=context.log.info
+        store, project, date, run_id=context.run_id, workers=settings.parse_workers,
+        mediawiki_url=settings.mediawiki_endpoint(project), log=context.log.info,
     )
     accounted = result.articles + len(result.quarantined)
     problems = validate_article_sample(store, project, date, sample=1000)
@@ -53,6 +55,8 @@ def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageRes
             "redirects_attached": result.redirects_attached,
             "redirects_dangling": result.redirects_dangling,
             "quarantined": len(result.quarantined),
+            "from_parsoid_html": result.html_pages,
+            "html_unavailable": result.html_missing,
             "wikitext_mb": round(result.wikitext_bytes / 1e6, 3),
             "duration_s": round(result.seconds, 2),
             "articles_per_s": round(result.articles / seconds, 1),
