@@ -256,6 +256,30 @@ def _verify_snapshot(uri: str | None) -> None:
     typer.echo(f"ok: {uri} matches its manifest and every line validates")
 
 
+PUBLISH_TARGETS = {"dumps": ["dumps_site_run"], "hf": ["huggingface_dataset"]}
+
+
+@app.command()
+def publish(
+    project: str = typer.Argument(..., help="Project (dbname) whose free-tier snapshots to publish."),
+    date: str = typer.Option(..., help="Snapshot date YYYYMMDD (a 2nd or a 21st)."),
+    to: str = typer.Option("all", help="dumps (the dumps-site layout), hf (Hugging Face) or all."),
+) -> None:
+    """Publish one project's verified free-tier snapshots of a day, through the Dagster instance."""
+    from wme_assets.definitions import defs
+    from wme_assets.pipeline import check_project, run_partition
+
+    if to not in (*PUBLISH_TARGETS, "all"):
+        _fail(f"--to must be one of {', '.join([*PUBLISH_TARGETS, 'all'])}, not {to!r}")
+    env = prepare_environment()
+    _guarded(lambda: check_project(project))
+    known = {key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()}
+    assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
+    if not assets:
+        _fail(f"publishing to {to} is not available in this version")
+    _report([_guarded(lambda: run_partition("publish_job", project=project, date=date, assets=assets, echo=typer.echo))], env)
+
+
 @app.command()
 def backfill(
     failed: bool = typer.Option(False, "--failed", help="Re-run the partitions whose latest run failed."),

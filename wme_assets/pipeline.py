@@ -68,8 +68,15 @@ def dump_date_for_snapshot(project: str, snapshot_date: str, echo: Callable[[str
     raise ConfigurationError(f"{project}: no finished dump run on or before {snapshot_date} at {client.base_url}")
 
 
-def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str], None] = print) -> RunSummary:
-    """Execute ``job_name`` for the (date, project) partition on the current Dagster instance."""
+def run_partition(
+    job_name: str,
+    *,
+    project: str,
+    date: str,
+    assets: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    """Execute ``job_name`` (or only its ``assets``) for the (date, project) partition on the current instance."""
     import dagster as dg
 
     from wme_assets.definitions import defs
@@ -79,7 +86,10 @@ def run_partition(job_name: str, *, project: str, date: str, echo: Callable[[str
     echo(f"running job '{job_name}' for partition {partition_key} ...")
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
+        selection = [dg.AssetKey(name) for name in assets] if assets else None
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, raise_on_error=False, asset_selection=selection
+        )
         outputs = []
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization

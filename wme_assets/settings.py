@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         description="Per-project MediaWiki for Parsoid HTML, e.g. 'enwiki=https://en.wikipedia.org/w'; "
         "projects without one are enriched from wikitext and carry no HTML.",
     )
+    dumps_site_target: str = Field(
+        default="dumps-site",
+        description="Where the dumps-site layout is published: a key prefix in the bucket, or a local "
+        "directory (absolute path or file://) served or synced by a web server.",
+    )
     parse_workers: int | None = Field(
         default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
     )

@@ -128,6 +128,15 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     wrong_day = _wme(home, "snapshot", "bnwiki", "--date", "20230503", "--tier", "free")
     assert wrong_day.returncode == 2 and "the 2nd and the 21st" in wrong_day.stderr
 
+    # The free job also published the day's run in the dumps-site layout, listed done once verified.
+    status = json.loads(store.read_bytes("dumps-site/other/enterprise_html/runs/20230502/status.json"))
+    name = "bnwiki-NS0-20230502-ENTERPRISE-HTML.json.tar.gz"
+    assert status["files"][name]["status"] == "done" and status["files"][name]["sha256"] == first.sha256
+    assert store.head(f"dumps-site/other/enterprise_html/runs/20230502/{name}").sha256 == first.sha256
+    republished = _wme(home, "publish", "bnwiki", "--date", "20230502", "--to", "dumps")
+    assert republished.returncode == 0, republished.stdout + republished.stderr
+    assert "0 files uploaded" in republished.stdout  # nothing changed, nothing new published
+
     # 5. A partition that failed (jawiki has no articles yet) is what `backfill --failed` re-runs, alone.
     env = dict(home, DAGSTER_HOME=str(Path(home["WME_HOME"]) / "dagster"))
     failing = subprocess.run(

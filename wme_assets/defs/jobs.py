@@ -26,11 +26,20 @@ paid_snapshot_job = dg.define_asset_job(
     description="The daily (paid tier) snapshots of one project.",
 )
 
+# The free tier's publishing runs in the same job, after the snapshot's blocking checks pass: a snapshot
+# that fails verification is never published.
 free_snapshot_job = dg.define_asset_job(
     name="free_snapshot_job",
-    selection=dg.AssetSelection.assets("free_snapshot"),
+    selection=dg.AssetSelection.assets("free_snapshot") | dg.AssetSelection.groups("publishing"),
     tags={TIER_TAG: "free"},
-    description="The twice-monthly (free tier) snapshots of one project.",
+    description="The twice-monthly (free tier) snapshots of one project, then their publishing.",
+)
+
+publish_job = dg.define_asset_job(
+    name="publish_job",
+    selection=dg.AssetSelection.groups("publishing"),
+    tags={TIER_TAG: "free"},
+    description="Publish one project's verified free-tier snapshots of a day (`wme publish`).",
 )
 
 # One run request per project for the day's partition; UTC throughout. Both start stopped: turn them on in
