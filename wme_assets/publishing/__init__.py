@@ -1,1 +1,1 @@
-"""Publishing beyond Enterprise's NDJSON: Parquet shards with a nested schema, and Hugging Face datasets."""
+"""Publishing beyond the Enterprise API: dumps-site layout, Parquet with a nested schema, Hugging Face datasets."""

@@ -469,6 +469,16 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _local_copy(item: RepoFile, local_dirs: Sequence[str | os.PathLike[str]]) -> Path | None:
+    # Every candidate, not the first: article and Structured Contents shards of a project share names.
+    name = item.path.rsplit("/", 1)[-1]
+    for directory in local_dirs:
+        candidate = Path(directory) / name
+        if candidate.is_file() and candidate.stat().st_size == item.bytes and _sha256_of(candidate) == item.sha256:
+            return candidate
+    return None
+
+
 def materialize_tree(
     tree: RepoTree,
     dest: str | os.PathLike[str],
@@ -488,16 +498,8 @@ def materialize_tree(
         if item.content is not None:
             target.write_bytes(item.content)
             continue
-        name = item.path.rsplit("/", 1)[-1]
-        local = next(
-            (
-                Path(d) / name
-                for d in local_dirs
-                if (Path(d) / name).is_file() and (Path(d) / name).stat().st_size == item.bytes
-            ),
-            None,
-        )
-        if local is not None and _sha256_of(local) == item.sha256:
+        local = _local_copy(item, local_dirs)
+        if local is not None:
             shutil.copyfile(local, target)
         elif store is not None:
             store.download_file(store.key(item.source_key), target)

@@ -140,7 +140,7 @@ class Truncation:
     """What the fixed-depth unroll could not keep as it was (see the module docstring)."""
 
     records: int = 0  # records with anything folded or dropped
-    folded: int = 0  # parts moved up into their level-``max_depth`` ancestor's list
+    folded: int = 0  # parts below level ``max_depth``, moved up to that level in document order
     dropped: int = 0  # nested objects left out (tables nested deeper than ``max_table_depth``)
     page_ids: list[int] = field(default_factory=list)  # the first few affected records
 
@@ -244,7 +244,7 @@ def _list_of(item_type: pa.DataType) -> pa.ListType:
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),
-    bool: pa.bool_(),  # before int: bool is an int subclass, but these are exact look-ups
+    bool: pa.bool_(),  # looked up by exact type, so a bool is never taken for an int
     int: pa.int64(),
     float: pa.float64(),
     datetime: TIMESTAMP,
