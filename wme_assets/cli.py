@@ -256,7 +256,7 @@ def _verify_snapshot(uri: str | None) -> None:
     typer.echo(f"ok: {uri} matches its manifest and every line validates")
 
 
-PUBLISH_TARGETS = {"dumps": ["dumps_site_run"], "hf": ["huggingface_dataset"]}
+PUBLISH_TARGETS = {"dumps": ["dumps_site_run"], "hf": ["parquet_shards", "huggingface_dataset"]}
 
 
 @app.command()

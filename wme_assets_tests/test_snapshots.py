@@ -66,7 +66,7 @@ def test_schedule_crons_are_utc():
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, dumps_mirror):
     (s3_port,) = free_ports(1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "AWS_", "DAGSTER_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "AWS_", "DAGSTER_", "HF_"))}
     env.update(
         WME_HOME=str(tmp_path_factory.mktemp("snapshot-home")),
         WME_EMBEDDED_S3_PORT=str(s3_port),
@@ -133,6 +133,12 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     name = "bnwiki-NS0-20230502-ENTERPRISE-HTML.json.tar.gz"
     assert status["files"][name]["status"] == "done" and status["files"][name]["sha256"] == first.sha256
     assert store.head(f"dumps-site/other/enterprise_html/runs/20230502/{name}").sha256 == first.sha256
+    # ... and the Parquet shards with their manifest, and the Hugging Face tree (a dry run: no HF_TOKEN).
+    parquet = json.loads(store.read_bytes("parquet/20230502/bnwiki_namespace_0.parquet-manifest.json"))
+    assert parquet["rows"] == 380
+    card = [o.key for o in store.list("hf-dry-run/") if o.key.endswith("/README.md")]
+    assert card, "the dry run writes the repository tree with its dataset card"
+    assert "20230502.bn" in store.read_bytes(card[0]).decode()
     republished = _wme(home, "publish", "bnwiki", "--date", "20230502", "--to", "dumps")
     assert republished.returncode == 0, republished.stdout + republished.stderr
     assert "0 files uploaded" in republished.stdout  # nothing changed, nothing new published

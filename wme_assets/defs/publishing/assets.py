@@ -8,6 +8,8 @@ from wme_assets.defs.export.assets import free_snapshot
 from wme_assets.defs.partitions import free_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_run
+from wme_assets.publishing.huggingface import publish_to_hub
+from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests
 from wme_assets.settings import load_settings
 
 PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -55,6 +57,99 @@ def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStor
                 check_name="published_matches_manifest",
                 passed=not not_done and not run.failed,
                 metadata={"not_done": not_done, "refused": run.failed},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=free_snapshot_partitions,
+    group_name="publishing",
+    kinds={"s3", "parquet", "python"},
+    deps=[free_snapshot],
+    retry_policy=PUBLISH_RETRY,
+    check_specs=[dg.AssetCheckSpec("rows_match_snapshot", asset="parquet_shards", blocking=True)],
+    description=(
+        "The day's articles (and Structured Contents) as Parquet shards with a real nested schema generated "
+        "from the same models as the JSON Schema, under parquet/{date}/, each with a manifest of SHA-256s and "
+        "row counts. DuckDB reads them directly."
+    ),
+)
+def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+    import tempfile
+
+    from wme_assets.export.publish import read_latest
+
+    project, date = project_and_date(context)
+    store = object_storage.store
+    with tempfile.TemporaryDirectory(prefix=f"wme-parquet-{project}-{date}-") as tmp:
+        published = export_parquet(
+            store, project, date, kinds=("article", "structured-content"), work_dir=tmp, log_line=context.log.info
+        )
+    rows = {m.identifier + ("" if m.kind == "article" else " (structured)"): m.rows for m, _ in published}
+    snapshot_rows = {}
+    for manifest, _ in published:
+        if manifest.kind == "article":
+            pointer = read_latest(store, manifest.identifier, "free")
+            snapshot_rows[manifest.identifier] = pointer.record_count if pointer and pointer.date == date else None
+    mismatched = {i: (rows[i], n) for i, n in snapshot_rows.items() if n is not None and rows[i] != n}
+    return dg.MaterializeResult(
+        metadata={
+            "uri": dg.MetadataValue.path(store.uri(store.key(f"parquet/{date}")) + "/"),
+            "summary": "; ".join(f"{identifier}: {n} rows" for identifier, n in rows.items()),
+            "rows": rows,
+            "shards": sum(len(shards.shards) for _, shards in published),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="rows_match_snapshot", passed=not mismatched,
+                metadata={"parquet_vs_snapshot": {k: list(v) for k, v in mismatched.items()}},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=free_snapshot_partitions,
+    group_name="publishing",
+    kinds={"huggingface", "python"},
+    deps=[parquet_shards],
+    retry_policy=PUBLISH_RETRY,
+    check_specs=[dg.AssetCheckSpec("card_counts_match_files", asset="huggingface_dataset", blocking=True)],
+    description=(
+        "The day's Parquet shards as a Hugging Face dataset: one config per project and date ({date}.{lang}), "
+        "a dataset card generated from the manifests, one commit and a tag per snapshot date. Without HF_TOKEN "
+        "the repository tree is written to hf-dry-run/ in object storage for inspection."
+    ),
+)
+def huggingface_dataset(
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource
+) -> dg.MaterializeResult:
+    import tempfile
+
+    project, date = project_and_date(context)
+    store = object_storage.store
+    manifests = [m for m in list_parquet_manifests(store, date) if m.identifier.startswith(f"{project}_")]
+    manifests += [
+        m for m in list_parquet_manifests(store, date, "structured-content") if m.identifier.startswith(f"{project}_")
+    ]
+    if not manifests:
+        raise dg.Failure(description=f"{project} {date}: no published Parquet shards", allow_retries=False)
+    with tempfile.TemporaryDirectory(prefix=f"wme-hf-{project}-{date}-") as tmp:
+        publication = publish_to_hub(store, manifests, work_dir=tmp)
+    expected_rows = sum(m.rows for m in manifests)
+    return dg.MaterializeResult(
+        metadata={
+            "uri": dg.MetadataValue.text(publication.location),
+            "summary": f"{publication.mode}: {len(publication.configs)} configs, {publication.files} files, "
+            f"{publication.rows} rows ({publication.repo_id})",
+            "configs": publication.configs,
+            "mode": publication.mode,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="card_counts_match_files", passed=publication.rows == expected_rows,
+                metadata={"card_rows": publication.rows, "manifest_rows": expected_rows},
             )
         ],
     )
