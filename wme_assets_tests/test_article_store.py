@@ -39,6 +39,7 @@ from wme_assets.storage.article_store import (
     publish_base,
     publish_delta,
     read_current,
+    state_as_of,
 )
 from wme_assets.storage.object_store import ObjectStoreError
 from wme_assets.storage.parquet_dataset import MANIFEST_NAME, read_manifest
@@ -425,8 +426,13 @@ def test_new_dump_base_keeps_the_changes_after_its_date(object_store, tmp_path, 
     assert published.current.folded_deltas == ()
     assert view(object_store, tmp_path) == expected([newer_revision(einstein, 2), squirrel, merkel, *dump[3:]])
 
-    with pytest.raises(ValueError, match="older than the current base"):
-        publish_base(object_store, write_store(tmp_path / "old", enwiki), "enwiki", BASE_DATE)
+    # A backfill of the older dump is published beside it; the current view does not roll back, and a
+    # snapshot of that older day reads it.
+    before = view(object_store, tmp_path)
+    older = publish_base(object_store, write_store(tmp_path / "old", enwiki), "enwiki", BASE_DATE)
+    assert older.current.base == "20250202" and view(object_store, tmp_path) == before
+    assert state_as_of(object_store, "enwiki", BASE_DATE).base == BASE_DATE
+    assert state_as_of(object_store, "enwiki", "20250202").base == "20250202"
 
 
 def test_bad_publishes_are_refused(object_store, tmp_path, enwiki, records):

@@ -749,7 +749,9 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
     The files must be in ascending page id order with no deletes (checked from the page id and op
     columns before anything is uploaded). Deltas already on the current state from ``date`` on, folded
     into a compacted base or not, stay applied on top of the new base: they are changes after the dump.
-    A base older than the current one is refused (it would roll the view back).
+    A base older than the current one (a backfill of an earlier dump) is published beside it without
+    moving ``current.json``: the current view does not roll back, and snapshots of past days find it
+    through :func:`state_as_of`.
     """
     validate_project(project)
     _check_date(date)
@@ -764,9 +766,13 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
     deltas_after = _hour_before(date)
     carried: list[str] = []
     current = _read_pointer(store, project)
+    if current is not None and current["base"] > date:
+        fields = {"project": project, "date": date, "ordered_by": "page_id", "deltas_after": deltas_after,
+                  "folded_deltas": [], "compacted_from": None, **stats}
+        prefix = base_prefix(project, date)
+        manifest, objects = _publish(store, local_dir, prefix, BASE_FORMAT, fields)
+        return ArticleStorePublish(prefix, manifest, objects, read_current(store, project))
     if current is not None:
-        if current["base"] > date:
-            raise ValueError(f"{project}: base {date} is older than the current base {current['base']}")
         # Read before publishing: republishing the current base's date replaces that manifest.
         previous = read_base_manifest(store, project, current["base"])
         candidates = set(current["deltas"]) | set(previous.get("folded_deltas", []))
