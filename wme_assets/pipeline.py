@@ -88,7 +88,13 @@ def run_partition(
     with dg.DagsterInstance.get() as instance:
         selection = [dg.AssetKey(name) for name in assets] if assets else None
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, asset_selection=selection
+            instance=instance,
+            partition_key=partition_key,
+            raise_on_error=False,
+            asset_selection=selection,
+            # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
+            # in the instance's event log, where the UI shows them.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         outputs = []
         for event in result.get_asset_materialization_events():
