@@ -21,6 +21,7 @@ from wme_assets.export.manifest import build_manifest, verify_snapshot_files
 from wme_assets.export.publish import (
     PublishedSnapshot,
     apply_retention,
+    verify_published,
     publish_snapshot,
     read_latest,
     rebuild_snapshots_listing,
@@ -115,6 +116,10 @@ def export_snapshots(
             if problems:
                 raise ValueError(f"{files.identifier}: the written snapshot does not verify: {problems[:5]}")
             published = publish_snapshot(store, files, date=date, tier=tier, update_listing=False)
+            # Read back what was published: every byte hashed against the manifest, every line parsed, counts
+            # and page-id order checked (the asset checks report these problems; schema validation of every
+            # line already happened before publishing).
+            after = verify_published(store, published.manifest_key, deep=True)
             if keep:
                 removed = apply_retention(store, files.identifier, keep=keep, tier=tier)
                 if removed:
@@ -126,6 +131,7 @@ def export_snapshots(
                     records=files.record_count,
                     archive_bytes=files.archive.bytes if files.archive else 0,
                     previous_bytes=previous.archive.bytes if previous and previous.date != date else None,
+                    problems=after,
                 )
             )
             log(f"{files.identifier}: {files.record_count} articles, {len(files.chunks)} chunks, "
