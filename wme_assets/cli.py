@@ -74,7 +74,9 @@ def prepare_environment(*, check_postgres: bool = True) -> Environment:
         if settings.uses_postgres:
             settings.require_postgres_settings()
         if settings.embedded_s3:
-            typer.echo(f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed)")
+            typer.echo(
+                f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed)"
+            )
         store = open_object_store(settings)
         if settings.embedded_s3:
             os.environ["WME_S3_ENDPOINT_URL"] = store.endpoint_url or ""
@@ -159,7 +161,9 @@ def _report(runs, env: Environment) -> None:
             _fail(f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) failed: {summary.error}")
     typer.echo("")
     for summary in runs:
-        typer.echo(f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) succeeded in {summary.seconds:.1f} s")
+        typer.echo(
+            f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) succeeded in {summary.seconds:.1f} s"
+        )
         for line in summary.outputs:
             typer.echo(f"  {line}")
     typer.echo(f"Dagster instance: {env.dagster_home} (see the runs with `wme ui`)")
@@ -277,7 +281,10 @@ def publish(
     assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
     if not assets:
         _fail(f"publishing to {to} is not available in this version")
-    _report([_guarded(lambda: run_partition("publish_job", project=project, date=date, assets=assets, echo=typer.echo))], env)
+    _report(
+        [_guarded(lambda: run_partition("publish_job", project=project, date=date, assets=assets, echo=typer.echo))],
+        env,
+    )
 
 
 @app.command()

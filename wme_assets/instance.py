@@ -117,9 +117,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
         settings.require_postgres_settings()
         # dagster.yaml reads the port from the environment; give it wme's default when unset.
         os.environ.setdefault("WME_PG_PORT", str(settings.pg_port))
-    config = instance_config(
-        postgres=settings.uses_postgres, compute_logs_dir=str(home / "compute_logs")
-    )
+    config = instance_config(postgres=settings.uses_postgres, compute_logs_dir=str(home / "compute_logs"))
     (home / "dagster.yaml").write_text(render_instance_yaml(config))
     os.environ["DAGSTER_HOME"] = str(home)
     return home

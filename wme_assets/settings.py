@@ -21,9 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 # The seven wikis of the dump fixtures plus the common large ones; an operator sets WME_PROJECTS.
-DEFAULT_PROJECTS = (
-    "enwiki,simplewiki,dewiki,frwiki,ptwiki,bnwiki,elwiki,hywiki,jawiki,mrwiki,ukwiki,viwiki"
-)
+DEFAULT_PROJECTS = "enwiki,simplewiki,dewiki,frwiki,ptwiki,bnwiki,elwiki,hywiki,jawiki,mrwiki,ukwiki,viwiki"
 
 # Credentials for the embedded, loopback-only SeaweedFS (it accepts any key pair without an IAM config).
 EMBEDDED_ACCESS_KEY = "wme-embedded"

@@ -5,7 +5,6 @@ Per-partition runs make each (project, date) its own unit of retry, failure and 
 (Dagster orders the dimensions by name: date, then project).
 """
 
-
 import dagster as dg
 
 from wme_assets.settings import load_settings
@@ -37,9 +36,7 @@ def project_and_date(context: dg.AssetExecutionContext) -> tuple[str, str]:
 
 # Snapshot dates: the day a snapshot is produced, as YYYYMMDD (the dated path of its files). end_offset=1
 # makes today's date a partition as soon as the day starts, so the schedule's tick on day D requests D.
-paid_snapshot_dates = dg.DailyPartitionsDefinition(
-    start_date="20230101", fmt="%Y%m%d", timezone="UTC", end_offset=1
-)
+paid_snapshot_dates = dg.DailyPartitionsDefinition(start_date="20230101", fmt="%Y%m%d", timezone="UTC", end_offset=1)
 # The free tier: the 2nd and the 21st of each month, as Wikimedia Enterprise publishes it.
 free_snapshot_dates = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 2,21 * *", start="20230102", fmt="%Y%m%d", timezone="UTC", end_offset=1

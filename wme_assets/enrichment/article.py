@@ -179,8 +179,17 @@ def build_article(
     if row["namespace"] == 0:
         structured_record = {
             key: record[key]
-            for key in ("name", "identifier", "abstract", "url", "date_modified", "is_part_of", "in_language",
-                        "license", "event")
+            for key in (
+                "name",
+                "identifier",
+                "abstract",
+                "url",
+                "date_modified",
+                "is_part_of",
+                "in_language",
+                "license",
+                "event",
+            )
         }
         structured_record["version"] = {k: version[k] for k in ("identifier", "editor") if version.get(k)}
         if "main_entity" in record:

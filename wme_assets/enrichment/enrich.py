@@ -35,9 +35,25 @@ from wme_assets.storage.parquet_dataset import cached_files
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
-    "page_id", "namespace", "title", "is_redirect", "revision_id", "parent_revision_id", "timestamp",
-    "contributor_name", "contributor_id", "contributor_ip", "contributor_deleted", "is_minor", "comment",
-    "comment_deleted", "size_bytes", "text", "text_deleted", "wikibase_item", "source_file",
+    "page_id",
+    "namespace",
+    "title",
+    "is_redirect",
+    "revision_id",
+    "parent_revision_id",
+    "timestamp",
+    "contributor_name",
+    "contributor_id",
+    "contributor_ip",
+    "contributor_deleted",
+    "is_minor",
+    "comment",
+    "comment_deleted",
+    "size_bytes",
+    "text",
+    "text_deleted",
+    "wikibase_item",
+    "source_file",
 ]
 BATCH_ROWS = 200
 INPUTS_NAME = "_inputs.json"
@@ -84,8 +100,15 @@ def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawi
     from wme_assets.enrichment.schema import SCHEMA_VERSION
 
     files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
-    payload = orjson.dumps({"pages": files, "parser": PARSER_VERSION, "schema": SCHEMA_VERSION,
-                            "namespaces": list(namespaces), "html": mediawiki_url or ""})
+    payload = orjson.dumps(
+        {
+            "pages": files,
+            "parser": PARSER_VERSION,
+            "schema": SCHEMA_VERSION,
+            "namespaces": list(namespaces),
+            "html": mediawiki_url or "",
+        }
+    )
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -106,7 +129,9 @@ def redirects_by_target(files: list[Path]) -> tuple[dict[str, list[str]], int, s
     for path in files:
         table = pq.read_table(path, columns=["title", "is_redirect", "redirect_target"])
         for title, is_redirect, target in zip(
-            table["title"].to_pylist(), table["is_redirect"].to_pylist(), table["redirect_target"].to_pylist(),
+            table["title"].to_pylist(),
+            table["is_redirect"].to_pylist(),
+            table["redirect_target"].to_pylist(),
             strict=True,
         ):
             if is_redirect and target:
@@ -137,27 +162,43 @@ def _enrich_batch(rows: list[dict[str, Any]]) -> list[BuiltArticle | Quarantined
         try:
             # A suppressed revision text is extracted as empty; the article says so in `visibility`.
             fields = extract_wikitext_fields(
-                row.get("text") or "", _worker_site.names, dbname=_worker_site.dbname, ns=row["namespace"],
+                row.get("text") or "",
+                _worker_site.names,
+                dbname=_worker_site.dbname,
+                ns=row["namespace"],
                 time_budget_s=_worker_budget,
             )
-            out.append(build_article(
-                row, fields, _worker_site, redirects=row.pop("_redirects"), run_id=_worker_run_id,
-                html=row.pop("_html", None),
-            ))
+            out.append(
+                build_article(
+                    row,
+                    fields,
+                    _worker_site,
+                    redirects=row.pop("_redirects"),
+                    run_id=_worker_run_id,
+                    html=row.pop("_html", None),
+                )
+            )
         except Exception as exc:  # one bad page never stops the partition
             where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
             location = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
-            out.append(QuarantinedPage(
-                row["page_id"], row["title"], row["namespace"], row.get("revision_id"),
-                f"{type(exc).__name__}: {exc}{location}",
-            ))
+            out.append(
+                QuarantinedPage(
+                    row["page_id"],
+                    row["title"],
+                    row["namespace"],
+                    row.get("revision_id"),
+                    f"{type(exc).__name__}: {exc}{location}",
+                )
+            )
     return out
 
 
 # ----- the driver ----------------------------------------------------------------------------------------
 
 
-def _row_batches(files: list[Path], redirects: dict[str, list[str]], namespaces, result: EnrichResult) -> Iterator[list[dict]]:
+def _row_batches(
+    files: list[Path], redirects: dict[str, list[str]], namespaces, result: EnrichResult
+) -> Iterator[list[dict]]:
     for path in files:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=PAGE_COLUMNS):
             rows = []
@@ -202,8 +243,10 @@ def enrich_pages(
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
         files = cached_files(store, manifest, Path(tmp) / "pages")
         redirects, result.redirects_dangling, _ = redirects_by_target(files)
-        log(f"{sum(map(len, redirects.values()))} redirects to {len(redirects)} titles "
-            f"({result.redirects_dangling} to missing pages or other redirects)")
+        log(
+            f"{sum(map(len, redirects.values()))} redirects to {len(redirects)} titles "
+            f"({result.redirects_dangling} to missing pages or other redirects)"
+        )
         out_dir = Path(tmp) / "articles"
         html_source = None
         if mediawiki_url:
@@ -216,7 +259,9 @@ def enrich_pages(
         context = multiprocessing.get_context("forkserver")
         try:
             with ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_init_worker,
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
                 initargs=(siteinfo, run_id, time_budget_s),
             ) as pool:
                 in_flight: list[Future] = []
@@ -242,8 +287,10 @@ def enrich_pages(
     else:
         store.delete(store.key(quarantine_key(project, date, "enrichment.ndjson")))  # an earlier run's, now stale
     # Written last: a base whose inputs record is missing is rebuilt on the next run.
-    store.put_bytes(inputs_key, orjson.dumps({"fingerprint": fingerprint, "articles": result.articles,
-                                              "quarantined": len(result.quarantined)}))
+    store.put_bytes(
+        inputs_key,
+        orjson.dumps({"fingerprint": fingerprint, "articles": result.articles, "quarantined": len(result.quarantined)}),
+    )
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result
@@ -292,7 +339,12 @@ def _write(items: list[BuiltArticle | QuarantinedPage], writer: ArticleStoreWrit
         writer.add(
             # The store hashes the exact line itself; the article's own content hash (without the `wme`
             # object) is in its provenance.
-            item.page_id, item.namespace, item.name, item.revision_id, item.date_modified, item.article_json,
+            item.page_id,
+            item.namespace,
+            item.name,
+            item.revision_id,
+            item.date_modified,
+            item.article_json,
             is_disambiguation=item.is_disambiguation,
             structured=item.structured_json.decode() if item.structured_json else None,
         )

@@ -21,10 +21,10 @@ from wme_assets.export.manifest import build_manifest, verify_snapshot_files
 from wme_assets.export.publish import (
     PublishedSnapshot,
     apply_retention,
-    verify_published,
     publish_snapshot,
     read_latest,
     rebuild_snapshots_listing,
+    verify_published,
 )
 from wme_assets.storage.article_store import CurrentState, iter_current_articles, state_as_of
 from wme_assets.storage.object_store import ObjectStore
@@ -104,10 +104,16 @@ def export_snapshots(
 
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
-            records = iter_current_articles(store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state)
+            records = iter_current_articles(
+                store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state
+            )
             files = write_snapshot(
-                records, Path(tmp) / f"ns{namespace}", dbname=project, namespace=namespace,
-                max_member_bytes=max_member_bytes, dump_date=state.base,
+                records,
+                Path(tmp) / f"ns{namespace}",
+                dbname=project,
+                namespace=namespace,
+                max_member_bytes=max_member_bytes,
+                dump_date=state.base,
             )
             previous = read_latest(store, files.identifier, tier)
             problems = verify_snapshot_files(
@@ -134,8 +140,10 @@ def export_snapshots(
                     problems=after,
                 )
             )
-            log(f"{files.identifier}: {files.record_count} articles, {len(files.chunks)} chunks, "
-                f"{(files.archive.bytes if files.archive else 0) / 1e6:.2f} MB")
+            log(
+                f"{files.identifier}: {files.record_count} articles, {len(files.chunks)} chunks, "
+                f"{(files.archive.bytes if files.archive else 0) / 1e6:.2f} MB"
+            )
     rebuild_snapshots_listing(store, tier)
     result.expected_records = expected_article_counts(state) or {}
     result.seconds = time.monotonic() - started

@@ -146,7 +146,8 @@ def ingest_pages(
         if summary.duplicate_count:
             lines = b"".join(orjson.dumps(d.__dict__) + b"\n" for d in summary.duplicates)
             quarantined = store.put_bytes(
-                store.key(quarantine_key(project, date, "duplicate_pages.ndjson")), lines,
+                store.key(quarantine_key(project, date, "duplicate_pages.ndjson")),
+                lines,
                 content_type="application/x-ndjson",
             )
             log(f"{summary.duplicate_count} duplicate page ids quarantined at {quarantined.uri}")

@@ -234,8 +234,13 @@ def _download_file(client, store, project, date, dump_file: DumpFile, progress) 
         and existing.metadata.get("sha1") == (dump_file.sha1 or existing.metadata.get("sha1"))
     ):
         return DownloadedFile(
-            dump_file.name, key, existing.size, existing.metadata.get("md5", ""),
-            existing.metadata.get("sha1", ""), existing.sha256 or "", skipped=True,
+            dump_file.name,
+            key,
+            existing.size,
+            existing.metadata.get("md5", ""),
+            existing.metadata.get("sha1", ""),
+            existing.sha256 or "",
+            skipped=True,
         )
     url = client.file_url(project, date, dump_file.name)
     done = 0
@@ -261,6 +266,13 @@ def _download_file(client, store, project, date, dump_file: DumpFile, progress) 
     finally:
         source.close()
     return DownloadedFile(
-        dump_file.name, key, published.size, published.md5, published.sha1, published.sha256,
-        skipped=False, resumes=getattr(source, "resumes", 0), seconds=time.monotonic() - started,
+        dump_file.name,
+        key,
+        published.size,
+        published.md5,
+        published.sha1,
+        published.sha256,
+        skipped=False,
+        resumes=getattr(source, "resumes", 0),
+        seconds=time.monotonic() - started,
     )

@@ -355,9 +355,7 @@ class ObjectStore:
                 "sha1": reader.sha1.hexdigest(),
             }
             if size is not None and reader.size != size:
-                raise VerificationError(
-                    f"{self.uri(key)}: read {reader.size} bytes from the source, expected {size}"
-                )
+                raise VerificationError(f"{self.uri(key)}: read {reader.size} bytes from the source, expected {size}")
             for name, want in (expected or {}).items():
                 if want and digests[name] != want.lower():
                     raise VerificationError(
@@ -389,9 +387,9 @@ class ObjectStore:
         if len(first) < reader.part_size:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=first, Metadata=metadata, **extra)
             return
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, Metadata=metadata, **extra
-        )["UploadId"]
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, Metadata=metadata, **extra)[
+            "UploadId"
+        ]
         completed: dict[int, str] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.upload_concurrency) as pool:
@@ -412,9 +410,7 @@ class ObjectStore:
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": completed[n]} for n in sorted(completed)]
-                },
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": completed[n]} for n in sorted(completed)]},
             )
         except BaseException:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
@@ -438,14 +434,10 @@ class ObjectStore:
             # Another ETag scheme, or corruption: settle it by reading the bytes back.
             actual = self.sha256_of(staging_key)
             if actual != sha256:
-                raise VerificationError(
-                    f"staged upload {self.uri(staging_key)} has sha256 {actual}, sent {sha256}"
-                )
+                raise VerificationError(f"staged upload {self.uri(staging_key)} has sha256 {actual}, sent {sha256}")
         return staged
 
-    def _copy_with_sha256(
-        self, staged: ObjectInfo, key: str, sha256: str, content_type: str | None
-    ) -> None:
+    def _copy_with_sha256(self, staged: ObjectInfo, key: str, sha256: str, content_type: str | None) -> None:
         """Server-side copy of the staged object to its final key, recording the SHA-256 as metadata."""
         copy_source = {"Bucket": self.bucket, "Key": staged.key}
         extra: dict[str, Any] = {

@@ -32,8 +32,13 @@ def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageRes
     store = object_storage.store
     settings = load_settings()
     result = enrich_pages(
-        store, project, date, run_id=context.run_id, workers=settings.parse_workers,
-        mediawiki_url=settings.mediawiki_endpoint(project), log=context.log.info,
+        store,
+        project,
+        date,
+        run_id=context.run_id,
+        workers=settings.parse_workers,
+        mediawiki_url=settings.mediawiki_endpoint(project),
+        log=context.log.info,
     )
     accounted = result.articles + len(result.quarantined)
     problems = validate_article_sample(store, project, date, sample=1000)

@@ -7,8 +7,8 @@ from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_p
 from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.export.publish import SnapshotPublishError
 from wme_assets.export.snapshot import ExportResult, export_snapshots
-from wme_assets.storage.article_store import ArticleStoreNotFound
 from wme_assets.settings import load_settings
+from wme_assets.storage.article_store import ArticleStoreNotFound
 
 # Snapshots read the object store only; retries cover a store that hiccups mid-upload.
 STORAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -21,7 +21,9 @@ ARTICLES_LINEAGE = dg.AssetDep(
     articles,
     partition_mapping=dg.MultiPartitionMapping(
         {
-            "date": dg.DimensionPartitionMapping("date", dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)),
+            "date": dg.DimensionPartitionMapping(
+                "date", dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+            ),
             "project": dg.DimensionPartitionMapping("project", dg.IdentityPartitionMapping()),
         }
     ),
@@ -42,8 +44,14 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
     settings = load_settings()
     try:
         result: ExportResult = export_snapshots(
-            store, project, date, tier=tier, max_member_bytes=settings.snapshot_member_bytes,
-            validate_every=settings.snapshot_validate_every, keep=settings.snapshot_retention, log=context.log.info,
+            store,
+            project,
+            date,
+            tier=tier,
+            max_member_bytes=settings.snapshot_member_bytes,
+            validate_every=settings.snapshot_validate_every,
+            keep=settings.snapshot_retention,
+            log=context.log.info,
         )
     except (SnapshotPublishError, ArticleStoreNotFound) as exc:
         # Deterministic: retrying cannot help, so fail at once with the reason.
@@ -60,9 +68,7 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
     }
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.path(
-                store.uri(store.key(f"snapshots/{date}")) + "/"
-            ),
+            "uri": dg.MetadataValue.path(store.uri(store.key(f"snapshots/{date}")) + "/"),
             "snapshots": dg.MetadataValue.md(
                 "| identifier | articles | MB | chunks |\n|---|---|---|---|\n"
                 + "\n".join(
@@ -73,7 +79,8 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
             ),
             "summary": "; ".join(
                 f"{n.published.identifier}{'_group_1' if tier == 'free' else ''}: {n.records} articles, "
-                f"{n.archive_bytes / 1e6:.2f} MB" for n in result.namespaces
+                f"{n.archive_bytes / 1e6:.2f} MB"
+                for n in result.namespaces
             ),
             "articles": result.records,
             "archive_bytes": result.archive_bytes,
@@ -83,18 +90,26 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="record_count_matches_articles", passed=count_ok,
-                metadata={"exported": {str(k): v for k, v in counts.items()},
-                          "in_article_store": {str(k): v for k, v in expected.items()}},
+                check_name="record_count_matches_articles",
+                passed=count_ok,
+                metadata={
+                    "exported": {str(k): v for k, v in counts.items()},
+                    "in_article_store": {str(k): v for k, v in expected.items()},
+                },
             ),
             # Re-read from object storage after publishing: every line parses, counts and hashes match the
             # manifest (each line was also validated against the schema before anything was published).
             dg.AssetCheckResult(
-                check_name="every_line_valid", passed=not problems,
-                metadata={"problems": problems[:20], "schema_validated": f"every {settings.snapshot_validate_every} line(s)"},
+                check_name="every_line_valid",
+                passed=not problems,
+                metadata={
+                    "problems": problems[:20],
+                    "schema_validated": f"every {settings.snapshot_validate_every} line(s)",
+                },
             ),
             dg.AssetCheckResult(
-                check_name="no_duplicate_identifiers", passed=not ordering,
+                check_name="no_duplicate_identifiers",
+                passed=not ordering,
                 metadata={"problems": ordering[:20], "rule": "strictly ascending page ids in every namespace"},
             ),
             dg.AssetCheckResult(

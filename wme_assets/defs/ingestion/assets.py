@@ -11,8 +11,8 @@ from wme_assets.settings import load_settings
 from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
-    DumpsNotFound,
     PAGE_PROPS_JOB,
+    DumpsNotFound,
     parse_status,
     unfinished_jobs,
 )

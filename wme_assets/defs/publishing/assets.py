@@ -102,7 +102,8 @@ def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStor
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="rows_match_snapshot", passed=not mismatched,
+                check_name="rows_match_snapshot",
+                passed=not mismatched,
                 metadata={"parquet_vs_snapshot": {k: list(v) for k, v in mismatched.items()}},
             )
         ],
@@ -148,7 +149,8 @@ def huggingface_dataset(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="card_counts_match_files", passed=publication.rows == expected_rows,
+                check_name="card_counts_match_files",
+                passed=publication.rows == expected_rows,
                 metadata={"card_rows": publication.rows, "manifest_rows": expected_rows},
             )
         ],
