@@ -52,20 +52,9 @@ def resolve_dump_date(project: str, date: str, echo: Callable[[str], None] = pri
 
 def dump_date_for_snapshot(project: str, snapshot_date: str, echo: Callable[[str], None] = print) -> str:
     """The newest finished dump run on or before a snapshot's day: the articles that snapshot holds."""
-    from wme_assets.sources.dump_download import REQUIRED_JOBS
-    from wme_assets.sources.dumps_client import DumpsError, unfinished_jobs
-
-    client = dumps_client()
-    for date in reversed(client.list_run_dates(project)):
-        if date > snapshot_date:
-            continue
-        try:
-            if not unfinished_jobs(client.fetch_status(project, date), REQUIRED_JOBS):
-                echo(f"snapshot {snapshot_date} of {project} holds the dump run of {date}")
-                return date
-        except DumpsError:
-            continue
-    raise ConfigurationError(f"{project}: no finished dump run on or before {snapshot_date} at {client.base_url}")
+    date = dumps_client().resolve_latest(project, on_or_before=snapshot_date)
+    echo(f"snapshot {snapshot_date} of {project} holds the dump run of {date}")
+    return date
 
 
 def run_partition(

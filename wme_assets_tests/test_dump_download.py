@@ -112,3 +112,10 @@ def test_latest_resolves_to_newest_finished_run(dumps_mirror):
 def test_project_cannot_escape_storage_prefix(project):
     with pytest.raises(ConfigurationError, match="not a valid project key"):
         DumpsClient("http://127.0.0.1:9").run_url(project, DUMP_DATE)
+
+
+def test_latest_on_or_before_a_day(dumps_mirror):
+    client = DumpsClient(dumps_mirror.as_uri())
+    assert client.resolve_latest("bnwiki", on_or_before="20230530") == DUMP_DATE
+    with pytest.raises(DumpsError, match="no finished dump run on or before 20230430"):
+        client.resolve_latest("bnwiki", on_or_before="20230430")

@@ -149,16 +149,22 @@ class DumpsClient:
         html = self.get(url).text
         return sorted(set(re.findall(r'href="(\d{8})/?"', html)))
 
-    def resolve_latest(self, project: str, jobs: tuple[str, ...] = (CONTENT_JOB, PAGE_PROPS_JOB)) -> str:
-        """The newest run whose ``jobs`` are all done (the dumps site's own `latest` may be mid-run)."""
+    def resolve_latest(
+        self, project: str, jobs: tuple[str, ...] = (CONTENT_JOB, PAGE_PROPS_JOB), *, on_or_before: str | None = None
+    ) -> str:
+        """The newest run whose ``jobs`` are all done (the dumps site's own `latest` may be mid-run),
+        optionally among the runs dated ``on_or_before`` a day (YYYYMMDD)."""
         for date in reversed(self.list_run_dates(project)):
+            if on_or_before is not None and date > on_or_before:
+                continue
             try:
                 status = self.fetch_status(project, date)
             except DumpsError:
                 continue
             if not unfinished_jobs(status, jobs):
                 return date
-        raise DumpsError(f"{project}: no finished dump run found at {self.base_url}/{project}/")
+        when = f" on or before {on_or_before}" if on_or_before else ""
+        raise DumpsError(f"{project}: no finished dump run{when} found at {self.base_url}/{project}/")
 
 
 def parse_status(raw: bytes) -> DumpRunStatus:
