@@ -1,4 +1,11 @@
-"""Checking articles against the committed JSON Schema (the contract consumers rely on)."""
+"""Checking articles against the committed JSON Schema (the contract consumers rely on).
+
+Validation runs on every line of every snapshot, so it uses jsonschema-rs, a compiled Draft 2020-12
+validator: on the real Enterprise records it takes ~9 µs per article where the pure-Python ``jsonschema``
+takes ~3.7 ms (it made schema validation, not compression, the largest share of export CPU). It also checks
+``format: date-time`` (RFC 3339), which ``jsonschema`` skips unless optional packages are installed. The
+tests keep an independent check of the committed schema with ``jsonschema`` itself.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,9 @@ import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 
+import jsonschema_rs
 import orjson
 import pyarrow.parquet as pq
-from jsonschema import Draft202012Validator
 
 from wme_assets.enrichment.schema import load_json_schema
 from wme_assets.storage.article_store import read_base_manifest
@@ -17,8 +24,8 @@ from wme_assets.storage.parquet_dataset import cached_files
 
 
 @lru_cache(maxsize=4)
-def _validator(kind: str) -> Draft202012Validator:
-    return Draft202012Validator(load_json_schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator(kind: str) -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.Draft202012Validator(load_json_schema(kind), validate_formats=True)
 
 
 def line_validator(kind: str = "article") -> Callable[[bytes], list[str]]:
@@ -31,7 +38,7 @@ def line_validator(kind: str = "article") -> Callable[[bytes], list[str]]:
         except orjson.JSONDecodeError as exc:
             return [f"not JSON: {exc}"]
         return [
-            f"{'/'.join(map(str, error.absolute_path)) or '(record)'}: {error.message}"
+            f"{'/'.join(map(str, error.instance_path)) or '(record)'}: {error.message}"
             for error in validator.iter_errors(record)
         ]
 
@@ -59,6 +66,21 @@ def validate_article_sample(store: ObjectStore, project: str, date: str, *, samp
     return problems
 
 
+class RecordInvalid(ValueError):
+    """A record breaks the schema; the message names the field path, never dumps the record."""
+
+
 def record_validator(kind: str = "article") -> Callable[[dict], None]:
-    """Raises ``jsonschema.ValidationError`` for a parsed record that breaks the schema (for export checks)."""
-    return _validator(kind).validate
+    """Raises :class:`RecordInvalid` for a parsed record that breaks the schema (for export checks)."""
+    validator = _validator(kind)
+
+    def validate(record: dict) -> None:
+        if validator.is_valid(record):  # the fast path: no error objects built
+            return
+        messages = [
+            f"{'/'.join(map(str, error.instance_path)) or '(record)'}: {error.message[:300]}"
+            for error in validator.iter_errors(record)
+        ]
+        raise RecordInvalid("; ".join(messages))
+
+    return validate
