@@ -15,6 +15,13 @@ from wme_assets.settings import load_settings
 PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
+def location_metadata(location: str) -> dg.MetadataValue:
+    """A clickable link in the UI for web locations (the hub's commit), a copyable path for s3:// and file://."""
+    if location.startswith(("http://", "https://")):
+        return dg.MetadataValue.url(location)
+    return dg.MetadataValue.path(location)
+
+
 def dumps_site_target(setting: str, store):
     """``WME_DUMPS_SITE_TARGET``: a local directory (absolute path or file://), else a key prefix in the bucket."""
     if setting.startswith("file://"):
@@ -46,7 +53,8 @@ def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStor
     not_done = {name: f.status for name, f in mine.items() if f.status not in ("done", "skipped")}
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.text(target.describe(f"other/enterprise_html/runs/{date}/")),
+            "uri": location_metadata(target.describe(f"other/enterprise_html/runs/{date}/")),
+            "status_json": location_metadata(target.describe(f"other/enterprise_html/runs/{date}/status.json")),
             "summary": f"run {date}: {run.status.status}; {len(run.uploaded)} files uploaded, "
             f"{len(run.unchanged)} unchanged, {len(run.failed)} refused",
             "run_status": run.status.status,
@@ -95,7 +103,7 @@ def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStor
     mismatched = {i: (rows[i], n) for i, n in snapshot_rows.items() if n is not None and rows[i] != n}
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.path(store.uri(store.key(f"parquet/{date}")) + "/"),
+            "uri": location_metadata(store.uri(store.key(f"parquet/{date}")) + "/"),
             "summary": "; ".join(f"{identifier}: {n} rows" for identifier, n in rows.items()),
             "rows": rows,
             "shards": sum(len(shards.shards) for _, shards in published),
@@ -141,7 +149,7 @@ def huggingface_dataset(
     expected_rows = sum(m.rows for m in manifests)
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.text(publication.location),
+            "uri": location_metadata(publication.location),
             "summary": f"{publication.mode}: {len(publication.configs)} configs, {publication.files} files, "
             f"{publication.rows} rows ({publication.repo_id})",
             "configs": publication.configs,
