@@ -215,14 +215,18 @@ def ingest(
 @app.command()
 def snapshot(
     target: str = typer.Argument(..., help="A project (dbname), or `verify` followed by a snapshot URI."),
-    uri: str | None = typer.Argument(None, help="With `verify`: an s3:// URI of a published snapshot."),
+    uri: str | None = typer.Argument(
+        None, help="With `verify`: an s3:// URI of a published snapshot (articles or structured-snapshots/)."
+    ),
     date: str | None = typer.Option(None, help="Snapshot date YYYYMMDD (default: today, UTC)."),
     tier: str = typer.Option("paid", help="paid (daily) or free (the 2nd and 21st)."),
 ) -> None:
     """`wme snapshot PROJECT`: ingest, enrich and export a snapshot; `wme snapshot verify URI`: check one.
 
-    Verification re-hashes every published file against the snapshot's manifest and validates every line
-    against the article schema; it exits non-zero on any mismatch, naming the file.
+    The paid tier also exports the Structured Contents snapshot (`structured-snapshots/`); the URIs of what
+    was published are printed. Verification re-hashes every published file against the snapshot's manifest and
+    validates every line against the schema of its kind (Article or Structured Contents); it exits non-zero
+    on any mismatch, naming the file.
     """
     if target == "verify":
         _verify_snapshot(uri)
@@ -245,14 +249,20 @@ def snapshot(
 
 def _verify_snapshot(uri: str | None) -> None:
     from wme_assets.enrichment.validation import record_validator
+    from wme_assets.export.manifest import RECORD_SCHEMAS
     from wme_assets.export.publish import verify_published
     from wme_assets.storage import open_object_store
 
     if not uri:
-        _fail("usage: wme snapshot verify s3://BUCKET/PREFIX/snapshots/YYYYMMDD/ID.manifest.json (or a prefix)")
+        _fail(
+            "usage: wme snapshot verify s3://BUCKET/PREFIX/snapshots/YYYYMMDD/ID.manifest.json "
+            "(or structured-snapshots/..., a latest pointer, any file of a snapshot, or a prefix)"
+        )
     settings = load_settings()
     store = _guarded(lambda: open_object_store(settings))
-    problems = verify_published(store, uri, deep=True, validator=record_validator("article"))
+    # Each snapshot's lines against the schema of its kind (its manifest says which): a prefix may hold both.
+    validators = {kind: record_validator(schema) for kind, schema in RECORD_SCHEMAS.items()}
+    problems = verify_published(store, uri, deep=True, validators=validators)
     if problems:
         for problem in problems:
             typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)

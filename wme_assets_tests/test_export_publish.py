@@ -17,11 +17,13 @@ from wme_assets.export.publish import (
     SnapshotPublishError,
     SnapshotVerificationError,
     apply_retention,
+    chunk_key,
     chunks_listing_key,
     latest_key,
     publish_snapshot,
     read_latest,
     rebuild_snapshots_listing,
+    snapshot_key,
     snapshots_listing_key,
     verify_published,
 )
@@ -86,6 +88,31 @@ class FailingStore(ObjectStore):
         if self.calls == self.fail_on:
             raise ConnectionError(f"injected failure on publish #{self.calls} ({key})")
         return super().publish(source, key, **kwargs)
+
+
+def test_keys_of_each_kind_of_snapshot():
+    # Articles keep the layout they always had; Structured Contents have the same under `structured-` folders.
+    assert snapshot_key(D1, ENWIKI, "paid") == f"snapshots/{D1}/{ENWIKI}.tar.gz"
+    assert snapshot_key(D1, ENWIKI, "free", "manifest") == f"snapshots/{D1}/{ENWIKI}_group_1.manifest.json"
+    assert chunk_key(D1, ENWIKI, 3, "paid", "metadata") == f"chunks/{D1}/{ENWIKI}/chunk_3.json"
+    assert latest_key(ENWIKI, "paid") == f"snapshots/latest/{ENWIKI}.json"
+    assert snapshots_listing_key("free") == "aggregations/snapshots/snapshots_group_1.ndjson"
+    assert chunks_listing_key(ENWIKI, "paid") == f"aggregations/chunks/{ENWIKI}/chunks.ndjson"
+
+    structured = {"kind": "structured"}
+    assert snapshot_key(D1, ENWIKI, "paid", **structured) == f"structured-snapshots/{D1}/{ENWIKI}.tar.gz"
+    assert snapshot_key(D1, ENWIKI, "paid", "metadata", **structured) == f"structured-snapshots/{D1}/{ENWIKI}.json"
+    assert chunk_key(D1, ENWIKI, 3, "paid", **structured) == f"structured-chunks/{D1}/{ENWIKI}/chunk_3.tar.gz"
+    assert latest_key(ENWIKI, "paid", **structured) == f"structured-snapshots/latest/{ENWIKI}.json"
+    assert (
+        snapshots_listing_key("paid", **structured) == "aggregations/structured-snapshots/structured-snapshots.ndjson"
+    )
+    assert (
+        chunks_listing_key(ENWIKI, "paid", **structured)
+        == f"aggregations/structured-chunks/{ENWIKI}/structured-chunks.ndjson"
+    )
+    with pytest.raises(ValueError, match="kind must be one of articles, structured"):
+        latest_key(ENWIKI, "paid", kind="html")
 
 
 def test_publish_lays_out_verifies_and_points_latest(object_store, write):

@@ -86,8 +86,10 @@ def _store(env) -> ObjectStore:
     from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
     return ObjectStore(
-        bucket="wme", endpoint_url=f"http://127.0.0.1:{server['ports']['s3']}",
-        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY,
+        bucket="wme",
+        endpoint_url=f"http://127.0.0.1:{server['ports']['s3']}",
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
     )
 
 
@@ -98,14 +100,21 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     assert "snapshot 20230502 of bnwiki holds the dump run of 20230501" in done.stdout
     assert "paid_snapshot: s3://wme/snapshots/20230502/" in done.stdout
     assert "bnwiki_namespace_0: 380 articles" in done.stdout
+    # The paid job also made the Structured Contents snapshot, and says where.
+    assert "structured_snapshot: s3://wme/structured-snapshots/20230502/" in done.stdout
+    assert "bnwiki_namespace_0: 380 Structured Contents" in done.stdout
     store = _store(home)
     archive = "snapshots/20230502/bnwiki_namespace_0.tar.gz"
     first = store.head(archive)
+    structured_archive = "structured-snapshots/20230502/bnwiki_namespace_0.tar.gz"
+    structured_first = store.head(structured_archive)
     chunks = sorted(o.key for o in store.list("chunks/20230502/bnwiki_namespace_0/") if o.key.endswith(".tar.gz"))
     assert len(chunks) > 1, "1 MB members should split the namespace into several chunks"
 
     # 2. Verification passes, then fails naming a tampered chunk.
     verified = _wme(home, "snapshot", "verify", "s3://wme/snapshots/20230502/")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    verified = _wme(home, "snapshot", "verify", "s3://wme/structured-snapshots/20230502/")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     tampered = chunks[0]
     original = store.read_bytes(tampered)
@@ -120,6 +129,8 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     again = store.head(archive)
     assert (again.sha256, again.size) == (first.sha256, first.size)
+    structured_again = store.head(structured_archive)
+    assert (structured_again.sha256, structured_again.size) == (structured_first.sha256, structured_first.size)
 
     # 4. The free tier on the 2nd: Enterprise's `_group_1` names; not on other days.
     free = _wme(home, "snapshot", "bnwiki", "--date", "20230502", "--tier", "free")
@@ -146,9 +157,17 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     # 5. A partition that failed (jawiki has no articles yet) is what `backfill --failed` re-runs, alone.
     env = dict(home, DAGSTER_HOME=str(Path(home["WME_HOME"]) / "dagster"))
     failing = subprocess.run(
-        [sys.executable, "-c", "from wme_assets.pipeline import run_partition; "
-         "r = run_partition('paid_snapshot_job', project='jawiki', date='20230503'); print(r.success)"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-c",
+            "from wme_assets.pipeline import run_partition; "
+            "r = run_partition('paid_snapshot_job', project='jawiki', date='20230503'); print(r.success)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert failing.stdout.strip().endswith("False"), failing.stdout + failing.stderr
     listed = _wme(home, "backfill", "--failed", "--dry-run")
@@ -158,9 +177,17 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     ]
     assert _wme(home, "ingest", "jawiki", "--date", "20230501").returncode == 0
     enrich = subprocess.run(
-        [sys.executable, "-c", "from wme_assets.pipeline import run_partition; "
-         "print(run_partition('main', project='jawiki', date='20230501').success)"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-c",
+            "from wme_assets.pipeline import run_partition; "
+            "print(run_partition('main', project='jawiki', date='20230501').success)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert enrich.stdout.strip().endswith("True"), enrich.stdout + enrich.stderr
     backfilled = _wme(home, "backfill", "--failed")

@@ -19,11 +19,13 @@ main_job = dg.define_asset_job(
     description="One project and dump date, from the dumps run to the article store.",
 )
 
+# Structured Contents snapshots are a paid-tier product at Enterprise: they are made with the daily paid
+# snapshots, from the same day's state of the article store.
 paid_snapshot_job = dg.define_asset_job(
     name="paid_snapshot_job",
-    selection=dg.AssetSelection.assets("paid_snapshot"),
+    selection=dg.AssetSelection.assets("paid_snapshot", "structured_snapshot"),
     tags={TIER_TAG: "paid"},
-    description="The daily (paid tier) snapshots of one project.",
+    description="The daily (paid tier) snapshots of one project: articles and Structured Contents.",
 )
 
 # The free tier's publishing runs in the same job, after the snapshot's blocking checks pass: a snapshot

@@ -21,6 +21,12 @@ generator (wme version, codec and level, member size, tar format and mtime), and
 inside it and every chunk: bytes, SHA-256, MD5, record count and first/last page id. Once published it also
 holds every object's key (relative to the store's prefix) and the Enterprise metadata files' digests.
 
+Snapshots come in two kinds (:data:`SnapshotKind`): ``articles`` (Enterprise's article snapshots, one Article
+per line) and ``structured`` (its Structured Contents snapshots, namespace 0 only). The manifest of a
+``structured`` snapshot says so in ``content`` (``{"kind": "structured", "record_schema":
+"structured-content-1.0.0"}``, the JSON Schema file its lines were validated against); an article manifest has
+no ``content`` section, so its bytes are those it had before Structured Contents existed.
+
 :func:`verify_snapshot_files` re-hashes every file (local directory or object store) and reads every archive
 and chunk: each member's name, size, digests, every line parsed as JSON (orjson) and optionally validated,
 record counts, and first/last/ordered page ids from the records' ``identifier`` field. It returns a list of
@@ -43,6 +49,7 @@ import orjson
 from isal import igzip, isal_zlib
 from pydantic import BaseModel, ConfigDict
 
+from wme_assets.enrichment.schema import SCHEMA_VERSION
 from wme_assets.export.archive import SnapshotFiles, rfc3339
 
 if TYPE_CHECKING:
@@ -55,6 +62,18 @@ MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
 
 RecordValidator = Callable[[dict[str, Any]], Any]
 """Called with every parsed record; raising any exception marks the line invalid (the message is reported)."""
+
+SnapshotKind = Literal["articles", "structured"]
+RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content"}
+"""Snapshot kind → the JSON Schema its lines follow (``wme_assets/enrichment/schemas/{name}-{version}.schema.json``)."""
+
+
+def record_schema(kind: str) -> str:
+    """The record schema of a snapshot kind (``ValueError`` for an unknown kind)."""
+    try:
+        return RECORD_SCHEMAS[kind]
+    except KeyError:
+        raise ValueError(f"snapshot kind must be one of {', '.join(RECORD_SCHEMAS)}, got {kind!r}") from None
 
 
 def _generator_version() -> str:
@@ -189,6 +208,13 @@ class Publication(_Model):
     date: str
 
 
+class Content(_Model):
+    """What the records of a snapshot other than an article snapshot are (absent from article manifests)."""
+
+    kind: SnapshotKind
+    record_schema: str  # {name}-{version} of the JSON Schema file every line was validated against
+
+
 class SnapshotManifest(_Model):
     """``{id}.manifest.json``: everything needed to verify a snapshot, file by file and member by member."""
 
@@ -207,19 +233,29 @@ class SnapshotManifest(_Model):
     members: list[MemberEntry]
     chunks: list[ChunkEntry]
     published: Publication | None = None
+    content: Content | None = None  # None: an article snapshot
+
+    @property
+    def kind(self) -> SnapshotKind:
+        return "articles" if self.content is None else self.content.kind
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
+        # Article manifests leave `content` out: they stay byte-identical to those written before it existed.
+        exclude = {"content"} if self.content is None else None
+        return orjson.dumps(self.model_dump(mode="json", exclude=exclude), option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
     def from_json(cls, data: bytes | str) -> SnapshotManifest:
         return cls.model_validate_json(data)
 
 
-def build_manifest(files: SnapshotFiles, *, date_modified: datetime | str | None = None) -> SnapshotManifest:
-    """The manifest of freshly written files (``date_modified`` defaults to now, UTC)."""
+def build_manifest(
+    files: SnapshotFiles, *, date_modified: datetime | str | None = None, kind: SnapshotKind = "articles"
+) -> SnapshotManifest:
+    """The manifest of freshly written files (``date_modified`` defaults to now, UTC) of a ``kind`` of snapshot."""
     when = rfc3339(date_modified or datetime.now(UTC))
     assert when is not None
+    schema = record_schema(kind)
     archive = files.archive
     return SnapshotManifest(
         identifier=files.identifier,
@@ -250,6 +286,7 @@ def build_manifest(files: SnapshotFiles, *, date_modified: datetime | str | None
         ),
         members=[MemberEntry(**member.__dict__) for member in files.members],
         chunks=[ChunkEntry(**chunk.__dict__) for chunk in files.chunks],
+        content=None if kind == "articles" else Content(kind=kind, record_schema=f"{schema}-{SCHEMA_VERSION}"),
     )
 
 
@@ -535,17 +572,21 @@ def _verify_metadata_objects(store: ObjectStore, manifest: SnapshotManifest, pro
 __all__ = [
     "ChunkEntry",
     "ChunkMetadata",
+    "Content",
     "FileEntry",
     "MANIFEST_SCHEMA_VERSION",
     "MemberEntry",
     "PublishedFile",
     "Publication",
+    "RECORD_SCHEMAS",
     "RecordValidator",
+    "SnapshotKind",
     "SnapshotManifest",
     "SnapshotMetadata",
     "build_manifest",
     "chunk_metadata",
     "listing_ndjson",
+    "record_schema",
     "snapshot_metadata",
     "verify_snapshot_files",
 ]

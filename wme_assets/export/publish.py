@@ -1,7 +1,10 @@
 """Publishing snapshots to object storage: Enterprise's layout, dated and immutable, behind ``latest`` pointers.
 
-Layout (keys relative to the store's prefix; ``{sfx}`` is empty for the paid tier and ``_group_1`` for the
-free tier, Enterprise's ``FREE_TIER_GROUP`` suffix; ``{id}`` is ``{dbname}_namespace_{ns}``)::
+Two kinds of snapshot share one layout under a top folder of their own: ``articles`` (Enterprise's article
+snapshots) and ``structured`` (its Structured Contents snapshots, which Enterprise publishes as
+``structured-snapshots/{id}.tar.gz``). Keys relative to the store's prefix; ``{sfx}`` is empty for the paid
+tier and ``_group_1`` for the free tier, Enterprise's ``FREE_TIER_GROUP`` suffix; ``{id}`` is
+``{dbname}_namespace_{ns}``. Article snapshots::
 
     snapshots/{YYYYMMDD}/{id}{sfx}.tar.gz            the archive (tar of NDJSON members)
     snapshots/{YYYYMMDD}/{id}{sfx}.json              Enterprise's snapshot metadata object
@@ -11,6 +14,19 @@ free tier, Enterprise's ``FREE_TIER_GROUP`` suffix; ``{id}`` is ``{dbname}_names
     snapshots/latest/{id}{sfx}.json                  pointer to the current dated snapshot (below)
     aggregations/snapshots/snapshots{sfx}.ndjson     listing of the current snapshots, Enterprise's format
     aggregations/chunks/{id}/chunks{sfx}.ndjson      listing of the current snapshot's chunks
+
+Structured Contents snapshots (namespace 0 only; sold to the paid tier only, so ``{sfx}`` is empty in
+practice), the same files under ``structured-`` folders::
+
+    structured-snapshots/{YYYYMMDD}/{id}{sfx}.tar.gz|.json|.manifest.json
+    structured-chunks/{YYYYMMDD}/{id}/chunk_{n}{sfx}.tar.gz|.json
+    structured-snapshots/latest/{id}{sfx}.json
+    aggregations/structured-snapshots/structured-snapshots{sfx}.ndjson
+    aggregations/structured-chunks/{id}/structured-chunks{sfx}.ndjson
+
+Every function that names a key takes ``kind`` (default ``"articles"``); a manifest records its kind
+(:class:`~wme_assets.export.manifest.SnapshotManifest`), and :func:`verify_published` checks that it lies
+under its kind's folder.
 
 Enterprise writes ``snapshots/{id}.tar.gz|.json`` and ``chunks/{id}/chunk_{n}.tar.gz|.json`` (free tier:
 ``snapshots/{id}_group_1.*``, ``chunks/{id}/chunk_{n}_group_1.*``, ``api/main/packages/proxy/getters.go``) and
@@ -24,7 +40,8 @@ a small JSON object replaced atomically::
      "snapshot": {Enterprise's snapshot metadata object}}
 
 An API in front of the bucket serves ``/v2/snapshots/{id}`` from the pointer's ``snapshot`` and
-``/v2/snapshots/{id}/download`` from its ``archive.key``; listings come from the aggregations.
+``/v2/snapshots/{id}/download`` from its ``archive.key`` (``/v2/snapshots/structured-contents/{id}`` from the
+structured pointer); listings come from the aggregations.
 
 :func:`publish_snapshot` publishes every file atomically (``ObjectStore.publish_file``: staged, verified, then
 copied to its key, each source re-hashed against the manifest on the way), chunks first, then the archive and
@@ -39,6 +56,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -48,10 +66,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wme_assets.export.archive import SnapshotFiles
 from wme_assets.export.manifest import (
+    RECORD_SCHEMAS,
     FileEntry,
     Publication,
     PublishedFile,
     RecordValidator,
+    SnapshotKind,
     SnapshotManifest,
     build_manifest,
     chunk_metadata,
@@ -72,6 +92,21 @@ CONTENT_TYPE_NDJSON = "application/x-ndjson"
 
 _DATE = re.compile(r"^\d{8}$")
 _EXTENSIONS = {"archive": ".tar.gz", "metadata": ".json", "manifest": ".manifest.json"}
+
+
+@dataclass(frozen=True)
+class KindLayout:
+    """The top folders of one kind of snapshot; every other part of a key is the same for every kind."""
+
+    snapshots: str
+    chunks: str
+
+
+LAYOUTS: dict[str, KindLayout] = {
+    "articles": KindLayout(snapshots="snapshots", chunks="chunks"),
+    "structured": KindLayout(snapshots="structured-snapshots", chunks="structured-chunks"),
+}
+assert LAYOUTS.keys() == RECORD_SCHEMAS.keys(), "every kind of snapshot needs a layout and a record schema"
 
 
 class SnapshotPublishError(RuntimeError):
@@ -96,6 +131,13 @@ def _suffix(tier: str) -> str:
         raise ValueError(f"tier must be 'paid' or 'free', got {tier!r}") from None
 
 
+def layout(kind: str) -> KindLayout:
+    try:
+        return LAYOUTS[kind]
+    except KeyError:
+        raise ValueError(f"snapshot kind must be one of {', '.join(LAYOUTS)}, got {kind!r}") from None
+
+
 def _checked_date(date: str) -> str:
     if not isinstance(date, str) or not _DATE.match(date):
         raise ValueError(f"snapshot date must be YYYYMMDD, got {date!r}")
@@ -103,28 +145,32 @@ def _checked_date(date: str) -> str:
     return date
 
 
-def snapshot_key(date: str, identifier: str, tier: str, kind: str = "archive") -> str:
-    """``snapshots/{date}/{id}{sfx}{.tar.gz|.json|.manifest.json}`` for kind archive/metadata/manifest."""
-    return f"snapshots/{_checked_date(date)}/{identifier}{_suffix(tier)}{_EXTENSIONS[kind]}"
+def snapshot_key(date: str, identifier: str, tier: str, file: str = "archive", *, kind: str = "articles") -> str:
+    """``{snapshots}/{date}/{id}{sfx}{.tar.gz|.json|.manifest.json}`` for file archive/metadata/manifest."""
+    return f"{layout(kind).snapshots}/{_checked_date(date)}/{identifier}{_suffix(tier)}{_EXTENSIONS[file]}"
 
 
-def chunk_key(date: str, identifier: str, index: int, tier: str, kind: str = "archive") -> str:
-    """``chunks/{date}/{id}/chunk_{n}{sfx}{.tar.gz|.json}`` for kind archive/metadata."""
-    if kind == "manifest":
+def chunk_key(
+    date: str, identifier: str, index: int, tier: str, file: str = "archive", *, kind: str = "articles"
+) -> str:
+    """``{chunks}/{date}/{id}/chunk_{n}{sfx}{.tar.gz|.json}`` for file archive/metadata."""
+    if file == "manifest":
         raise ValueError("chunks have no manifest of their own")
-    return f"chunks/{_checked_date(date)}/{identifier}/chunk_{index}{_suffix(tier)}{_EXTENSIONS[kind]}"
+    return f"{layout(kind).chunks}/{_checked_date(date)}/{identifier}/chunk_{index}{_suffix(tier)}{_EXTENSIONS[file]}"
 
 
-def latest_key(identifier: str, tier: str) -> str:
-    return f"snapshots/{LATEST}/{identifier}{_suffix(tier)}.json"
+def latest_key(identifier: str, tier: str, *, kind: str = "articles") -> str:
+    return f"{layout(kind).snapshots}/{LATEST}/{identifier}{_suffix(tier)}.json"
 
 
-def snapshots_listing_key(tier: str) -> str:
-    return f"aggregations/snapshots/snapshots{_suffix(tier)}.ndjson"
+def snapshots_listing_key(tier: str, *, kind: str = "articles") -> str:
+    top = layout(kind).snapshots
+    return f"aggregations/{top}/{top}{_suffix(tier)}.ndjson"
 
 
-def chunks_listing_key(identifier: str, tier: str) -> str:
-    return f"aggregations/chunks/{identifier}/chunks{_suffix(tier)}.ndjson"
+def chunks_listing_key(identifier: str, tier: str, *, kind: str = "articles") -> str:
+    top = layout(kind).chunks
+    return f"aggregations/{top}/{identifier}/{top}{_suffix(tier)}.ndjson"
 
 
 # --- pointer ---------------------------------------------------------------------------------------
@@ -139,7 +185,7 @@ class ArchiveRef(BaseModel):
 
 
 class LatestPointer(BaseModel):
-    """``snapshots/latest/{id}{sfx}.json``: which dated snapshot is current."""
+    """``{snapshots}/latest/{id}{sfx}.json``: which dated snapshot is current (its kind is its folder's)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -157,9 +203,11 @@ class LatestPointer(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def read_latest(store: ObjectStore, identifier: str, tier: str = "paid") -> LatestPointer | None:
+def read_latest(
+    store: ObjectStore, identifier: str, tier: str = "paid", *, kind: str = "articles"
+) -> LatestPointer | None:
     """The current pointer of a snapshot, or None when it was never published."""
-    key = store.key(latest_key(identifier, tier))
+    key = store.key(latest_key(identifier, tier, kind=kind))
     if store.head(key) is None:
         return None
     return LatestPointer.model_validate_json(store.read_bytes(key))
@@ -177,6 +225,7 @@ class PublishedSnapshot:
     manifest_key: str
     pointer_key: str
     previous_date: str | None
+    kind: str = "articles"
     uploaded: list[str] = field(default_factory=list)  # keys written by this call
     skipped: list[str] = field(default_factory=list)  # keys already in place (same size and sha256)
 
@@ -209,14 +258,16 @@ def _same_files(manifest: SnapshotManifest, files: SnapshotFiles) -> bool:
     ]
 
 
-def _earlier_date_modified(store: ObjectStore, files: SnapshotFiles, date: str, tier: str) -> str | None:
+def _earlier_date_modified(store: ObjectStore, files: SnapshotFiles, date: str, tier: str, kind: str) -> str | None:
     """``date_modified`` of a metadata object an interrupted run already published for these same files.
 
     Every metadata object of one publish carries the same ``date_modified``; reusing it makes the re-run
     rewrite nothing that is already in place (its ``version``, the file's MD5, proves it describes our file).
     """
-    candidates = [(snapshot_key(date, files.identifier, tier, "metadata"), files.archive.md5)]
-    candidates += [(chunk_key(date, files.identifier, c.index, tier, "metadata"), c.md5) for c in files.chunks]
+    candidates = [(snapshot_key(date, files.identifier, tier, "metadata", kind=kind), files.archive.md5)]
+    candidates += [
+        (chunk_key(date, files.identifier, c.index, tier, "metadata", kind=kind), c.md5) for c in files.chunks
+    ]
     for key, md5 in candidates:
         if store.head(store.key(key)) is None:
             continue
@@ -235,15 +286,19 @@ def publish_snapshot(
     *,
     date: str | None = None,
     tier: Tier = "paid",
+    kind: SnapshotKind = "articles",
     date_modified: datetime | str | None = None,
     update_listing: bool = True,
 ) -> PublishedSnapshot:
     """Publish written snapshot files under ``date`` (default: their dump date), verify, then move ``latest``.
 
+    ``kind`` says what the records are and so under which top folder everything goes (module docstring); the
+    manifest records it.
+
     ``date_modified`` (Enterprise's field) defaults to the one already published for these same files under
     the same date, by a complete or an interrupted run (so a re-run rewrites nothing), else now.
 
-    ``update_listing=False`` leaves ``aggregations/snapshots/`` alone (it reads every pointer): a job that
+    ``update_listing=False`` leaves the kind's snapshot listing alone (it reads every pointer): a job that
     publishes many snapshots calls :func:`rebuild_snapshots_listing` once at its end, as Enterprise's
     ``aggregate`` task does. The snapshot's own chunk listing is always written.
 
@@ -253,8 +308,8 @@ def publish_snapshot(
     """
     date = _checked_date(date or files.dump_date or "")
     identifier = files.identifier
-    manifest_key = snapshot_key(date, identifier, tier, "manifest")
-    previous = read_latest(store, identifier, tier)
+    manifest_key = snapshot_key(date, identifier, tier, "manifest", kind=kind)
+    previous = read_latest(store, identifier, tier, kind=kind)
 
     existing = _load_manifest(store, manifest_key)
     if existing is not None and not _same_files(existing, files):
@@ -265,9 +320,9 @@ def publish_snapshot(
             )
         existing = None  # an unserved leftover of that date: it is replaced
     if date_modified is None:
-        date_modified = existing.date_modified if existing else _earlier_date_modified(store, files, date, tier)
+        date_modified = existing.date_modified if existing else _earlier_date_modified(store, files, date, tier, kind)
 
-    manifest = build_manifest(files, date_modified=date_modified)
+    manifest = build_manifest(files, date_modified=date_modified, kind=kind)
     manifest.published = Publication(tier=tier, date=date)
     result = PublishedSnapshot(
         identifier=identifier,
@@ -275,8 +330,9 @@ def publish_snapshot(
         date=date,
         manifest=manifest,
         manifest_key=manifest_key,
-        pointer_key=latest_key(identifier, tier),
+        pointer_key=latest_key(identifier, tier, kind=kind),
         previous_date=previous.date if previous else None,
+        kind=kind,
     )
 
     def put_file(entry: FileEntry, key: str) -> None:
@@ -303,13 +359,14 @@ def publish_snapshot(
         return published
 
     for chunk in manifest.chunks:
-        put_file(chunk, chunk_key(date, identifier, chunk.index, tier, "archive"))
+        put_file(chunk, chunk_key(date, identifier, chunk.index, tier, "archive", kind=kind))
         chunk.metadata = put_json(
-            chunk_metadata(manifest, chunk).to_json(), chunk_key(date, identifier, chunk.index, tier, "metadata")
+            chunk_metadata(manifest, chunk).to_json(),
+            chunk_key(date, identifier, chunk.index, tier, "metadata", kind=kind),
         )
-    put_file(manifest.archive, snapshot_key(date, identifier, tier, "archive"))
+    put_file(manifest.archive, snapshot_key(date, identifier, tier, "archive", kind=kind))
     manifest.archive.metadata = put_json(
-        snapshot_metadata(manifest).to_json(), snapshot_key(date, identifier, tier, "metadata")
+        snapshot_metadata(manifest).to_json(), snapshot_key(date, identifier, tier, "metadata", kind=kind)
     )
     manifest_file = put_json(manifest.to_json(), manifest_key)  # last: its presence means "complete"
 
@@ -318,7 +375,7 @@ def publish_snapshot(
         problems.append(f"{manifest_key}: differs from the manifest just written")
     if problems:
         raise SnapshotVerificationError(
-            f"snapshot {identifier} of {date} ({tier}) does not verify in {store.uri(store.prefix)}; "
+            f"{kind} snapshot {identifier} of {date} ({tier}) does not verify in {store.uri(store.prefix)}; "
             "latest was not moved",
             problems,
         )
@@ -338,9 +395,11 @@ def publish_snapshot(
     store.put_bytes(store.key(result.pointer_key), pointer.to_json(), content_type=CONTENT_TYPE_JSON)
 
     chunk_lines = b"\n".join(chunk_metadata(manifest, chunk).to_json() for chunk in manifest.chunks)
-    store.put_bytes(store.key(chunks_listing_key(identifier, tier)), chunk_lines, content_type=CONTENT_TYPE_NDJSON)
+    store.put_bytes(
+        store.key(chunks_listing_key(identifier, tier, kind=kind)), chunk_lines, content_type=CONTENT_TYPE_NDJSON
+    )
     if update_listing:
-        rebuild_snapshots_listing(store, tier)
+        rebuild_snapshots_listing(store, tier, kind=kind)
     return result
 
 
@@ -369,22 +428,23 @@ def check_published(store: ObjectStore, manifest: SnapshotManifest) -> list[str]
     return problems
 
 
-def rebuild_snapshots_listing(store: ObjectStore, tier: Tier = "paid") -> str:
-    """Regenerate ``aggregations/snapshots/snapshots{sfx}.ndjson`` from the ``latest`` pointers; returns its key."""
+def rebuild_snapshots_listing(store: ObjectStore, tier: Tier = "paid", *, kind: SnapshotKind = "articles") -> str:
+    """Regenerate the kind's listing (``aggregations/snapshots/snapshots{sfx}.ndjson`` for articles) from its
+    ``latest`` pointers; returns its key."""
     pointers = []
-    for pointer in _latest_pointers(store):
+    for pointer in _latest_pointers(store, kind):
         if pointer.tier == tier and pointer.record_count > 0:
             pointers.append(pointer)
     pointers.sort(key=lambda p: p.identifier)
     data = b"\n".join(orjson.dumps(p.snapshot) for p in pointers)
-    key = snapshots_listing_key(tier)
+    key = snapshots_listing_key(tier, kind=kind)
     store.put_bytes(store.key(key), data, content_type=CONTENT_TYPE_NDJSON)
     return key
 
 
-def _latest_pointers(store: ObjectStore) -> list[LatestPointer]:
+def _latest_pointers(store: ObjectStore, kind: str) -> list[LatestPointer]:
     pointers = []
-    for info in store.list(store.key("snapshots", LATEST) + "/"):
+    for info in store.list(store.key(layout(kind).snapshots, LATEST) + "/"):
         if info.key.endswith(".json"):
             try:
                 pointers.append(LatestPointer.model_validate_json(store.read_bytes(info.key)))
@@ -410,31 +470,53 @@ def _relative(store: ObjectStore, target: str) -> str:
     return target
 
 
-_DATED_SNAPSHOT = re.compile(r"^snapshots/(\d{8})/([^/]+?)(\.tar\.gz|\.manifest\.json|\.json)$")
-_DATED_CHUNK = re.compile(r"^chunks/(\d{8})/([^/]+)/chunk_\d+(_group_1)?\.(tar\.gz|json)$")
-_LATEST = re.compile(rf"^snapshots/{LATEST}/[^/]+\.json$")
+_SNAPSHOT_TOPS = {kind_layout.snapshots: kind for kind, kind_layout in LAYOUTS.items()}
+_CHUNK_TOPS = {kind_layout.chunks: kind for kind, kind_layout in LAYOUTS.items()}
+_SNAPSHOT_TOP = "(" + "|".join(map(re.escape, _SNAPSHOT_TOPS)) + ")"
+_CHUNK_TOP = "(" + "|".join(map(re.escape, _CHUNK_TOPS)) + ")"
+_DATED_SNAPSHOT = re.compile(rf"^{_SNAPSHOT_TOP}/(\d{{8}})/([^/]+?)(\.tar\.gz|\.manifest\.json|\.json)$")
+_DATED_CHUNK = re.compile(rf"^{_CHUNK_TOP}/(\d{{8}})/([^/]+)/chunk_\d+(_group_1)?\.(tar\.gz|json)$")
+_LATEST = re.compile(rf"^{_SNAPSHOT_TOP}/{LATEST}/[^/]+\.json$")
 
 
-def _resolve(store: ObjectStore, relative: str) -> list[tuple[str, LatestPointer | None]]:
-    """(manifest key, pointer it came from) for a manifest, pointer, snapshot or chunk key, or a prefix."""
+def _kind_of(key: str) -> str | None:
+    """The kind of snapshot whose folder holds ``key`` (None: outside every kind's folders)."""
+    return _SNAPSHOT_TOPS.get(key.split("/", 1)[0])
+
+
+@dataclass(frozen=True)
+class _Target:
+    manifest_key: str
+    pointer_key: str | None = None  # set when the manifest was reached through a `latest` pointer
+    pointer: LatestPointer | None = None
+
+
+def _read_pointer(store: ObjectStore, key: str) -> _Target:
+    pointer = LatestPointer.model_validate_json(store.read_bytes(store.key(key)))
+    return _Target(pointer.manifest.key, key, pointer)
+
+
+def _resolve(store: ObjectStore, relative: str) -> list[_Target]:
+    """The manifests named by a manifest, pointer, snapshot or chunk key (of any kind), or a prefix."""
     if _LATEST.match(relative):
-        pointer = LatestPointer.model_validate_json(store.read_bytes(store.key(relative)))
-        return [(pointer.manifest.key, pointer)]
+        return [_read_pointer(store, relative)]
     if match := _DATED_SNAPSHOT.match(relative):
-        return [(f"snapshots/{match.group(1)}/{match.group(2)}.manifest.json", None)]
+        top, date, name = match.group(1), match.group(2), match.group(3)
+        return [_Target(f"{top}/{date}/{name}.manifest.json")]
     if match := _DATED_CHUNK.match(relative):
-        date, identifier, group = match.group(1), match.group(2), match.group(3) or ""
-        return [(f"snapshots/{date}/{identifier}{group}.manifest.json", None)]
+        top, date, identifier, group = match.group(1), match.group(2), match.group(3), match.group(4) or ""
+        snapshots = layout(_CHUNK_TOPS[top]).snapshots
+        return [_Target(f"{snapshots}/{date}/{identifier}{group}.manifest.json")]
     prefix = store.prefix + relative if relative else store.prefix
-    found: dict[str, LatestPointer | None] = {}
+    found: dict[str, _Target] = {}
     for info in store.list(prefix):
         key = info.key[len(store.prefix) :]
         if key.endswith(".manifest.json"):
-            found.setdefault(key, None)
+            found.setdefault(key, _Target(key))
         elif _LATEST.match(key):
-            pointer = LatestPointer.model_validate_json(store.read_bytes(info.key))
-            found[pointer.manifest.key] = pointer
-    return sorted(found.items())
+            target = _read_pointer(store, key)
+            found[target.manifest_key] = target
+    return [found[key] for key in sorted(found)]
 
 
 def verify_published(
@@ -443,31 +525,35 @@ def verify_published(
     *,
     deep: bool = True,
     validator: RecordValidator | None = None,
+    validators: Mapping[str, RecordValidator] | None = None,
 ) -> list[str]:
     """Verify published snapshots; returns the problems (empty: all good). For ``wme snapshot verify URI``.
 
     ``target``: an ``s3://bucket/...`` URI or a key relative to the store's prefix, naming a manifest, a
-    ``latest`` pointer, any file of a dated snapshot or chunk, or a prefix (every manifest and pointer under
-    it). Always checks that every object is present with the manifest's size and stored SHA-256; ``deep``
-    (default) also re-hashes every byte and reads every archive and chunk record by record
-    (:func:`~wme_assets.export.manifest.verify_snapshot_files`, with the optional per-record ``validator``).
+    ``latest`` pointer, any file of a dated snapshot or chunk (of any kind), or a prefix (every manifest and
+    pointer under it). Always checks that every object is present with the manifest's size and stored SHA-256,
+    and that the manifest's kind is that of the folder it (and its pointer) lies in; ``deep`` (default) also
+    re-hashes every byte and reads every archive and chunk record by record
+    (:func:`~wme_assets.export.manifest.verify_snapshot_files`). Each record goes to the ``validators`` entry
+    of the manifest's kind (a prefix may hold articles and Structured Contents), else to ``validator``.
     """
     try:
         relative = _relative(store, target)
-        manifests = _resolve(store, relative)
+        targets = _resolve(store, relative)
     except (ValueError, ValidationError) as exc:
         return [f"{target}: {exc}"]
-    if not manifests:
+    if not targets:
         return [f"{target}: no snapshot manifest found"]
     problems: list[str] = []
-    for manifest_key, pointer in manifests:
+    for found in targets:
+        manifest_key, pointer = found.manifest_key, found.pointer
         full_key = store.key(manifest_key)
         if store.head(full_key) is None:
             problems.append(f"{manifest_key}: missing")
             continue
         data = store.read_bytes(full_key)
         if pointer is not None and (_sha256(data) != pointer.manifest.sha256 or len(data) != pointer.manifest.bytes):
-            problems.append(f"{manifest_key}: differs from what {latest_key(pointer.identifier, pointer.tier)} names")
+            problems.append(f"{manifest_key}: differs from what {found.pointer_key} names")
         try:
             manifest = SnapshotManifest.from_json(data)
         except ValidationError as exc:
@@ -476,13 +562,20 @@ def verify_published(
         if manifest.published is None:
             problems.append(f"{manifest_key}: manifest was never published (no 'published' section)")
             continue
+        for key in (manifest_key, found.pointer_key):
+            folder_kind = _kind_of(key) if key else None
+            if folder_kind is not None and folder_kind != manifest.kind:
+                problems.append(
+                    f"{key}: lies in the {folder_kind} folders, the manifest is of a {manifest.kind} snapshot"
+                )
         if pointer is not None and pointer.archive.key != manifest.archive.key:
             problems.append(
                 f"{manifest_key}: pointer names archive {pointer.archive.key}, manifest {manifest.archive.key}"
             )
         problems.extend(check_published(store, manifest))
         if deep:
-            problems.extend(verify_snapshot_files(store, manifest, validator=validator))
+            chosen = validators.get(manifest.kind) if validators is not None else validator
+            problems.extend(verify_snapshot_files(store, manifest, validator=chosen))
     return problems
 
 
@@ -502,19 +595,20 @@ def _date_folders(store: ObjectStore, top: str) -> set[str]:
     return dates
 
 
-def _dated_keys(store: ObjectStore, identifier: str, tier: str) -> dict[str, list[str]]:
-    """Every dated object of one snapshot and tier, by date (complete, or left over by a failed run)."""
+def _dated_keys(store: ObjectStore, identifier: str, tier: str, kind: str) -> dict[str, list[str]]:
+    """Every dated object of one snapshot, tier and kind, by date (complete, or left over by a failed run)."""
+    tops = layout(kind)
     suffix = re.escape(_suffix(tier))
     name = re.escape(identifier)
     patterns = [
-        re.compile(rf"^snapshots/(\d{{8}})/{name}{suffix}(\.tar\.gz|\.json|\.manifest\.json)$"),
-        re.compile(rf"^chunks/(\d{{8}})/{name}/chunk_\d+{suffix}\.(tar\.gz|json)$"),
+        re.compile(rf"^{re.escape(tops.snapshots)}/(\d{{8}})/{name}{suffix}(\.tar\.gz|\.json|\.manifest\.json)$"),
+        re.compile(rf"^{re.escape(tops.chunks)}/(\d{{8}})/{name}/chunk_\d+{suffix}\.(tar\.gz|json)$"),
     ]
     by_date: dict[str, list[str]] = {}
-    for top in ("snapshots", "chunks"):
+    for top in (tops.snapshots, tops.chunks):
         for date in _date_folders(store, top):
             # Chunks come first in a publish, so a failed run may have left chunks and nothing else.
-            listed = store.key(top, date, identifier) + ("/" if top == "chunks" else "")
+            listed = store.key(top, date, identifier) + ("/" if top == tops.chunks else "")
             for info in store.list(listed):
                 key = info.key[len(store.prefix) :]
                 for pattern in patterns:
@@ -523,16 +617,19 @@ def _dated_keys(store: ObjectStore, identifier: str, tier: str) -> dict[str, lis
     return by_date
 
 
-def apply_retention(store: ObjectStore, identifier: str, *, keep: int, tier: Tier = "paid") -> list[str]:
+def apply_retention(
+    store: ObjectStore, identifier: str, *, keep: int, tier: Tier = "paid", kind: SnapshotKind = "articles"
+) -> list[str]:
     """Delete the dated snapshots of ``identifier`` older than the newest ``keep``; returns the dates deleted.
 
     The snapshot ``latest`` points to is never deleted, whatever its age. Objects of the other tier (the same
-    ``chunks/{date}/{id}/`` folder holds both) are left alone. Leftovers of failed runs count as dates.
+    ``chunks/{date}/{id}/`` folder holds both) and of the other kind (its own folders, its own pointer and
+    dates) are left alone. Leftovers of failed runs count as dates.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1")
-    by_date = _dated_keys(store, identifier, tier)
-    pointer = read_latest(store, identifier, tier)
+    by_date = _dated_keys(store, identifier, tier, kind)
+    pointer = read_latest(store, identifier, tier, kind=kind)
     kept = set(sorted(by_date, reverse=True)[:keep])
     if pointer is not None:
         kept.add(pointer.date)
@@ -548,8 +645,11 @@ def apply_retention(store: ObjectStore, identifier: str, *, keep: int, tier: Tie
 
 __all__ = [
     "FREE_TIER_GROUP",
+    "LAYOUTS",
+    "KindLayout",
     "LatestPointer",
     "PublishedSnapshot",
+    "SnapshotKind",
     "SnapshotPublishError",
     "SnapshotVerificationError",
     "apply_retention",
@@ -557,6 +657,7 @@ __all__ = [
     "chunk_key",
     "chunks_listing_key",
     "latest_key",
+    "layout",
     "publish_snapshot",
     "read_latest",
     "rebuild_snapshots_listing",

@@ -1,34 +1,56 @@
 """One project's snapshots for one day: the article store as it stood that day, per namespace, published.
 
-For each exported namespace the current articles stream out of the article store in page-id order into
-the Enterprise archive and chunks (:mod:`wme_assets.export.archive`), which are published under the day's
-dated paths and verified before the ``latest`` pointer moves (:mod:`wme_assets.export.publish`). The
-listing of all snapshots is rebuilt once at the end. Nothing here is random or clock-dependent apart from
-Enterprise's ``date_modified``, so a re-run for the same day gives byte-identical archives.
+Two kinds (:data:`~wme_assets.export.manifest.SnapshotKind`), read from the same state of the article store:
+
+- ``articles`` (:func:`export_snapshots`): for each exported namespace the ``article`` column;
+- ``structured`` (:func:`export_structured_snapshot`): Enterprise's Structured Contents snapshot, from the
+  ``structured`` column of namespace 0 (the only namespace that has Structured Contents); articles without
+  Structured Contents are not in it.
+
+Either way the records stream out of the store in page-id order into the Enterprise archive and chunks
+(:mod:`wme_assets.export.archive`), every line is read back and validated against its kind's JSON Schema, and
+only then are they published under the day's dated paths of their kind and verified before the ``latest``
+pointer moves (:mod:`wme_assets.export.publish`). The kind's listing is rebuilt once at the end. Nothing here
+is random or clock-dependent apart from Enterprise's ``date_modified``, so a re-run for the same day gives
+byte-identical archives.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wme_assets.enrichment.validation import record_validator
 from wme_assets.export.archive import write_snapshot
-from wme_assets.export.manifest import build_manifest, verify_snapshot_files
+from wme_assets.export.manifest import (
+    RecordValidator,
+    SnapshotKind,
+    build_manifest,
+    record_schema,
+    verify_snapshot_files,
+)
 from wme_assets.export.publish import (
     PublishedSnapshot,
+    Tier,
     apply_retention,
     publish_snapshot,
     read_latest,
     rebuild_snapshots_listing,
 )
-from wme_assets.storage.article_store import CurrentState, iter_current_articles, state_as_of
+from wme_assets.storage.article_store import (
+    CurrentState,
+    iter_current_articles,
+    iter_current_batches,
+    state_as_of,
+)
 from wme_assets.storage.object_store import ObjectStore
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
+STRUCTURED_NAMESPACE = 0  # Structured Contents exist for articles (namespace 0) only
+STRUCTURED_TIER: Tier = "paid"  # Enterprise sells Structured Contents snapshots to paid customers only
 DEFAULT_MEMBER_BYTES = 100_000_000  # Enterprise's member size: 100 MB of NDJSON
 
 
@@ -54,6 +76,8 @@ class ExportResult:
     namespaces: list[NamespaceExport] = field(default_factory=list)
     expected_records: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    kind: SnapshotKind = "articles"
+    validate_every: int = 1  # every how many lines were schema-validated
 
     @property
     def records(self) -> int:
@@ -72,12 +96,107 @@ def expected_article_counts(state: CurrentState) -> dict[int, int] | None:
     return {int(ns): n for ns, n in counts.items()} if counts is not None else None
 
 
+def sampled(validate: RecordValidator, every: int) -> RecordValidator:
+    """``validate`` applied to every ``every``-th record it is called with (1: all of them)."""
+    counter = {"n": 0}
+
+    def validator(record: dict) -> None:
+        counter["n"] += 1
+        if counter["n"] % every == 0:
+            validate(record)
+
+    return validator
+
+
+@dataclass
+class StructuredCount:
+    """Rows of the store that carry Structured Contents, counted from the Arrow batches as they are read."""
+
+    rows: int = 0
+
+
+def iter_current_structured(
+    store: ObjectStore,
+    project: str,
+    *,
+    cache_dir: Path,
+    state: CurrentState,
+    namespace: int = STRUCTURED_NAMESPACE,
+    count: StructuredCount | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """``(page_id, Structured Contents JSON line)`` of every current article that has them, in page id order.
+
+    ``count``, when given, is advanced by the non-null ``structured`` values of each batch, counted by Arrow
+    before any conversion: the store's side of the record-count check, apart from what the archive holds.
+    """
+    batches = iter_current_batches(
+        store, project, cache_dir=cache_dir, namespace=namespace, columns=["page_id", "structured"], state=state
+    )
+    for batch in batches:
+        ids, texts = batch.column(0), batch.column(1)
+        if count is not None:
+            count.rows += batch.num_rows - texts.null_count
+        for page_id, text in zip(ids.to_pylist(), texts.to_pylist(), strict=True):
+            if text is not None:
+                yield page_id, text.encode("utf-8")
+
+
+def _export_namespace(
+    store: ObjectStore,
+    records: Iterable[tuple[int, bytes]],
+    out_dir: Path,
+    *,
+    project: str,
+    namespace: int,
+    date: str,
+    dump_date: str,
+    tier: Tier,
+    kind: SnapshotKind,
+    max_member_bytes: int,
+    validator: RecordValidator,
+    keep: int | None,
+    log: Callable[[str], None],
+) -> NamespaceExport:
+    """Write one snapshot, read every line back and validate it, then publish it (and apply retention)."""
+    files = write_snapshot(
+        records, out_dir, dbname=project, namespace=namespace, max_member_bytes=max_member_bytes, dump_date=dump_date
+    )
+    previous = read_latest(store, files.identifier, tier, kind=kind)
+    # Every line parsed and schema-validated, counts, hashes and page-id order checked before anything is
+    # published; a snapshot with problems is not published and the asset checks report them.
+    # (publish_snapshot then re-checks each object's size and SHA-256 in the store.)
+    problems = verify_snapshot_files(out_dir, build_manifest(files, kind=kind), validator=validator)
+    published = None
+    label = files.identifier if kind == "articles" else f"{files.identifier} ({kind})"
+    if problems:
+        log(f"{label}: not published, {len(problems)} problems: {problems[:3]}")
+    else:
+        published = publish_snapshot(store, files, date=date, tier=tier, kind=kind, update_listing=False)
+    if published and keep:
+        removed = apply_retention(store, files.identifier, keep=keep, tier=tier, kind=kind)
+        if removed:
+            log(f"{label}: retention removed the snapshots of {', '.join(removed)}")
+    archive_bytes = files.archive.bytes if files.archive else 0
+    noun = "articles" if kind == "articles" else "Structured Contents"
+    log(f"{label}: {files.record_count} {noun}, {len(files.chunks)} chunks, {archive_bytes / 1e6:.2f} MB")
+    return NamespaceExport(
+        namespace=namespace,
+        identifier=files.identifier,
+        published=published,
+        records=files.record_count,
+        chunks=len(files.chunks),
+        archive_bytes=archive_bytes,
+        previous_bytes=previous.archive.bytes if previous and previous.date != date else None,
+        problems=problems,
+    )
+
+
 def export_snapshots(
     store: ObjectStore,
     project: str,
     date: str,
     *,
-    tier: str = "paid",
+    tier: Tier = "paid",
     namespaces: tuple[int, ...] = EXPORTED_NAMESPACES,
     max_member_bytes: int = DEFAULT_MEMBER_BYTES,
     validate_every: int = 1,
@@ -85,7 +204,7 @@ def export_snapshots(
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
-    """Export and publish the snapshots of ``project`` for ``date`` (YYYYMMDD) in ``tier``.
+    """Export and publish the article snapshots of ``project`` for ``date`` (YYYYMMDD) in ``tier``.
 
     Every written archive is re-read from the local files and each ``validate_every``-th record validated
     against the article schema (1: all of them) before anything is published. With ``keep``, only the newest
@@ -93,62 +212,85 @@ def export_snapshots(
     """
     started = time.monotonic()
     state = state_as_of(store, project, date)
-    result = ExportResult(project, date, tier, state.base, state.deltas)
+    result = ExportResult(project, date, tier, state.base, state.deltas, validate_every=validate_every)
     log(f"{project} {date}: articles of base {state.base}" + (f" + {len(state.deltas)} deltas" if state.deltas else ""))
-    validate = record_validator("article")
-    counter = {"n": 0}
-
-    def sampled_validator(record: dict) -> None:
-        counter["n"] += 1
-        if counter["n"] % validate_every == 0:
-            validate(record)
-
+    validator = sampled(record_validator(record_schema("articles")), validate_every)
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
             records = iter_current_articles(
                 store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state
             )
-            files = write_snapshot(
-                records,
-                Path(tmp) / f"ns{namespace}",
-                dbname=project,
-                namespace=namespace,
-                max_member_bytes=max_member_bytes,
-                dump_date=state.base,
-            )
-            previous = read_latest(store, files.identifier, tier)
-            # Every line parsed and schema-validated, counts, hashes and page-id order checked before anything
-            # is published; a snapshot with problems is not published and the asset checks report them.
-            # (publish_snapshot then re-checks each object's size and SHA-256 in the store.)
-            problems = verify_snapshot_files(
-                Path(tmp) / f"ns{namespace}", build_manifest(files), validator=sampled_validator
-            )
-            published = None
-            if problems:
-                log(f"{files.identifier}: not published, {len(problems)} problems: {problems[:3]}")
-            else:
-                published = publish_snapshot(store, files, date=date, tier=tier, update_listing=False)
-            if published and keep:
-                removed = apply_retention(store, files.identifier, keep=keep, tier=tier)
-                if removed:
-                    log(f"{files.identifier}: retention removed the snapshots of {', '.join(removed)}")
             result.namespaces.append(
-                NamespaceExport(
+                _export_namespace(
+                    store,
+                    records,
+                    Path(tmp) / f"ns{namespace}",
+                    project=project,
                     namespace=namespace,
-                    identifier=files.identifier,
-                    published=published,
-                    records=files.record_count,
-                    chunks=len(files.chunks),
-                    archive_bytes=files.archive.bytes if files.archive else 0,
-                    previous_bytes=previous.archive.bytes if previous and previous.date != date else None,
-                    problems=problems,
+                    date=date,
+                    dump_date=state.base,
+                    tier=tier,
+                    kind="articles",
+                    max_member_bytes=max_member_bytes,
+                    validator=validator,
+                    keep=keep,
+                    log=log,
                 )
-            )
-            log(
-                f"{files.identifier}: {files.record_count} articles, {len(files.chunks)} chunks, "
-                f"{(files.archive.bytes if files.archive else 0) / 1e6:.2f} MB"
             )
     rebuild_snapshots_listing(store, tier)
     result.expected_records = expected_article_counts(state) or {}
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def export_structured_snapshot(
+    store: ObjectStore,
+    project: str,
+    date: str,
+    *,
+    max_member_bytes: int = DEFAULT_MEMBER_BYTES,
+    validate_every: int = 1,
+    keep: int | None = None,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export and publish the Structured Contents snapshot of ``project`` for ``date`` (YYYYMMDD), paid tier.
+
+    The same state of the article store as :func:`export_snapshots` of that day; the records of namespace 0
+    that have Structured Contents, each ``validate_every``-th line (1: all) validated against the Structured
+    Contents schema before anything is published. ``expected_records`` is the store's count of those records.
+    """
+    started = time.monotonic()
+    state = state_as_of(store, project, date)
+    result = ExportResult(
+        project, date, STRUCTURED_TIER, state.base, state.deltas, kind="structured", validate_every=validate_every
+    )
+    log(
+        f"{project} {date}: Structured Contents of base {state.base}"
+        + (f" + {len(state.deltas)} deltas" if state.deltas else "")
+    )
+    validator = sampled(record_validator(record_schema("structured")), validate_every)
+    count = StructuredCount()
+    with tempfile.TemporaryDirectory(prefix=f"wme-export-structured-{project}-{date}-", dir=work_dir) as tmp:
+        records = iter_current_structured(store, project, cache_dir=Path(tmp) / "cache", state=state, count=count)
+        result.namespaces.append(
+            _export_namespace(
+                store,
+                records,
+                Path(tmp) / "structured",
+                project=project,
+                namespace=STRUCTURED_NAMESPACE,
+                date=date,
+                dump_date=state.base,
+                tier=STRUCTURED_TIER,
+                kind="structured",
+                max_member_bytes=max_member_bytes,
+                validator=validator,
+                keep=keep,
+                log=log,
+            )
+        )
+    rebuild_snapshots_listing(store, STRUCTURED_TIER, kind="structured")
+    result.expected_records = {STRUCTURED_NAMESPACE: count.rows}
     result.seconds = time.monotonic() - started
     return result

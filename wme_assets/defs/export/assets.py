@@ -1,12 +1,22 @@
-"""Snapshot assets: the article store as Wikimedia Enterprise snapshot files, per tier and day."""
+"""Snapshot assets: the article store as Wikimedia Enterprise snapshot files, per tier and day.
+
+``paid_snapshot`` and ``free_snapshot`` are the article snapshots (``snapshots/{date}/``); ``structured_snapshot``
+is the Structured Contents snapshot of namespace 0 (``structured-snapshots/{date}/``), paid tier only. The work
+is in :mod:`wme_assets.export.snapshot`; here are only the partitions, metadata and checks.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import dagster as dg
 
 from wme_assets.defs.enrichment.assets import articles
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
-from wme_assets.export.publish import SnapshotPublishError
-from wme_assets.export.snapshot import ExportResult, export_snapshots
+from wme_assets.export.manifest import record_schema
+from wme_assets.export.publish import SnapshotPublishError, layout
+from wme_assets.export.snapshot import ExportResult, export_snapshots, export_structured_snapshot
 from wme_assets.settings import load_settings
 from wme_assets.storage.article_store import ArticleStoreNotFound
 
@@ -30,24 +40,35 @@ ARTICLES_LINEAGE = dg.AssetDep(
 )
 
 
-def _checks(asset: str) -> list[dg.AssetCheckSpec]:
+@dataclass(frozen=True)
+class KindLabels:
+    count_check: str  # the article snapshot counts articles, the structured one the records with Structured Contents
+    noun: str  # what a record is, in summaries
+    count_key: str  # metadata entry of the record count; "articles" stays for the article snapshots' history
+
+
+LABELS = {
+    "articles": KindLabels("record_count_matches_articles", "articles", "articles"),
+    "structured": KindLabels("record_count_matches_structured", "Structured Contents", "records"),
+}
+
+
+def _checks(asset: str, kind: str = "articles") -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec("record_count_matches_articles", asset=asset, blocking=True),
+        dg.AssetCheckSpec(LABELS[kind].count_check, asset=asset, blocking=True),
         dg.AssetCheckSpec("every_line_valid", asset=asset, blocking=True),
         dg.AssetCheckSpec("no_duplicate_identifiers", asset=asset, blocking=True),
         dg.AssetCheckSpec("size_change_within_bound", asset=asset),
     ]
 
 
-def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str) -> dg.MaterializeResult:
+def _export(context: dg.AssetExecutionContext, export: Callable[..., ExportResult], what: str) -> ExportResult:
     project, date = project_and_date(context)
     settings = load_settings()
     try:
-        result: ExportResult = export_snapshots(
-            store,
-            project,
-            date,
-            tier=tier,
+        return export(
+            project=project,
+            date=date,
             max_member_bytes=settings.snapshot_member_bytes,
             validate_every=settings.snapshot_validate_every,
             keep=settings.snapshot_retention,
@@ -55,34 +76,47 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
         )
     except (SnapshotPublishError, ArticleStoreNotFound) as exc:
         # Deterministic: retrying cannot help, so fail at once with the reason.
-        raise dg.Failure(description=f"{project} {date} ({tier}): {exc}", allow_retries=False) from exc
+        raise dg.Failure(description=f"{project} {date} ({what}): {exc}", allow_retries=False) from exc
+
+
+def _result(store, result: ExportResult) -> dg.MaterializeResult:
+    """Metadata and check results of an export, the same for every kind and tier."""
+    kind, labels = result.kind, LABELS[result.kind]
+    suffix = "_group_1" if result.tier == "free" else ""
+    top = layout(kind).snapshots
     counts = {n.namespace: n.records for n in result.namespaces}
     expected = result.expected_records
     count_ok = not expected or all(counts.get(ns, 0) == expected.get(ns, 0) for ns in counts)
     problems = [p for n in result.namespaces for p in n.problems]
     ordering = [p for p in problems if "records must be ordered" in p]
     changes = {
-        n.identifier: round(n.archive_bytes / n.previous_bytes - 1, 3)
-        for n in result.namespaces
-        if n.previous_bytes
+        n.identifier: round(n.archive_bytes / n.previous_bytes - 1, 3) for n in result.namespaces if n.previous_bytes
     }
+    published = [n.published for n in result.namespaces if n.published is not None]
     return dg.MaterializeResult(
         metadata={
-            "uri": dg.MetadataValue.path(store.uri(store.key(f"snapshots/{date}")) + "/"),
+            "uri": dg.MetadataValue.path(store.uri(store.key(f"{top}/{result.date}")) + "/"),
             "snapshots": dg.MetadataValue.md(
-                "| identifier | articles | MB | chunks |\n|---|---|---|---|\n"
+                f"| identifier | {labels.noun} | MB | chunks |\n|---|---|---|---|\n"
                 + "\n".join(
-                    f"| {n.identifier} | {n.records} | {n.archive_bytes / 1e6:.2f} | "
-                    f"{n.chunks} |"
+                    f"| {n.identifier} | {n.records} | {n.archive_bytes / 1e6:.2f} | {n.chunks} |"
                     for n in result.namespaces
                 )
             ),
             "summary": "; ".join(
-                f"{n.identifier}{'_group_1' if tier == 'free' else ''}: {n.records} articles, "
-                f"{n.archive_bytes / 1e6:.2f} MB"
+                f"{n.identifier}{suffix}: {n.records} {labels.noun}, {n.archive_bytes / 1e6:.2f} MB"
                 for n in result.namespaces
             ),
-            "articles": result.records,
+            # Where each published snapshot is: its archive, manifest and `latest` pointer.
+            "published": {
+                p.identifier: {
+                    "archive": p.uri(store, p.manifest.archive.key),
+                    "manifest": p.uri(store),
+                    "latest": p.uri(store, p.pointer_key),
+                }
+                for p in published
+            },
+            labels.count_key: result.records,
             "archive_bytes": result.archive_bytes,
             "article_base": result.base,
             "deltas_applied": len(result.deltas),
@@ -90,7 +124,7 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="record_count_matches_articles",
+                check_name=labels.count_check,
                 passed=count_ok,
                 metadata={
                     "exported": {str(k): v for k, v in counts.items()},
@@ -104,7 +138,8 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
                 passed=not problems,
                 metadata={
                     "problems": problems[:20],
-                    "schema_validated": f"every {settings.snapshot_validate_every} line(s)",
+                    "schema": record_schema(kind),
+                    "schema_validated": f"every {result.validate_every} line(s)",
                 },
             ),
             dg.AssetCheckResult(
@@ -137,7 +172,8 @@ def _materialize(context: dg.AssetExecutionContext, store, tier: str, asset: str
     ),
 )
 def paid_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
-    return _materialize(context, object_storage.store, "paid", "paid_snapshot")
+    store = object_storage.store
+    return _result(store, _export(context, partial(export_snapshots, store, tier="paid"), "paid"))
 
 
 @dg.asset(
@@ -154,4 +190,27 @@ def paid_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStora
     ),
 )
 def free_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
-    return _materialize(context, object_storage.store, "free", "free_snapshot")
+    store = object_storage.store
+    return _result(store, _export(context, partial(export_snapshots, store, tier="free"), "free"))
+
+
+@dg.asset(
+    partitions_def=paid_snapshot_partitions,
+    group_name="export",
+    kinds={"s3", "python"},
+    deps=[ARTICLES_LINEAGE],
+    retry_policy=STORAGE_RETRY,
+    check_specs=_checks("structured_snapshot", "structured"),
+    tags={"wme/tier": "paid"},
+    description=(
+        "Daily Structured Contents snapshots (paid tier only, as Enterprise sells them): namespace 0's "
+        "Structured Contents as a tar.gz of NDJSON members, its chunks, metadata and manifest under "
+        "`structured-snapshots/{date}/`, every line validated against the Structured Contents schema; the "
+        "`latest` pointer moves only after the new snapshot verifies."
+    ),
+)
+def structured_snapshot(
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource
+) -> dg.MaterializeResult:
+    store = object_storage.store
+    return _result(store, _export(context, partial(export_structured_snapshot, store), "structured, paid"))
