@@ -153,6 +153,18 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     republished = _wme(home, "publish", "bnwiki", "--date", "20230502", "--to", "dumps")
     assert republished.returncode == 0, republished.stdout + republished.stderr
     assert "0 files uploaded" in republished.stdout  # nothing changed, nothing new published
+    # The Dagster UI shows where each publication went: paths an operator can copy or open.
+    links = subprocess.run(
+        [sys.executable, "-c", "import dagster as dg; i = dg.DagsterInstance.get(); "
+         "m = lambda k: i.get_latest_materialization_event(dg.AssetKey(k)).asset_materialization.metadata; "
+         "print(m('dumps_site_run')['status_json'].value); print(m('huggingface_dataset')['uri'].value)"],
+        env=dict(home, DAGSTER_HOME=str(Path(home["WME_HOME"]) / "dagster")),
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert links.returncode == 0, links.stderr
+    status_link, hub_link = links.stdout.split()
+    assert status_link == "s3://wme/dumps-site/other/enterprise_html/runs/20230502/status.json"
+    assert hub_link.startswith("s3://wme/hf-dry-run/") and store.head(hub_link.removeprefix("s3://wme/") + "/README.md")
 
     # 5. A partition that failed (jawiki has no articles yet) is what `backfill --failed` re-runs, alone.
     env = dict(home, DAGSTER_HOME=str(Path(home["WME_HOME"]) / "dagster"))
