@@ -201,6 +201,8 @@ def build_article(
         structured_record["infoboxes"] = fields.infoboxes
         structured_record["sections"] = fields.sections
         structured_record["references"] = fields.references
+        # from the wikitext, like the sections whose table_references point into them
+        structured_record["tables"] = fields.tables
         structured = to_json_bytes(StructuredContent.model_validate(structured_record))
 
     return BuiltArticle(

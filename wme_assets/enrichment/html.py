@@ -286,7 +286,25 @@ def parse_html(html: str | bytes) -> Any:
     if isinstance(html, str):
         html = html.encode("utf-8")
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=False)
-    return lxml.html.document_fromstring(html, parser=parser)
+    doc = lxml.html.document_fromstring(html, parser=parser)
+    _empty_wbr_elements(doc)
+    return doc
+
+
+def _empty_wbr_elements(doc: Any) -> None:
+    """libxml2 does not know ``<wbr>`` is void and nests what follows it, up to its parent's end,
+    inside it (``-<wbr><time>1947</time>)`` → ``<wbr><time>…</time>)</wbr>``); Go's HTML5 parser,
+    which Enterprise uses, does not. Move that content back out, after the ``<wbr>``."""
+    for wbr in reversed(list(doc.iter("wbr"))):  # innermost first
+        if wbr.text is None and len(wbr) == 0:
+            continue
+        after = wbr.tail
+        wbr.tail, wbr.text = wbr.text, None
+        anchor = wbr
+        for child in list(wbr):
+            anchor.addnext(child)  # moves the child's tail along with it
+            anchor = child
+        anchor.tail = (anchor.tail or "") + (after or "") or None
 
 
 def _detached_copy(el: Any) -> Any:
@@ -296,12 +314,24 @@ def _detached_copy(el: Any) -> Any:
     return dup
 
 
-def _remove(el: Any) -> None:
-    """Remove an element and its subtree, keeping the text that follows it (its tail)."""
+# Go's html.Node.RemoveChild leaves the text before and after the removed node as two text nodes,
+# and GetText writes a space after every text node; lxml has only one text slot there, so a removal
+# that GetText later reads joins the two with this marker, which GetText turns into that space.
+# (A noncharacter: valid in XML text, never in real article text.)
+_TEXT_NODE_BREAK = "\ufdd0"
+
+
+def _remove(el: Any, *, keep_text_nodes_apart: bool = False) -> None:
+    """Remove an element and its subtree, keeping the text that follows it (its tail).
+
+    ``keep_text_nodes_apart``: remove it as Go's ``RemoveChild`` does before a ``GetText``, so
+    the text on either side stays two text nodes (see ``_TEXT_NODE_BREAK``)."""
     parent = el.getparent()
     if parent is None:
         return
     tail = el.tail
+    if tail and keep_text_nodes_apart:
+        tail = _TEXT_NODE_BREAK + tail
     prev = el.getprevious()
     if tail:
         if prev is not None:
@@ -342,7 +372,7 @@ def _outermost(root: Any, pred: Any) -> list[Any]:
 
 def _text(el: Any) -> str:
     """goquery ``Text()``: every descendant text node, concatenated."""
-    return "".join(el.itertext())
+    return "".join(el.itertext()).replace(_TEXT_NODE_BREAK, "")
 
 
 def _base_url(doc: Any) -> str:
@@ -367,7 +397,7 @@ def _clean_html(el: Any) -> Any:
         if d.tag in ("script", "style") or any(needle in (d.get(attr) or "") for attr, needle in _CLEAN_LOOKUP):
             doomed.append(d)
     for d in doomed:
-        _remove(d)
+        _remove(d, keep_text_nodes_apart=True)
     # RemoveWordBreakOpportunity: <wbr> goes, the text on either side joins up.
     for wbr in list(dup.iter("wbr")):
         _remove(wbr)
@@ -391,7 +421,7 @@ def _get_text_raw(roots: Iterable[Any], ignore: tuple[str, ...] = ()) -> str:
     buf: list[str] = []
     for root in roots:
         if isinstance(root, str):  # a bare text node as a selection member
-            buf.append(root + " ")
+            buf.append(root.replace(_TEXT_NODE_BREAK, " ") + " ")
             continue
         root = _clean_html(root)
 
@@ -412,7 +442,7 @@ def _get_text_raw(roots: Iterable[Any], ignore: tuple[str, ...] = ()) -> str:
                 if n is not None:
                     checks.append(elem_flag(n))  # element Data is a tag name: never starts with " "
             buf.extend(" " for c in checks if c)
-            buf.append(text + " ")
+            buf.append(text.replace(_TEXT_NODE_BREAK, " ") + " ")
 
         def walk(el: Any) -> None:
             if el.text and _is_element(el):
@@ -475,26 +505,32 @@ def categories(doc: Any, base: str) -> list[HtmlRelation]:
     return sorted(found.values(), key=lambda r: r.name)
 
 
-_TEMPLATE_HREF = re.compile(r'"template":\{"target":\{[^{}]*?"href":"((?:[^"\\]|\\.)*)"')
+_JSON_STRING = r'"((?:[^"\\]|\\.)*)"'
+_TEMPLATE_TARGET = {
+    "href": re.compile(r'"template":\{"target":\{[^{}]*?"href":' + _JSON_STRING),
+    # the wt only from a target object that is whole ({"wt":…,"href":…}): where the break is inside
+    # the target itself (Parsoid's unescaped quote in a wt), gjson yields no name
+    "wt": re.compile(r'"template":\{"target":\{"wt":' + _JSON_STRING + r'(?:,"href":"(?:[^"\\]|\\.)*")?\}'),
+}
 
 
-def _template_hrefs(data_mw: str) -> list[str]:
-    """``parts.#.template.target.href`` of a data-mw attribute. Enterprise reads it with gjson,
-    which tolerates the occasional invalid JSON Parsoid writes and yields what precedes the break;
-    a regex over that prefix of the raw attribute stands in for it then."""
+def _template_targets(data_mw: str, key: str) -> list[str]:
+    """``parts.#.template.target.<key>`` of a data-mw attribute (``href`` or ``wt``). Enterprise
+    reads it with gjson, which tolerates the occasional invalid JSON Parsoid writes and yields what
+    precedes the break; a regex over that prefix of the raw attribute stands in for it then."""
     try:
         parts = json.loads(data_mw).get("parts")
     except json.JSONDecodeError as err:
         # gjson reads what it can: the parts before the point where the JSON breaks.
-        return [json.loads(f'"{m}"') for m in _TEMPLATE_HREF.findall(data_mw[: err.pos])]
+        return [json.loads(f'"{m}"') for m in _TEMPLATE_TARGET[key].findall(data_mw[: err.pos])]
     except (ValueError, AttributeError):
         return []
-    hrefs = []
+    values = []
     for part in parts if isinstance(parts, list) else ():
         target = (part.get("template") or {}).get("target") if isinstance(part, dict) else None
-        if isinstance(target, dict) and isinstance(target.get("href"), str):
-            hrefs.append(target["href"])
-    return hrefs
+        if isinstance(target, dict) and isinstance(target.get(key), str):
+            values.append(target[key])
+    return values
 
 
 def templates(doc: Any, base: str) -> list[HtmlRelation]:
@@ -503,7 +539,7 @@ def templates(doc: Any, base: str) -> list[HtmlRelation]:
         data_mw = el.get("data-mw") if _is_element(el) else None
         if not data_mw or "parts" not in data_mw:
             continue
-        for href in _template_hrefs(data_mw):
+        for href in _template_targets(data_mw, "href"):
             name = _title(href)
             found[name] = HtmlRelation(name, _full_url(href, base))
     return sorted(found.values(), key=lambda r: r.name)
@@ -519,7 +555,7 @@ def _markdown_list(el: Any, depth: int, out: list[str]) -> None:
     if is_item:
         out.append("  " * depth + "- ")
     if el.text:
-        out.append(el.text)
+        out.append(el.text.replace(_TEXT_NODE_BREAK, ""))
     for child in el:
         if _is_element(child):
             if child.tag in ("ul", "ol", "dl"):
@@ -528,7 +564,7 @@ def _markdown_list(el: Any, depth: int, out: list[str]) -> None:
             else:
                 _markdown_list(child, depth, out)
         if child.tail:
-            out.append(child.tail)
+            out.append(child.tail.replace(_TEXT_NODE_BREAK, ""))
     if is_item:
         out.append("\n")
 
@@ -724,25 +760,25 @@ def sections(doc: Any, base: str) -> list[HtmlPart]:
     "Abstract"; references, "See also", "External links"… and empty sections are left out."""
     doc = _detached_copy(doc)
     for el in [e for e in _iter_descendants(doc) if _has_class(e, *_INFOBOX_CLASSES)]:
-        _remove(el)
+        _remove(el, keep_text_nodes_apart=True)
     for el in [e for e in _iter_descendants(doc)
                if e.getparent() is not None and e.getparent().tag == "section"
                and ((e.tag == "div" and _has_class(e, "reflist")) or e.get("id") == "External_links")]:
         sec = el.getparent()
         if sec.getparent() is not None:
-            _remove(sec)
+            _remove(sec, keep_text_nodes_apart=True)
     for el in [e for e in _iter_descendants(doc)
                if e.tag in _SECTIONS_DROP_TAGS or e.get("role") == "navigation"
                or any(c in _SECTIONS_DROP_CLASSES for c in _classes(e))]:
-        _remove(el)
+        _remove(el, keep_text_nodes_apart=True)
     for el in [e for e in _iter_descendants(doc) if e.get("id") in _SECTIONS_DROP_HEADER_IDS]:
         parent = el.getparent()
         if parent is not None and parent.getparent() is not None:
-            _remove(parent)
+            _remove(parent, keep_text_nodes_apart=True)
     for sec in list(doc.iter("section")):
         kids = [k for k in sec if _is_element(k)]
         if len(kids) == 1 and kids[0].tag in ("h1", "h2", "h3", "h4", "h5", "h6") and sec.getparent() is not None:
-            _remove(sec)
+            _remove(sec, keep_text_nodes_apart=True)
     body = doc.find("body")
     return _get_sections(body, None, base) if body is not None else []
 
@@ -764,33 +800,39 @@ def _gtx(els: Any) -> str:
     return _DELIMITER_AT_END.sub("", get_text(els, "tr"))
 
 
+def _rows_under_class(row: Any, cls: str) -> list[Any]:
+    """goquery ``row.Find(".cls tr")``: the ``<tr>`` below ``row`` with a ``.cls`` ancestor, which may
+    be *above* ``row`` (a table nested in an ``infobox-full-data`` cell is read through it)."""
+    return [tr for tr in row.iterdescendants("tr") if any(_has_class(a, cls) for a in tr.iterancestors())]
+
+
 def _infobox_part(row: Any, base: str) -> HtmlPart | None:
     lst = ""
+    # Enterprise selects every list under .infobox-data first, then replaces each in turn: the last
+    # one in document order wins, even a list nested in one already removed (its innermost list).
     for sli in [d for d in _iter_descendants(row) if d.tag in ("ul", "ol", "dl")
                 and any(_has_class(a, "infobox-data") for a in d.iterancestors())]:
-        if sli.getparent() is None or not _in_tree(sli, row):
-            continue
         out: list[str] = []
         _markdown_list(sli, 1, out)
         lst = _MULTI_LINE.sub("\n", "".join(out))
-        _remove(sli)
+        _remove(sli, keep_text_nodes_apart=True)
 
     labels = _find_class(row, "infobox-label")
     lbl = _gtx(labels[0]) if labels else ""
     if not lbl:
-        lbl = _gtx([tr for lab in labels for tr in lab.iter("tr") if tr is not lab])
+        lbl = _gtx(_rows_under_class(row, "infobox-label"))
 
     dta = ""
     datas = _find_class(row, "infobox-data")
     if not lst:
         dta = _gtx(datas[0]) if datas else ""
         if not dta:
-            dta = _gtx([tr for d in datas for tr in d.iter("tr") if tr is not d])
+            dta = _gtx(_rows_under_class(row, "infobox-data"))
     if not dta and not lst:
         full = _find_class(row, "infobox-full-data")
         dta = _gtx(full)
         if not dta:
-            dta = _gtx([tr for d in full for tr in d.iter("tr") if tr is not d])
+            dta = _gtx(_rows_under_class(row, "infobox-full-data"))
     if not dta and not lst:
         ths = [c for c in row if _is_element(c) and c.tag == "th"]
         tds = [c for c in row if _is_element(c) and c.tag == "td"]
@@ -832,16 +874,9 @@ def _infobox(box: Any, doc: Any, base: str) -> HtmlPart:
             if el.get("about") != about:
                 continue
             data_mw = el.get("data-mw") or ""
-            if "parts" in data_mw:
-                try:
-                    parts = json.loads(data_mw).get("parts") or []
-                except (ValueError, AttributeError):
-                    continue
-                wts = [p["template"]["target"]["wt"] for p in parts
-                       if isinstance(p, dict) and isinstance(p.get("template"), dict)
-                       and isinstance(p["template"].get("target"), dict) and "wt" in p["template"]["target"]]
-                if wts:
-                    ibx.name = str(wts[0]).strip()
+            wts = _template_targets(data_mw, "wt") if "parts" in data_mw else []
+            if wts:
+                ibx.name = wts[0].strip()
 
     clean = _clean_html(box)
     title = get_text(_find_class(clean, "infobox-title"))
