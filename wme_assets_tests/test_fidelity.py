@@ -25,6 +25,7 @@ FLOORS = [
     ("abstract", "exact match", 0.74, 0.750),                       # 9/12 (the 3 SDK records are 2023 format)
     ("abstract", "whitespace-normalized match", 0.91, 0.917),
     ("abstract", "mean token F1", 0.99, 0.996),
+    ("abstract (current records)", "exact match", 1.0, 1.0),         # 9/9 of the 2025 production records
     ("categories (all)", "precision", 0.99, 1.000),
     ("categories (all)", "recall", 0.48, 0.493),                    # the rest is added by templates
     ("categories (wikitext-determined)", "precision", 0.99, 1.000),
