@@ -12,7 +12,7 @@ the revision rather than a random one.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,9 +105,12 @@ def build_article(
     """The Enterprise records of one page-store row (a dict of its columns).
 
     With the revision's Parsoid ``html``, the article carries it in ``article_body.html``, and the
-    abstract, categories and templates come from it as Enterprise derives them (the HTML knows what
-    templates add, which the wikitext alone does not).
+    abstract, categories and templates, and the Structured Contents' sections and infoboxes, come from it
+    as Enterprise derives them (the HTML knows what templates add, which the wikitext alone does not:
+    infobox labels rather than parameter names, template-made sections). Tables still come from the
+    wikitext.
     """
+    rendered = None
     if html:
         from wme_assets.enrichment.html import html_fields
 
@@ -198,8 +201,12 @@ def build_article(
             structured_record["image"] = record["image"]
         if fields.description:
             structured_record["description"] = fields.description
-        structured_record["infoboxes"] = fields.infoboxes
-        structured_record["sections"] = fields.sections
+        if rendered is not None:
+            structured_record["infoboxes"] = [asdict(part) for part in rendered.infoboxes]
+            structured_record["sections"] = [asdict(part) for part in rendered.sections]
+        else:
+            structured_record["infoboxes"] = fields.infoboxes
+            structured_record["sections"] = fields.sections
         structured_record["references"] = fields.references
         # from the wikitext, like the sections whose table_references point into them
         structured_record["tables"] = fields.tables
