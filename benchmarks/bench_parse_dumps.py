@@ -41,10 +41,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lxml import etree
+from lxml import etree  # noqa: E402
 
-from wme_assets.parsing.dump_xml import DumpReader
-from wme_assets.parsing.multistream import parse_multistream, write_multistream
+from wme_assets.parsing.dump_xml import DumpReader  # noqa: E402
+from wme_assets.parsing.multistream import parse_multistream, write_multistream  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "xztextfilter-truncated-dumps"
 

@@ -291,10 +291,10 @@ def test_histories_latest_only():
     ]
     assert [len(p.revisions) for p in full] == [18, 15]
     assert sum(len(p.revisions) for p in full) == 33
-    for page_full, page_latest in zip(full, latest):
+    for page_full, page_latest in zip(full, latest, strict=True):
         stamps = [r.timestamp for r in page_full.revisions]
         assert stamps == sorted(stamps)  # oldest → newest
-        for older, newer in zip(page_full.revisions, page_full.revisions[1:]):
+        for older, newer in zip(page_full.revisions, page_full.revisions[1:], strict=False):
             assert newer.parent_id == older.id
         assert len(page_latest.revisions) == 1
         assert page_latest.revisions[0] == page_full.revisions[-1] == page_full.latest

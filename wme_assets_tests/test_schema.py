@@ -108,7 +108,7 @@ def _differences(expected, actual, path="$") -> list[str]:
         return out
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         return [
-            d for i, (e, a) in enumerate(zip(expected, actual)) for d in _differences(e, a, f"{path}[{i}]")
+            d for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for d in _differences(e, a, f"{path}[{i}]")
         ]
     return [] if expected == actual else [f"{path}: {str(expected)[:80]!r} != {str(actual)[:80]!r}"]
 

@@ -1153,7 +1153,9 @@ def state_as_of(store: ObjectStore, project: str, date: str) -> CurrentState:
         )
     earlier = [base for base in list_bases(store, project) if base <= date]
     if not earlier:
-        raise ArticleStoreNotFound(f"{project} has no article base on or before {date}: enrich a dump of that date first")
+        raise ArticleStoreNotFound(
+            f"{project} has no article base on or before {date}: enrich a dump of that date first"
+        )
     base = earlier[-1]
     return CurrentState(
         project=project, base=base, deltas=(), base_manifest=read_base_manifest(store, project, base),

@@ -131,7 +131,7 @@ def start_seaweedfs(
     """Start ``weed server -s3`` on loopback and wait until its S3 gateway answers."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
     if s3_port is not None:
         if not port_is_free(s3_port):
             raise ConfigurationError(
