@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import lzma
 import tempfile
+from collections import defaultdict
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
-from wme_assets.enrichment.enrich import enrich_pages
+from wme_assets.enrichment.enrich import (
+    EXPORTED_NAMESPACES,
+    EnrichResult,
+    _eligible_rows,
+    _title_key,
+    enrich_pages,
+    join_redirects,
+    redirect_lists,
+)
 from wme_assets.enrichment.validation import line_validator
 from wme_assets.parsing.ingest_pages import ingest_pages
 from wme_assets.sources.dump_download import download_run
@@ -20,8 +30,11 @@ from wme_assets.sources.dumps_mirror import (
     read_enterprise_records,
 )
 from wme_assets.storage.article_store import iter_current_articles
+from wme_assets.storage.page_store import page_store_prefix, read_manifest
+from wme_assets.storage.parquet_dataset import cached_files
 
 DATE = "20230501"
+
 
 # Bad input appended to a real dump (synthetic, as bad input may be): a redirect to a page that does not
 # exist, two redirects pointing at each other, an empty page, and a revision whose text is suppressed.
@@ -35,7 +48,7 @@ def _page(title, page_id, body, *, redirect=None, revision_extra="", text=None):
     <revision>
       <id>{page_id + 1000000}</id>
       <timestamp>2023-04-01T00:00:00Z</timestamp>
-      {revision_extra or '<contributor><username>A</username><id>1</id></contributor>'}
+      {revision_extra or "<contributor><username>A</username><id>1</id></contributor>"}
       <model>wikitext</model>
       <format>text/x-wiki</format>
       {text_xml}
@@ -45,14 +58,21 @@ def _page(title, page_id, body, *, redirect=None, revision_extra="", text=None):
 """
 
 
-BAD_PAGES = "".join([
-    _page("অস্তিত্বহীন পুনর্নির্দেশ", 990001, "#পুনর্নির্দেশ [[এমন কোনো পাতা নেই]]", redirect="এমন কোনো পাতা নেই"),
-    _page("Loop A", 990002, "#REDIRECT [[Loop B]]", redirect="Loop B"),
-    _page("Loop B", 990003, "#REDIRECT [[Loop A]]", redirect="Loop A"),
-    _page("খালি পাতা", 990004, "", text='<text bytes="0" xml:space="preserve" />'),
-    _page("লুকানো সংশোধন", 990005, "", revision_extra='<contributor deleted="deleted" />\n      <comment deleted="deleted" />',
-          text='<text deleted="deleted" />'),
-])
+BAD_PAGES = "".join(
+    [
+        _page("অস্তিত্বহীন পুনর্নির্দেশ", 990001, "#পুনর্নির্দেশ [[এমন কোনো পাতা নেই]]", redirect="এমন কোনো পাতা নেই"),
+        _page("Loop A", 990002, "#REDIRECT [[Loop B]]", redirect="Loop B"),
+        _page("Loop B", 990003, "#REDIRECT [[Loop A]]", redirect="Loop A"),
+        _page("খালি পাতা", 990004, "", text='<text bytes="0" xml:space="preserve" />'),
+        _page(
+            "লুকানো সংশোধন",
+            990005,
+            "",
+            revision_extra='<contributor deleted="deleted" />\n      <comment deleted="deleted" />',
+            text='<text deleted="deleted" />',
+        ),
+    ]
+)
 
 
 def _load(store, root, project, date):
@@ -104,7 +124,9 @@ def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
 
 def test_page_over_time_budget_is_quarantined_not_fatal(object_store, bnwiki_with_bad_pages):
     _load(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
-    result = enrich_pages(object_store, "bnwiki", DATE, run_id="run-2", workers=1, time_budget_s=1e-9, log=lambda _: None)
+    result = enrich_pages(
+        object_store, "bnwiki", DATE, run_id="run-2", workers=1, time_budget_s=1e-9, log=lambda _: None
+    )
     assert result.articles + len(result.quarantined) == result.eligible_pages
     assert result.quarantined and all("ExtractionTimeout" in q.reason for q in result.quarantined)
     lines = object_store.read_bytes(result.quarantine_object.key).splitlines()
@@ -115,7 +137,10 @@ def test_page_over_time_budget_is_quarantined_not_fatal(object_store, bnwiki_wit
 def test_enwiki_records_keep_real_wikidata_ids_and_fields(object_store, fixtures_dir, tmp_path):
     records = read_enterprise_records(fixtures_dir / "wme-articles" / "enwiki")
     build_dumps_mirror(
-        tmp_path, "enwiki", "20250201", export_xml_from_enterprise_records(records, dbname="enwiki"),
+        tmp_path,
+        "enwiki",
+        "20250201",
+        export_xml_from_enterprise_records(records, dbname="enwiki"),
         page_props=page_props_from_enterprise_records(records),
     )
     _load(object_store, tmp_path, "enwiki", "20250201")
@@ -129,3 +154,64 @@ def test_enwiki_records_keep_real_wikidata_ids_and_fields(object_store, fixtures
         assert ours["version"]["size"] == record["version"]["size"]
         assert ours["previous_version"]["identifier"] == record["previous_version"]["identifier"]
         assert ours["url"] == record["url"] and ours["license"] == record["license"]
+
+
+# Redirects as editors write them, appended to the real viwiki dump: a target with underscores, a lower-case
+# first letter and a section; one with spaces around it; two to the same page (their order must be kept).
+ODD_REDIRECTS = "".join(
+    [
+        _page("Thủ đô Việt Nam", 9900001, "#REDIRECT [[hà_Nội#Lịch sử]]", redirect="hà_Nội#Lịch sử"),
+        _page("Hanoi", 9900002, "#REDIRECT [[ Hà Nội ]]", redirect=" Hà Nội "),
+        _page("Thang Long", 9900003, "#REDIRECT [[Hà Nội]]", redirect="Hà Nội"),
+    ]
+)
+
+
+def _reference_redirects(files):
+    """The redirects map as it was built in memory before the DuckDB join: the straightforward reference."""
+    by_target, articles = defaultdict(list), set()
+    for path in files:
+        table = pq.read_table(path, columns=["title", "is_redirect", "redirect_target"])
+        for title, is_redirect, target in zip(*(table[c].to_pylist() for c in table.column_names), strict=True):
+            if is_redirect and target:
+                by_target[_title_key(target.split("#", 1)[0])].append(title)
+            else:
+                articles.add(_title_key(title))
+    return by_target, sum(len(titles) for key, titles in by_target.items() if key not in articles)
+
+
+@pytest.mark.parametrize("wiki", ["viwiki", "mrwiki", "bnwiki"])
+def test_redirect_join_matches_in_memory_reference(object_store, fixtures_dir, wiki, bnwiki_with_bad_pages, tmp_path):
+    if wiki == "bnwiki":  # with the bad pages: a redirect to a missing page, a redirect loop
+        root = bnwiki_with_bad_pages
+    else:
+        text = lzma.open(fixtures_dir / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz").read()
+        export = text[: text.rindex(b"</page>") + 8]
+        if wiki == "viwiki":
+            export += ODD_REDIRECTS.encode()
+        root = tmp_path / "mirror"
+        build_dumps_mirror(root, wiki, DATE, export + b"</mediawiki>\n")
+    _load(object_store, root, wiki, DATE)
+    files = cached_files(object_store, read_manifest(object_store, page_store_prefix(wiki, DATE)), tmp_path / "pages")
+
+    # A small memory limit: DuckDB spills rather than holding the join in memory.
+    joined = join_redirects(files, EXPORTED_NAMESPACES, tmp_path / "join", memory_limit="32MB")
+    result = EnrichResult(wiki, DATE)
+    ours = {
+        row["page_id"]: (row["title"], row["_redirects"])
+        for row in _eligible_rows(files, redirect_lists(joined.path), set(EXPORTED_NAMESPACES), result)
+    }
+
+    by_target, dangling = _reference_redirects(files)
+    expected = {pid: by_target.get(_title_key(title), []) for pid, (title, _) in ours.items()}
+    assert {pid: titles for pid, (_, titles) in ours.items()} == expected
+    assert joined.dangling == dangling
+    assert joined.redirects == sum(map(len, by_target.values())) and joined.targets == len(by_target)
+    assert result.redirects_attached == joined.attached == sum(map(len, expected.values())) > 0
+    if wiki == "viwiki":
+        hanoi = next(titles for title, titles in ours.values() if title == "Hà Nội")
+        assert hanoi[-3:] == ["Thủ đô Việt Nam", "Hanoi", "Thang Long"]  # after the dump's own, in page order
+    if wiki == "bnwiki":
+        assert dangling == 68 + 3
+        attached = {t for _, titles in ours.values() for t in titles}
+        assert not {"Loop A", "Loop B", "অস্তিত্বহীন পুনর্নির্দেশ"} & attached

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, pu
 from wme_assets.storage.layout import quarantine_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
-from wme_assets.storage.parquet_dataset import cached_files
+from wme_assets.storage.parquet_dataset import cached_files, sql_literal
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -55,7 +55,17 @@ PAGE_COLUMNS = [
     "wikibase_item",
     "source_file",
 ]
+# Memory bounds of the driver, none of which grows with the dump: pages are decoded from Parquet
+# _READ_ROWS at a time; a worker task holds at most BATCH_ROWS pages and BATCH_TEXT_BYTES of wikitext (a
+# larger page is a task alone); at most IN_FLIGHT_PER_WORKER tasks per worker are queued or running, their
+# results waiting in page order; the article store buffers at most ARTICLE_BATCH_BYTES of JSON per row
+# group; the redirect join is DuckDB on disk with REDIRECT_JOIN_MEMORY.
+MiB = 1024 * 1024
 BATCH_ROWS = 200
+BATCH_TEXT_BYTES = 1 * MiB
+IN_FLIGHT_PER_WORKER = 2
+ARTICLE_BATCH_BYTES = 8 * MiB
+_READ_ROWS = 64
 INPUTS_NAME = "_inputs.json"
 
 
@@ -118,28 +128,134 @@ def _title_key(title: str) -> str:
     return title[:1].upper() + title[1:]
 
 
-def redirects_by_target(files: list[Path]) -> tuple[dict[str, list[str]], int, set[str]]:
-    """Map each target title to the redirect titles pointing at it, and count the dangling ones.
+# The redirect join runs in DuckDB, on disk: its memory stays at REDIRECT_JOIN_MEMORY whatever the dump.
+REDIRECT_JOIN_MEMORY = "128MB"
+REDIRECT_JOIN_THREADS = 2
+_SCAN_ROWS = 65_536  # rows of the small title columns read at a time
+_SCAN_COLUMNS = ["namespace", "title", "is_redirect", "redirect_target"]
 
-    Only small columns are read. Targets lose their ``#section`` part: a redirect to a section still
-    leads to the article.
+
+@dataclass
+class RedirectJoin:
+    """The redirects of every eligible page, as a Parquet file sorted by the page's position in the store.
+
+    ``path`` holds one row per (page, redirect): ``article`` is the page's ordinal (its row number over
+    the page store's files in manifest order), ``title`` the redirect's title; rows are sorted by
+    ``article``, then by the redirect's own ordinal, i.e. a page's redirects come in page store order.
     """
-    by_target: dict[str, list[str]] = defaultdict(list)
-    articles: set[str] = set()
-    for path in files:
-        table = pq.read_table(path, columns=["title", "is_redirect", "redirect_target"])
-        for title, is_redirect, target in zip(
-            table["title"].to_pylist(),
-            table["is_redirect"].to_pylist(),
-            table["redirect_target"].to_pylist(),
-            strict=True,
-        ):
-            if is_redirect and target:
-                by_target[_title_key(target.split("#", 1)[0])].append(title)
-            else:
-                articles.add(_title_key(title))
-    dangling = sum(len(titles) for target, titles in by_target.items() if target not in articles)
-    return dict(by_target), dangling, articles
+
+    path: Path
+    redirects: int = 0  # redirect pages with a target
+    targets: int = 0  # distinct target titles
+    dangling: int = 0  # redirects to a page that is missing or is itself a redirect
+    attached: int = 0  # rows of ``path``
+
+
+def join_redirects(
+    files: list[Path], namespaces, work_dir: Path, *, memory_limit: str = REDIRECT_JOIN_MEMORY
+) -> RedirectJoin:
+    """Join every redirect page to the page it points at, in DuckDB with ``memory_limit`` and spilling to disk.
+
+    Only the small title columns are read. Targets lose their ``#section`` part: a redirect to a section
+    still leads to the article. A page is a redirect when it has a target; every other page, of any
+    namespace, can be a target; only non-redirect pages of ``namespaces`` get redirects attached.
+    Title keys are computed here, in Python (:func:`_title_key`), so matching follows exactly one rule.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    namespaces = set(namespaces)
+    result = RedirectJoin(work_dir / "redirects.parquet")
+    con = duckdb.connect(
+        str(work_dir / "redirects.duckdb"),
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(work_dir / "spill"),
+            "threads": REDIRECT_JOIN_THREADS,
+            # The final ORDER BY gives the order; nothing else needs insertion order, and keeping it
+            # costs memory in the join.
+            "preserve_insertion_order": False,
+        },
+    )
+    try:
+        con.execute("CREATE TABLE pages (ord BIGINT, key VARCHAR, eligible BOOLEAN)")
+        con.execute("CREATE TABLE redirects (ord BIGINT, key VARCHAR, title VARCHAR)")
+        ordinal = 0
+        for path in files:
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(
+                batch_size=_SCAN_ROWS, columns=_SCAN_COLUMNS
+            ):
+                page_ord, page_key, eligible, redirect_ord, redirect_key, redirect_title = [], [], [], [], [], []
+                for ns, title, is_redirect, target in zip(
+                    batch.column("namespace").to_pylist(),
+                    batch.column("title").to_pylist(),
+                    batch.column("is_redirect").to_pylist(),
+                    batch.column("redirect_target").to_pylist(),
+                    strict=True,
+                ):
+                    if is_redirect and target:
+                        redirect_ord.append(ordinal)
+                        redirect_key.append(_title_key(target.split("#", 1)[0]))
+                        redirect_title.append(title)
+                    else:
+                        page_ord.append(ordinal)
+                        page_key.append(_title_key(title))
+                        eligible.append(not is_redirect and ns in namespaces)
+                    ordinal += 1
+                pages = pa.table(
+                    {
+                        "ord": pa.array(page_ord, pa.int64()),
+                        "key": pa.array(page_key, pa.string()),
+                        "eligible": pa.array(eligible, pa.bool_()),
+                    }
+                )
+                con.from_arrow(pages).insert_into("pages")
+                if redirect_ord:
+                    redirects = pa.table(
+                        {
+                            "ord": pa.array(redirect_ord, pa.int64()),
+                            "key": pa.array(redirect_key, pa.string()),
+                            "title": pa.array(redirect_title, pa.string()),
+                        }
+                    )
+                    con.from_arrow(redirects).insert_into("redirects")
+        result.redirects, result.targets = con.execute("SELECT count(*), count(DISTINCT key) FROM redirects").fetchone()
+        result.dangling = con.execute(
+            "SELECT count(*) FROM redirects r WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE p.key = r.key)"
+        ).fetchone()[0]
+        # Two steps, join then sort: one pipeline doing both needs far more memory than the limit.
+        con.execute(
+            "CREATE TABLE attached AS SELECT p.ord AS article, r.ord AS redirect, r.title "
+            "FROM pages p JOIN redirects r ON p.key = r.key WHERE p.eligible"
+        )
+        con.execute("DROP TABLE pages")
+        con.execute("DROP TABLE redirects")
+        result.attached = con.execute("SELECT count(*) FROM attached").fetchone()[0]
+        con.execute(
+            f"COPY (SELECT article, title FROM attached ORDER BY article, redirect) TO {sql_literal(str(result.path))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+    finally:
+        con.close()
+        (work_dir / "redirects.duckdb").unlink(missing_ok=True)
+    return result
+
+
+def redirect_lists(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(page ordinal, redirect titles)`` from a :class:`RedirectJoin` file, one page at a time, in order."""
+    current, titles = -1, []
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=_SCAN_ROWS):
+        for article, title in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+            if article != current:
+                if article < current:
+                    raise ValueError(f"{path}: redirects are not sorted by page ({article} after {current})")
+                if titles:
+                    yield current, titles
+                current, titles = article, []
+            titles.append(title)
+    if titles:
+        yield current, titles
 
 
 # ----- the worker side --------------------------------------------------------------------------------
@@ -196,22 +312,51 @@ def _enrich_batch(rows: list[dict[str, Any]]) -> list[BuiltArticle | Quarantined
 # ----- the driver ----------------------------------------------------------------------------------------
 
 
-def _row_batches(
-    files: list[Path], redirects: dict[str, list[str]], namespaces, result: EnrichResult
-) -> Iterator[list[dict]]:
+def _eligible_rows(
+    files: list[Path], redirects: Iterator[tuple[int, list[str]]], namespaces, result: EnrichResult
+) -> Iterator[dict]:
+    """The pages to enrich, in page store order, each with its ``_redirects`` (merged in by ordinal)."""
+    pending = next(redirects, None)
+    ordinal = 0
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=PAGE_COLUMNS):
-            rows = []
-            for row in batch.to_pylist():
-                if row["is_redirect"] or row["namespace"] not in namespaces:
-                    continue
-                row["_redirects"] = redirects.get(_title_key(row["title"]), [])
-                result.redirects_attached += len(row["_redirects"])
-                result.eligible_pages += 1
-                result.wikitext_bytes += row.get("size_bytes") or 0
-                rows.append(row)
-            if rows:
-                yield rows
+        # One row group (at most the page store's 8 MiB of text) at a time. Not iter_batches: with its
+        # default pre-buffering, a reader keeps what it has read of a file and grows with the file.
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        for group in range(parquet.num_row_groups):
+            for batch in parquet.read_row_group(group, columns=PAGE_COLUMNS).to_batches(_READ_ROWS):
+                for row in batch.to_pylist():
+                    position, ordinal = ordinal, ordinal + 1
+                    if row["is_redirect"] or row["namespace"] not in namespaces:
+                        continue
+                    if pending is not None and pending[0] == position:
+                        row["_redirects"] = pending[1]
+                        pending = next(redirects, None)
+                    else:
+                        row["_redirects"] = []
+                    result.redirects_attached += len(row["_redirects"])
+                    result.eligible_pages += 1
+                    result.wikitext_bytes += row.get("size_bytes") or 0
+                    yield row
+    if pending is not None:
+        raise ValueError(f"redirects joined to page {pending[0]}, past the {ordinal} pages of the store")
+
+
+def _row_batches(rows: Iterator[dict], max_rows: int, max_text_bytes: int) -> Iterator[list[dict]]:
+    """Worker tasks of at most ``max_rows`` pages and ``max_text_bytes`` of wikitext (a larger page alone)."""
+    batch: list[dict] = []
+    text_bytes = 0
+    for row in rows:
+        size = row.get("size_bytes") or len(row.get("text") or "")
+        if batch and text_bytes + size > max_text_bytes:
+            yield batch
+            batch, text_bytes = [], 0
+        batch.append(row)
+        text_bytes += size
+        if len(batch) >= max_rows or text_bytes >= max_text_bytes:
+            yield batch
+            batch, text_bytes = [], 0
+    if batch:
+        yield batch
 
 
 def enrich_pages(
@@ -242,10 +387,14 @@ def enrich_pages(
     workers = workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
         files = cached_files(store, manifest, Path(tmp) / "pages")
-        redirects, result.redirects_dangling, _ = redirects_by_target(files)
+        context = multiprocessing.get_context("forkserver")
+        # In a process of its own: DuckDB's buffers and allocator arenas go away with it.
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as one:
+            joined = one.submit(join_redirects, files, namespaces, Path(tmp) / "redirects").result()
+        result.redirects_dangling = joined.dangling
         log(
-            f"{sum(map(len, redirects.values()))} redirects to {len(redirects)} titles "
-            f"({result.redirects_dangling} to missing pages or other redirects)"
+            f"{joined.redirects} redirects to {joined.targets} titles "
+            f"({joined.dangling} to missing pages or other redirects)"
         )
         out_dir = Path(tmp) / "articles"
         html_source = None
@@ -255,8 +404,9 @@ def enrich_pages(
             # Cached by revision id under the work dir for this run; the client bounds concurrency itself.
             html_source = MediaWikiClient(mediawiki_url, cache_dir=Path(tmp) / "html-cache")
             log(f"Parsoid HTML from {mediawiki_url}")
-        writer = ArticleStoreWriter(out_dir, project=project, source=f"dump:{date}", run_id=run_id)
-        context = multiprocessing.get_context("forkserver")
+        writer = ArticleStoreWriter(
+            out_dir, project=project, source=f"dump:{date}", run_id=run_id, batch_bytes=ARTICLE_BATCH_BYTES
+        )
         try:
             with ProcessPoolExecutor(
                 max_workers=workers,
@@ -265,11 +415,12 @@ def enrich_pages(
                 initargs=(siteinfo, run_id, time_budget_s),
             ) as pool:
                 in_flight: list[Future] = []
-                for rows in _row_batches(files, redirects, set(namespaces), result):
+                rows_in_order = _eligible_rows(files, redirect_lists(joined.path), set(namespaces), result)
+                for rows in _row_batches(rows_in_order, BATCH_ROWS, BATCH_TEXT_BYTES):
                     if html_source is not None:
                         _attach_html(html_source, rows, result, log)
                     in_flight.append(pool.submit(_enrich_batch, rows))
-                    if len(in_flight) >= 2 * workers:  # bounded memory, results kept in page order
+                    if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:  # bounded; results in page order
                         _write(in_flight.pop(0).result(), writer, result)
                 for future in in_flight:
                     _write(future.result(), writer, result)

@@ -96,6 +96,19 @@ def multistream_parts(status: DumpRunStatus, project: str, date: str) -> list[Mu
     return [MultistreamPart(dumps[key], indexes[key]) for key in sorted(dumps)]
 
 
+# Compressed bytes of one parse task at most. The parsed pages of 2 tasks per worker wait in this process;
+# the reader's own default (4 MB, or an eighth of the file per worker) makes that grow with the file up to
+# ~80 MB of XML per task on a large dump.
+TASK_COMPRESSED_BYTES = 1 << 20
+
+
+def _streams_per_task(file_size: int, streams: int, workers: int) -> int:
+    """bz2 streams per parse task: about TASK_COMPRESSED_BYTES, fewer for small files (work for every worker)."""
+    per_stream = max(1, file_size // max(1, streams))
+    target = min(TASK_COMPRESSED_BYTES, max(1, file_size // (4 * max(1, workers))))
+    return max(1, target // per_stream)
+
+
 def ingest_pages(
     store: ObjectStore,
     project: str,
@@ -128,6 +141,7 @@ def ingest_pages(
                 )
                 xml_bytes += dump.stat().st_size
                 reader = parse_multistream(dump, index, workers=workers)
+                reader.streams_per_task = _streams_per_task(dump.stat().st_size, len(reader.offsets), reader.workers)
                 siteinfo = siteinfo or siteinfo_record(reader.siteinfo)
                 for page in reader:
                     writer.add(page, source_file=part.dump_name, wikibase_item=items.get(page.id))
