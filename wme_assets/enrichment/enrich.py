@@ -387,15 +387,6 @@ def enrich_pages(
     workers = workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
         files = cached_files(store, manifest, Path(tmp) / "pages")
-        context = multiprocessing.get_context("forkserver")
-        # In a process of its own: DuckDB's buffers and allocator arenas go away with it.
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as one:
-            joined = one.submit(join_redirects, files, namespaces, Path(tmp) / "redirects").result()
-        result.redirects_dangling = joined.dangling
-        log(
-            f"{joined.redirects} redirects to {joined.targets} titles "
-            f"({joined.dangling} to missing pages or other redirects)"
-        )
         out_dir = Path(tmp) / "articles"
         html_source = None
         if mediawiki_url:
@@ -410,10 +401,18 @@ def enrich_pages(
         try:
             with ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=context,
+                mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_init_worker,
                 initargs=(siteinfo, run_id, time_budget_s),
             ) as pool:
+                # The redirect join runs in a worker, not here: DuckDB's buffers and allocator arenas stay out
+                # of the driver, and no extra process (with its imports) is started for it.
+                joined = pool.submit(join_redirects, files, namespaces, Path(tmp) / "redirects").result()
+                result.redirects_dangling = joined.dangling
+                log(
+                    f"{joined.redirects} redirects to {joined.targets} titles "
+                    f"({joined.dangling} to missing pages or other redirects)"
+                )
                 in_flight: list[Future] = []
                 rows_in_order = _eligible_rows(files, redirect_lists(joined.path), set(namespaces), result)
                 for rows in _row_batches(rows_in_order, BATCH_ROWS, BATCH_TEXT_BYTES):
