@@ -1,7 +1,8 @@
 """End to end, from a dumps run to published snapshots, on the real dump fixtures.
 
 Per wiki of the fixture mirror (the 7 xztextfilter dumps): download into the raw zone, parse into the page
-store, enrich into the article store, export and publish the snapshots — each stage the same function the
+store, enrich into the article store, export and publish the snapshots (articles of every namespace and
+Structured Contents, as the paid job does) — each stage the same function the
 Dagster assets call, against a real SeaweedFS started here. Prints per stage the wall time, the CPU time
 (this process and its worker processes), the share of the chain, and the throughput in MB of wikitext and
 articles per CPU-second; then peak memory.
@@ -20,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from wme_assets.enrichment.enrich import enrich_pages
-from wme_assets.export.snapshot import export_snapshots
+from wme_assets.export.snapshot import export_snapshots, export_structured_snapshot
 from wme_assets.parsing.ingest_pages import ingest_pages
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.sources.dump_download import download_run
@@ -70,7 +71,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wme-bench-chain-") as tmp:
         root = Path(tmp) / "mirror"
         for wiki in XZTEXTFILTER_WIKIS:
-            build_dumps_mirror(root, wiki, DATE, args.fixtures / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz")
+            dump = args.fixtures / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz"
+            build_dumps_mirror(root, wiki, DATE, dump)
         server = start_seaweedfs(Path(tmp) / "seaweedfs")
         _EXCLUDED_PIDS.add(server.pid)
         try:
@@ -91,11 +93,17 @@ def main() -> None:
 
             quiet = lambda _: None  # noqa: E731
             for wiki in XZTEXTFILTER_WIKIS:
-                store.put_bytes(store.key(f"raw/{wiki}/{DATE}/dumpstatus.json"), client.fetch_status_bytes(wiki, DATE))
-                timed("download", lambda: download_run(client, store, wiki, DATE))
-                pages = timed("parse", lambda: ingest_pages(store, wiki, DATE, workers=args.workers, log=quiet))
-                enriched = timed("enrich", lambda: enrich_pages(store, wiki, DATE, run_id="bench", workers=args.workers, log=quiet))
-                timed("export", lambda: export_snapshots(store, wiki, DATE, log=quiet))
+                status = client.fetch_status_bytes(wiki, DATE)
+                store.put_bytes(store.key(f"raw/{wiki}/{DATE}/dumpstatus.json"), status)
+                timed("download", lambda w=wiki: download_run(client, store, w, DATE))
+                pages = timed("parse", lambda w=wiki: ingest_pages(store, w, DATE, workers=args.workers, log=quiet))
+                enriched = timed(
+                    "enrich",
+                    lambda w=wiki: enrich_pages(store, w, DATE, run_id="bench", workers=args.workers, log=quiet),
+                )
+                # The paid job's exports: article snapshots of every namespace and the Structured Contents one.
+                timed("export", lambda w=wiki: export_snapshots(store, w, DATE, log=quiet))
+                timed("export", lambda w=wiki: export_structured_snapshot(store, w, DATE, log=quiet))
                 wikitext_bytes += pages.summary.text_bytes
                 articles += enriched.articles
         finally:
@@ -109,7 +117,9 @@ def main() -> None:
     for stage in ("download", "parse", "enrich", "export"):
         print(f"{stage:10} {wall[stage]:8.2f} {cpu[stage]:8.2f} {cpu[stage] / total_cpu:6.0%} "
               f"{mb / cpu[stage]:9.2f} {articles / cpu[stage]:10.0f}")
-    print(f"{'chain':10} {total_wall:8.2f} {total_cpu:8.2f} {1:6.0%} {mb / total_cpu:9.2f} {articles / total_cpu:10.0f}")
+    print(
+        f"{'chain':10} {total_wall:8.2f} {total_cpu:8.2f} {1:6.0%} {mb / total_cpu:9.2f} {articles / total_cpu:10.0f}"
+    )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the driving process: {own:.0f} MB (worker processes are not included)")
     print(f"wall-clock throughput: {mb / total_wall:.2f} MB/s of wikitext on this machine")
