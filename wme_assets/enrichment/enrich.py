@@ -10,7 +10,6 @@ never stops the partition.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import tempfile
 import time
@@ -32,6 +31,7 @@ from wme_assets.storage.layout import quarantine_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
 from wme_assets.storage.parquet_dataset import cached_files, sql_literal
+from wme_assets.workers import worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -401,7 +401,7 @@ def enrich_pages(
         try:
             with ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=multiprocessing.get_context("forkserver"),
+                mp_context=worker_context(),
                 initializer=_init_worker,
                 initargs=(siteinfo, run_id, time_budget_s),
             ) as pool:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bz2
 import io
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from wme_assets.workers import worker_context
 
 from .dump_xml import (
     DumpParseError,
@@ -245,10 +246,8 @@ class MultistreamReader:
         self.streams_per_task = streams_per_task
         # Bounds memory: at most this many parsed batches wait in the parent at any time.
         self.max_in_flight = max_in_flight or 2 * self.workers
-        # forkserver, not fork: the caller (a Dagster run, a web server) may have threads, and
-        # forking a threaded process can deadlock the child on a lock held at fork time.
-        if mp_context is None and "forkserver" in multiprocessing.get_all_start_methods():
-            mp_context = multiprocessing.get_context("forkserver")
+        if mp_context is None:
+            mp_context = worker_context()  # forkserver with the worker modules preloaded
         self._mp_context = mp_context
         self._executor = executor
         self.pages_read = 0
