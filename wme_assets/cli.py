@@ -332,17 +332,28 @@ def backfill(
 @app.command()
 def fidelity(
     fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The real-data fixtures with Enterprise records."),
+    path: str = typer.Option(
+        "all", "--path",
+        help="wikitext (Enterprise's records, ~1 s), html (Enterprise's parser goldens, ~15-20 s) or all.",
+    ),
 ) -> None:
     """Compare wme's articles with Wikimedia Enterprise's own output, field by field.
 
-    Exact-match rate of abstracts, precision and recall of categories, templates, section names and
-    infobox fields, on the real Enterprise records and parser goldens in the fixtures.
-    """
-    from wme_assets.enrichment.fidelity import fidelity_report, format_report
+    wikitext path: abstracts, categories, templates, sections, infoboxes vs the 15 real Enterprise records.
 
-    if not (fixtures / "wme-articles").is_dir():
+    HTML path: every field of Enterprise's parser rules on Parsoid HTML vs its goldens (86 cases, 9 wikis).
+    """
+    from wme_assets.enrichment.fidelity import PATHS, fidelity_report, format_report
+    from wme_assets.enrichment.parser_goldens import TESTDATA_DIRNAME
+
+    if path not in (*PATHS, "all"):
+        _fail(f"--path must be wikitext, html or all, not {path!r}")
+    paths = PATHS if path == "all" else (path,)
+    if "wikitext" in paths and not (fixtures / "wme-articles").is_dir():
         _fail(f"{fixtures} does not hold the Enterprise records (wme-articles/): pass --fixtures DIR")
-    typer.echo(format_report(fidelity_report(fixtures)))
+    if "html" in paths and not (fixtures / TESTDATA_DIRNAME / "golden").is_dir():
+        _fail(f"{fixtures} does not hold Enterprise's parser goldens ({TESTDATA_DIRNAME}/golden/): pass --fixtures DIR")
+    typer.echo(format_report(fidelity_report(fixtures, paths)))
 
 
 @services_app.command("stop")

@@ -1,7 +1,8 @@
-"""Fidelity of the wikitext extractor against real Wikimedia Enterprise output.
+"""Fidelity of the wikitext and HTML extractors against real Wikimedia Enterprise output.
 
-The floors are the numbers measured when the extractor was written, rounded down a little. They may
-be raised when the extractor improves; never lower them to make a change pass.
+The floors are the numbers measured when the extractors were written, rounded down a little. They may
+be raised when an extractor improves; never lower them to make a change pass. The HTML path's
+per-function exact-match floors are also asserted, with the misses printed, in test_html_enrichment.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from wme_assets.enrichment.fidelity import Report, fidelity_report, format_report
 
@@ -17,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 @pytest.fixture(scope="module")
 def report() -> Report:
-    return fidelity_report(FIXTURES)
+    return fidelity_report(FIXTURES)  # both paths; the HTML pages are parsed once per process
 
 
 # (field, metric, floor, measured when written)
@@ -41,6 +43,23 @@ FLOORS = [
     ("section names (golden)", "F1", 0.85, 0.861),                  # older revisions: a lower bound
     ("infobox", "name match", 0.85, 0.857),
     ("infobox", "field value recall", 0.35, 0.384),
+    # HTML path: html_fields vs Enterprise's parser goldens, 86 cases
+    ("abstract (HTML, parser goldens)", "exact match", 1.0, 1.0),              # 86/86
+    ("categories (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("categories (HTML, parser goldens)", "precision", 1.0, 1.0),
+    ("categories (HTML, parser goldens)", "recall", 1.0, 1.0),
+    ("templates (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("templates (HTML, parser goldens)", "precision", 1.0, 1.0),
+    ("templates (HTML, parser goldens)", "recall", 1.0, 1.0),
+    ("sections (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("section names (HTML, parser goldens)", "precision", 1.0, 1.0),
+    ("section names (HTML, parser goldens)", "recall", 1.0, 1.0),
+    ("infoboxes (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("infobox field names (HTML, parser goldens)", "precision", 1.0, 1.0),
+    ("infobox field names (HTML, parser goldens)", "recall", 1.0, 1.0),
+    ("images (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("links (HTML, parser goldens)", "exact match", 1.0, 1.0),
+    ("text (HTML, parser goldens)", "exact match", 84 / 86, 84 / 86),      # Toyota, Sablon:Infokutija_filozof
 ]
 
 
@@ -56,17 +75,57 @@ def test_maintenance_tags_have_no_errors(report):
 
 
 def test_every_record_was_compared(report):
-    assert len(report.records) == 15  # 12 wme-articles + 3 SDK articles
+    sources = [r.source for r in report.records]
+    assert len([s for s in sources if s != "wme-parser-testdata"]) == 15  # 12 wme-articles + 3 SDK articles
+    assert sources.count("wme-parser-testdata") == 86  # 87 parser test cases, 86 with their HTML
     compared = {m.field: m.n for m in report.metrics}
     assert compared["abstract"] == 12
     assert compared["categories (all)"] == 14
     assert compared["section names (golden)"] == 7
+    html = [m for m in report.metrics if m.path == "html"]
+    assert len(html) == 16 and all(m.n == 86 and "(HTML, parser goldens)" in m.field for m in html)
+    assert all(m.note.startswith("86 cases, 9 wikis") for m in html)
+
+
+def test_one_path_only():
+    wikitext = fidelity_report(FIXTURES, ["wikitext"])
+    assert {m.path for m in wikitext.metrics} == {"wikitext"} and len(wikitext.records) == 15
+    html = fidelity_report(FIXTURES, ["html"])  # cached parse: fast after the report fixture
+    assert {m.path for m in html.metrics} == {"html"} and len(html.records) == 86
+    with pytest.raises(ValueError, match="unknown path"):
+        fidelity_report(FIXTURES, ["json"])
 
 
 def test_format_report_is_a_table(report):
     text = format_report(report)
-    lines = text.splitlines()
-    assert lines[0].split()[:3] == ["field", "metric", "value"]
-    assert set(lines[1].replace(" ", "")) == {"-"}
-    assert any(line.startswith("abstract") and "%" in line for line in lines)
-    assert len(lines) == len(report.metrics) + 2
+    blocks = text.split("\n\n")
+    assert len(blocks) == 2  # wikitext path, then HTML path
+    for block, path in zip(blocks, ("wikitext", "html"), strict=True):
+        lines = block.splitlines()
+        assert lines[0].lower().startswith(f"{path} path")
+        assert lines[1].split()[:3] == ["field", "metric", "value"]
+        assert set(lines[2].replace(" ", "")) == {"-"}
+        assert len(lines) == len([m for m in report.metrics if m.path == path]) + 3
+    assert any(line.startswith("abstract ") and "%" in line for line in blocks[0].splitlines())
+    # columns line up across both blocks
+    header_lines = [ln for ln in text.splitlines() if ln.startswith("field ")]
+    assert len(header_lines) == 2 and header_lines[0] == header_lines[1]
+
+
+def test_cli_prints_the_html_rows():
+    from wme_assets.cli import app
+
+    done = CliRunner().invoke(app, ["fidelity", "--fixtures", str(FIXTURES), "--path", "html"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[0].startswith("HTML path")
+    assert not any(line.startswith("abstract  ") or line.startswith("wikitext path") for line in lines)
+    for label in ("abstract", "categories", "templates", "sections", "infoboxes", "images", "links", "text"):
+        row = next(ln for ln in lines if ln.startswith(f"{label} (HTML, parser goldens)") and "exact match" in ln)
+        assert "%" in row and " 86  86 cases, 9 wikis" in row
+    assert any(ln.startswith("abstract (HTML, parser goldens)") and "100.0%" in ln for ln in lines)
+    assert any(ln.startswith("section names (HTML, parser goldens)") and "recall" in ln for ln in lines)
+    assert any(ln.startswith("infobox field names (HTML, parser goldens)") and "precision" in ln for ln in lines)
+
+    bad = CliRunner().invoke(app, ["fidelity", "--fixtures", str(FIXTURES), "--path", "xml"])
+    assert bad.exit_code == 2

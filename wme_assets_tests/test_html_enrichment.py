@@ -3,8 +3,10 @@
 The oracle is ``shared/fixtures/wme-parser-testdata``: 87 real Parsoid pages (86 present) and the golden
 outputs Enterprise's Go parser produced for them, one file per function. Each test measures the rate
 of cases where our output equals the golden and asserts a floor at the rate reached (so a regression
-fails, an improvement is free to raise the floor). The goldens are go-spew dumps; :func:`spew_parse`
-reads them back into plain Python values.
+fails, an improvement is free to raise the floor). The goldens are go-spew dumps; the reader
+(:func:`~wme_assets.enrichment.parser_goldens.spew_parse`), the case loading and what "equal" means per
+function (``ours``/``expected``) live in :mod:`wme_assets.enrichment.parser_goldens`, shared with
+``wme fidelity``.
 
 The last test runs HTML from a real MediaWiki on loopback (``mediawiki_server.py``) through
 :func:`html_fields` and checks that its abstract says what the wikitext-derived abstract of the same
@@ -13,136 +15,45 @@ page says.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import lzma
 import re
-from dataclasses import asdict
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from wme_assets.enrichment import html as H
+from wme_assets.enrichment import parser_goldens as PG
+from wme_assets.enrichment.parser_goldens import spew_parse, unquote_go
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "wme-parser-testdata"
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / PG.TESTDATA_DIRNAME
 
 pytestmark = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"{TESTDATA} is missing")
 
 
 # --------------------------------------------------------------------------------------------
-# go-spew reader
-
-_STR = r'"((?:[^"\\]|\\.)*)"'
-_FIELD_STR = re.compile(rf'^(\w+): \(string\) (?:\(len=\d+\) )?{_STR},?$')
-_FIELD_INT = re.compile(r"^(\w+): \(int\) (-?\d+),?$")
-_FIELD_NIL = re.compile(r"^(\w+): \([^)]*\) <nil>,?$")
-_FIELD_LIST = re.compile(r"^(\w+): \([^)]*\) (?:\(len=\d+\) )?\{$")
-_ITEM_OBJ = re.compile(r"^\(\*parser\.\w+\)\(\{$")
-_ITEM_STR = re.compile(rf"^\(string\) (?:\(len=\d+\) )?{_STR},?$")
-_TOP_LIST = re.compile(r"^\([^)]*\) (?:\(len=\d+\) )?\{$")
+# cases (golden loading, parsing and the comparable values: wme_assets.enrichment.parser_goldens)
 
 
-def _unquote(s: str) -> str:
-    """Go ``strconv.Quote`` → str (JSON plus \\x and \\U escapes)."""
-    s = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: "\\u00" + m.group(1), s)
-    s = re.sub(r"\\U([0-9a-fA-F]{8})", lambda m: json.dumps(chr(int(m.group(1), 16)))[1:-1], s)
-    s = s.replace("\\a", "\\u0007").replace("\\v", "\\u000b")
-    return json.loads(f'"{s}"')
-
-
-def spew_parse(text: str) -> Any:
-    lines = [ln.strip() for ln in text.strip().splitlines()]
-    pos = 0
-
-    def parse_list() -> list:
-        nonlocal pos
-        out: list = []
-        while pos < len(lines):
-            ln = lines[pos]
-            pos += 1
-            if ln in ("}", "},"):
-                return out
-            if _ITEM_OBJ.match(ln):
-                out.append(parse_obj())
-            elif m := _ITEM_STR.match(ln):
-                out.append(_unquote(m.group(1)))
-            else:
-                raise ValueError(f"unexpected list line {ln!r}")
-        return out
-
-    def parse_obj() -> dict:
-        nonlocal pos
-        obj: dict = {}
-        while pos < len(lines):
-            ln = lines[pos]
-            pos += 1
-            if ln in ("})", "}),"):
-                return obj
-            if m := _FIELD_STR.match(ln):
-                obj[m.group(1)] = _unquote(m.group(2))
-            elif m := _FIELD_INT.match(ln):
-                obj[m.group(1)] = int(m.group(2))
-            elif m := _FIELD_NIL.match(ln):
-                obj[m.group(1)] = None
-            elif m := _FIELD_LIST.match(ln):
-                obj[m.group(1)] = parse_list()
-            else:
-                raise ValueError(f"unexpected object line {ln!r}")
-        return obj
-
-    first = lines[pos]
-    pos += 1
-    if not _TOP_LIST.match(first):
-        raise ValueError(f"not a go-spew list: {first!r}")
-    return parse_list()
-
-
-# --------------------------------------------------------------------------------------------
-# cases
-
-
-@cache
 def _golden(function: str) -> dict[int, dict]:
-    with lzma.open(TESTDATA / "golden" / f"{function}.jsonl.xz", "rt", encoding="utf-8") as fh:
-        return {row["case"]: row for row in map(json.loads, fh)}
+    return PG.load_golden(TESTDATA, function)
 
 
-@cache
-def _cases() -> list[tuple[int, str, H.HtmlFields]]:
-    """(case, html file, our fields) for every case whose HTML is present, parsed once."""
-    out = []
-    for case, row in sorted(_golden("abstract").items()):
-        path = TESTDATA / (row["html_file"] or "")
-        if not row["html_file"] or not path.is_file():
-            continue
-        with lzma.open(path, "rt", encoding="utf-8") as fh:
-            out.append((case, row["html_file"], H.html_fields(fh.read())))
-    return out
+def _cases() -> tuple[tuple[PG.GoldenCase, H.HtmlFields], ...]:
+    """(case, our fields) for every case whose HTML is present, parsed once per process."""
+    return PG.parsed_cases(TESTDATA)
 
 
-def _rate(function: str, ours: Any, gold: Any) -> tuple[float, list]:
-    """Exact-match rate of ours(fields) vs gold(golden row) over the cases; and the misses."""
+def _rate(function: str) -> tuple[float, list]:
+    """Exact-match rate of our value vs the golden's (``PG.ours`` / ``PG.expected``) over the cases;
+    and the misses."""
     hits, misses = 0, []
-    for case, name, fields in _cases():
-        if ours(fields) == gold(_golden(function)[case]):
+    for case, fields in _cases():
+        if PG.ours(function, fields) == PG.expected(function, _golden(function)[case.case]):
             hits += 1
         else:
-            misses.append((case, name))
+            misses.append((case.case, case.html_file))
     rate = hits / len(_cases())
     print(f"\n{function}: {hits}/{len(_cases())} exact ({rate:.1%}); misses: {misses[:8]}")
     return rate, misses
-
-
-def _part_shape(p: dict | H.HtmlPart) -> tuple:
-    """Name/type/value/values and children, recursively (links and images compared elsewhere)."""
-    if isinstance(p, H.HtmlPart):
-        return (p.name, p.type, p.value, tuple(p.values), tuple(_part_shape(c) for c in p.has_parts))
-    return (
-        p.get("Name") or "", p.get("Type") or "", p.get("Value") or "", tuple(p.get("Values") or ()),
-        tuple(_part_shape(c) for c in p.get("HasParts") or ()),
-    )
 
 
 def test_spew_reader_round_trips_a_relation_list() -> None:
@@ -153,80 +64,80 @@ def test_spew_reader_round_trips_a_relation_list() -> None:
     }
 
 
+def test_spew_reader_reads_parts_ints_nils_and_go_escapes() -> None:
+    text = r"""([]*parser.Part) (len=1) {
+      (*parser.Part)({
+        Name: (string) (len=3) "a\"b",
+        Type: (string) (len=7) "section",
+        Value: (string) "",
+        Values: ([]string) (len=1) {
+          (string) (len=5) "\x41\U0001f600"
+        },
+        HasParts: ([]*parser.Part) <nil>,
+        Images: ([]*parser.Image) (len=1) {
+          (*parser.Image)({
+            ContentUrl: (string) (len=1) "u",
+            Height: (int) 290,
+            Width: (int) -1
+          })
+        }
+      })
+    }
+    """
+    assert spew_parse(text) == [{
+        "Name": 'a"b', "Type": "section", "Value": "", "Values": ["A\U0001f600"],
+        "HasParts": None, "Images": [{"ContentUrl": "u", "Height": 290, "Width": -1}],
+    }]
+    assert unquote_go(r"tab\tbell\a\u00e9") == "tab\tbell\x07\u00e9"
+    with pytest.raises(ValueError):
+        spew_parse("not spew")
+
+
 def test_cases_are_present() -> None:
+    assert len(PG.golden_cases(TESTDATA)) == 87
     assert len(_cases()) == 86  # 87 upstream, Lionel_Messi.html could not be copied
+    wikis = {case.wiki for case, _ in _cases()}
+    assert {"enwiki", "dewiki", "frwiki"} <= wikis and len(wikis - {None}) == 9
 
 
 def test_abstract_matches_enterprise() -> None:
-    rate, _ = _rate("abstract", lambda f: f.abstract, lambda g: g["snapshot"].removesuffix("\n"))
+    rate, _ = _rate("abstract")
     assert rate >= 1.0  # 86/86
 
 
 def test_categories_match_enterprise() -> None:
-    rate, _ = _rate(
-        "categories",
-        lambda f: [(r.name, r.url) for r in f.categories],
-        lambda g: sorted((r["Name"], r["URL"]) for r in spew_parse(g["snapshot"])),
-    )
+    rate, _ = _rate("categories")
     assert rate >= 1.0
 
 
 def test_templates_match_enterprise() -> None:
-    rate, _ = _rate(
-        "templates",
-        lambda f: [(r.name, r.url) for r in f.templates],
-        lambda g: sorted((r["Name"], r["URL"]) for r in spew_parse(g["snapshot"])),
-    )
+    rate, _ = _rate("templates")
     assert rate >= 1.0
 
 
 def test_sections_match_enterprise() -> None:
-    rate, _ = _rate(
-        "sections",
-        lambda f: [_part_shape(p) for p in f.sections],
-        lambda g: [_part_shape(p) for p in spew_parse(g["snapshot"])],
-    )
+    rate, _ = _rate("sections")
     assert rate >= SECTIONS_FLOOR
 
 
 def test_infoboxes_match_enterprise() -> None:
-    rate, _ = _rate(
-        "infoboxes",
-        lambda f: [_part_shape(p) for p in f.infoboxes],
-        lambda g: [_part_shape(p) for p in spew_parse(g["snapshot"])],
-    )
+    rate, _ = _rate("infoboxes")
     assert rate >= INFOBOXES_FLOOR
 
 
 def test_images_match_enterprise() -> None:
-    rate, _ = _rate(
-        "images",
-        lambda f: [asdict(i) for i in f.images],
-        lambda g: [
-            {"content_url": i["ContentUrl"], "alternative_text": i["AlternativeText"],
-             "caption": i["Caption"], "height": i["Height"], "width": i["Width"]}
-            for i in spew_parse(g["snapshot"])
-        ],
-    )
+    rate, _ = _rate("images")
     assert rate >= IMAGES_FLOOR
 
 
 def test_links_match_enterprise() -> None:
-    rate, _ = _rate(
-        "links",
-        lambda f: [(lk.url, lk.text) for lk in f.links],
-        lambda g: [(lk["URL"], lk["Text"]) for lk in spew_parse(g["snapshot"])],
-    )
+    rate, _ = _rate("links")
     assert rate >= LINKS_FLOOR
 
 
 def test_text_matches_enterprise() -> None:
     # The golden is the MD5 of GetText(document) (hex of the digest + cupaloy's newline).
-    rate, _ = _rate(
-        "text",
-        lambda f: hashlib.md5(f.text.encode("utf-8")).hexdigest(),
-        lambda g: g["snapshot_hex"][:32],
-    )
+    rate, _ = _rate("text")
     assert rate >= TEXT_FLOOR
 
 

@@ -1,7 +1,9 @@
-"""How close the wikitext extractor comes to real Wikimedia Enterprise output.
+"""How close wme's two extractors come to real Wikimedia Enterprise output.
 
-:func:`fidelity_report` runs :func:`~wme_assets.enrichment.wikitext.extract_wikitext_fields` on the
-real Enterprise records in ``shared/fixtures`` and compares field by field:
+:func:`fidelity_report` measures two paths (``paths``; ``wme fidelity --path wikitext|html|all``).
+
+**wikitext** — :func:`~wme_assets.enrichment.wikitext.extract_wikitext_fields` on the real Enterprise
+records in ``shared/fixtures``, field by field:
 
 * ``wme-articles/<wiki>/*.json.xz`` (12 article records) and ``wme-sdk-testdata/testdata/
   articles.ndjson`` (3) — the input wikitext and the expected ``abstract``, ``categories``,
@@ -18,7 +20,15 @@ MediaWiki API (dewiki, simplewiki), every indirectly transcluded template and mo
 the wikitext states. "wikitext-determined" restricts the expected set to names that occur literally
 as a ``[[…:Name`` / ``{{Name`` in the wikitext (checked independently of the extractor).
 
-:func:`format_report` prints the result as a table; ``wme fidelity`` calls both.
+**html** — :func:`~wme_assets.enrichment.html.html_fields` on the Parsoid pages of
+``wme-parser-testdata`` (86 cases of 87, 9 wikis; see :mod:`~wme_assets.enrichment.parser_goldens`)
+against the outputs of Enterprise's Go parser for the same HTML: the exact-match rate per function
+(``abstract``, ``categories``, ``templates``, ``sections``, ``infoboxes``, ``images``, ``links``,
+``text``; exact as defined by :func:`~wme_assets.enrichment.parser_goldens.expected`), and precision
+and recall, micro-averaged over the cases, of category and template names, section names (all
+levels) and infobox field names (the rendered labels). Each page is parsed once per process.
+
+:func:`format_report` prints the result as a table, one block per path; ``wme fidelity`` calls both.
 """
 
 from __future__ import annotations
@@ -27,14 +37,26 @@ import json
 import lzma
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from wme_assets.enrichment import parser_goldens as PG
+from wme_assets.enrichment.html import HtmlPart
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wikitext_fields
 
-__all__ = ["Metric", "RecordResult", "Report", "fidelity_report", "format_report", "load_records"]
+__all__ = ["PATHS", "Metric", "RecordResult", "Report", "fidelity_report", "format_report", "load_records"]
+
+PATHS = ("wikitext", "html")
+"""The extraction paths :func:`fidelity_report` can measure."""
+
+_PATH_TITLES = {
+    "wikitext": "wikitext path: extract_wikitext_fields vs Enterprise's records (wme-articles, wme-sdk-testdata)",
+    "html": "HTML path: html_fields vs Enterprise's parser goldens (wme-parser-testdata)",
+}
+HTML_LABEL = "HTML, parser goldens"
 
 
 # ==================================================================================================
@@ -45,7 +67,8 @@ __all__ = ["Metric", "RecordResult", "Report", "fidelity_report", "format_report
 @dataclass(slots=True)
 class Metric:
     """One number of the report: ``value`` is a fraction (0–1) or, for ``unit="count"``, a count;
-    ``None`` when nothing was comparable. ``n`` says over how many records (or items) it was taken."""
+    ``None`` when nothing was comparable. ``n`` says over how many records (or cases) it was taken;
+    ``path`` which extractor it measures (one of :data:`PATHS`)."""
 
     field: str
     metric: str
@@ -53,6 +76,7 @@ class Metric:
     n: int
     note: str = ""
     unit: str = "ratio"
+    path: str = "wikitext"
 
 
 @dataclass(slots=True)
@@ -102,14 +126,14 @@ class _PRF:
         self.tp, self.fp, self.fn, self.records = self.tp + tp, self.fp + fp, self.fn + fn, self.records + 1
         return tp, fp, fn
 
-    def metrics(self, field_name: str, note: str = "") -> list[Metric]:
+    def metrics(self, field_name: str, note: str = "", path: str = "wikitext", f1: bool = True) -> list[Metric]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else None
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else None
         f = 2 * p * r / (p + r) if p is not None and r is not None and p + r else None
         return [
-            Metric(field_name, "precision", p, self.records, note),
-            Metric(field_name, "recall", r, self.records, note),
-            Metric(field_name, "F1", f, self.records, note),
+            Metric(field_name, "precision", p, self.records, note, path=path),
+            Metric(field_name, "recall", r, self.records, note, path=path),
+            *([Metric(field_name, "F1", f, self.records, note, path=path)] if f1 else []),
         ]
 
 
@@ -152,56 +176,20 @@ def _structured_contents(fixtures_dir: Path) -> dict[tuple[str, int], dict]:
             for r in json.loads(path.read_text(encoding="utf-8"))}
 
 
-def _golden(fixtures_dir: Path, kind: str) -> dict[tuple[str, str], str]:
-    """Golden snapshot text per ``(dbname, title)``; the wiki comes from the Parsoid ``about=`` URI
-    of the case's HTML file (``html_index.tsv``), the title from the file name (``FR_`` prefix off)."""
-    base = fixtures_dir / "wme-parser-testdata"
-    path = base / "golden" / f"{kind}.jsonl.xz"
-    if not path.exists():
+def _golden(fixtures_dir: Path, kind: str) -> dict[tuple[str, str], dict]:
+    """Golden row per ``(dbname, title)`` (first case of a title wins); the wiki comes from the
+    Parsoid ``about=`` URI of the case's HTML file, the title from the case (``FR_`` prefix off)."""
+    testdata = fixtures_dir / PG.TESTDATA_DIRNAME
+    if not (testdata / "golden" / f"{kind}.jsonl.xz").exists():
         return {}
-    wiki_of: dict[str, str] = {}
-    index = base / "html_index.tsv"
-    if index.exists():
-        for line in index.read_text(encoding="utf-8").splitlines()[1:]:
-            cols = line.split("\t")
-            m = re.match(r"https://([a-z-]+)\.wikipedia\.org/", cols[1]) if len(cols) > 1 else None
-            if m:
-                wiki_of[cols[0]] = m.group(1).replace("-", "_") + "wiki"
-    out: dict[tuple[str, str], str] = {}
-    with lzma.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            html_file = (row.get("html_file") or "").removeprefix("html/").removesuffix(".xz")
-            wiki = wiki_of.get(html_file)
-            if wiki is None:
-                continue
-            title = row["title"][3:] if row["title"].startswith("FR_") else row["title"]
-            out.setdefault((wiki, _fold_accents(title.replace("_", " "))), row["snapshot"])
+    rows = PG.load_golden(testdata, kind)
+    out: dict[tuple[str, str], dict] = {}
+    for case in PG.golden_cases(testdata):
+        if case.wiki is None or case.case not in rows:
+            continue
+        title = case.title.removeprefix("FR_")
+        out.setdefault((case.wiki, _fold_accents(title.replace("_", " "))), rows[case.case])
     return out
-
-
-# go-spew dumps of the golden parser output: `Name: (string) (len=8) "Abstract",` then `Type: …`.
-_SPEW_PART_RE = re.compile(
-    r'^(?P<indent>\s*)Name: \(string\) (?:\(len=\d+\) )?"(?P<name>(?:[^"\\]|\\.)*)",\n'
-    r'\s*Type: \(string\) \(len=\d+\) "(?P<type>[a-z_]+)",\n'
-    r'\s*Value: \(string\) (?:\(len=\d+\) )?"(?P<value>(?:[^"\\]|\\.)*)"',
-    re.MULTILINE,
-)
-
-
-def _spew_parts(snapshot: str) -> list[tuple[int, str, str, str]]:
-    """``(indent, type, name, value)`` of every Part in a golden snapshot."""
-    return [(len(m.group("indent")), m.group("type"), _unescape_go(m.group("name")),
-             _unescape_go(m.group("value"))) for m in _SPEW_PART_RE.finditer(snapshot)]
-
-
-def _unescape_go(text: str) -> str:
-    if "\\" not in text:
-        return text
-    try:
-        return json.loads(f'"{text}"')
-    except ValueError:
-        return text
 
 
 # ==================================================================================================
@@ -330,9 +318,28 @@ class _Tally:
     infobox_values: list[float] = field(default_factory=list)
 
 
-def fidelity_report(fixtures_dir: str | Path) -> Report:
-    """Compare the extractor with the real Enterprise records under ``fixtures_dir``."""
+def fidelity_report(fixtures_dir: str | Path, paths: Iterable[str] = PATHS) -> Report:
+    """Compare the extractors of ``paths`` with the real Enterprise output under ``fixtures_dir``."""
     fixtures_dir = Path(fixtures_dir)
+    paths = tuple(paths)
+    unknown = set(paths) - set(PATHS)
+    if unknown:
+        raise ValueError(f"unknown path(s) {sorted(unknown)}: choose from {PATHS}")
+    metrics: list[Metric] = []
+    records: list[RecordResult] = []
+    for path in PATHS:
+        if path not in paths:
+            continue
+        if path == "wikitext":
+            part = _wikitext_report(fixtures_dir)
+        else:
+            part = _html_report(fixtures_dir / PG.TESTDATA_DIRNAME)
+        metrics += part.metrics
+        records += part.records
+    return Report(metrics, records)
+
+
+def _wikitext_report(fixtures_dir: Path) -> Report:
     structured = _structured_contents(fixtures_dir)
     golden_sections = _golden(fixtures_dir, "sections")
     golden_infoboxes = _golden(fixtures_dir, "infoboxes")
@@ -392,21 +399,23 @@ def _compare_article(record: _Record, fields: WikitextFields, tally: _Tally, res
         tally.characters.append(fields.number_of_characters == version["number_of_characters"])
 
 
-def _compare_golden_sections(fields: WikitextFields, snapshot: str, tally: _Tally, result: RecordResult) -> None:
-    expected = {name for _indent, kind, name, _value in _spew_parts(snapshot) if kind == "section"}
+def _compare_golden_sections(fields: WikitextFields, row: dict, tally: _Tally, result: RecordResult) -> None:
+    expected = {p.get("Name") or "" for p in PG.iter_parts(PG.spew_parse(row["snapshot"]))
+                if p.get("Type") == "section"}
     predicted = set(_section_names(fields.sections))
     tp, fp, fn = tally.sections_golden.add(predicted, expected)
     result.checks["sections_golden"] = {"tp": tp, "fp": fp, "fn": fn}
 
 
-def _compare_golden_infobox(fields: WikitextFields, snapshot: str, tally: _Tally, result: RecordResult) -> None:
-    parts = _spew_parts(snapshot)
-    boxes = [(indent, name) for indent, kind, name, _v in parts if kind == "infobox"]
+def _compare_golden_infobox(fields: WikitextFields, row: dict, tally: _Tally, result: RecordResult) -> None:
+    parts = list(PG.iter_parts(PG.spew_parse(row["snapshot"])))
+    boxes = [p.get("Name") or "" for p in parts if p.get("Type") == "infobox"]
     if not boxes:
         return
-    expected_fields = [{"type": kind, "name": name, "value": value} for _i, kind, name, value in parts
-                       if kind == "field"]
-    _compare_infoboxes(fields.infoboxes, [{"name": boxes[0][1], "has_parts": expected_fields}], tally, result)
+    # the fields of every infobox of the page, compared with our first one (as the structured contents)
+    expected_fields = [{"type": "field", "name": p.get("Name") or "", "value": p.get("Value") or ""}
+                       for p in parts if p.get("Type") == "field"]
+    _compare_infoboxes(fields.infoboxes, [{"name": boxes[0], "has_parts": expected_fields}], tally, result)
 
 
 def _compare_infoboxes(ours: list[dict], expected: list[dict], tally: _Tally, result: RecordResult) -> None:
@@ -465,9 +474,84 @@ def _metrics(t: _Tally) -> list[Metric]:
     return m
 
 
+# ==================================================================================================
+# The HTML path: html_fields vs Enterprise's parser goldens
+# ==================================================================================================
+
+# (field label, note) of the exact-match rows, per parser function
+_HTML_EXACT = {
+    "abstract": "",
+    "categories": "(name, URL) list",
+    "templates": "(name, URL) list",
+    "sections": "Part tree: name, type, value, values",
+    "infoboxes": "Part tree: name, type, value, values",
+    "images": "URL, alt text, caption, size",
+    "links": "(URL, text) list",
+    "text": "MD5 of the plain text",
+}
+
+
+def _html_parts(parts: list[HtmlPart]) -> Iterator[HtmlPart]:
+    for part in parts:
+        yield part
+        yield from _html_parts(part.has_parts)
+
+
+def _html_report(testdata: Path) -> Report:
+    """Exact-match rate per parser function and micro-averaged precision/recall of names, over the
+    cases of ``wme-parser-testdata`` whose HTML is present."""
+    cases = PG.parsed_cases(testdata)
+    goldens = {function: PG.load_golden(testdata, function) for function in PG.FUNCTIONS}
+    exact: dict[str, list[bool]] = {function: [] for function in PG.FUNCTIONS}
+    names = {kind: _PRF() for kind in ("categories", "templates", "section names", "infobox field names")}
+    results: list[RecordResult] = []
+    for case, fields in cases:
+        result = RecordResult(PG.TESTDATA_DIRNAME, case.wiki or "", case.title)
+        parsed: dict[str, list] = {}
+        for function in PG.FUNCTIONS:
+            row = goldens[function][case.case]
+            if "snapshot" in row and function not in ("abstract", "text"):
+                parsed[function] = PG.spew_parse(row["snapshot"])
+            ok = PG.ours(function, fields) == PG.expected(function, row, parsed.get(function))
+            exact[function].append(ok)
+            result.checks[function] = ok
+        predicted_expected = {
+            "categories": ({r.name for r in fields.categories}, {r["Name"] for r in parsed["categories"]}),
+            "templates": ({r.name for r in fields.templates}, {r["Name"] for r in parsed["templates"]}),
+            "section names": ({p.name for p in _html_parts(fields.sections) if p.type == "section"},
+                              {p.get("Name") or "" for p in PG.iter_parts(parsed["sections"])
+                               if p.get("Type") == "section"}),
+            "infobox field names": ({p.name for p in _html_parts(fields.infoboxes) if p.type == "field"},
+                                    {p.get("Name") or "" for p in PG.iter_parts(parsed["infoboxes"])
+                                     if p.get("Type") == "field"}),
+        }
+        for kind, (predicted, expected) in predicted_expected.items():
+            names[kind].add(predicted, expected)
+            if predicted != expected:
+                result.checks[f"{kind} (missing, extra)"] = (sorted(expected - predicted), sorted(predicted - expected))
+        results.append(result)
+    wikis = len({case.wiki for case, _ in cases if case.wiki})
+    scope = f"{len(cases)} cases, {wikis} wikis"
+    # name sets scored after a function's exact-match row: (function, field label, note)
+    name_rows = {
+        "categories": [("categories", "categories", "names, micro-averaged")],
+        "templates": [("templates", "templates", "names, micro-averaged")],
+        "sections": [("section names", "section names", "all levels, micro-averaged")],
+        "infoboxes": [("infobox field names", "infobox field names", "labels, micro-averaged")],
+    }
+    metrics: list[Metric] = []
+    for function, note in _HTML_EXACT.items():
+        metrics.append(Metric(f"{function} ({HTML_LABEL})", "exact match", _rate(exact[function]),
+                              len(exact[function]), f"{scope}; {note}" if note else scope, path="html"))
+        for kind, label, prf_note in name_rows.get(function, ()):
+            metrics += names[kind].metrics(f"{label} ({HTML_LABEL})", f"{scope}; {prf_note}", path="html", f1=False)
+    return Report(metrics, results)
+
+
 def format_report(report: Report) -> str:
-    """The metrics as a fixed-width table."""
-    rows = [("field", "metric", "value", "n", "note")]
+    """The metrics as a fixed-width table: a title line and a header per path, a blank line between."""
+    header = ("field", "metric", "value", "n", "note")
+    blocks: dict[str, list[tuple[str, str, str, str, str]]] = {}
     for m in report.metrics:
         if m.value is None:
             value = "—"
@@ -475,13 +559,19 @@ def format_report(report: Report) -> str:
             value = f"{m.value:g}"
         else:
             value = f"{100 * m.value:.1f}%"
-        rows.append((m.field, m.metric, value, str(m.n), m.note))
+        blocks.setdefault(m.path, []).append((m.field, m.metric, value, str(m.n), m.note))
+    rows = [header] + [row for block in blocks.values() for row in block]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = []
-    for i, r in enumerate(rows):
-        lines.append("  ".join(
+
+    def line(r: tuple[str, ...]) -> str:
+        return "  ".join(
             [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
-        ).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 4)
+        ).rstrip()
+
+    lines: list[str] = []
+    for path, block in blocks.items():
+        if lines:
+            lines.append("")
+        lines += [_PATH_TITLES.get(path, path), line(header), "  ".join("-" * w for w in widths) + "  " + "-" * 4]
+        lines += [line(r) for r in block]
     return "\n".join(lines)
