@@ -135,7 +135,7 @@ def test_rows_per_file_is_exact(tmp_path, bnwiki_pages):
     summary = w.close()
     assert [f.rows for f in summary.files] == [250, 250, 222]
     # Files follow each other in page id order without overlap (the dump is in id order).
-    for before, after in zip(summary.files, summary.files[1:]):
+    for before, after in zip(summary.files, summary.files[1:], strict=False):
         assert before.max_page_id < after.min_page_id
     assert summary.max_buffered_rows <= 64
 
