@@ -59,8 +59,7 @@ def postgres() -> PostgresCluster:
     cluster.stop()
 
 
-@pytest.fixture
-def object_store(seaweedfs) -> ObjectStore:
+def new_test_store(seaweedfs: SeaweedServer) -> ObjectStore:
     """A store on the session's SeaweedFS, under a prefix of its own so tests never see each other."""
     store = ObjectStore(
         bucket=TEST_BUCKET,
@@ -71,6 +70,12 @@ def object_store(seaweedfs) -> ObjectStore:
     )
     store.check_bucket(create=True)
     return store
+
+
+@pytest.fixture
+def object_store(seaweedfs) -> ObjectStore:
+    """A store of the test's own on the session's SeaweedFS."""
+    return new_test_store(seaweedfs)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -36,10 +35,10 @@ from wme_assets.export.publish import (
     verify_published,
 )
 from wme_assets.export.snapshot import export_snapshots, export_structured_snapshot
-from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_batches, publish_base
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.conftest import DUMP_DATE, TEST_BUCKET
+from wme_assets_tests.conftest import DUMP_DATE, new_test_store
+from wme_assets_tests.test_export_publish import same_store
 from wme_assets_tests.test_publishing_parquet import (
     enterprise_structured_contents,
     real_articles,
@@ -56,28 +55,6 @@ VALIDATORS = {kind: record_validator(schema) for kind, schema in RECORD_SCHEMAS.
 QUIET = {"log": lambda _: None}
 
 
-def new_store(seaweedfs) -> ObjectStore:
-    store = ObjectStore(
-        bucket=TEST_BUCKET,
-        prefix=f"t-{uuid.uuid4().hex[:12]}",
-        endpoint_url=seaweedfs.endpoint_url,
-        access_key=EMBEDDED_ACCESS_KEY,
-        secret_key=EMBEDDED_SECRET_KEY,
-    )
-    store.check_bucket(create=True)
-    return store
-
-
-def same_store(store: ObjectStore, cls=ObjectStore) -> ObjectStore:
-    return cls(
-        bucket=store.bucket,
-        prefix=store.prefix,
-        endpoint_url=store.endpoint_url,
-        access_key=EMBEDDED_ACCESS_KEY,
-        secret_key=EMBEDDED_SECRET_KEY,
-    )
-
-
 @pytest.fixture(scope="module")
 def enriched_bnwiki(seaweedfs, dumps_mirror) -> ObjectStore:
     """The bnwiki article store, from the real dump through wme's own download, ingestion and enrichment."""
@@ -86,7 +63,7 @@ def enriched_bnwiki(seaweedfs, dumps_mirror) -> ObjectStore:
     from wme_assets.sources.dump_download import download_run
     from wme_assets.sources.dumps_client import DumpsClient
 
-    store = new_store(seaweedfs)
+    store = new_test_store(seaweedfs)
     client = DumpsClient(dumps_mirror.as_uri())
     status = client.fetch_status_bytes(PROJECT, DUMP_DATE)
     store.put_bytes(store.key(f"raw/{PROJECT}/{DUMP_DATE}/dumpstatus.json"), status)
@@ -261,7 +238,7 @@ def test_a_rerun_gives_the_same_bytes(bnwiki, seaweedfs, tmp_path):
     assert again.namespaces[0].published.uploaded == []  # everything already in place, byte for byte
 
     # From scratch in another store: the archive and every chunk are the same bytes.
-    other = new_store(seaweedfs)
+    other = new_test_store(seaweedfs)
     for info in bnwiki.list(bnwiki.key("articles", PROJECT) + "/"):
         other.copy_object(info.key, other.prefix + info.key[len(bnwiki.prefix) :])
     elsewhere = export_structured_snapshot(
