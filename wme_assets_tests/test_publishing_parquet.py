@@ -10,7 +10,9 @@ for bad input: trees deeper than the schema unrolls, lines that are not records.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import lzma
 from collections import Counter, defaultdict
 from functools import cache
@@ -31,6 +33,7 @@ from wme_assets.enrichment.schema import (
     to_json_bytes,
 )
 from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields
+from wme_assets.export.read import SnapshotNotFoundError
 from wme_assets.publishing.parquet import (
     DEFAULT_MAX_DEPTH,
     KIND_MODELS,
@@ -476,6 +479,8 @@ def test_publish_lists_every_shard_and_duckdb_reads_the_downloads(object_store, 
     shards = write_parquet_shards(lines, tmp_path / "w", dbname="enwiki", namespace=0, max_rows=2, dump_date=DUMP_DATE)
     manifest = publish_parquet(object_store, shards, date=DATE)
     assert manifest.date == DATE and manifest.dump_date == DUMP_DATE
+    # Shards written from records name no source snapshot, and their manifest has no `source` key at all.
+    assert manifest.source is None and "source" not in json.loads(manifest.to_json())
     assert [s.key for s in manifest.files] == [
         f"parquet/{DATE}/enwiki_namespace_0/enwiki_namespace_0_{i:05d}.parquet" for i in range(3)
     ]
@@ -531,25 +536,51 @@ def test_a_corrupt_local_shard_is_not_published(object_store, tmp_path):
     assert not object_store.exists(object_store.key(parquet_manifest_key(DATE, "frwiki_namespace_0")))
 
 
-def test_export_parquet_from_the_article_store(object_store, tmp_path):
-    """The chain's input: the article store as it stood on the day, articles and Structured Contents."""
-    from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_articles, publish_base
+def publish_day(store, tmp_path, *, structured: bool = True) -> dict[str, object]:
+    """What the export stage leaves for DATE: enwiki's free-tier article snapshots of namespaces 0 (the real
+    articles, in several members) and 14 (empty), and, with ``structured``, the paid Structured Contents
+    snapshot of namespace 0 (Enterprise's own records)."""
+    from wme_assets.export.archive import write_snapshot
+    from wme_assets.export.publish import publish_snapshot
 
-    articles = real_articles()["enwiki"]
-    structured = dict(enterprise_structured_contents()["enwiki"])  # Squirrel (28492) has both
-    with ArticleStoreWriter(tmp_path / "base", project="enwiki", source="dump:x", run_id="test") as writer:
-        for page_id, line in articles:
-            record = orjson.loads(line)
-            writer.add(
-                page_id,
-                0,
-                record["name"],
-                record["version"]["identifier"],
-                record["date_modified"],
-                line,
-                structured=structured.get(page_id),
-            )
-    publish_base(object_store, tmp_path / "base", "enwiki", DUMP_DATE)
+    published = {}
+    for namespace, records in ((0, real_articles()["enwiki"]), (14, [])):
+        files = write_snapshot(
+            records,
+            tmp_path / f"snapshot-{namespace}",
+            dbname="enwiki",
+            namespace=namespace,
+            max_member_bytes=1_000_000,
+            dump_date=DUMP_DATE,
+            threads=0,
+        )
+        published[f"article {namespace}"] = publish_snapshot(store, files, date=DATE, tier="free", update_listing=False)
+    if structured:
+        files = write_snapshot(
+            enterprise_structured_contents()["enwiki"],
+            tmp_path / "snapshot-structured",
+            dbname="enwiki",
+            namespace=0,
+            dump_date=DUMP_DATE,
+            threads=0,
+        )
+        published["structured"] = publish_snapshot(
+            store, files, date=DATE, tier="paid", kind="structured", update_listing=False
+        )
+    return published
+
+
+def parquet_keys(store) -> list[str]:
+    return sorted(info.key for info in store.list(store.key("parquet") + "/"))
+
+
+def test_export_parquet_from_the_published_snapshots(object_store, tmp_path):
+    """The chain's input: the verified snapshots of the day, articles (free tier) and Structured Contents."""
+    from wme_assets.export.publish import snapshot_key
+    from wme_assets.export.read import iter_snapshot_records
+    from wme_assets.publishing.parquet import parquet_summary
+
+    snapshots = publish_day(object_store, tmp_path)
     results = export_parquet(
         object_store,
         "enwiki",
@@ -559,17 +590,118 @@ def test_export_parquet_from_the_article_store(object_store, tmp_path):
         work_dir=tmp_path / "work",
         max_rows=2,
     )
+    assert results.skipped == {}
     manifests = {(m.kind, m.namespace): m for m, _ in results}
     assert sorted(manifests) == [("article", 0), ("article", 14), ("structured-content", 0)]
-    assert manifests[("article", 0)].rows == len(articles)
-    assert manifests[("article", 14)].rows == 0
-    assert manifests[("structured-content", 0)].rows == 1
     assert all(m.dump_date == DUMP_DATE and m.date == DATE for m in manifests.values())
-    current = list(iter_current_articles(object_store, "enwiki", cache_dir=tmp_path / "c", namespace=0))
-    rows = read_rows(tmp_path / "work" / "article" / "0")
-    assert_round_trip(rows, current, "article")
-    assert read_parquet_manifest(object_store, DATE, "enwiki_namespace_0", "structured-content").rows == 1
+
+    # The shards are the snapshot's records: the same count, ids and order, each record round-tripping.
+    for (kind, namespace), directory, snapshot_kind, tier in (
+        (("article", 0), "article/0", "articles", "free"),
+        (("article", 14), "article/14", "articles", "free"),
+        (("structured-content", 0), "structured-content/0", "structured", "paid"),
+    ):
+        manifest = manifests[(kind, namespace)]
+        identifier = f"enwiki_namespace_{namespace}"
+        records = list(
+            iter_snapshot_records(object_store, identifier=identifier, date=DATE, tier=tier, kind=snapshot_kind)
+        )
+        rows = read_rows(tmp_path / "work" / directory)
+        assert [row["identifier"] for row in rows] == [page_id for page_id, _ in records]
+        assert manifest.rows == len(records)
+        assert_round_trip(rows, records, kind)
+        # ... and the manifest says which snapshot, down to the bytes of its manifest and archive.
+        published = snapshots["structured" if kind == "structured-content" else f"article {namespace}"]
+        manifest_key = snapshot_key(DATE, identifier, tier, "manifest", kind=snapshot_kind)
+        stored = object_store.read_bytes(object_store.key(manifest_key))
+        source = manifest.source
+        assert source is not None
+        assert (source.manifest_key, source.tier, source.kind, source.date) == (manifest_key, tier, snapshot_kind, DATE)
+        assert source.manifest_sha256 == hashlib.sha256(stored).hexdigest()
+        assert source.archive_key == snapshot_key(DATE, identifier, tier, kind=snapshot_kind)
+        assert source.archive_sha256 == published.manifest.archive.sha256
+        assert source.record_count == published.manifest.record_count == manifest.rows
+        assert read_parquet_manifest(object_store, DATE, identifier, kind) == manifest
+    assert manifests[("article", 0)].rows == len(real_articles()["enwiki"])
+    assert manifests[("article", 14)].rows == 0
+    assert manifests[("structured-content", 0)].rows == len(enterprise_structured_contents()["enwiki"])
     key = parquet_manifest_key(DATE, "enwiki_namespace_0", "structured-content")
     assert key == f"parquet/structured-contents/{DATE}/enwiki_namespace_0.parquet-manifest.json"
     manifest = ParquetManifest.from_json(object_store.read_bytes(object_store.key(key)))
-    assert json.loads(manifest.to_json())["files"][0]["key"].startswith("parquet/structured-contents/")
+    stored = json.loads(manifest.to_json())
+    assert stored["files"][0]["key"].startswith("parquet/structured-contents/")
+    assert stored["source"]["kind"] == "structured"
+
+    summary = parquet_summary(object_store, results)
+    assert summary.mismatched == {} and summary.skipped == {}
+    assert summary.rows == {"enwiki_namespace_0": 5, "enwiki_namespace_14": 0, "enwiki_namespace_0 (structured)": 2}
+    assert summary.sources["enwiki_namespace_0"].endswith(snapshot_key(DATE, "enwiki_namespace_0", "free", "manifest"))
+
+    # The same snapshot gives the same shards, byte for byte, and the same manifests.
+    again = export_parquet(
+        object_store,
+        "enwiki",
+        DATE,
+        namespaces=(0, 14),
+        kinds=("article", "structured-content"),
+        work_dir=tmp_path / "again",
+        max_rows=2,
+    )
+    assert [m for m, _ in again] == [m for m, _ in results]
+
+
+def test_export_parquet_reads_the_tier_asked_for(object_store, tmp_path):
+    publish_day(object_store, tmp_path, structured=False)
+    with pytest.raises(SnapshotNotFoundError, match="enwiki_namespace_0.manifest.json"):
+        export_parquet(object_store, "enwiki", DATE, tier="paid", namespaces=(0,), work_dir=tmp_path / "work")
+    assert parquet_keys(object_store) == []
+
+
+def test_a_missing_structured_snapshot_skips_structured_parquet_with_a_reason(object_store, tmp_path, caplog):
+    publish_day(object_store, tmp_path, structured=False)
+    lines = []
+    with caplog.at_level(logging.WARNING, logger="wme_assets.publishing.parquet"):
+        results = export_parquet(
+            object_store,
+            "enwiki",
+            DATE,
+            namespaces=(0,),
+            kinds=("article", "structured-content"),
+            work_dir=tmp_path / "work",
+            log_line=lines.append,
+        )
+    assert [(m.kind, m.namespace) for m, _ in results] == [("article", 0)]
+    reason = results.skipped["enwiki_namespace_0 (structured-content)"]
+    assert "no Structured Contents snapshot published for 20250203" in reason
+    assert "structured-snapshots/20250203/enwiki_namespace_0.manifest.json" in reason
+    assert any("skipped" in line and reason in line for line in lines)
+    assert reason in caplog.text
+    assert list_parquet_manifests(object_store, DATE, "structured-content") == []
+    assert [m.identifier for m in list_parquet_manifests(object_store, DATE)] == ["enwiki_namespace_0"]
+
+
+@pytest.mark.parametrize("tamper", ["same size and recorded sha256", "openly replaced"])
+def test_a_tampered_snapshot_fails_the_export_naming_it_and_publishes_nothing(object_store, tmp_path, tamper):
+    from wme_assets.export.publish import snapshot_key
+    from wme_assets.export.read import SnapshotMismatchError, SnapshotRefusedError
+
+    snapshots = publish_day(object_store, tmp_path, structured=False)
+    key = object_store.key(snapshot_key(DATE, "enwiki_namespace_0", "free"))
+    data = bytearray(object_store.read_bytes(key))
+    if tamper == "openly replaced":
+        object_store.put_bytes(key, bytes(data[:-1]))
+        expected = SnapshotRefusedError
+    else:
+        # A byte in the middle of the archive, its size and the SHA-256 in its metadata unchanged: only the
+        # re-hash of the stream sees it.
+        data[len(data) // 2] ^= 0xFF
+        sha256 = snapshots["article 0"].manifest.archive.sha256
+        object_store.client.put_object(
+            Bucket=object_store.bucket, Key=key, Body=bytes(data), Metadata={"sha256": sha256}
+        )
+        expected = SnapshotMismatchError
+    with pytest.raises(expected) as failed:
+        export_parquet(object_store, "enwiki", DATE, namespaces=(0,), work_dir=tmp_path / "work", max_rows=1)
+    assert snapshot_key(DATE, "enwiki_namespace_0", "free") in str(failed.value)
+    assert parquet_keys(object_store) == []  # no shard, no manifest
+    assert not list((tmp_path / "work").rglob("*.parquet"))

@@ -147,6 +147,14 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     # ... and the Parquet shards with their manifest, and the Hugging Face tree (a dry run: no HF_TOKEN).
     parquet = json.loads(store.read_bytes("parquet/20230502/bnwiki_namespace_0.parquet-manifest.json"))
     assert parquet["rows"] == 380
+    # ... built from the verified free-tier snapshot (and Structured Contents from the paid structured one).
+    assert parquet["source"]["manifest_key"] == "snapshots/20230502/bnwiki_namespace_0_group_1.manifest.json"
+    assert parquet["source"]["archive_sha256"] == first.sha256 and parquet["source"]["record_count"] == 380
+    structured_parquet = json.loads(
+        store.read_bytes("parquet/structured-contents/20230502/bnwiki_namespace_0.parquet-manifest.json")
+    )
+    assert structured_parquet["source"]["archive_sha256"] == structured_first.sha256
+    assert structured_parquet["rows"] == structured_parquet["source"]["record_count"] == 380
     card = [o.key for o in store.list("hf-dry-run/") if o.key.endswith("/README.md")]
     assert card, "the dry run writes the repository tree with its dataset card"
     assert "20230502.bn" in store.read_bytes(card[0]).decode()

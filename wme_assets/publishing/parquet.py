@@ -42,10 +42,24 @@ The counts (records affected, parts folded, objects dropped, the first page ids)
 :class:`ParquetShards` and in the manifest, and a warning is logged; the NDJSON snapshot stays the lossless
 form.
 
-**Shards.** Records arrive as the snapshot export reads them: ``(page_id, JSON line)`` in strictly
-increasing page id order (:func:`wme_assets.storage.article_store.iter_current_articles`, or
-:func:`wme_assets.export.archive.iter_ndjson_records` over the lines of a published archive), and are
-validated with the model while being converted. They are written in that order to
+**Source: the verified snapshot, never the article store.** :func:`export_parquet` builds a day's shards
+from the snapshots published for that day (:mod:`wme_assets.export.publish`): article shards from the article
+snapshot of each namespace, by default the free tier's ``snapshots/{date}/{id}_group_1.*`` (what the dumps
+site and Hugging Face carry), and Structured Contents shards from ``structured-snapshots/{date}/{id}.*``
+(paid tier, namespace 0), skipped with a logged reason when that snapshot was not published. A snapshot is
+checked before it is read (published under its date, tier and kind, its ``latest`` pointer consistent, every
+object present with the manifest's size and SHA-256: :func:`wme_assets.export.read.open_snapshot`) and its
+archive re-hashed and checked member by member while it streams
+(:func:`wme_assets.export.read.iter_snapshot_records`); shards are published only after the stream ended
+without a difference, and a snapshot that differs fails the export, naming the object, with nothing
+published. The manifest's ``source`` (:class:`ParquetSource`) names the snapshot manifest and its SHA-256,
+the archive and its SHA-256, the tier, kind, date and record count; the rows add up to that record count.
+Shards depend on the records only, so the same snapshot gives the same bytes.
+
+**Shards.** Records arrive as the snapshot holds them: ``(page_id, JSON line)`` in strictly increasing page
+id order (:func:`wme_assets.export.read.iter_snapshot_records`, or
+:func:`wme_assets.export.archive.iter_ndjson_records` over any NDJSON lines), and are validated with the
+model while being converted. They are written in that order to
 ``{dbname}_namespace_{ns}_{i:05d}.parquet`` (numbered from 0), a new shard starting before one would exceed
 ``max_rows`` records or ``max_bytes`` bytes of NDJSON (the uncompressed JSON lines, counted like the
 snapshot's 100 MB members: deterministic, and an upper bound of the compressed Parquet in practice; a record
@@ -62,12 +76,13 @@ Compression is zstd; the same records with the same pyarrow give the same bytes.
 
 The manifest (:class:`ParquetManifest`) lists every shard with its bytes, SHA-256, rows, row groups, NDJSON
 bytes and first/last page id, and the totals, the record schema version, the Arrow schema fingerprint, the
-depth limits, the truncation counts and the source dump date. :func:`publish_parquet` publishes every shard
-atomically (``ObjectStore.publish_file``: staged, verified, then copied), re-checks what the store holds, and
-only then writes the manifest; shards of an earlier publish of the same day that the new manifest does not
-name are removed after it. DuckDB reads the shards directly: ``read_parquet('…/*.parquet')`` locally or over
-``s3://`` with httpfs, or :func:`query_parquet`, which falls back to verified local copies when httpfs
-cannot be loaded.
+depth limits, the truncation counts, the source dump date and the source snapshot (``source``: optional, so
+manifests written before it, or from records rather than a snapshot, still load; left out when absent).
+:func:`publish_parquet` publishes every shard atomically (``ObjectStore.publish_file``: staged, verified,
+then copied), re-checks what the store holds, and only then writes the manifest; shards of an earlier
+publish of the same day that the new manifest does not name are removed after it. DuckDB reads the shards
+directly: ``read_parquet('…/*.parquet')`` locally or over ``s3://`` with httpfs, or :func:`query_parquet`,
+which falls back to verified local copies when httpfs cannot be loaded.
 """
 
 from __future__ import annotations
@@ -92,6 +107,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wme_assets.enrichment.schema import SCHEMA_VERSION, Article, StructuredContent, Table
 from wme_assets.export.archive import language_from_dbname, snapshot_identifier
+from wme_assets.export.read import SnapshotNotFoundError, SnapshotSource, iter_snapshot_records, open_snapshot
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.parquet_dataset import PARQUET_CONTENT_TYPE, DatasetQuery, query_dataset, schema_fingerprint
 
@@ -469,6 +485,22 @@ class ParquetGenerator(BaseModel):
     row_group_bytes: int
 
 
+class ParquetSource(BaseModel):
+    """The published snapshot the shards were built from, as verified while it was read
+    (:mod:`wme_assets.export.read`); keys are relative to the store's prefix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manifest_key: str  # {snapshots}/{date}/{id}{sfx}.manifest.json
+    manifest_sha256: str  # of the snapshot manifest's bytes
+    archive_key: str
+    archive_sha256: str  # what the archive re-hashed to while the shards were written
+    tier: Literal["paid", "free"]
+    kind: Literal["articles", "structured"]  # the snapshot's kind (wme_assets.export.manifest.SnapshotKind)
+    date: str  # YYYYMMDD the snapshot was published under
+    record_count: int  # the snapshot manifest's: what the shards' rows must add up to
+
+
 class ParquetManifest(BaseModel):
     """``{id}.parquet-manifest.json``: every shard of one project-namespace-kind on one day."""
 
@@ -495,9 +527,12 @@ class ParquetManifest(BaseModel):
     last_page_id: int | None
     truncation: TruncationCounts
     files: list[ShardInfo]
+    source: ParquetSource | None = None  # None: shards written from records, not from a published snapshot
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
+        # Without a source, `source` is left out: such manifests keep the bytes they had before it existed.
+        exclude = {"source"} if self.source is None else None
+        return orjson.dumps(self.model_dump(mode="json", exclude=exclude), option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
     def from_json(cls, data: bytes | str) -> ParquetManifest:
@@ -709,13 +744,15 @@ def write_parquet_shards(
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_table_depth: int = DEFAULT_MAX_TABLE_DEPTH,
+    source: ParquetSource | None = None,
 ) -> ParquetShards:
     """Write ``(page_id, JSON line)`` records (strictly increasing page ids) as Parquet shards in ``out_dir``.
 
     Every line is validated with the ``kind``'s model; an invalid line, a page id out of order, or a
-    record whose ``identifier`` is not its page id raises ``ValueError`` and leaves no partial shard.
+    record whose ``identifier`` is not its page id raises ``ValueError`` and leaves no partial shard; so does
+    any error ``records`` raises, even after its last record (a snapshot stream that fails its final check).
     ``language`` defaults to the first record's ``in_language`` (else a guess from ``dbname``). No records
-    give no shards (and a manifest with zero rows).
+    give no shards (and a manifest with zero rows). ``source`` goes into the manifest as it is.
     """
     identifier = snapshot_identifier(dbname, namespace)
     limits = {
@@ -789,6 +826,7 @@ def write_parquet_shards(
             first_page_ids=truncation.page_ids,
         ),
         files=shards,
+        source=source,
     )
     return ParquetShards(out_dir=out, manifest=manifest, schema=converter.schema, truncation=truncation)
 
@@ -915,8 +953,78 @@ def query_parquet(
 
 
 # --------------------------------------------------------------------------------------------------
-# One project's day: from the article store
+# One project's day: from the verified snapshots
 # --------------------------------------------------------------------------------------------------
+
+SNAPSHOT_KINDS: dict[str, str] = {"article": "articles", "structured-content": "structured"}
+"""Parquet kind → the kind of snapshot its records are read from."""
+STRUCTURED_TIER = "paid"  # Structured Contents snapshots exist in the paid tier only
+STRUCTURED_NAMESPACE = 0  # ... and for namespace 0 only
+
+
+@dataclass
+class ParquetExport:
+    """What :func:`export_parquet` published, and what it skipped and why. Iterates over ``published``."""
+
+    published: list[tuple[ParquetManifest, ParquetShards]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # "{identifier} ({kind})" -> the reason
+
+    def __iter__(self) -> Iterator[tuple[ParquetManifest, ParquetShards]]:
+        return iter(self.published)
+
+    def __len__(self) -> int:
+        return len(self.published)
+
+
+def source_of(snapshot: SnapshotSource) -> ParquetSource:
+    """The manifest's ``source`` entry for shards built from ``snapshot``."""
+    return ParquetSource(
+        manifest_key=snapshot.manifest_key,
+        manifest_sha256=snapshot.manifest_sha256,
+        archive_key=snapshot.archive_key,
+        archive_sha256=snapshot.archive_sha256,
+        tier=snapshot.tier,
+        kind=snapshot.kind,
+        date=snapshot.date,
+        record_count=snapshot.record_count,
+    )
+
+
+def export_snapshot_parquet(
+    store: ObjectStore,
+    snapshot: SnapshotSource,
+    out_dir: str | os.PathLike[str],
+    *,
+    date: str,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[ParquetManifest, ParquetShards]:
+    """Write the Parquet shards of one opened snapshot as it streams, and publish them once it verified.
+
+    The records come from :func:`~wme_assets.export.read.iter_snapshot_records`, which re-hashes the archive
+    and checks every member against the snapshot manifest; :func:`write_parquet_shards` consumes it to the
+    end, so any difference (raised at the latest after the last record) leaves no shard behind and nothing
+    is published.
+    """
+    kind: Kind = "article" if snapshot.kind == "articles" else "structured-content"
+    manifest = snapshot.manifest
+    shards = write_parquet_shards(
+        iter_snapshot_records(store, snapshot),
+        out_dir,
+        dbname=manifest.is_part_of,
+        namespace=manifest.namespace,
+        kind=kind,
+        language=manifest.in_language,
+        dump_date=manifest.inputs.dump_date,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        source=source_of(snapshot),
+    )
+    if shards.manifest.rows != snapshot.record_count:  # the stream checked it; a last guard before publishing
+        raise ParquetPublishError(
+            f"{shards.identifier} ({kind}): {shards.manifest.rows} rows from {snapshot.record_count} snapshot records"
+        )
+    return publish_parquet(store, shards, date=date), shards
 
 
 def export_parquet(
@@ -924,74 +1032,102 @@ def export_parquet(
     project: str,
     date: str,
     *,
+    tier: Literal["paid", "free"] = "free",
     namespaces: Iterable[int] = (0, 6, 10, 14),
     kinds: Iterable[Kind] = ("article",),
     work_dir: str | os.PathLike[str],
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     log_line: Callable[[str], None] = log.info,
-) -> list[tuple[ParquetManifest, ParquetShards]]:
-    """Write and publish the Parquet shards of ``project`` as the article store stood on ``date``.
+) -> ParquetExport:
+    """Write and publish the Parquet shards of ``project``'s snapshots published for ``date``.
 
-    The same input as the NDJSON snapshot of that day (:func:`wme_assets.storage.article_store.state_as_of`);
-    Structured Contents come from the store's ``structured`` column (namespace 0 only: the only one that has
-    them). Returns the published manifests with the local shards (still in ``work_dir``, e.g. for
-    :mod:`wme_assets.publishing.huggingface`).
+    Articles come from the article snapshot of each of ``namespaces`` in ``tier`` (default the free tier,
+    what the free snapshot publishes and the dumps site and Hugging Face carry); a namespace without a
+    published snapshot raises :class:`~wme_assets.export.read.SnapshotNotFoundError`. Structured Contents
+    come from the Structured Contents snapshot of namespace 0 (paid tier, the only one there is); when it was
+    not published for ``date`` the kind is skipped and the reason logged and returned (``skipped``). Every
+    snapshot is checked before it is read and re-verified while it streams
+    (:mod:`wme_assets.export.read`); a snapshot that is refused or does not match its manifest raises, and
+    its shards are not published. Returns the published manifests with the local shards (still in
+    ``work_dir``, e.g. for :mod:`wme_assets.publishing.huggingface`).
     """
-    from wme_assets.storage.article_store import iter_current_articles, iter_current_batches, state_as_of
-
-    state = state_as_of(store, project, _checked_date(date))
+    _checked_date(date)
     work = Path(work_dir)
-    results = []
+    result = ParquetExport()
     for kind in kinds:
+        if kind not in SNAPSHOT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SNAPSHOT_KINDS)}, got {kind!r}")
         for namespace in namespaces:
-            if kind == "structured-content" and namespace != 0:
+            if kind == "structured-content" and namespace != STRUCTURED_NAMESPACE:
                 continue
-            cache = work / "cache"
-            if kind == "article":
-                records: Iterable[tuple[int, bytes]] = iter_current_articles(
-                    store, project, cache_dir=cache, namespace=namespace, state=state
+            identifier = snapshot_identifier(project, namespace)
+            snapshot_tier = tier if kind == "article" else STRUCTURED_TIER
+            try:
+                snapshot = open_snapshot(
+                    store, identifier=identifier, date=date, tier=snapshot_tier, kind=SNAPSHOT_KINDS[kind]
                 )
-            else:
-                records = _structured_records(
-                    iter_current_batches(
-                        store,
-                        project,
-                        cache_dir=cache,
-                        namespace=namespace,
-                        columns=["page_id", "structured"],
-                        state=state,
-                    )
-                )
-            shards = write_parquet_shards(
-                records,
-                work / kind / str(namespace),
-                dbname=project,
-                namespace=namespace,
-                kind=kind,
-                dump_date=state.base,
-                max_rows=max_rows,
-                max_bytes=max_bytes,
+            except SnapshotNotFoundError as exc:
+                if kind == "article":
+                    raise
+                reason = f"no Structured Contents snapshot published for {date} ({exc})"
+                result.skipped[f"{identifier} ({kind})"] = reason
+                log.warning("%s (%s): skipped: %s", identifier, kind, reason)
+                log_line(f"{identifier} ({kind}): skipped: {reason}")
+                continue
+            manifest, shards = export_snapshot_parquet(
+                store, snapshot, work / kind / str(namespace), date=date, max_rows=max_rows, max_bytes=max_bytes
             )
-            manifest = publish_parquet(store, shards, date=date)
             log_line(
                 f"{manifest.identifier} ({kind}): {manifest.rows} records in {len(manifest.files)} Parquet shards, "
-                f"{manifest.bytes / 1e6:.2f} MB"
+                f"{manifest.bytes / 1e6:.2f} MB, from {store.uri(store.key(snapshot.manifest_key))}"
                 + (
                     f"; {manifest.truncation.records} records truncated to the schema depth"
                     if manifest.truncation.records
                     else ""
                 )
             )
-            results.append((manifest, shards))
-    return results
+            result.published.append((manifest, shards))
+    return result
 
 
-def _structured_records(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[int, bytes]]:
-    for batch in batches:
-        for page_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
-            if text is not None:
-                yield page_id, text.encode("utf-8")
+@dataclass
+class ParquetExportSummary:
+    """What the ``parquet_shards`` asset reports of an export (labels: ``{id}``, ``{id} (structured)``)."""
+
+    text: str
+    rows: dict[str, int]
+    shards: int
+    sources: dict[str, str]  # label -> URI of the snapshot manifest the shards were built from
+    skipped: dict[str, str]  # "{id} ({kind})" -> the reason
+    mismatched: dict[str, list[int | None]]  # label -> [Parquet rows, the source snapshot's records (None: no source)]
+
+
+def parquet_summary(store: ObjectStore, exported: ParquetExport) -> ParquetExportSummary:
+    """Rows, shards and source snapshots of an export, and where rows differ from the source's record count."""
+    rows: dict[str, int] = {}
+    sources: dict[str, str] = {}
+    mismatched: dict[str, list[int | None]] = {}
+    for manifest, _ in exported:
+        label = manifest.identifier + ("" if manifest.kind == "article" else " (structured)")
+        rows[label] = manifest.rows
+        source = manifest.source
+        if source is None:
+            mismatched[label] = [manifest.rows, None]
+            continue
+        sources[label] = store.uri(store.key(source.manifest_key))
+        if manifest.rows != source.record_count:
+            mismatched[label] = [manifest.rows, source.record_count]
+    parts = [f"{label}: {n} rows" for label, n in rows.items()]
+    parts += [f"{label}: skipped" for label in exported.skipped]
+    return ParquetExportSummary(
+        text="; ".join(parts),
+        rows=rows,
+        shards=sum(len(shards.shards) for _, shards in exported),
+        sources=sources,
+        skipped=dict(exported.skipped),
+        mismatched=mismatched,
+    )
 
 
 def schema_summary(schema: pa.Schema) -> dict[str, Any]:
@@ -1014,9 +1150,12 @@ __all__ = [
     "DEFAULT_MAX_TABLE_DEPTH",
     "KIND_MODELS",
     "PARQUET_FORMAT",
+    "ParquetExport",
+    "ParquetExportSummary",
     "ParquetManifest",
     "ParquetPublishError",
     "ParquetShards",
+    "ParquetSource",
     "RecordConverter",
     "ShardInfo",
     "Truncation",
@@ -1024,14 +1163,17 @@ __all__ = [
     "arrow_schema_for",
     "check_published",
     "export_parquet",
+    "export_snapshot_parquet",
     "list_parquet_manifests",
     "parquet_manifest_key",
     "parquet_prefix",
+    "parquet_summary",
     "publish_parquet",
     "query_parquet",
     "read_parquet_manifest",
     "row_to_record",
     "schema_summary",
     "shard_name",
+    "source_of",
     "write_parquet_shards",
 ]

@@ -9,7 +9,7 @@ from wme_assets.defs.partitions import free_snapshot_partitions, project_and_dat
 from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_run
 from wme_assets.publishing.huggingface import publish_to_hub
-from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests
+from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests, parquet_summary
 from wme_assets.settings import load_settings
 
 PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -78,41 +78,44 @@ def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStor
     retry_policy=PUBLISH_RETRY,
     check_specs=[dg.AssetCheckSpec("rows_match_snapshot", asset="parquet_shards", blocking=True)],
     description=(
-        "The day's articles (and Structured Contents) as Parquet shards with a real nested schema generated "
-        "from the same models as the JSON Schema, under parquet/{date}/, each with a manifest of SHA-256s and "
-        "row counts. DuckDB reads them directly."
+        "The day's verified snapshots as Parquet shards with a real nested schema generated from the same models "
+        "as the JSON Schema: articles from the free-tier article snapshots, Structured Contents from the paid "
+        "Structured Contents snapshot (skipped, with the reason, when the day has none). Each snapshot is "
+        "checked, then re-hashed while it streams; shards are published under parquet/{date}/ only once it "
+        "matched its manifest, with a manifest of SHA-256s, row counts and the source snapshot. DuckDB reads "
+        "them directly."
     ),
 )
 def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
     import tempfile
 
-    from wme_assets.export.publish import read_latest
-
     project, date = project_and_date(context)
     store = object_storage.store
     with tempfile.TemporaryDirectory(prefix=f"wme-parquet-{project}-{date}-") as tmp:
-        published = export_parquet(
-            store, project, date, kinds=("article", "structured-content"), work_dir=tmp, log_line=context.log.info
+        exported = export_parquet(
+            store,
+            project,
+            date,
+            tier="free",
+            kinds=("article", "structured-content"),
+            work_dir=tmp,
+            log_line=context.log.info,
         )
-    rows = {m.identifier + ("" if m.kind == "article" else " (structured)"): m.rows for m, _ in published}
-    snapshot_rows = {}
-    for manifest, _ in published:
-        if manifest.kind == "article":
-            pointer = read_latest(store, manifest.identifier, "free")
-            snapshot_rows[manifest.identifier] = pointer.record_count if pointer and pointer.date == date else None
-    mismatched = {i: (rows[i], n) for i, n in snapshot_rows.items() if n is not None and rows[i] != n}
+    summary = parquet_summary(store, exported)
     return dg.MaterializeResult(
         metadata={
             "uri": location_metadata(store.uri(store.key(f"parquet/{date}")) + "/"),
-            "summary": "; ".join(f"{identifier}: {n} rows" for identifier, n in rows.items()),
-            "rows": rows,
-            "shards": sum(len(shards.shards) for _, shards in published),
+            "summary": summary.text,
+            "rows": summary.rows,
+            "shards": summary.shards,
+            "source_snapshots": summary.sources,
+            "skipped": summary.skipped,
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name="rows_match_snapshot",
-                passed=not mismatched,
-                metadata={"parquet_vs_snapshot": {k: list(v) for k, v in mismatched.items()}},
+                passed=not summary.mismatched,
+                metadata={"parquet_vs_snapshot": summary.mismatched},
             )
         ],
     )
