@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
+from wme_assets.progress import Progress
 from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, publish_base, read_base_manifest
 from wme_assets.storage.layout import quarantine_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
@@ -313,9 +314,15 @@ def _enrich_batch(rows: list[dict[str, Any]]) -> list[BuiltArticle | Quarantined
 
 
 def _eligible_rows(
-    files: list[Path], redirects: Iterator[tuple[int, list[str]]], namespaces, result: EnrichResult
+    files: list[Path],
+    redirects: Iterator[tuple[int, list[str]]],
+    namespaces,
+    result: EnrichResult,
+    progress: Progress | None = None,
 ) -> Iterator[dict]:
-    """The pages to enrich, in page store order, each with its ``_redirects`` (merged in by ordinal)."""
+    """The pages to enrich, in page store order, each with its ``_redirects`` (merged in by ordinal).
+
+    ``progress`` counts every page of the store read (the work queue runs at most a few tasks ahead)."""
     pending = next(redirects, None)
     ordinal = 0
     for path in files:
@@ -326,6 +333,8 @@ def _eligible_rows(
             for batch in parquet.read_row_group(group, columns=PAGE_COLUMNS).to_batches(_READ_ROWS):
                 for row in batch.to_pylist():
                     position, ordinal = ordinal, ordinal + 1
+                    if progress is not None:
+                        progress.update(ordinal)
                     if row["is_redirect"] or row["namespace"] not in namespaces:
                         continue
                     if pending is not None and pending[0] == position:
@@ -414,7 +423,11 @@ def enrich_pages(
                     f"({joined.dangling} to missing pages or other redirects)"
                 )
                 in_flight: list[Future] = []
-                rows_in_order = _eligible_rows(files, redirect_lists(joined.path), set(namespaces), result)
+                pages = sum((manifest.get("summary") or {}).get("pages_per_namespace", {}).values()) or None
+                progress = Progress(f"enriching {project} {date}", pages, log, unit="pages")
+                rows_in_order = _eligible_rows(
+                    files, redirect_lists(joined.path), set(namespaces), result, progress
+                )
                 for rows in _row_batches(rows_in_order, BATCH_ROWS, BATCH_TEXT_BYTES):
                     if html_source is not None:
                         _attach_html(html_source, rows, result, log)

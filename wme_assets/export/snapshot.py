@@ -40,6 +40,7 @@ from wme_assets.export.publish import (
     read_latest,
     rebuild_snapshots_listing,
 )
+from wme_assets.progress import Progress
 from wme_assets.storage.article_store import (
     CurrentState,
     iter_current_articles,
@@ -215,11 +216,16 @@ def export_snapshots(
     result = ExportResult(project, date, tier, state.base, state.deltas, validate_every=validate_every)
     log(f"{project} {date}: articles of base {state.base}" + (f" + {len(state.deltas)} deltas" if state.deltas else ""))
     validator = sampled(record_validator(record_schema("articles")), validate_every)
+    expected = expected_article_counts(state) or {}
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
             records = iter_current_articles(
                 store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state
             )
+            progress = Progress(
+                f"exporting {project}_namespace_{namespace}", expected.get(namespace), log, unit="articles"
+            )
+            records = progress.wrap(records)
             result.namespaces.append(
                 _export_namespace(
                     store,
@@ -273,6 +279,7 @@ def export_structured_snapshot(
     count = StructuredCount()
     with tempfile.TemporaryDirectory(prefix=f"wme-export-structured-{project}-{date}-", dir=work_dir) as tmp:
         records = iter_current_structured(store, project, cache_dir=Path(tmp) / "cache", state=state, count=count)
+        records = Progress(f"exporting {project} Structured Contents", None, log, unit="records").wrap(records)
         result.namespaces.append(
             _export_namespace(
                 store,

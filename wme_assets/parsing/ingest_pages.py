@@ -23,6 +23,7 @@ import orjson
 from wme_assets.parsing.dump_xml import SiteInfo
 from wme_assets.parsing.multistream import parse_multistream
 from wme_assets.parsing.page_props import wikibase_items
+from wme_assets.progress import Progress
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
@@ -143,8 +144,12 @@ def ingest_pages(
                 reader = parse_multistream(dump, index, workers=workers)
                 reader.streams_per_task = _streams_per_task(dump.stat().st_size, len(reader.offsets), reader.workers)
                 siteinfo = siteinfo or siteinfo_record(reader.siteinfo)
+                # Progress in bz2 streams of the index (about 100 pages each): the page count is not known
+                # before the end.
+                progress = Progress(f"parsing {part.dump_name}", len(reader.offsets), log, unit="streams")
                 for page in reader:
                     writer.add(page, source_file=part.dump_name, wikibase_item=items.get(page.id))
+                    progress.update(reader.streams_read)
                 pages_read += reader.pages_read
                 log(f"{part.dump_name}: {reader.pages_read} pages parsed")
                 dump.unlink()  # keep local disk to one part at a time
