@@ -625,6 +625,12 @@ def upload_tree(
     ``api`` defaults to ``huggingface_hub.HfApi(token=token)``. Shards of a replaced config that the new
     tree no longer has are deleted in the same commit, so a config's folder holds exactly its files. A tag
     of the same date (a re-run) is moved to the new commit.
+
+    Large files: ``create_commit`` uploads the Parquet shards to the hub's large-file storage first (in
+    parts, several in parallel) and commits only once every file is there, so an interrupted upload never
+    leaves a half commit. A retry or a re-run asks the hub which blobs it already holds (by SHA-256) and
+    uploads only the missing ones: the upload resumes at file granularity. A re-run with nothing changed
+    makes no new commit (the hub skips a commit whose files are all identical).
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
