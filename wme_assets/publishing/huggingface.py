@@ -630,7 +630,7 @@ def upload_tree(
     parts, several in parallel) and commits only once every file is there, so an interrupted upload never
     leaves a half commit. A retry or a re-run asks the hub which blobs it already holds (by SHA-256) and
     uploads only the missing ones: the upload resumes at file granularity. A re-run with nothing changed
-    makes no new commit (the hub skips a commit whose files are all identical).
+    makes no new commit (huggingface_hub skips a commit whose files are all unchanged).
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
