@@ -45,7 +45,7 @@ def test_paid_schedule_requests_the_day_for_every_project():
 
 @pytest.mark.parametrize("day", [2, 21])
 def test_free_schedule_requests_the_2nd_and_21st(day):
-    requests = _tick("free_snapshot_2nd_and_21st", datetime(2026, 3, day, 0, tzinfo=UTC))
+    requests = _tick("free_snapshot_2nd_and_21st", datetime(2026, 3, day, 6, tzinfo=UTC))
     assert [r.partition_key for r in requests] == [f"202603{day:02d}|{p}" for p in PROJECTS]
     assert {r.tags["wme/tier"] for r in requests} == {"free"}
 
@@ -57,7 +57,7 @@ def test_schedule_crons_are_utc():
     paid = definitions.resolve_schedule_def("paid_snapshot_daily")
     free = definitions.resolve_schedule_def("free_snapshot_2nd_and_21st")
     assert (paid.cron_schedule, paid.execution_timezone) == ("0 1 * * *", "UTC")
-    assert (free.cron_schedule, free.execution_timezone) == ("0 0 2,21 * *", "UTC")
+    assert (free.cron_schedule, free.execution_timezone) == ("0 6 2,21 * *", "UTC")  # after the paid run
 
 
 # ----- the command line on embedded services -----------------------------------------------------------

@@ -49,6 +49,7 @@ publish_job = dg.define_asset_job(
 paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
     paid_snapshot_job, hour_of_day=1, tags={TIER_TAG: "paid"}, name="paid_snapshot_daily"
 )
+# The free tier ticks at 06:00 (its partitions' cron), after the paid run of the same day at 01:00.
 free_snapshot_schedule = dg.build_schedule_from_partitioned_job(
     free_snapshot_job, tags={TIER_TAG: "free"}, name="free_snapshot_2nd_and_21st"
 )

@@ -37,9 +37,12 @@ def project_and_date(context: dg.AssetExecutionContext) -> tuple[str, str]:
 # Snapshot dates: the day a snapshot is produced, as YYYYMMDD (the dated path of its files). end_offset=1
 # makes today's date a partition as soon as the day starts, so the schedule's tick on day D requests D.
 paid_snapshot_dates = dg.DailyPartitionsDefinition(start_date="20230101", fmt="%Y%m%d", timezone="UTC", end_offset=1)
-# The free tier: the 2nd and the 21st of each month, as Wikimedia Enterprise publishes it.
+# The free tier: the 2nd and the 21st of each month, as Wikimedia Enterprise publishes it. Its day starts
+# at 06:00 UTC, after the paid run of the same day (01:00): the free job's publishing converts that day's
+# Structured Contents snapshot (paid tier only) to Parquet as well, so it should exist by then (a missing
+# one is skipped with the reason logged, and `wme publish` adds it later). Keys stay YYYYMMDD.
 free_snapshot_dates = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 2,21 * *", start="20230102", fmt="%Y%m%d", timezone="UTC", end_offset=1
+    cron_schedule="0 6 2,21 * *", start="20230102", fmt="%Y%m%d", timezone="UTC", end_offset=1
 )
 
 paid_snapshot_partitions = dg.MultiPartitionsDefinition({"date": paid_snapshot_dates, "project": project_partitions})
