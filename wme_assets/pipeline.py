@@ -116,6 +116,11 @@ def run_snapshot_chain(
     from wme_assets.defs.partitions import free_snapshot_dates
 
     if tier == "free" and snapshot_date not in free_snapshot_dates.get_partition_keys():
+        if snapshot_date[6:] in ("02", "21"):
+            # The free tier's day starts at 06:00 UTC, after the paid run (see defs/partitions.py).
+            raise ConfigurationError(
+                f"the free-tier snapshot of {snapshot_date} opens at 06:00 UTC that day, after the paid run"
+            )
         raise ConfigurationError(f"free-tier snapshots are dated the 2nd and the 21st of a month, not {snapshot_date}")
     runs = [run_partition("main", project=project, date=dump_date, echo=echo)]
     if runs[-1].success:

@@ -138,6 +138,8 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(home):
     assert store.head("snapshots/20230502/bnwiki_namespace_0_group_1.tar.gz").sha256 == first.sha256
     wrong_day = _wme(home, "snapshot", "bnwiki", "--date", "20230503", "--tier", "free")
     assert wrong_day.returncode == 2 and "the 2nd and the 21st" in wrong_day.stderr
+    not_yet = _wme(home, "snapshot", "bnwiki", "--date", "20990202", "--tier", "free")
+    assert not_yet.returncode == 2 and "opens at 06:00 UTC" in not_yet.stderr
 
     # The free job also published the day's run in the dumps-site layout, listed done once verified.
     status = json.loads(store.read_bytes("dumps-site/other/enterprise_html/runs/20230502/status.json"))
