@@ -170,3 +170,19 @@ def test_garbage_in_the_archive_fails_the_stream_naming_the_object(published, st
     with pytest.raises(SnapshotMismatchError) as mismatch:
         list(iter_snapshot_records(published, identifier=IDENTIFIER, date=DATE, tier="free"))
     assert published.uri(key) in str(mismatch.value)
+
+
+def test_a_store_error_mid_stream_is_raised_as_itself_not_as_a_mismatch(published):
+    """The connection drops after the first ranged GET: that is a failure to read, which a retry can fix, not
+    evidence that the snapshot differs from its manifest."""
+    source = open_snapshot(published, identifier=IDENTIFIER, date=DATE, tier="free")
+    real_iter_chunks = published.iter_chunks
+
+    def dropping(key, chunk_size=8 * 1024 * 1024):
+        chunks = real_iter_chunks(key, 64 * 1024)
+        yield next(chunks)
+        raise ConnectionError("connection reset by peer")
+
+    published.iter_chunks = dropping  # the real store and object, cut off after one real read
+    with pytest.raises(ConnectionError, match="connection reset"):
+        list(iter_snapshot_records(published, source))

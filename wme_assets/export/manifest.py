@@ -326,7 +326,7 @@ def listing_ndjson(snapshots: Iterable[SnapshotMetadata]) -> bytes:
 # --- verification ---------------------------------------------------------------------------------
 
 
-class _DigestReader(io.RawIOBase):
+class DigestReader(io.RawIOBase):
     """A readable stream over an iterator of byte chunks that hashes (SHA-256, MD5) and counts what it yields."""
 
     def __init__(self, chunks: Iterator[bytes]):
@@ -354,7 +354,9 @@ class _DigestReader(io.RawIOBase):
         return n
 
     def drain(self) -> None:
-        while self.readinto(bytearray(READ_BYTES)):
+        """Read (and hash) whatever the consumer left unread."""
+        buffer = bytearray(READ_BYTES)
+        while self.readinto(buffer):
             pass
 
 
@@ -435,7 +437,7 @@ def _scan_tar_gz(
     problems: _Problems,
 ) -> None:
     """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest."""
-    reader = _DigestReader(chunks)
+    reader = DigestReader(chunks)
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
     try:

@@ -38,7 +38,7 @@ import orjson
 from isal import igzip, isal_zlib
 from pydantic import ValidationError
 
-from wme_assets.export.manifest import MemberEntry, SnapshotManifest
+from wme_assets.export.manifest import READ_BYTES, DigestReader, MemberEntry, SnapshotManifest
 from wme_assets.export.publish import (
     LAYOUTS,
     TIER_SUFFIX,
@@ -48,7 +48,6 @@ from wme_assets.export.publish import (
 )
 from wme_assets.storage.object_store import ObjectStore
 
-READ_BYTES = 1024 * 1024
 CHUNK_BYTES = 8 * READ_BYTES  # one ranged GET: what a dropped connection costs
 
 _TOPS = {kind_layout.snapshots: kind for kind, kind_layout in LAYOUTS.items()}
@@ -235,40 +234,12 @@ class _FetchError(Exception):
         self.original = original
 
 
-class _HashingReader(io.RawIOBase):
-    """A raw stream over an iterator of byte chunks that counts and hashes (SHA-256, MD5) what it hands on."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5()
-        self.bytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                chunk = next(self._chunks, None)
-            except Exception as exc:
-                raise _FetchError(exc) from exc
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-            self.sha256.update(chunk)
-            self.md5.update(chunk)
-            self.bytes += len(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def drain(self) -> None:
-        buffer = bytearray(READ_BYTES)
-        while self.readinto(buffer):
-            pass
+def _fetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks``, with a failure to fetch them marked as such (so it is not mistaken for a mismatch)."""
+    try:
+        yield from chunks
+    except Exception as exc:
+        raise _FetchError(exc) from exc
 
 
 @dataclass
@@ -337,7 +308,7 @@ def iter_snapshot_records(
     full_key = store.key(source.archive_key)
     where = store.uri(full_key)
     members = manifest.members
-    reader = _HashingReader(store.iter_chunks(full_key, chunk_bytes))
+    reader = DigestReader(_fetched(store.iter_chunks(full_key, chunk_bytes)))
     total = _Tally()
     seen = 0
     try:
