@@ -216,14 +216,17 @@ def export_snapshots(
     result = ExportResult(project, date, tier, state.base, state.deltas, validate_every=validate_every)
     log(f"{project} {date}: articles of base {state.base}" + (f" + {len(state.deltas)} deltas" if state.deltas else ""))
     validator = sampled(record_validator(record_schema("articles")), validate_every)
-    expected = expected_article_counts(state) or {}
+    result.expected_records = expected_article_counts(state) or {}
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
             records = iter_current_articles(
                 store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state
             )
             progress = Progress(
-                f"exporting {project}_namespace_{namespace}", expected.get(namespace), log, unit="articles"
+                f"exporting {project}_namespace_{namespace}",
+                result.expected_records.get(namespace),
+                log,
+                unit="articles",
             )
             records = progress.wrap(records)
             result.namespaces.append(
@@ -244,7 +247,6 @@ def export_snapshots(
                 )
             )
     rebuild_snapshots_listing(store, tier)
-    result.expected_records = expected_article_counts(state) or {}
     result.seconds = time.monotonic() - started
     return result
 
