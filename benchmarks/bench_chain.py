@@ -20,13 +20,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from wme_assets.enrichment.enrich import enrich_pages
-from wme_assets.export.snapshot import export_snapshots, export_structured_snapshot
-from wme_assets.parsing.ingest_pages import ingest_pages
+from wme_assets.devtools.mirror import XZTEXTFILTER_WIKIS, build_dumps_mirror
+from wme_assets.enrichment.run import enrich_pages
+from wme_assets.ingestion.download import download_run
+from wme_assets.ingestion.run import ingest_pages
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-from wme_assets.sources.dump_download import download_run
+from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
 from wme_assets.sources.dumps_client import DumpsClient
-from wme_assets.sources.dumps_mirror import XZTEXTFILTER_WIKIS, build_dumps_mirror
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import start_seaweedfs
 

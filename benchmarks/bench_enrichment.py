@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 import mwparserfromhell  # noqa: E402
 
 from wme_assets.enrichment.article import Site, build_article  # noqa: E402
-from wme_assets.enrichment.enrich import (  # noqa: E402
+from wme_assets.enrichment.run import (  # noqa: E402
     EXPORTED_NAMESPACES,
     EnrichResult,
     _eligible_rows,
@@ -51,8 +51,8 @@ from wme_assets.enrichment.enrich import (  # noqa: E402
     redirect_lists,
 )
 from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields  # noqa: E402
-from wme_assets.parsing.dump_xml import DumpReader  # noqa: E402
-from wme_assets.parsing.ingest_pages import siteinfo_record  # noqa: E402
+from wme_assets.ingestion.dump_xml import DumpReader  # noqa: E402
+from wme_assets.ingestion.run import siteinfo_record  # noqa: E402
 from wme_assets.storage.page_store import PageStoreWriter  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -75,7 +75,7 @@ class Corpus:
 
 def load_corpora(fixtures: Path, max_mb_per_dump: float) -> list[Corpus]:
     corpora = [_wme_articles(fixtures), _wtf_wikipedia(fixtures)]
-    logging.getLogger("wme_assets.parsing.dump_xml").setLevel(logging.ERROR)
+    logging.getLogger("wme_assets.ingestion.dump_xml").setLevel(logging.ERROR)
     for path in sorted((fixtures / "xztextfilter-truncated-dumps").glob("*-truncated-100k.xml.xz")):
         corpora.append(_dump(path, max_mb_per_dump))
     return [c for c in corpora if c.pages]
@@ -158,7 +158,7 @@ def load_stage_corpora(fixtures: Path, max_mb_per_dump: float, work_dir: Path) -
 
 def _enterprise_exports(fixtures: Path, work_dir: Path) -> list[tuple[str, Path]]:
     """The 12 Enterprise records as one MediaWiki export per wiki (real wikitext, ids and metadata)."""
-    from wme_assets.sources.dumps_mirror import export_xml_from_enterprise_records
+    from wme_assets.devtools.mirror import export_xml_from_enterprise_records
 
     records = []
     for path in sorted((fixtures / "wme-articles").glob("*/*.json.xz")):

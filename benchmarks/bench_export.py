@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 
-from wme_assets.export.archive import (  # noqa: E402
+from wme_assets.snapshots.archive import (  # noqa: E402
     chunk_member_name,
     chunk_path,
     get_codec,

@@ -58,7 +58,7 @@ def _suffixed(title: bytes, k: int) -> bytes:
 
 def write_scaled_export(source: Path, scale: int, out_path: Path) -> dict[str, int]:
     """Write ``source`` (a real, possibly truncated export) ``scale`` times over into ``out_path``."""
-    from wme_assets.sources.dumps_mirror import _read_export, complete_pages_xml
+    from wme_assets.devtools.mirror import _read_export, complete_pages_xml
 
     with complete_pages_xml(source) as complete:
         header, pages = _read_export(complete)
@@ -111,11 +111,11 @@ def _vm(field: str, pid: str = "self") -> int:
 
 
 def measure_one(args: argparse.Namespace) -> None:
-    from wme_assets.enrichment.enrich import enrich_pages
-    from wme_assets.export.snapshot import export_snapshots
-    from wme_assets.parsing.ingest_pages import ingest_pages
+    from wme_assets.enrichment.run import enrich_pages
+    from wme_assets.ingestion.download import download_run
+    from wme_assets.ingestion.run import ingest_pages
     from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-    from wme_assets.sources.dump_download import download_run
+    from wme_assets.snapshots.run import export_snapshots
     from wme_assets.sources.dumps_client import DumpsClient
     from wme_assets.storage.object_store import ObjectStore
 
@@ -241,8 +241,8 @@ def main() -> None:
         measure_one(args)
         return
 
+    from wme_assets.devtools.mirror import build_dumps_mirror
     from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-    from wme_assets.sources.dumps_mirror import build_dumps_mirror
     from wme_assets.storage.object_store import ObjectStore
     from wme_assets.storage.seaweedfs import start_seaweedfs
 

@@ -248,9 +248,9 @@ def snapshot(
 
 
 def _verify_snapshot(uri: str | None) -> None:
-    from wme_assets.enrichment.validation import record_validator
-    from wme_assets.export.manifest import RECORD_SCHEMAS
-    from wme_assets.export.publish import verify_published
+    from wme_assets.schema.validate import record_validator
+    from wme_assets.snapshots.manifest import RECORD_SCHEMAS
+    from wme_assets.snapshots.publish import verify_published
     from wme_assets.storage import open_object_store
 
     if not uri:
@@ -343,8 +343,8 @@ def fidelity(
 
     HTML path: every field of Enterprise's parser rules on Parsoid HTML vs its goldens (86 cases, 9 wikis).
     """
-    from wme_assets.enrichment.fidelity import PATHS, fidelity_report, format_report
-    from wme_assets.enrichment.parser_goldens import TESTDATA_DIRNAME
+    from wme_assets.devtools.fidelity import PATHS, fidelity_report, format_report
+    from wme_assets.devtools.parser_goldens import TESTDATA_DIRNAME
 
     if path not in (*PATHS, "all"):
         _fail(f"--path must be wikitext, html or all, not {path!r}")
@@ -375,7 +375,7 @@ def mirror_add(
     parts: int = typer.Option(1, help="Split into this many parts, as the large wikis are."),
 ) -> None:
     """Lay out one dumps run from an XML export: multistream bz2 + index, page_props, dumpstatus.json, sums."""
-    from wme_assets.sources.dumps_mirror import build_dumps_mirror
+    from wme_assets.devtools.mirror import build_dumps_mirror
 
     run = build_dumps_mirror(root, project, date, export_xml, parts=parts)
     typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
@@ -387,7 +387,7 @@ def mirror_fixtures(
     fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The shared real-data fixtures."),
 ) -> None:
     """Build a mirror of 8 wikis from the real-data fixtures (7 dump excerpts and enwiki records)."""
-    from wme_assets.sources.dumps_mirror import build_fixture_mirror
+    from wme_assets.devtools.mirror import build_fixture_mirror
 
     for run in build_fixture_mirror(root, fixtures):
         typer.echo(f"{run.dbname} {run.date}: {run.page_count} pages")

@@ -99,7 +99,7 @@ DUMP_DATE = "20230501"  # the date of the dump fixtures (see xztextfilter-trunca
 @pytest.fixture(scope="session")
 def dumps_mirror(tmp_path_factory, fixtures_dir) -> Path:
     """A dumps-site directory built from the real bnwiki dump fixture: {root}/bnwiki/20230501/..."""
-    from wme_assets.sources.dumps_mirror import build_dumps_mirror
+    from wme_assets.devtools.mirror import build_dumps_mirror
 
     root = tmp_path_factory.mktemp("dumps-mirror")
     build_dumps_mirror(

@@ -92,7 +92,7 @@ def _php(script: str, *args: str, env: dict[str, str], stdin: bytes | None = Non
 
 def fixture_export() -> tuple[bytes, dict[str, str]]:
     """The enwiki Enterprise records as an XML export, and their wikitext by title."""
-    from wme_assets.sources.dumps_mirror import export_xml_from_enterprise_records, read_enterprise_records
+    from wme_assets.devtools.mirror import export_xml_from_enterprise_records, read_enterprise_records
 
     records = read_enterprise_records(ENWIKI_RECORDS)
     xml = export_xml_from_enterprise_records(records, dbname="enwiki")

@@ -21,7 +21,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from wme_assets.parsing.dump_xml import iter_pages
+from wme_assets.ingestion.dump_xml import iter_pages
 from wme_assets.settings import ConfigurationError
 from wme_assets.storage.article_store import (
     ARTICLE_SCHEMA,

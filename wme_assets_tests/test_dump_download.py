@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from wme_assets.ingestion.download import download_run, required_files
 from wme_assets.settings import ConfigurationError
-from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.sources.dumps_client import DumpsClient, DumpsError, make_session
 from wme_assets_tests.conftest import DUMP_DATE
 from wme_assets_tests.servers import serve_with_ranges

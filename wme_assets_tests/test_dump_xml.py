@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from wme_assets.parsing.dump_xml import (
+from wme_assets.ingestion.dump_xml import (
     DumpParseError,
     DumpReader,
     detect_compression,
     iter_pages,
     open_decompressed,
 )
-from wme_assets.parsing.multistream import (
+from wme_assets.ingestion.multistream import (
     parse_multistream,
     read_index,
     stream_offsets,

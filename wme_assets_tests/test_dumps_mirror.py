@@ -22,8 +22,8 @@ from urllib.request import urlopen
 import pytest
 from lxml import etree
 
-from wme_assets.sources import dumps_mirror
-from wme_assets.sources.dumps_mirror import (
+from wme_assets.devtools import mirror
+from wme_assets.devtools.mirror import (
     JOB_MULTISTREAM,
     JOB_MULTISTREAM_RECOMBINE,
     JOB_PAGE_PROPS,
@@ -177,7 +177,7 @@ def test_closing_tags_split_across_reads_are_found(
     xml = export_xml_from_enterprise_records(enwiki_records, dbname="enwiki")
     cut = xml[: xml.rindex(b"<page>") + 4000]
     expected = _complete(cut)
-    monkeypatch.setattr(dumps_mirror, "_CHUNK", chunk_size)
+    monkeypatch.setattr(mirror, "_CHUNK", chunk_size)
     assert _complete(cut) == expected
     assert _complete(xml) == xml
 

@@ -10,7 +10,13 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from wme_assets.enrichment.enrich import (
+from wme_assets.devtools.mirror import (
+    build_dumps_mirror,
+    export_xml_from_enterprise_records,
+    page_props_from_enterprise_records,
+    read_enterprise_records,
+)
+from wme_assets.enrichment.run import (
     EXPORTED_NAMESPACES,
     EnrichResult,
     _eligible_rows,
@@ -19,16 +25,10 @@ from wme_assets.enrichment.enrich import (
     join_redirects,
     redirect_lists,
 )
-from wme_assets.enrichment.validation import line_validator
-from wme_assets.parsing.ingest_pages import ingest_pages
-from wme_assets.sources.dump_download import download_run
+from wme_assets.ingestion.download import download_run
+from wme_assets.ingestion.run import ingest_pages
+from wme_assets.schema.validate import line_validator
 from wme_assets.sources.dumps_client import DumpsClient
-from wme_assets.sources.dumps_mirror import (
-    build_dumps_mirror,
-    export_xml_from_enterprise_records,
-    page_props_from_enterprise_records,
-    read_enterprise_records,
-)
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
 from wme_assets.storage.parquet_dataset import cached_files

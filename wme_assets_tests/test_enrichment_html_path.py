@@ -9,14 +9,14 @@ from dataclasses import asdict
 
 import orjson
 
-from wme_assets.enrichment.enrich import enrich_pages
+from wme_assets.devtools.mirror import build_dumps_mirror
 from wme_assets.enrichment.html import html_fields
-from wme_assets.enrichment.schema import Part, to_json_bytes
-from wme_assets.export.snapshot import iter_current_structured
-from wme_assets.parsing.ingest_pages import ingest_pages
-from wme_assets.sources.dump_download import download_run
+from wme_assets.enrichment.run import enrich_pages
+from wme_assets.ingestion.download import download_run
+from wme_assets.ingestion.run import ingest_pages
+from wme_assets.schema import Part, to_json_bytes
+from wme_assets.snapshots.run import iter_current_structured
 from wme_assets.sources.dumps_client import DumpsClient
-from wme_assets.sources.dumps_mirror import build_dumps_mirror
 from wme_assets.storage.article_store import iter_current_articles, state_as_of
 from wme_assets_tests.mediawiki_server import MW_IP
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wme_assets.export.archive import (
+from wme_assets.snapshots.archive import (
     BUFFER_SIZE,
     GZIP_HEADER,
     SnapshotFiles,
     language_from_dbname,
     write_snapshot,
 )
-from wme_assets.export.manifest import (
+from wme_assets.snapshots.manifest import (
     SnapshotManifest,
     build_manifest,
     chunk_metadata,

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from wme_assets.enrichment.validation import record_validator
-from wme_assets.export.publish import read_latest, snapshots_listing_key, verify_published
-from wme_assets.export.snapshot import export_snapshots
+from wme_assets.schema.validate import record_validator
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from wme_assets.snapshots.publish import read_latest, snapshots_listing_key, verify_published
+from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets_tests.test_export_archive import load_real_records
@@ -54,7 +54,7 @@ def _write_base(store: ObjectStore, tmp_path, fixtures_dir, date: str) -> int:
 def _export_in_child(store: ObjectStore, date: str, work_dir) -> subprocess.Popen:
     script = textwrap.dedent(
         f"""
-        from wme_assets.export.snapshot import export_snapshots
+        from wme_assets.snapshots.run import export_snapshots
         from wme_assets.storage.object_store import ObjectStore
         store = ObjectStore(bucket={store.bucket!r}, prefix={store.prefix!r}, endpoint_url={store.endpoint_url!r},
                             access_key={EMBEDDED_ACCESS_KEY!r}, secret_key={EMBEDDED_SECRET_KEY!r})

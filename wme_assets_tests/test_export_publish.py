@@ -11,9 +11,10 @@ import hashlib
 import orjson
 import pytest
 
-from wme_assets.export.archive import SnapshotFiles, write_snapshot
-from wme_assets.export.manifest import SnapshotManifest, chunk_metadata, snapshot_metadata
-from wme_assets.export.publish import (
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from wme_assets.snapshots.archive import SnapshotFiles, write_snapshot
+from wme_assets.snapshots.manifest import SnapshotManifest, chunk_metadata, snapshot_metadata
+from wme_assets.snapshots.publish import (
     SnapshotPublishError,
     SnapshotVerificationError,
     apply_retention,
@@ -27,7 +28,6 @@ from wme_assets.export.publish import (
     snapshots_listing_key,
     verify_published,
 )
-from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
 from wme_assets_tests.test_export_archive import load_real_records
 

@@ -1,4 +1,4 @@
-"""Reading published snapshots back (wme_assets.export.read) from the real SeaweedFS server.
+"""Reading published snapshots back (wme_assets.snapshots.read) from the real SeaweedFS server.
 
 Snapshots are written from the real Wikimedia Enterprise records of ``wme-articles/`` with
 :func:`write_snapshot` and published with :func:`publish_snapshot`, as the export stage does; faults are
@@ -15,10 +15,10 @@ import lzma
 import orjson
 import pytest
 
-from wme_assets.export.archive import SnapshotFiles, write_snapshot
-from wme_assets.export.manifest import SnapshotManifest
-from wme_assets.export.publish import latest_key, publish_snapshot, snapshot_key
-from wme_assets.export.read import (
+from wme_assets.snapshots.archive import SnapshotFiles, write_snapshot
+from wme_assets.snapshots.manifest import SnapshotManifest
+from wme_assets.snapshots.publish import latest_key, publish_snapshot, snapshot_key
+from wme_assets.snapshots.read import (
     SnapshotMismatchError,
     SnapshotNotFoundError,
     SnapshotRefusedError,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from wme_assets.export.publish import read_latest
-from wme_assets.export.snapshot import export_snapshots
+from wme_assets.snapshots.publish import read_latest
+from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 
 

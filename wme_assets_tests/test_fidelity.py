@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from wme_assets.enrichment.fidelity import Report, fidelity_report, format_report
+from wme_assets.devtools.fidelity import Report, fidelity_report, format_report
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 

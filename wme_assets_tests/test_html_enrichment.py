@@ -4,8 +4,8 @@ The oracle is ``shared/fixtures/wme-parser-testdata``: 87 real Parsoid pages (86
 outputs Enterprise's Go parser produced for them, one file per function. Each test measures the rate
 of cases where our output equals the golden and asserts a floor at the rate reached (so a regression
 fails, an improvement is free to raise the floor). The goldens are go-spew dumps; the reader
-(:func:`~wme_assets.enrichment.parser_goldens.spew_parse`), the case loading and what "equal" means per
-function (``ours``/``expected``) live in :mod:`wme_assets.enrichment.parser_goldens`, shared with
+(:func:`~wme_assets.devtools.parser_goldens.spew_parse`), the case loading and what "equal" means per
+function (``ours``/``expected``) live in :mod:`wme_assets.devtools.parser_goldens`, shared with
 ``wme fidelity``.
 
 The last test runs HTML from a real MediaWiki on loopback (``mediawiki_server.py``) through
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from wme_assets.devtools import parser_goldens as PG
+from wme_assets.devtools.parser_goldens import spew_parse, unquote_go
 from wme_assets.enrichment import html as H
-from wme_assets.enrichment import parser_goldens as PG
-from wme_assets.enrichment.parser_goldens import spew_parse, unquote_go
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / PG.TESTDATA_DIRNAME
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"{TESTDATA} is mi
 
 
 # --------------------------------------------------------------------------------------------
-# cases (golden loading, parsing and the comparable values: wme_assets.enrichment.parser_goldens)
+# cases (golden loading, parsing and the comparable values: wme_assets.devtools.parser_goldens)
 
 
 def _golden(function: str) -> dict[int, dict]:

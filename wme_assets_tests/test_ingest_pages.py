@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from wme_assets.parsing.dump_xml import DumpParseError
-from wme_assets.parsing.ingest_pages import ingest_pages
-from wme_assets.sources.dump_download import download_run
+from wme_assets.devtools.mirror import build_dumps_mirror
+from wme_assets.ingestion.download import download_run
+from wme_assets.ingestion.dump_xml import DumpParseError
+from wme_assets.ingestion.run import ingest_pages
 from wme_assets.sources.dumps_client import DumpsClient
-from wme_assets.sources.dumps_mirror import build_dumps_mirror
 from wme_assets.storage.page_store import query_page_store
 
 DATE = "20230501"

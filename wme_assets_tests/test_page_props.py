@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from wme_assets.parsing import page_props as page_props_module
-from wme_assets.parsing.page_props import (
-    PageProp,
-    PagePropsParseError,
-    WikibaseItems,
-    iter_page_props,
-    wikibase_items,
-)
-from wme_assets.sources.dumps_mirror import (
+from wme_assets.devtools.mirror import (
     build_dumps_mirror,
     enterprise_dump_date,
     export_xml_from_enterprise_records,
     page_props_from_enterprise_records,
     read_enterprise_records,
+)
+from wme_assets.ingestion import page_props as page_props_module
+from wme_assets.ingestion.page_props import (
+    PageProp,
+    PagePropsParseError,
+    WikibaseItems,
+    iter_page_props,
+    wikibase_items,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

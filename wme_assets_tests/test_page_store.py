@@ -15,11 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from wme_assets.parsing.dump_xml import iter_pages
-from wme_assets.parsing.multistream import parse_multistream
-from wme_assets.parsing.page_props import wikibase_items
-from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, ConfigurationError
-from wme_assets.sources.dumps_mirror import (
+from wme_assets.devtools.mirror import (
     XZTEXTFILTER_WIKIS,
     build_dumps_mirror,
     enterprise_dump_date,
@@ -27,6 +23,10 @@ from wme_assets.sources.dumps_mirror import (
     page_props_from_enterprise_records,
     read_enterprise_records,
 )
+from wme_assets.ingestion.dump_xml import iter_pages
+from wme_assets.ingestion.multistream import parse_multistream
+from wme_assets.ingestion.page_props import wikibase_items
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, ConfigurationError
 from wme_assets.storage.page_store import (
     MANIFEST_NAME,
     PAGE_SCHEMA,

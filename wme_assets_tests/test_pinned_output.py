@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from wme_assets.enrichment.enrich import enrich_pages
-from wme_assets.export.snapshot import export_snapshots, export_structured_snapshot
-from wme_assets.parsing.ingest_pages import ingest_pages
-from wme_assets.sources.dump_download import download_run
+from wme_assets.enrichment.run import enrich_pages
+from wme_assets.ingestion.download import download_run
+from wme_assets.ingestion.run import ingest_pages
+from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
 from wme_assets.sources.dumps_client import DumpsClient
 
 pytestmark = pytest.mark.integration

@@ -2,8 +2,8 @@
 
 import functools
 
-import wme_assets.enrichment.enrich as enrich
-from wme_assets.progress import Progress
+import wme_assets.enrichment.run as enrich
+from wme_assets.util.progress import Progress
 
 
 class Clock:
@@ -45,7 +45,7 @@ def test_lines_are_rate_limited_and_eta_is_readable():
 
 
 def test_enrichment_logs_its_progress(object_store, fixtures_dir, tmp_path, monkeypatch):
-    from wme_assets.sources.dumps_mirror import build_dumps_mirror
+    from wme_assets.devtools.mirror import build_dumps_mirror
     from wme_assets_tests.test_enrichment import DATE, _load
 
     monkeypatch.setattr(enrich, "Progress", functools.partial(Progress, min_gap_s=0))

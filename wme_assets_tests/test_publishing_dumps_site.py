@@ -21,8 +21,6 @@ import orjson
 import pytest
 import requests
 
-from wme_assets.export.archive import SnapshotFiles, write_snapshot
-from wme_assets.export.publish import publish_snapshot, snapshot_key
 from wme_assets.publishing.dumps_site import (
     MD5SUMS_FILE,
     RUNS_ROOT,
@@ -38,6 +36,8 @@ from wme_assets.publishing.dumps_site import (
     run_directory,
     sums_file,
 )
+from wme_assets.snapshots.archive import SnapshotFiles, write_snapshot
+from wme_assets.snapshots.publish import publish_snapshot, snapshot_key
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
 from wme_assets_tests.servers import serve_directory
 

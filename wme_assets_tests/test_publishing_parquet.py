@@ -25,15 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from wme_assets.enrichment.article import Site, build_article
-from wme_assets.enrichment.schema import (
-    SCHEMA_VERSION,
-    Article,
-    StructuredContent,
-    generate_json_schema,
-    to_json_bytes,
-)
 from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields
-from wme_assets.export.read import SnapshotNotFoundError
 from wme_assets.publishing.parquet import (
     DEFAULT_MAX_DEPTH,
     KIND_MODELS,
@@ -49,6 +41,14 @@ from wme_assets.publishing.parquet import (
     row_to_record,
     write_parquet_shards,
 )
+from wme_assets.schema import (
+    SCHEMA_VERSION,
+    Article,
+    StructuredContent,
+    generate_json_schema,
+    to_json_bytes,
+)
+from wme_assets.snapshots.read import SnapshotNotFoundError
 from wme_assets.storage.parquet_dataset import schema_fingerprint
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -397,7 +397,7 @@ def test_the_same_records_give_the_same_bytes(tmp_path):
 
 
 def test_lines_from_an_ndjson_file_are_accepted(tmp_path):
-    from wme_assets.export.archive import iter_ndjson_records
+    from wme_assets.snapshots.archive import iter_ndjson_records
 
     lines = real_articles()["frwiki"]
     ndjson = [line + b"\n" for _, line in lines]
@@ -540,8 +540,8 @@ def publish_day(store, tmp_path, *, structured: bool = True) -> dict[str, object
     """What the export stage leaves for DATE: enwiki's free-tier article snapshots of namespaces 0 (the real
     articles, in several members) and 14 (empty), and, with ``structured``, the paid Structured Contents
     snapshot of namespace 0 (Enterprise's own records)."""
-    from wme_assets.export.archive import write_snapshot
-    from wme_assets.export.publish import publish_snapshot
+    from wme_assets.snapshots.archive import write_snapshot
+    from wme_assets.snapshots.publish import publish_snapshot
 
     published = {}
     for namespace, records in ((0, real_articles()["enwiki"]), (14, [])):
@@ -576,9 +576,9 @@ def parquet_keys(store) -> list[str]:
 
 def test_export_parquet_from_the_published_snapshots(object_store, tmp_path):
     """The chain's input: the verified snapshots of the day, articles (free tier) and Structured Contents."""
-    from wme_assets.export.publish import snapshot_key
-    from wme_assets.export.read import iter_snapshot_records
     from wme_assets.publishing.parquet import parquet_summary
+    from wme_assets.snapshots.publish import snapshot_key
+    from wme_assets.snapshots.read import iter_snapshot_records
 
     snapshots = publish_day(object_store, tmp_path)
     results = export_parquet(
@@ -682,8 +682,8 @@ def test_a_missing_structured_snapshot_skips_structured_parquet_with_a_reason(ob
 
 @pytest.mark.parametrize("tamper", ["same size and recorded sha256", "openly replaced"])
 def test_a_tampered_snapshot_fails_the_export_naming_it_and_publishes_nothing(object_store, tmp_path, tamper):
-    from wme_assets.export.publish import snapshot_key
-    from wme_assets.export.read import SnapshotMismatchError, SnapshotRefusedError
+    from wme_assets.snapshots.publish import snapshot_key
+    from wme_assets.snapshots.read import SnapshotMismatchError, SnapshotRefusedError
 
     snapshots = publish_day(object_store, tmp_path, structured=False)
     key = object_store.key(snapshot_key(DATE, "enwiki_namespace_0", "free"))

@@ -1,4 +1,4 @@
-"""Tests of the Enterprise schema models (wme_assets.enrichment.schema) on real Enterprise records.
+"""Tests of the Enterprise schema models (wme_assets.schema) on real Enterprise records.
 
 Real records: ``../shared/fixtures/wme-articles`` (12 article JSONs of Enterprise's mock dataset) and
 ``../shared/fixtures/wme-sdk-testdata`` (3 NDJSON articles, 7 Structured Contents records, snapshot,
@@ -16,8 +16,8 @@ import jsonschema
 import orjson
 import pytest
 
-from wme_assets.enrichment import schema
-from wme_assets.enrichment.schema import (
+from wme_assets import schema
+from wme_assets.schema import (
     SCHEMA_MODELS,
     SCHEMA_VERSION,
     Article,
@@ -206,10 +206,10 @@ def test_real_timestamps_keep_their_text():
 def test_committed_json_schema_is_current(kind):
     path = schema.schema_path(kind)
     assert path.name == f"{kind}-{SCHEMA_VERSION}.schema.json"
-    assert path.exists(), "run: python -m wme_assets.enrichment.schema --write"
+    assert path.exists(), "run: python -m wme_assets.schema --write"
     committed = load_json_schema(kind)
     assert committed == generate_json_schema(kind), (
-        "the models changed: bump SCHEMA_VERSION and run python -m wme_assets.enrichment.schema --write"
+        "the models changed: bump SCHEMA_VERSION and run python -m wme_assets.schema --write"
     )
     assert committed["$id"] == f"urn:wme:schema:{kind}:{SCHEMA_VERSION}"
     assert committed["version"] == SCHEMA_VERSION

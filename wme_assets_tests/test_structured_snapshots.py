@@ -22,9 +22,9 @@ import orjson
 import pyarrow.compute as pc
 import pytest
 
-from wme_assets.enrichment.validation import record_validator
-from wme_assets.export.manifest import RECORD_SCHEMAS, SnapshotManifest
-from wme_assets.export.publish import (
+from wme_assets.schema.validate import record_validator
+from wme_assets.snapshots.manifest import RECORD_SCHEMAS, SnapshotManifest
+from wme_assets.snapshots.publish import (
     SnapshotVerificationError,
     apply_retention,
     chunks_listing_key,
@@ -34,7 +34,7 @@ from wme_assets.export.publish import (
     snapshots_listing_key,
     verify_published,
 )
-from wme_assets.export.snapshot import export_snapshots, export_structured_snapshot
+from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_batches, publish_base
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets_tests.conftest import DUMP_DATE, new_test_store
@@ -58,9 +58,9 @@ QUIET = {"log": lambda _: None}
 @pytest.fixture(scope="module")
 def enriched_bnwiki(seaweedfs, dumps_mirror) -> ObjectStore:
     """The bnwiki article store, from the real dump through wme's own download, ingestion and enrichment."""
-    from wme_assets.enrichment.enrich import enrich_pages
-    from wme_assets.parsing.ingest_pages import ingest_pages
-    from wme_assets.sources.dump_download import download_run
+    from wme_assets.enrichment.run import enrich_pages
+    from wme_assets.ingestion.download import download_run
+    from wme_assets.ingestion.run import ingest_pages
     from wme_assets.sources.dumps_client import DumpsClient
 
     store = new_test_store(seaweedfs)
@@ -373,8 +373,8 @@ def test_a_manifest_in_the_wrong_kind_of_folder_is_reported(bnwiki, tmp_path):
 
 def test_asset_in_the_paid_job_with_metadata_and_checks(bnwiki, monkeypatch):
     from wme_assets.definitions import defs
-    from wme_assets.defs.export.assets import structured_snapshot
     from wme_assets.defs.resources import ObjectStorageResource
+    from wme_assets.defs.snapshots.assets import structured_snapshot
 
     job = defs().resolve_job_def("paid_snapshot_job")
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} >= {

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from wme_assets.enrichment.article import Site, build_article
-from wme_assets.enrichment.schema import StructuredContent
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wikitext_fields
-from wme_assets.parsing.dump_xml import DumpReader
+from wme_assets.ingestion.dump_xml import DumpReader
+from wme_assets.schema import StructuredContent
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 WTF = FIXTURES / "wtf_wikipedia-wikitext"
@@ -55,7 +55,7 @@ def real_pages() -> Iterator[tuple[str, str, WikiNames]]:
         text = path.read_text(encoding="utf-8")
         if "{|" in text:
             yield path.stem, text, WikiNames.for_wiki("dewiki" if "[[Kategorie:" in text else "enwiki")
-    logging.getLogger("wme_assets.parsing.dump_xml").setLevel(logging.ERROR)
+    logging.getLogger("wme_assets.ingestion.dump_xml").setLevel(logging.ERROR)
     for path in sorted((FIXTURES / "xztextfilter-truncated-dumps").glob("*-truncated-100k.xml.xz")):
         with DumpReader(path, keep_partial=True) as reader:
             names = WikiNames.from_siteinfo(reader.siteinfo)

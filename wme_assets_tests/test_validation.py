@@ -8,8 +8,8 @@ import jsonschema
 import orjson
 import pytest
 
-from wme_assets.enrichment.schema import load_json_schema
-from wme_assets.enrichment.validation import RecordInvalid, line_validator, record_validator
+from wme_assets.schema import load_json_schema
+from wme_assets.schema.validate import RecordInvalid, line_validator, record_validator
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 

@@ -23,7 +23,7 @@ from wme_assets.enrichment.wikitext import (
     mask_wikitext,
     redirect_target,
 )
-from wme_assets.parsing.dump_xml import DumpReader
+from wme_assets.ingestion.dump_xml import DumpReader
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 DUMPS = FIXTURES / "xztextfilter-truncated-dumps"
@@ -43,7 +43,7 @@ def _enterprise_record(wiki: str, title: str) -> dict:
 def _dump_pages(wiki: str, limit: int):
     """(siteinfo, [(page, text)…]) for the first ``limit`` ns-0 pages of a truncated dump (its last,
     cut page is dropped: keep_partial)."""
-    logging.getLogger("wme_assets.parsing.dump_xml").setLevel(logging.ERROR)
+    logging.getLogger("wme_assets.ingestion.dump_xml").setLevel(logging.ERROR)
     with DumpReader(DUMPS / f"{wiki}-truncated-100k.xml.xz", keep_partial=True) as reader:
         siteinfo = reader.siteinfo
         pages = []
@@ -204,7 +204,7 @@ def test_localized_namespaces_from_dump_siteinfo(wiki):
 
 @pytest.mark.parametrize("wiki", DUMP_WIKIS)
 def test_redirect_fallback_agrees_with_the_dump(wiki):
-    logging.getLogger("wme_assets.parsing.dump_xml").setLevel(logging.ERROR)
+    logging.getLogger("wme_assets.ingestion.dump_xml").setLevel(logging.ERROR)
     with DumpReader(DUMPS / f"{wiki}-truncated-100k.xml.xz", keep_partial=True) as reader:
         names = WikiNames.from_siteinfo(reader.siteinfo)
         redirects = 0

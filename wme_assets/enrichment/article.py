@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from wme_assets.enrichment.schema import (
+from wme_assets.enrichment.wikitext import WikiNames, WikitextFields
+from wme_assets.schema import (
     SCHEMA_VERSION,
     Article,
     Provenance,
@@ -26,7 +27,6 @@ from wme_assets.enrichment.schema import (
     content_hash,
     to_json_bytes,
 )
-from wme_assets.enrichment.wikitext import WikiNames, WikitextFields
 
 PARSER_VERSION = "wme-wikitext-1"
 

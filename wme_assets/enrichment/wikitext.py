@@ -275,7 +275,7 @@ class WikiNames:
 
     @classmethod
     def from_siteinfo(cls, siteinfo: Any) -> WikiNames:
-        """From a :class:`wme_assets.parsing.dump_xml.SiteInfo` (or anything with ``namespaces``
+        """From a :class:`wme_assets.ingestion.dump_xml.SiteInfo` (or anything with ``namespaces``
         mapping id → object with ``name``/``case``, plus optional ``language``/``dbname``/``base_url``)."""
         namespaces = getattr(siteinfo, "namespaces", None) or {}
         dbname = getattr(siteinfo, "dbname", None)

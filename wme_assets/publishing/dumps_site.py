@@ -16,7 +16,7 @@ plus what it lacks::
         status.json      the run's state, in the spirit of the XML dumps' dumpstatus.json
 
 Each file is the ``snapshots/{date}/{dbname}_namespace_{ns}.tar.gz`` archive of that date
-(:mod:`wme_assets.export.publish`; ``tier="free"`` takes the ``_group_1`` copies instead), unchanged: tar
+(:mod:`wme_assets.snapshots.publish`; ``tier="free"`` takes the ``_group_1`` copies instead), unchanged: tar
 members ``{dbname}_namespace_{ns}_{n}.ndjson`` of Enterprise article records, as in Wikimedia's runs.
 
 ``status.json`` (``dumpstatus.json`` has ``jobs{status, updated, files{size, url, md5, sha1}}``, version
@@ -48,7 +48,7 @@ members ``{dbname}_namespace_{ns}_{n}.ndjson`` of Enterprise article records, as
 What a downloader may rely on:
 
 - **Done means complete and verified.** Every source snapshot is verified first
-  (:func:`~wme_assets.export.publish.verify_published`); one that fails is never copied. Each archive is
+  (:func:`~wme_assets.snapshots.publish.verify_published`); one that fails is never copied. Each archive is
   then streamed (ranged GETs, a few MiB in memory) to a temporary name at the target, its bytes hashed on
   the way against the manifest's size, SHA-256 and MD5 (a source that changed after verification is caught
   here, before anything becomes visible), verified where it landed, and only then moved to its final name
@@ -90,8 +90,8 @@ from typing import Literal, Protocol, runtime_checkable
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from wme_assets.export.manifest import RecordValidator, SnapshotManifest
-from wme_assets.export.publish import TIER_SUFFIX, Tier, snapshot_key, verify_published
+from wme_assets.snapshots.manifest import RecordValidator, SnapshotManifest
+from wme_assets.snapshots.publish import TIER_SUFFIX, Tier, snapshot_key, verify_published
 from wme_assets.storage.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -653,7 +653,7 @@ def publish_run(
     """Publish every snapshot of ``date`` (and ``tier``) in ``source_store`` as the dumps-site run of that date.
 
     Sources are the manifests ``snapshots/{date}/{dbname}_namespace_{ns}{sfx}.manifest.json``. Each is verified
-    with :func:`~wme_assets.export.publish.verify_published` first: ``deep=False`` (default) checks that every
+    with :func:`~wme_assets.snapshots.publish.verify_published` first: ``deep=False`` (default) checks that every
     object of the snapshot is present with the manifest's size and recorded SHA-256, and the archive's bytes
     are then re-hashed against the manifest as they are copied, so every byte published is checked once;
     ``deep=True`` also reads every archive and chunk record by record (with ``validator``), reading each

@@ -54,13 +54,13 @@ from typing import Any, Literal, TypeVar
 import pyarrow as pa
 import yaml
 
-from wme_assets.enrichment.schema import SCHEMA_VERSION
-from wme_assets.export.archive import language_from_dbname
 from wme_assets.publishing.parquet import (
     MANIFEST_SUFFIX,
     ParquetManifest,
     schema_summary,
 )
+from wme_assets.schema import SCHEMA_VERSION
+from wme_assets.snapshots.archive import language_from_dbname
 from wme_assets.storage.object_store import ObjectStore
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Parquet beside NDJSON: a snapshot's records as Parquet shards with a real nested schema.
 
 The Arrow schema is generated from the same pydantic models as the published JSON Schema
-(:mod:`wme_assets.enrichment.schema`: :class:`Article`, :class:`StructuredContent` and every model they
+(:mod:`wme_assets.schema`: :class:`Article`, :class:`StructuredContent` and every model they
 nest), field for field and in the same order, so a Parquet column means what the JSON field of that name
 means. Objects are structs, arrays are lists; nothing is a JSON string inside a column:
 
@@ -43,22 +43,22 @@ The counts (records affected, parts folded, objects dropped, the first page ids)
 form.
 
 **Source: the verified snapshot, never the article store.** :func:`export_parquet` builds a day's shards
-from the snapshots published for that day (:mod:`wme_assets.export.publish`): article shards from the article
+from the snapshots published for that day (:mod:`wme_assets.snapshots.publish`): article shards from the article
 snapshot of each namespace, by default the free tier's ``snapshots/{date}/{id}_group_1.*`` (what the dumps
 site and Hugging Face carry), and Structured Contents shards from ``structured-snapshots/{date}/{id}.*``
 (paid tier, namespace 0), skipped with a logged reason when that snapshot was not published. A snapshot is
 checked before it is read (published under its date, tier and kind, its ``latest`` pointer consistent, every
-object present with the manifest's size and SHA-256: :func:`wme_assets.export.read.open_snapshot`) and its
+object present with the manifest's size and SHA-256: :func:`wme_assets.snapshots.read.open_snapshot`) and its
 archive re-hashed and checked member by member while it streams
-(:func:`wme_assets.export.read.iter_snapshot_records`); shards are published only after the stream ended
+(:func:`wme_assets.snapshots.read.iter_snapshot_records`); shards are published only after the stream ended
 without a difference, and a snapshot that differs fails the export, naming the object, with nothing
 published. The manifest's ``source`` (:class:`ParquetSource`) names the snapshot manifest and its SHA-256,
 the archive and its SHA-256, the tier, kind, date and record count; the rows add up to that record count.
 Shards depend on the records only, so the same snapshot gives the same bytes.
 
 **Shards.** Records arrive as the snapshot holds them: ``(page_id, JSON line)`` in strictly increasing page
-id order (:func:`wme_assets.export.read.iter_snapshot_records`, or
-:func:`wme_assets.export.archive.iter_ndjson_records` over any NDJSON lines), and are validated with the
+id order (:func:`wme_assets.snapshots.read.iter_snapshot_records`, or
+:func:`wme_assets.snapshots.archive.iter_ndjson_records` over any NDJSON lines), and are validated with the
 model while being converted. They are written in that order to
 ``{dbname}_namespace_{ns}_{i:05d}.parquet`` (numbered from 0), a new shard starting before one would exceed
 ``max_rows`` records or ``max_bytes`` bytes of NDJSON (the uncompressed JSON lines, counted like the
@@ -105,9 +105,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from wme_assets.enrichment.schema import SCHEMA_VERSION, Article, StructuredContent, Table
-from wme_assets.export.archive import language_from_dbname, snapshot_identifier
-from wme_assets.export.read import SnapshotNotFoundError, SnapshotSource, iter_snapshot_records, open_snapshot
+from wme_assets.schema import SCHEMA_VERSION, Article, StructuredContent, Table
+from wme_assets.snapshots.archive import language_from_dbname, snapshot_identifier
+from wme_assets.snapshots.read import SnapshotNotFoundError, SnapshotSource, iter_snapshot_records, open_snapshot
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.parquet_dataset import PARQUET_CONTENT_TYPE, DatasetQuery, query_dataset, schema_fingerprint
 
@@ -487,7 +487,7 @@ class ParquetGenerator(BaseModel):
 
 class ParquetSource(BaseModel):
     """The published snapshot the shards were built from, as verified while it was read
-    (:mod:`wme_assets.export.read`); keys are relative to the store's prefix."""
+    (:mod:`wme_assets.snapshots.read`); keys are relative to the store's prefix."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -496,7 +496,7 @@ class ParquetSource(BaseModel):
     archive_key: str
     archive_sha256: str  # what the archive re-hashed to while the shards were written
     tier: Literal["paid", "free"]
-    kind: Literal["articles", "structured"]  # the snapshot's kind (wme_assets.export.manifest.SnapshotKind)
+    kind: Literal["articles", "structured"]  # the snapshot's kind (wme_assets.snapshots.manifest.SnapshotKind)
     date: str  # YYYYMMDD the snapshot was published under
     record_count: int  # the snapshot manifest's: what the shards' rows must add up to
 
@@ -515,7 +515,7 @@ class ParquetManifest(BaseModel):
     language: str
     date: str | None = None  # YYYYMMDD of the publication (set by publish_parquet)
     dump_date: str | None = None  # the dump the records were built from
-    schema_version: str  # of the records (wme_assets.enrichment.schema.SCHEMA_VERSION)
+    schema_version: str  # of the records (wme_assets.schema.SCHEMA_VERSION)
     arrow_schema_fingerprint: str
     max_depth: int
     max_table_depth: int
@@ -1001,7 +1001,7 @@ def export_snapshot_parquet(
 ) -> tuple[ParquetManifest, ParquetShards]:
     """Write the Parquet shards of one opened snapshot as it streams, and publish them once it verified.
 
-    The records come from :func:`~wme_assets.export.read.iter_snapshot_records`, which re-hashes the archive
+    The records come from :func:`~wme_assets.snapshots.read.iter_snapshot_records`, which re-hashes the archive
     and checks every member against the snapshot manifest; :func:`write_parquet_shards` consumes it to the
     end, so any difference (raised at the latest after the last record) leaves no shard behind and nothing
     is published.
@@ -1044,11 +1044,11 @@ def export_parquet(
 
     Articles come from the article snapshot of each of ``namespaces`` in ``tier`` (default the free tier,
     what the free snapshot publishes and the dumps site and Hugging Face carry); a namespace without a
-    published snapshot raises :class:`~wme_assets.export.read.SnapshotNotFoundError`. Structured Contents
+    published snapshot raises :class:`~wme_assets.snapshots.read.SnapshotNotFoundError`. Structured Contents
     come from the Structured Contents snapshot of namespace 0 (paid tier, the only one there is); when it was
     not published for ``date`` the kind is skipped and the reason logged and returned (``skipped``). Every
     snapshot is checked before it is read and re-verified while it streams
-    (:mod:`wme_assets.export.read`); a snapshot that is refused or does not match its manifest raises, and
+    (:mod:`wme_assets.snapshots.read`); a snapshot that is refused or does not match its manifest raises, and
     its shards are not published. Returns the published manifests with the local shards (still in
     ``work_dir``, e.g. for :mod:`wme_assets.publishing.huggingface`).
     """

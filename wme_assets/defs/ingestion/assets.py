@@ -6,9 +6,9 @@ import dagster as dg
 
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import DumpsSourceResource, ObjectStorageResource
-from wme_assets.parsing.ingest_pages import ingest_pages
+from wme_assets.ingestion.download import download_run, required_files
+from wme_assets.ingestion.run import ingest_pages
 from wme_assets.settings import load_settings
-from wme_assets.sources.dump_download import download_run, required_files
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
@@ -16,7 +16,7 @@ from wme_assets.sources.dumps_client import (
     parse_status,
     unfinished_jobs,
 )
-from wme_assets.storage.layout import raw_key
+from wme_assets.storage.keys import raw_key
 
 # Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
 NETWORK_RETRY = dg.RetryPolicy(

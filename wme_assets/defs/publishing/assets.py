@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from wme_assets.defs.export.assets import free_snapshot
 from wme_assets.defs.partitions import free_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.defs.snapshots.assets import free_snapshot
 from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_run
 from wme_assets.publishing.huggingface import publish_to_hub
 from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests, parquet_summary

@@ -31,7 +31,7 @@ NDJSON, one article per line, and every member also downloadable on its own as a
 Input: an iterable of ``(page_id, line)`` for one (dbname, namespace), ordered by strictly increasing page
 id, ``line`` being one serialized article (bytes) *without* its newline; a single trailing ``b"\\n"`` is
 accepted and removed, so lines read from an NDJSON file can be passed as they are. Lines are not parsed
-(that is the verifier's job, :func:`wme_assets.export.manifest.verify_snapshot_files`), except the first
+(that is the verifier's job, :func:`wme_assets.snapshots.manifest.verify_snapshot_files`), except the first
 one, once, for the language when none is given.
 
 An article larger than the member size gets a member of its own; nothing is split or dropped.

@@ -30,7 +30,7 @@ projects (``categories``, ``templates``, ``article_body``, ...); see :class:`Str
 Fields of our own never mix with Enterprise's: they all live in one object, ``"wme"``
 (:class:`WmeExtensions`), which Enterprise consumers can ignore.
 
-``python -m wme_assets.enrichment.schema --write`` regenerates the committed JSON Schema files of
+``python -m wme_assets.schema --write`` regenerates the committed JSON Schema files of
 :data:`SCHEMA_VERSION` in ``schemas/``; ``--check`` fails when they are stale.
 """
 
@@ -56,7 +56,7 @@ Major: a field removed, renamed or retyped; minor: a field added; patch: descrip
 EXTENSION_FIELD = "wme"
 """JSON name of the one object holding every field of our own (:class:`WmeExtensions`)."""
 
-SCHEMAS_DIR = Path(__file__).with_name("schemas")
+SCHEMAS_DIR = Path(__file__).parent / "jsonschema"
 RFC3339_UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$"
 
 
@@ -860,7 +860,7 @@ def _schema_text(kind: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wme_assets.enrichment.schema",
+        prog="python -m wme_assets.schema",
         description=f"Write or check the committed JSON Schema files of version {SCHEMA_VERSION}.",
     )
     action = parser.add_mutually_exclusive_group(required=True)
@@ -888,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         hint = (
             "a published schema version is immutable: bump SCHEMA_VERSION and run "
-            "python -m wme_assets.enrichment.schema --write (--force rewrites a version never released)"
+            "python -m wme_assets.schema --write (--force rewrites a version never released)"
         )
         print("\n".join(problems) + f"\n{hint}", file=sys.stderr)
         return 1

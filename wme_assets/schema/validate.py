@@ -17,7 +17,7 @@ import jsonschema_rs
 import orjson
 import pyarrow.parquet as pq
 
-from wme_assets.enrichment.schema import load_json_schema
+from wme_assets.schema import load_json_schema
 from wme_assets.storage.article_store import read_base_manifest
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.parquet_dataset import cached_files

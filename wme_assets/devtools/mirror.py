@@ -5,7 +5,7 @@ exactly like the dumps site. Development and CI machines have no internet, and s
 mirror, so this module writes such a run directory from real XML exports; any static web server on
 loopback then stands in for the dumps site::
 
-    python -m wme_assets.sources.dumps_mirror /tmp/dumps-mirror          # builds the fixture mirror
+    python -m wme_assets.devtools.mirror /tmp/dumps-mirror          # builds the fixture mirror
     python -m http.server --bind 127.0.0.1 --directory /tmp/dumps-mirror 8765
     WME_DUMPS_URL=http://127.0.0.1:8765 wme ...
 
@@ -1062,7 +1062,7 @@ def _default_fixtures_dir() -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wme_assets.sources.dumps_mirror",
+        prog="python -m wme_assets.devtools.mirror",
         description="Build a dumps.wikimedia.org-style mirror from the real-data fixtures.",
     )
     parser.add_argument("root", type=Path, help="directory to serve as WME_DUMPS_URL")

@@ -25,7 +25,7 @@ practice), the same files under ``structured-`` folders::
     aggregations/structured-chunks/{id}/structured-chunks{sfx}.ndjson
 
 Every function that names a key takes ``kind`` (default ``"articles"``); a manifest records its kind
-(:class:`~wme_assets.export.manifest.SnapshotManifest`), and :func:`verify_published` checks that it lies
+(:class:`~wme_assets.snapshots.manifest.SnapshotManifest`), and :func:`verify_published` checks that it lies
 under its kind's folder.
 
 Enterprise writes ``snapshots/{id}.tar.gz|.json`` and ``chunks/{id}/chunk_{n}.tar.gz|.json`` (free tier:
@@ -64,8 +64,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from wme_assets.export.archive import SnapshotFiles
-from wme_assets.export.manifest import (
+from wme_assets.snapshots.archive import SnapshotFiles
+from wme_assets.snapshots.manifest import (
     RECORD_SCHEMAS,
     FileEntry,
     Publication,
@@ -534,7 +534,7 @@ def verify_published(
     pointer under it). Always checks that every object is present with the manifest's size and stored SHA-256,
     and that the manifest's kind is that of the folder it (and its pointer) lies in; ``deep`` (default) also
     re-hashes every byte and reads every archive and chunk record by record
-    (:func:`~wme_assets.export.manifest.verify_snapshot_files`). Each record goes to the ``validators`` entry
+    (:func:`~wme_assets.snapshots.manifest.verify_snapshot_files`). Each record goes to the ``validators`` entry
     of the manifest's kind (a prefix may hold articles and Structured Contents), else to ``validator``.
     """
     try:

@@ -13,7 +13,7 @@ import multiprocessing
 from multiprocessing.context import BaseContext
 
 # "__main__" stays first, as in multiprocessing's default: a script's own worker functions still resolve.
-PRELOADED_MODULES = ["__main__", "wme_assets.parsing.multistream", "wme_assets.enrichment.enrich"]
+PRELOADED_MODULES = ["__main__", "wme_assets.ingestion.multistream", "wme_assets.enrichment.run"]
 
 
 def worker_context() -> BaseContext:

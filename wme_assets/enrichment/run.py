@@ -26,13 +26,13 @@ import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
-from wme_assets.progress import Progress
 from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, publish_base, read_base_manifest
-from wme_assets.storage.layout import quarantine_key
+from wme_assets.storage.keys import quarantine_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
 from wme_assets.storage.parquet_dataset import cached_files, sql_literal
-from wme_assets.workers import worker_context
+from wme_assets.util.progress import Progress
+from wme_assets.util.workers import worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -108,7 +108,7 @@ def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawi
     provenance), so it keeps the existing base: re-runs are idempotent and snapshots of it stay identical.
     """
     from wme_assets.enrichment.article import PARSER_VERSION
-    from wme_assets.enrichment.schema import SCHEMA_VERSION
+    from wme_assets.schema import SCHEMA_VERSION
 
     files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
     payload = orjson.dumps(

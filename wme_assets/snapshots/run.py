@@ -1,6 +1,6 @@
 """One project's snapshots for one day: the article store as it stood that day, per namespace, published.
 
-Two kinds (:data:`~wme_assets.export.manifest.SnapshotKind`), read from the same state of the article store:
+Two kinds (:data:`~wme_assets.snapshots.manifest.SnapshotKind`), read from the same state of the article store:
 
 - ``articles`` (:func:`export_snapshots`): for each exported namespace the ``article`` column;
 - ``structured`` (:func:`export_structured_snapshot`): Enterprise's Structured Contents snapshot, from the
@@ -8,9 +8,9 @@ Two kinds (:data:`~wme_assets.export.manifest.SnapshotKind`), read from the same
   Structured Contents are not in it.
 
 Either way the records stream out of the store in page-id order into the Enterprise archive and chunks
-(:mod:`wme_assets.export.archive`), every line is read back and validated against its kind's JSON Schema, and
+(:mod:`wme_assets.snapshots.archive`), every line is read back and validated against its kind's JSON Schema, and
 only then are they published under the day's dated paths of their kind and verified before the ``latest``
-pointer moves (:mod:`wme_assets.export.publish`). The kind's listing is rebuilt once at the end. Nothing here
+pointer moves (:mod:`wme_assets.snapshots.publish`). The kind's listing is rebuilt once at the end. Nothing here
 is random or clock-dependent apart from Enterprise's ``date_modified``, so a re-run for the same day gives
 byte-identical archives.
 """
@@ -23,16 +23,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wme_assets.enrichment.validation import record_validator
-from wme_assets.export.archive import write_snapshot
-from wme_assets.export.manifest import (
+from wme_assets.schema.validate import record_validator
+from wme_assets.snapshots.archive import write_snapshot
+from wme_assets.snapshots.manifest import (
     RecordValidator,
     SnapshotKind,
     build_manifest,
     record_schema,
     verify_snapshot_files,
 )
-from wme_assets.export.publish import (
+from wme_assets.snapshots.publish import (
     PublishedSnapshot,
     Tier,
     apply_retention,
@@ -40,7 +40,6 @@ from wme_assets.export.publish import (
     read_latest,
     rebuild_snapshots_listing,
 )
-from wme_assets.progress import Progress
 from wme_assets.storage.article_store import (
     CurrentState,
     iter_current_articles,
@@ -48,6 +47,7 @@ from wme_assets.storage.article_store import (
     state_as_of,
 )
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.progress import Progress
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 STRUCTURED_NAMESPACE = 0  # Structured Contents exist for articles (namespace 0) only

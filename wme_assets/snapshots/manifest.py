@@ -11,7 +11,7 @@ in Go's key order, as ``json.Marshal`` does:
   ``{id}_chunk_{n}``. Its ``size.value`` is *not* rounded: Enterprise's chunk objects carry bytes / 10^6
   to the byte (``"value": 322.660273`` in the real ``chunks.json``), and so do ours.
 - The listing, ``aggregations/snapshots/snapshots.ndjson``: one snapshot object per line, no trailing newline
-  (Enterprise trims it), zero-size snapshots left out (see :mod:`wme_assets.export.publish`).
+  (Enterprise trims it), zero-size snapshots left out (see :mod:`wme_assets.snapshots.publish`).
 - ``date_modified`` is RFC 3339 UTC with ``Z`` (Enterprise writes nanoseconds; we have microseconds).
   Go writes an integral float without a fraction (``"value": 0``); so do we.
 
@@ -49,8 +49,8 @@ import orjson
 from isal import igzip, isal_zlib
 from pydantic import BaseModel, ConfigDict
 
-from wme_assets.enrichment.schema import SCHEMA_VERSION
-from wme_assets.export.archive import SnapshotFiles, rfc3339
+from wme_assets.schema import SCHEMA_VERSION
+from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
 
 if TYPE_CHECKING:
     from wme_assets.storage.object_store import ObjectStore
@@ -65,7 +65,7 @@ RecordValidator = Callable[[dict[str, Any]], Any]
 
 SnapshotKind = Literal["articles", "structured"]
 RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content"}
-"""Snapshot kind → the JSON Schema its lines follow (``wme_assets/enrichment/schemas/{name}-{version}.schema.json``)."""
+"""Snapshot kind → the JSON Schema its lines follow (``wme_assets/schema/jsonschema/{name}-{version}.schema.json``)."""
 
 
 def record_schema(kind: str) -> str:
@@ -486,7 +486,7 @@ def verify_snapshot_files(
 ) -> list[str]:
     """Re-hash and re-read every file of a snapshot; returns the problems found (empty: all good).
 
-    ``where`` is the local directory :func:`~wme_assets.export.archive.write_snapshot` wrote to (files at the
+    ``where`` is the local directory :func:`~wme_assets.snapshots.archive.write_snapshot` wrote to (files at the
     manifest's ``path``), or an :class:`ObjectStore` holding the published snapshot (files at the manifest's
     ``key``, relative to the store's prefix; the Enterprise metadata JSON files are checked too).
     """

@@ -4,11 +4,11 @@ What builds further products from a snapshot (Parquet shards, the Hugging Face d
 published, never the article store behind it, and never a snapshot that does not verify. Two steps:
 
 1. :func:`open_snapshot` finds the manifest (``{snapshots}/{date}/{id}{sfx}.manifest.json``, see
-   :mod:`wme_assets.export.publish`) and refuses it unless it was published (a ``published`` section) under
+   :mod:`wme_assets.snapshots.publish`) and refuses it unless it was published (a ``published`` section) under
    the very date, tier, kind and identifier its key names, with the archive key that layout gives; unless a
    ``latest`` pointer exists for it (publishing completed at least once) and, when that pointer names the same
    date, names these very manifest bytes and archive; and unless every object it lists is in the store with
-   the manifest's size and SHA-256 (:func:`~wme_assets.export.publish.verify_published`, without reading the
+   the manifest's size and SHA-256 (:func:`~wme_assets.snapshots.publish.verify_published`, without reading the
    contents). Raises :class:`SnapshotNotFoundError` when there is no manifest, :class:`SnapshotRefusedError`
    otherwise.
 2. :func:`iter_snapshot_records` streams the archive object (ranged GETs, ``ObjectStore.iter_chunks``),
@@ -38,8 +38,8 @@ import orjson
 from isal import igzip, isal_zlib
 from pydantic import ValidationError
 
-from wme_assets.export.manifest import READ_BYTES, DigestReader, MemberEntry, SnapshotManifest
-from wme_assets.export.publish import (
+from wme_assets.snapshots.manifest import READ_BYTES, DigestReader, MemberEntry, SnapshotManifest
+from wme_assets.snapshots.publish import (
     LAYOUTS,
     TIER_SUFFIX,
     read_latest,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from wme_assets.workers import worker_context
+from wme_assets.util.workers import worker_context
 
 from .dump_xml import (
     DumpParseError,

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import orjson
 
-from wme_assets.parsing.dump_xml import SiteInfo
-from wme_assets.parsing.multistream import parse_multistream
-from wme_assets.parsing.page_props import wikibase_items
-from wme_assets.progress import Progress
+from wme_assets.ingestion.dump_xml import SiteInfo
+from wme_assets.ingestion.multistream import parse_multistream
+from wme_assets.ingestion.page_props import wikibase_items
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
@@ -31,7 +30,7 @@ from wme_assets.sources.dumps_client import (
     DumpsError,
     parse_status,
 )
-from wme_assets.storage.layout import quarantine_key, raw_key
+from wme_assets.storage.keys import quarantine_key, raw_key
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import (
     PageStoreSummary,
@@ -39,6 +38,7 @@ from wme_assets.storage.page_store import (
     page_store_prefix,
     publish_page_store,
 )
+from wme_assets.util.progress import Progress
 
 # `{db}-{date}-pages-articles-multistream[N].xml[-pApB].bz2` and its index
 # `{db}-{date}-pages-articles-multistream-index[N].txt[-pApB].bz2`, paired by part number and range.

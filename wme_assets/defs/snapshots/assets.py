@@ -2,7 +2,7 @@
 
 ``paid_snapshot`` and ``free_snapshot`` are the article snapshots (``snapshots/{date}/``); ``structured_snapshot``
 is the Structured Contents snapshot of namespace 0 (``structured-snapshots/{date}/``), paid tier only. The work
-is in :mod:`wme_assets.export.snapshot`; here are only the partitions, metadata and checks.
+is in :mod:`wme_assets.snapshots.run`; here are only the partitions, metadata and checks.
 """
 
 from collections.abc import Callable
@@ -14,10 +14,10 @@ import dagster as dg
 from wme_assets.defs.enrichment.assets import articles
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
-from wme_assets.export.manifest import record_schema
-from wme_assets.export.publish import SnapshotPublishError, layout
-from wme_assets.export.snapshot import ExportResult, export_snapshots, export_structured_snapshot
 from wme_assets.settings import load_settings
+from wme_assets.snapshots.manifest import record_schema
+from wme_assets.snapshots.publish import SnapshotPublishError, layout
+from wme_assets.snapshots.run import ExportResult, export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreNotFound
 
 # Snapshots read the object store only; retries cover a store that hiccups mid-upload.

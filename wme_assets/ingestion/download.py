@@ -29,7 +29,7 @@ from wme_assets.sources.dumps_client import (
     DumpsError,
     unfinished_jobs,
 )
-from wme_assets.storage.layout import raw_key
+from wme_assets.storage.keys import raw_key
 from wme_assets.storage.object_store import ObjectStore, VerificationError
 
 log = logging.getLogger(__name__)

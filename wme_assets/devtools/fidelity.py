@@ -21,10 +21,10 @@ the wikitext states. "wikitext-determined" restricts the expected set to names t
 as a ``[[…:Name`` / ``{{Name`` in the wikitext (checked independently of the extractor).
 
 **html** — :func:`~wme_assets.enrichment.html.html_fields` on the Parsoid pages of
-``wme-parser-testdata`` (86 cases of 87, 9 wikis; see :mod:`~wme_assets.enrichment.parser_goldens`)
+``wme-parser-testdata`` (86 cases of 87, 9 wikis; see :mod:`~wme_assets.devtools.parser_goldens`)
 against the outputs of Enterprise's Go parser for the same HTML: the exact-match rate per function
 (``abstract``, ``categories``, ``templates``, ``sections``, ``infoboxes``, ``images``, ``links``,
-``text``; exact as defined by :func:`~wme_assets.enrichment.parser_goldens.expected`), and precision
+``text``; exact as defined by :func:`~wme_assets.devtools.parser_goldens.expected`), and precision
 and recall, micro-averaged over the cases, of category and template names, section names (all
 levels) and infobox field names (the rendered labels). Each page is parsed once per process.
 
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from wme_assets.enrichment import parser_goldens as PG
+from wme_assets.devtools import parser_goldens as PG
 from wme_assets.enrichment.html import HtmlPart
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wikitext_fields
 

@@ -1,1 +1,0 @@
-"""Export: snapshot archives and chunks in Wikimedia Enterprise's format, their manifests, and publishing."""
