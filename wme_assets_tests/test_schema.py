@@ -18,8 +18,8 @@ import pytest
 
 from wme_assets import schema
 from wme_assets.schema import (
+    RECORD_SCHEMA_VERSION,
     SCHEMA_MODELS,
-    SCHEMA_VERSION,
     Article,
     Batch,
     Chunk,
@@ -205,14 +205,14 @@ def test_real_timestamps_keep_their_text():
 @pytest.mark.parametrize("kind", SCHEMA_MODELS)
 def test_committed_json_schema_is_current(kind):
     path = schema.schema_path(kind)
-    assert path.name == f"{kind}-{SCHEMA_VERSION}.schema.json"
+    assert path.name == f"{kind}-{RECORD_SCHEMA_VERSION}.schema.json"
     assert path.exists(), "run: python -m wme_assets.schema --write"
     committed = load_json_schema(kind)
     assert committed == generate_json_schema(kind), (
-        "the models changed: bump SCHEMA_VERSION and run python -m wme_assets.schema --write"
+        "the models changed: bump RECORD_SCHEMA_VERSION and run python -m wme_assets.schema --write"
     )
-    assert committed["$id"] == f"urn:wme:schema:{kind}:{SCHEMA_VERSION}"
-    assert committed["version"] == SCHEMA_VERSION
+    assert committed["$id"] == f"urn:wme:schema:{kind}:{RECORD_SCHEMA_VERSION}"
+    assert committed["version"] == RECORD_SCHEMA_VERSION
     jsonschema.Draft202012Validator.check_schema(committed)
 
 
@@ -221,7 +221,7 @@ def test_schema_cli_check_passes():
 
 
 def test_schema_version_is_semver():
-    assert re.fullmatch(r"\d+\.\d+\.\d+", SCHEMA_VERSION)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", RECORD_SCHEMA_VERSION)
 
 
 def _validator(kind: str) -> jsonschema.Draft202012Validator:
@@ -270,7 +270,7 @@ def test_our_output_with_extensions_validates():
             dump_file="enwiki-20230820-pages-articles-multistream.xml.bz2",
             revision_id=model.version.identifier,
             parser_version="0.1.0",
-            schema_version=SCHEMA_VERSION,
+            schema_version=RECORD_SCHEMA_VERSION,
             run_id="8f5c1a2e-0d4b-4c1e-9a57-3f2b6f1d9e10",
             content_hash=content_hash(model),
         ),

@@ -9,18 +9,13 @@ tests keep an independent check of the committed schema with ``jsonschema`` itse
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 
 import jsonschema_rs
 import orjson
-import pyarrow.parquet as pq
 
-from wme_assets.schema import load_json_schema
-from wme_assets.storage.article_store import read_base_manifest
-from wme_assets.storage.object_store import ObjectStore
-from wme_assets.storage.parquet_dataset import cached_files
+from .json_schema import load_json_schema
 
 
 @lru_cache(maxsize=4)
@@ -42,27 +37,6 @@ def line_validator(kind: str = "article") -> Callable[[bytes], list[str]]:
             for error in validator.iter_errors(record)
         ]
 
-    return problems
-
-
-def validate_article_sample(store: ObjectStore, project: str, date: str, *, sample: int = 1000) -> list[str]:
-    """Validate up to ``sample`` articles of the base ``date``, spread evenly over it; returns problems."""
-    manifest = read_base_manifest(store, project, date)
-    total = manifest.get("rows", 0)
-    if not total:
-        return []
-    step = max(1, total // sample)
-    check = line_validator("article")
-    problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="wme-validate-") as tmp:
-        index = 0
-        for path in cached_files(store, manifest, tmp):
-            for batch in pq.ParquetFile(path).iter_batches(columns=["page_id", "article"], batch_size=2000):
-                ids, lines = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-                for page_id, line in zip(ids, lines, strict=True):
-                    if index % step == 0:
-                        problems += [f"page {page_id}: {p}" for p in check(line)]
-                    index += 1
     return problems
 
 

@@ -5,8 +5,8 @@ import dagster as dg
 from wme_assets.defs.ingestion.assets import page_store
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.enrichment.checks import validate_article_sample
 from wme_assets.enrichment.run import enrich_pages
-from wme_assets.schema.validate import validate_article_sample
 from wme_assets.settings import load_settings
 
 
