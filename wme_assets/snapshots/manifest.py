@@ -1,19 +1,22 @@
-"""Snapshot metadata: Wikimedia Enterprise's metadata objects exactly, our manifest, and verification.
+"""Snapshot metadata: building Wikimedia Enterprise's metadata objects and our manifest, and verification.
 
-Enterprise's objects (``general/schema/snapshot.go``; real ones in ``wme-sdk-testdata``), written compact
-in Go's key order, as ``json.Marshal`` does:
+The models are in :mod:`wme_assets.schema` (:mod:`~wme_assets.schema.metadata` for Enterprise's objects,
+:mod:`~wme_assets.schema.manifest` for ours); this module fills them in from the files written and checks files
+against them. Enterprise's objects (``general/schema/snapshot.go``; real ones in ``wme-sdk-testdata``), written
+compact in Go's key order, as ``json.Marshal`` does:
 
-- :class:`SnapshotMetadata` — ``{id}.json``: ``identifier, version, date_modified, is_part_of{identifier},
+- :class:`~wme_assets.schema.Snapshot` — ``{id}.json``: ``identifier, version, date_modified, is_part_of{identifier},
   in_language{identifier}, namespace{identifier}, size{value, unit_text}, chunks``. ``version`` is the hex
   MD5 of the ``.tar.gz``; ``size.value`` is bytes / 10^6 rounded to 3 decimals (``%.3f`` in export.go);
   ``chunks`` lists the chunk identifiers and, like every field there, is left out when empty (omitempty).
-- :class:`ChunkMetadata` — ``chunk_{n}.json``: the same fields without ``chunks``, ``identifier``
+- :class:`~wme_assets.schema.Chunk` — ``chunk_{n}.json``: the same fields without ``chunks``, ``identifier``
   ``{id}_chunk_{n}``. Its ``size.value`` is *not* rounded: Enterprise's chunk objects carry bytes / 10^6
   to the byte (``"value": 322.660273`` in the real ``chunks.json``), and so do ours.
 - The listing, ``aggregations/snapshots/snapshots.ndjson``: one snapshot object per line, no trailing newline
   (Enterprise trims it), zero-size snapshots left out (see :mod:`wme_assets.snapshots.publish`).
 - ``date_modified`` is RFC 3339 UTC with ``Z`` (Enterprise writes nanoseconds; we have microseconds).
-  Go writes an integral float without a fraction (``"value": 0``); so do we.
+  Go writes an integral float without a fraction (``"value": 0``); so do we, and ``size.value`` is written
+  even when 0.
 
 Our manifest (beyond Enterprise, which publishes no checksums but the MD5 ``version``): ``{id}.manifest.json``
 (:class:`SnapshotManifest`, ``schema_version`` 1) records the inputs (dump date, optional event cut-off), the
@@ -43,19 +46,30 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from isal import igzip, isal_zlib
-from pydantic import BaseModel, ConfigDict
 
-from wme_assets.schema import SCHEMA_VERSION
+from wme_assets.schema import RECORD_SCHEMA_VERSION, Chunk, FileMetadata, Language, Namespace, Project, Size, Snapshot
+from wme_assets.schema.manifest import (
+    MANIFEST_SCHEMA_VERSION,
+    ChunkEntry,
+    Content,
+    FileEntry,
+    Generator,
+    Inputs,
+    MemberEntry,
+    Publication,
+    PublishedFile,
+    SnapshotKind,
+    SnapshotManifest,
+)
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
 
 if TYPE_CHECKING:
     from wme_assets.storage.object_store import ObjectStore
 
-MANIFEST_SCHEMA_VERSION = 1
 SIZE_UNIT = "MB"
 READ_BYTES = 1024 * 1024
 MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
@@ -63,7 +77,6 @@ MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
 RecordValidator = Callable[[dict[str, Any]], Any]
 """Called with every parsed record; raising any exception marks the line invalid (the message is reported)."""
 
-SnapshotKind = Literal["articles", "structured"]
 RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content"}
 """Snapshot kind → the JSON Schema its lines follow (``wme_assets/schema/jsonschema/{name}-{version}.schema.json``)."""
 
@@ -83,170 +96,7 @@ def _generator_version() -> str:
         return "0+unknown"
 
 
-def _go_float(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-# --- Enterprise's metadata objects ----------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IdentifierRef(_Strict):
-    identifier: str
-
-
-class NamespaceRef(_Strict):
-    identifier: int
-
-
-class Size(_Strict):
-    value: float
-    unit_text: str = SIZE_UNIT
-
-
-class ChunkMetadata(_Strict):
-    """Enterprise's metadata of one chunk (``GET /v2/snapshots/{id}/chunks/{chunk}``)."""
-
-    identifier: str
-    version: str
-    date_modified: str
-    is_part_of: IdentifierRef
-    in_language: IdentifierRef
-    namespace: NamespaceRef
-    size: Size
-
-    def to_dict(self) -> dict[str, Any]:
-        data = self.model_dump()
-        data["size"]["value"] = _go_float(self.size.value)
-        return data
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
-
-
-class SnapshotMetadata(ChunkMetadata):
-    """Enterprise's metadata of one snapshot (``GET /v2/snapshots/{id}``, one line of the listing)."""
-
-    chunks: list[str] = []
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        if not data["chunks"]:
-            del data["chunks"]  # Go omitempty
-        return data
-
-
-# --- our manifest ---------------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PublishedFile(_Model):
-    """An Enterprise metadata JSON object as published: its key and digest."""
-
-    key: str
-    bytes: int
-    sha256: str
-
-
-class MemberEntry(_Model):
-    """One NDJSON member inside the archive (uncompressed content)."""
-
-    index: int
-    name: str
-    bytes: int
-    sha256: str
-    md5: str
-    record_count: int
-    first_page_id: int
-    last_page_id: int
-
-
-class FileEntry(_Model):
-    """One ``.tar.gz`` file. ``key`` and ``metadata`` are set once published."""
-
-    path: str
-    key: str | None = None
-    bytes: int
-    sha256: str
-    md5: str
-    record_count: int
-    first_page_id: int | None
-    last_page_id: int | None
-    metadata: PublishedFile | None = None
-
-
-class ChunkEntry(FileEntry):
-    index: int
-    identifier: str
-    member: str
-
-
-class Inputs(_Model):
-    dump_date: str | None = None
-    event_cutoff: str | None = None
-
-
-class Generator(_Model):
-    name: str = "wme"
-    version: str
-    codec: str
-    codec_version: str
-    compresslevel: int
-    max_member_bytes: int
-    tar_format: str = "pax"
-    tar_mtime: int
-
-
-class Publication(_Model):
-    tier: Literal["paid", "free"]
-    date: str
-
-
-class Content(_Model):
-    """What the records of a snapshot other than an article snapshot are (absent from article manifests)."""
-
-    kind: SnapshotKind
-    record_schema: str  # {name}-{version} of the JSON Schema file every line was validated against
-
-
-class SnapshotManifest(_Model):
-    """``{id}.manifest.json``: everything needed to verify a snapshot, file by file and member by member."""
-
-    schema_version: int = MANIFEST_SCHEMA_VERSION
-    identifier: str
-    is_part_of: str
-    namespace: int
-    in_language: str
-    date_modified: str
-    inputs: Inputs
-    generator: Generator
-    record_count: int
-    first_page_id: int | None
-    last_page_id: int | None
-    archive: FileEntry
-    members: list[MemberEntry]
-    chunks: list[ChunkEntry]
-    published: Publication | None = None
-    content: Content | None = None  # None: an article snapshot
-
-    @property
-    def kind(self) -> SnapshotKind:
-        return "articles" if self.content is None else self.content.kind
-
-    def to_json(self) -> bytes:
-        # Article manifests leave `content` out: they stay byte-identical to those written before it existed.
-        exclude = {"content"} if self.content is None else None
-        return orjson.dumps(self.model_dump(mode="json", exclude=exclude), option=orjson.OPT_INDENT_2) + b"\n"
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> SnapshotManifest:
-        return cls.model_validate_json(data)
+# --- building the manifest and Enterprise's metadata objects --------------------------------------
 
 
 def build_manifest(
@@ -286,7 +136,7 @@ def build_manifest(
         ),
         members=[MemberEntry(**member.__dict__) for member in files.members],
         chunks=[ChunkEntry(**chunk.__dict__) for chunk in files.chunks],
-        content=None if kind == "articles" else Content(kind=kind, record_schema=f"{schema}-{SCHEMA_VERSION}"),
+        content=None if kind == "articles" else Content(kind=kind, record_schema=f"{schema}-{RECORD_SCHEMA_VERSION}"),
     )
 
 
@@ -295,30 +145,30 @@ def _metadata_fields(manifest: SnapshotManifest, entry: FileEntry, identifier: s
         identifier=identifier,
         version=entry.md5,
         date_modified=manifest.date_modified,
-        is_part_of=IdentifierRef(identifier=manifest.is_part_of),
-        in_language=IdentifierRef(identifier=manifest.in_language),
-        namespace=NamespaceRef(identifier=manifest.namespace),
+        is_part_of=Project(identifier=manifest.is_part_of),
+        in_language=Language(identifier=manifest.in_language),
+        namespace=Namespace(identifier=manifest.namespace),
     )
 
 
-def snapshot_metadata(manifest: SnapshotManifest) -> SnapshotMetadata:
+def snapshot_metadata(manifest: SnapshotManifest) -> Snapshot:
     """Enterprise's snapshot object for the manifest's archive."""
-    return SnapshotMetadata(
+    return Snapshot(
         **_metadata_fields(manifest, manifest.archive, manifest.identifier),
-        size=Size(value=round(manifest.archive.bytes / 1e6, 3)),
+        size=Size(value=round(manifest.archive.bytes / 1e6, 3), unit_text=SIZE_UNIT),
         chunks=[chunk.identifier for chunk in manifest.chunks],
     )
 
 
-def chunk_metadata(manifest: SnapshotManifest, chunk: ChunkEntry) -> ChunkMetadata:
+def chunk_metadata(manifest: SnapshotManifest, chunk: ChunkEntry) -> Chunk:
     """Enterprise's chunk object (size to the byte, as Enterprise's chunk objects are)."""
-    return ChunkMetadata(
+    return Chunk(
         **_metadata_fields(manifest, chunk, chunk.identifier),
-        size=Size(value=round(chunk.bytes / 1e6, 6)),
+        size=Size(value=round(chunk.bytes / 1e6, 6), unit_text=SIZE_UNIT),
     )
 
 
-def listing_ndjson(snapshots: Iterable[SnapshotMetadata]) -> bytes:
+def listing_ndjson(snapshots: Iterable[Snapshot]) -> bytes:
     """``aggregations/snapshots/snapshots.ndjson``: one object per line, no trailing newline (as Enterprise)."""
     return b"\n".join(snapshot.to_json() for snapshot in snapshots)
 
@@ -546,7 +396,7 @@ def _check_consistency(manifest: SnapshotManifest, problems: _Problems) -> None:
 
 def _verify_metadata_objects(store: ObjectStore, manifest: SnapshotManifest, problems: _Problems) -> None:
     """The published Enterprise JSON objects: present, as hashed in the manifest, and saying what they should."""
-    expected_objects: list[tuple[PublishedFile | None, ChunkMetadata, str]] = [
+    expected_objects: list[tuple[PublishedFile | None, FileMetadata, str]] = [
         (manifest.archive.metadata, snapshot_metadata(manifest), manifest.archive.path)
     ]
     for chunk in manifest.chunks:
@@ -573,7 +423,6 @@ def _verify_metadata_objects(store: ObjectStore, manifest: SnapshotManifest, pro
 
 __all__ = [
     "ChunkEntry",
-    "ChunkMetadata",
     "Content",
     "FileEntry",
     "MANIFEST_SCHEMA_VERSION",
@@ -584,7 +433,6 @@ __all__ = [
     "RecordValidator",
     "SnapshotKind",
     "SnapshotManifest",
-    "SnapshotMetadata",
     "build_manifest",
     "chunk_metadata",
     "listing_ndjson",

@@ -59,11 +59,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from wme_assets.schema.manifest import ArchiveRef, LatestPointer, Tier
 from wme_assets.snapshots.archive import SnapshotFiles
 from wme_assets.snapshots.manifest import (
     RECORD_SCHEMAS,
@@ -80,10 +80,8 @@ from wme_assets.snapshots.manifest import (
 )
 from wme_assets.storage.object_store import ObjectStore
 
-Tier = Literal["paid", "free"]
 FREE_TIER_GROUP = "group_1"
 TIER_SUFFIX: dict[str, str] = {"paid": "", "free": f"_{FREE_TIER_GROUP}"}
-POINTER_SCHEMA_VERSION = 1
 LATEST = "latest"
 
 CONTENT_TYPE_GZIP = "application/gzip"
@@ -174,33 +172,6 @@ def chunks_listing_key(identifier: str, tier: str, *, kind: str = "articles") ->
 
 
 # --- pointer ---------------------------------------------------------------------------------------
-
-
-class ArchiveRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str
-    bytes: int
-    sha256: str
-    md5: str
-
-
-class LatestPointer(BaseModel):
-    """``{snapshots}/latest/{id}{sfx}.json``: which dated snapshot is current (its kind is its folder's)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = POINTER_SCHEMA_VERSION
-    identifier: str
-    tier: Tier
-    date: str
-    manifest: PublishedFile
-    metadata: PublishedFile
-    archive: ArchiveRef
-    record_count: int
-    snapshot: dict[str, Any]
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def read_latest(
@@ -370,7 +341,7 @@ def publish_snapshot(
     )
     manifest_file = put_json(manifest.to_json(), manifest_key)  # last: its presence means "complete"
 
-    problems = check_published(store, manifest)
+    problems = check_published_snapshot(store, manifest)
     if not _in_place(store, manifest_key, manifest_file.bytes, manifest_file.sha256):
         problems.append(f"{manifest_key}: differs from the manifest just written")
     if problems:
@@ -403,7 +374,7 @@ def publish_snapshot(
     return result
 
 
-def check_published(store: ObjectStore, manifest: SnapshotManifest) -> list[str]:
+def check_published_snapshot(store: ObjectStore, manifest: SnapshotManifest) -> list[str]:
     """Quick check without reading contents: every object is present with the manifest's size and SHA-256
     (the ``sha256`` metadata ``ObjectStore`` stores on each object it publishes)."""
     problems: list[str] = []
@@ -572,7 +543,7 @@ def verify_published(
             problems.append(
                 f"{manifest_key}: pointer names archive {pointer.archive.key}, manifest {manifest.archive.key}"
             )
-        problems.extend(check_published(store, manifest))
+        problems.extend(check_published_snapshot(store, manifest))
         if deep:
             chosen = validators.get(manifest.kind) if validators is not None else validator
             problems.extend(verify_snapshot_files(store, manifest, validator=chosen))
@@ -653,7 +624,7 @@ __all__ = [
     "SnapshotPublishError",
     "SnapshotVerificationError",
     "apply_retention",
-    "check_published",
+    "check_published_snapshot",
     "chunk_key",
     "chunks_listing_key",
     "latest_key",
