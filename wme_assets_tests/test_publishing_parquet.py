@@ -31,7 +31,7 @@ from wme_assets.publishing.parquet import (
     KIND_MODELS,
     ParquetManifest,
     arrow_schema_for,
-    check_published,
+    check_published_parquet,
     export_parquet,
     list_parquet_manifests,
     parquet_manifest_key,
@@ -486,7 +486,7 @@ def test_publish_lists_every_shard_and_duckdb_reads_the_downloads(object_store, 
     ]
     assert read_parquet_manifest(object_store, DATE, "enwiki_namespace_0") == manifest
     assert list_parquet_manifests(object_store, DATE) == [manifest]
-    assert check_published(object_store, manifest) == []
+    assert check_published_parquet(object_store, manifest) == []
     for shard in manifest.files:
         info = object_store.head(object_store.key(shard.key))
         assert (info.size, info.sha256) == (shard.bytes, shard.sha256)

@@ -881,7 +881,7 @@ def publish_parquet(store: ObjectStore, shards: ParquetShards, *, date: str) -> 
             )
         published.append(shard.model_copy(update={"key": relative}))
     result = manifest.model_copy(update={"date": date, "files": published})
-    problems = check_published(store, result)
+    problems = check_published_parquet(store, result)
     if problems:
         raise ParquetPublishError(f"{manifest.identifier} {date}: {'; '.join(problems)}")
     store.put_bytes(
@@ -898,7 +898,7 @@ def publish_parquet(store: ObjectStore, shards: ParquetShards, *, date: str) -> 
     return result
 
 
-def check_published(store: ObjectStore, manifest: ParquetManifest) -> list[str]:
+def check_published_parquet(store: ObjectStore, manifest: ParquetManifest) -> list[str]:
     """Problems with the published shards (missing, other size or SHA-256); empty when all are in place."""
     problems = []
     for shard in manifest.files:
@@ -1161,7 +1161,7 @@ __all__ = [
     "Truncation",
     "TruncationCounts",
     "arrow_schema_for",
-    "check_published",
+    "check_published_parquet",
     "export_parquet",
     "export_snapshot_parquet",
     "list_parquet_manifests",
