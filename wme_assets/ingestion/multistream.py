@@ -30,15 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from wme_assets.schema.page import Page, SiteInfo
 from wme_assets.util.workers import worker_context
 
-from .dump_xml import (
-    DumpParseError,
-    DumpReader,
-    Page,
-    SiteInfo,
-    open_decompressed,
-)
+from .decompress import open_decompressed
+from .dump_xml import DumpReader
+from .errors import DumpParseError
 
 __all__ = [
     "IndexEntry",
