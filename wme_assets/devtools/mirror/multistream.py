@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,37 +237,6 @@ def _read_export(stream: BinaryIO) -> tuple[bytes, Iterator[_Page]]:
 def _page_ids(stream: BinaryIO) -> list[int]:
     _, pages = _read_export(stream)
     return [page.page_id for page in pages]
-
-
-class _MultistreamFile:
-    """One multistream ``.xml.bz2`` and its index, written one finished bz2 stream at a time."""
-
-    def __init__(self, data_path: Path, index_path: Path) -> None:
-        self.data_path = data_path
-        self.index_path = index_path
-        # Both files live as long as this writer, which close() ends (callers close it in a finally).
-        self._data = open(data_path, "wb")  # noqa: SIM115
-        self._index = open(index_path, "wb")  # noqa: SIM115
-        self._index_compressor = bz2.BZ2Compressor(9)  # the index is a single bz2 stream
-        self.offset = 0
-        self._closed = False
-
-    def write_stream(self, compressed: bytes, pages: Sequence[_Page] = ()) -> None:
-        if pages:
-            lines = "".join(f"{self.offset}:{page.page_id}:{page.title}\n" for page in pages)
-            self._index.write(self._index_compressor.compress(lines.encode("utf-8")))
-        self._data.write(compressed)
-        self.offset += len(compressed)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._index.write(self._index_compressor.flush())
-        finally:
-            self._index.close()
-            self._data.close()
 
 
 def _batches(pages: Iterable[_Page], size: int) -> Iterator[list[_Page]]:
