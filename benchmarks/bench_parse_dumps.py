@@ -43,8 +43,9 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
+from wme_assets.devtools.mirror import write_multistream  # noqa: E402
 from wme_assets.ingestion.dump_xml import DumpReader  # noqa: E402
-from wme_assets.ingestion.multistream import parse_multistream, write_multistream  # noqa: E402
+from wme_assets.ingestion.multistream import parse_multistream  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "xztextfilter-truncated-dumps"
 

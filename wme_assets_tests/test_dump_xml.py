@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from wme_assets.devtools.mirror import write_multistream
 from wme_assets.ingestion.dump_xml import (
     DumpParseError,
     DumpReader,
@@ -32,7 +33,6 @@ from wme_assets.ingestion.multistream import (
     parse_multistream,
     read_index,
     stream_offsets,
-    write_multistream,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

@@ -22,7 +22,6 @@ from urllib.request import urlopen
 import pytest
 from lxml import etree
 
-from wme_assets.devtools import mirror
 from wme_assets.devtools.mirror import (
     JOB_MULTISTREAM,
     JOB_MULTISTREAM_RECOMBINE,
@@ -37,6 +36,7 @@ from wme_assets.devtools.mirror import (
     page_props_from_enterprise_records,
     read_enterprise_records,
 )
+from wme_assets.devtools.mirror import multistream as mirror_multistream
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TRUNCATED = FIXTURES / "xztextfilter-truncated-dumps"
@@ -177,7 +177,7 @@ def test_closing_tags_split_across_reads_are_found(
     xml = export_xml_from_enterprise_records(enwiki_records, dbname="enwiki")
     cut = xml[: xml.rindex(b"<page>") + 4000]
     expected = _complete(cut)
-    monkeypatch.setattr(mirror, "_CHUNK", chunk_size)
+    monkeypatch.setattr(mirror_multistream, "_CHUNK", chunk_size)
     assert _complete(cut) == expected
     assert _complete(xml) == xml
 

@@ -1,10 +1,12 @@
 """Ingestion: a dumps run from the dumps site into the raw zone and the page store.
 
 - :mod:`.download` — the run's files, resumable and verified against the run's checksums, into ``raw/``.
-- :mod:`.dump_xml` — streaming parser for MediaWiki XML export dumps (schema 0.3 … 0.11; plain, gz, bz2,
-  xz; UTF-8 or UTF-16).
+- :mod:`.decompress` — plain, gz, bz2 (multistream included) and xz, detected from the magic bytes.
+- :mod:`.dump_xml` — streaming parser for MediaWiki XML export dumps (schema 0.3 … 0.11; UTF-8 or UTF-16),
+  with :mod:`.elements` turning its lxml elements into the page records of :mod:`wme_assets.schema.page`.
+- :mod:`.errors` — :class:`~.errors.DumpParseError`, raised by every reader here.
 - :mod:`.multistream` — the ``pages-articles-multistream`` layout: index reading and parallel parsing of
-  bz2 streams.
+  bz2 streams (the writer, only needed to build mirrors, is in :mod:`wme_assets.devtools.mirror`).
 - :mod:`.page_props` — the ``page_props`` SQL dump (Wikidata ids, disambiguation flags).
 - :mod:`.run` — the stage: parse every part of a run into the page store.
 """

@@ -1,4 +1,4 @@
-"""Wikimedia's ``pages-articles-multistream`` layout: reading the index, parallel parsing, writing.
+"""Wikimedia's ``pages-articles-multistream`` layout: reading the index, parallel parsing.
 
 Layout (as produced by Wikimedia's dump scripts)::
 
@@ -15,7 +15,8 @@ decompressed on its own: :func:`parse_multistream` hands batches of ranges to wo
 decompression, not XML parsing, is the slow part — see ``benchmarks/bench_parse_dumps.py``) and
 yields the pages in file order.
 
-:func:`write_multistream` does the reverse from a complete XML export, for building dump mirrors.
+The runtime only reads this layout; the one writer, for mirrors and tests, is
+:mod:`wme_assets.devtools.mirror.multistream`.
 """
 
 from __future__ import annotations
@@ -26,28 +27,22 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import IO
 
+from wme_assets.schema.page import Page, SiteInfo
 from wme_assets.util.workers import worker_context
 
-from .dump_xml import (
-    DumpParseError,
-    DumpReader,
-    Page,
-    SiteInfo,
-    open_decompressed,
-)
+from .decompress import open_decompressed
+from .dump_xml import DumpReader
+from .errors import DumpParseError
 
 __all__ = [
     "IndexEntry",
     "MultistreamReader",
-    "MultistreamWriteResult",
     "parse_multistream",
     "read_index",
     "stream_offsets",
-    "write_multistream",
 ]
 
 PathOrFile = str | os.PathLike | IO[bytes]
@@ -335,221 +330,3 @@ def parse_multistream(
         executor=executor,
         mp_context=mp_context,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class MultistreamWriteResult:
-    """What :func:`write_multistream` wrote."""
-
-    pages: int = 0
-    streams: int = 0  # page streams (the header and footer streams are not counted)
-    offsets: list[int] = field(default_factory=list)  # offset of every page stream
-    dump_bytes: int = 0
-    siteinfo: SiteInfo | None = None
-
-
-class _CountingWriter:
-    def __init__(self, f: IO[bytes]) -> None:
-        self._f = f
-        self.pos = 0
-
-    def write(self, data: bytes) -> None:
-        self._f.write(data)
-        self.pos += len(data)
-
-
-def _open_out(target: PathOrFile):
-    if hasattr(target, "write"):
-        return target, False
-    return open(target, "wb"), True
-
-
-_PAGE_OPEN = b"<page>"
-_PAGE_CLOSE = b"</page>"
-
-
-def _line_start(buf: bytes | bytearray, pos: int) -> int:
-    """Back up from ``pos`` over the indentation before it (Wikimedia streams start at ``  <page>``)."""
-    while pos > 0 and buf[pos - 1] in b" \t":
-        pos -= 1
-    return pos
-
-
-def write_multistream(
-    xml_path_or_stream: PathOrFile,
-    dump_out: PathOrFile,
-    index_out: PathOrFile,
-    *,
-    pages_per_stream: int = 100,
-    compresslevel: int = 9,
-    read_size: int = 1 << 20,
-) -> MultistreamWriteResult:
-    """Write a complete XML export as a Wikimedia-style multistream ``.xml.bz2`` plus its index.
-
-    Input: a path or binary stream of a complete export (any compression :func:`open_decompressed`
-    detects; UTF-8). Output: ``dump_out`` gets a header stream (everything before the first
-    ``<page>``), one bz2 stream per ``pages_per_stream`` pages and a footer stream (``</mediawiki>``);
-    ``index_out`` gets the bz2-compressed ``offset:page_id:title`` lines.
-
-    Pages are copied byte for byte (decompressing the output reproduces the input exactly). That
-    needs the pages' byte boundaries, which lxml does not expose, so the ``<page>``/``</page>`` tags
-    are located by a byte search — sound for any well-formed export because ``<`` inside text and
-    attributes is always escaped as ``&lt;`` and MediaWiki writes these tags without attributes.
-    Every batch is then parsed with lxml (which validates it and supplies the ids and titles for the
-    index), and the header with its siteinfo likewise, so malformed or truncated input raises
-    :class:`DumpParseError` instead of producing a broken mirror.
-    """
-    if pages_per_stream < 1:
-        raise ValueError("pages_per_stream must be >= 1")
-    name = (
-        xml_path_or_stream
-        if not hasattr(xml_path_or_stream, "read")
-        else getattr(xml_path_or_stream, "name", "<stream>")
-    )
-    name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else str(name)
-    result = MultistreamWriteResult()
-    dump_f, close_dump = _open_out(dump_out)
-    index_f, close_index = _open_out(index_out)
-    try:
-        out = _CountingWriter(dump_f)
-        index = bz2.BZ2Compressor(compresslevel)
-        with open_decompressed(xml_path_or_stream) as src:
-            buf = bytearray()
-            eof = False
-
-            def fill() -> bool:
-                nonlocal eof
-                if eof:
-                    return False
-                data = src.read(read_size)
-                if not data:
-                    eof = True
-                    return False
-                buf.extend(data)
-                return True
-
-            def find(tag: bytes, start: int) -> int:
-                # Searches only the new bytes after each fill, so a huge page is not rescanned.
-                while (i := buf.find(tag, start)) < 0:
-                    start = max(start, len(buf) - len(tag) + 1)
-                    if not fill():
-                        return -1
-                return i
-
-            fill()
-            if buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                raise DumpParseError(f"{name}: UTF-16 input; transcode to UTF-8 first", name=name)
-
-            # Header: everything before the line of the first <page> (or before </mediawiki>).
-            pos = find(_PAGE_OPEN, 0)
-            if pos < 0:
-                pos = buf.rfind(_ROOT_CLOSE)
-                if pos < 0:
-                    raise DumpParseError(
-                        f"{name}: no <page> and no </mediawiki>: not a complete export", name=name
-                    )
-            header_end = _line_start(buf, pos)
-            header = bytes(buf[:header_end])
-            del buf[:header_end]
-            consumed = header_end  # decompressed bytes dropped from the front of buf (error offsets)
-            header_reader = DumpReader(io.BytesIO(header + _ROOT_CLOSE), name=f"{name} (header)")
-            siteinfo = header_reader.siteinfo
-            if siteinfo is None or next(header_reader, None) is not None:
-                raise DumpParseError(f"{name}: expected <siteinfo> before the first <page>", name=name)
-            result.siteinfo = siteinfo
-            xmlns = siteinfo.xml_namespace
-            root_open = f'<mediawiki xmlns="{xmlns}">'.encode() if xmlns else b"<mediawiki>"
-            out.write(bz2.compress(header, compresslevel))
-
-            batch: list[bytes] = []
-
-            def flush() -> None:
-                offset = out.pos
-                data = b"".join(batch)
-                label = f"{name} (pages of stream {result.streams + 1})"
-                pages = list(
-                    DumpReader(io.BytesIO(root_open + data + _ROOT_CLOSE), name=label, latest_only=False)
-                )
-                if len(pages) != len(batch):
-                    raise DumpParseError(
-                        f"{label}: found {len(batch)} <page> tags but lxml parsed {len(pages)} pages",
-                        name=name,
-                    )
-                out.write(bz2.compress(data, compresslevel))
-                lines = "".join(f"{offset}:{p.id}:{p.title}\n" for p in pages)
-                index_f.write(index.compress(lines.encode("utf-8")))
-                result.offsets.append(offset)
-                result.streams += 1
-                result.pages += len(pages)
-                batch.clear()
-
-            pos = 0  # cursor in buf; buf[:pos] is already copied into ``batch``
-            while True:
-                if pos >= len(buf) // 2:
-                    # Compact now, while no other index into buf is alive (cheap: amortised).
-                    del buf[:pos]
-                    consumed += pos
-                    pos = 0
-                start = find(_PAGE_OPEN, pos)
-                if start < 0:
-                    break
-                end = find(_PAGE_CLOSE, start)
-                if end < 0:
-                    raise DumpParseError(
-                        f"{name}: truncated XML: the <page> at decompressed byte offset {consumed + start} "
-                        "has no </page>",
-                        name=name,
-                        offset=consumed + start,
-                        offset_kind="decompressed",
-                    )
-                end += len(_PAGE_CLOSE)
-                if end == len(buf):
-                    fill()
-                if buf[end : end + 1] == b"\n":
-                    end += 1
-                # A page's chunk starts at its line's indentation; anything between two pages
-                # (normally nothing) stays with the earlier page, so that the streams concatenate
-                # to the input byte for byte.
-                cut = max(_line_start(buf, start), pos)
-                if batch and cut > pos:
-                    batch[-1] += bytes(buf[pos:cut])
-                else:
-                    cut = pos
-                batch.append(bytes(buf[cut:end]))
-                pos = end
-                if len(batch) >= pages_per_stream:
-                    flush()
-            while fill():
-                pass
-            footer = bytes(buf[pos:])
-            if batch:
-                flush()
-            if footer.strip() != _ROOT_CLOSE:
-                raise DumpParseError(
-                    f"{name}: expected only </mediawiki> after the last page, got {footer[:80]!r} — "
-                    "truncated, or not an export?",
-                    name=name,
-                    offset=consumed + pos,
-                    offset_kind="decompressed",
-                )
-            out.write(bz2.compress(footer, compresslevel))
-        index_f.write(index.flush())
-        result.dump_bytes = out.pos
-    except BaseException:
-        # A half-written dump must not be mistaken for a mirror: remove the files this call created.
-        for f, owned in ((dump_f, close_dump), (index_f, close_index)):
-            if owned:
-                f.close()
-                Path(f.name).unlink(missing_ok=True)
-        raise
-    finally:
-        if close_dump:
-            dump_f.close()
-        if close_index:
-            index_f.close()
-    return result

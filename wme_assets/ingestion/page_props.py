@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
-from .dump_xml import _DECOMPRESSION_ERRORS, DecompressedStream, DumpParseError, open_decompressed
+from .decompress import _DECOMPRESSION_ERRORS, DecompressedStream, Source, open_decompressed
+from .errors import DumpParseError
+from .errors import describe_source as _describe
 
 __all__ = [
     "PageProp",
@@ -49,8 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Source = str | os.PathLike | IO[bytes]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 # pp_value is a BLOB (at most 64 KiB); a "row" much longer than that means an unterminated string,
@@ -564,8 +563,3 @@ def wikibase_items(source: Source, *, name: str | None = None) -> WikibaseItems:
         (row.page_id, row.value) for row in iter_page_props(source, propnames=("wikibase_item",), name=name)
     )
 
-
-def _describe(source: object) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
-    return str(getattr(source, "name", None) or "<stream>")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import orjson
 
-from wme_assets.ingestion.dump_xml import SiteInfo
 from wme_assets.ingestion.multistream import parse_multistream
 from wme_assets.ingestion.page_props import wikibase_items
+from wme_assets.schema.page import SiteInfo
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,

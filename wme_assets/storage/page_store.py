@@ -43,7 +43,7 @@ from typing import Any, Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wme_assets.ingestion.dump_xml import Page
+from wme_assets.schema.page import Page
 from wme_assets.settings import validate_project
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.parquet_dataset import (
