@@ -51,7 +51,6 @@ from wme_assets.storage.parquet_dataset import (
     DatasetQuery,
     DuckDBHttpfsUnavailable,
     PartFile,
-    PartWriter,
     duckdb_connect_s3,
     duckdb_s3_settings,
     part_paths,
@@ -60,6 +59,7 @@ from wme_assets.storage.parquet_dataset import (
     schema_fingerprint,
 )
 from wme_assets.storage.parquet_dataset import read_manifest as read_dataset_manifest
+from wme_assets.storage.parquet_writer import BufferedPartWriter
 
 __all__ = [
     "MANIFEST_NAME",
@@ -323,10 +323,12 @@ class PageStoreWriter:
                 b"wme.dump_date": dump_date.encode(),
             }
         )
-        # Refuses a directory that already holds part files: mixing two runs would publish neither.
-        self._parts = PartWriter(
+        # The payload that counts against the batch budget is the wikitext.
+        self._buffer = BufferedPartWriter(
             self.out_dir,
             self._file_schema,
+            rows_per_batch=rows_per_batch,
+            batch_bytes=batch_text_bytes,
             rows_per_file=rows_per_file,
             max_file_bytes=max_file_bytes,
             compression_level=compression_level,
@@ -334,16 +336,11 @@ class PageStoreWriter:
             statistics_columns=_STATISTICS_COLUMNS,
             what="page store",
         )
-
-        self._columns: dict[str, list] = {name: [] for name in PAGE_SCHEMA.names}
-        self._buffered_rows = 0
-        self._buffered_text = 0
         self._seen = _PageIdSet()
         self._last_page_id: int | None = None
         self._closed = False
 
         # Totals for the summary.
-        self._rows = 0
         self._namespaces: Counter[int] = Counter()
         self._redirects = 0
         self._text_bytes = 0
@@ -351,8 +348,6 @@ class PageStoreWriter:
         self._duplicates: list[DuplicatePage] = []
         self._duplicate_count = 0
         self._ascending = True
-        self._max_buffered_rows = 0
-        self._max_buffered_text = 0
         self._largest_page_text = 0
 
     # -- adding pages --------------------------------------------------------------------------
@@ -379,12 +374,8 @@ class PageStoreWriter:
         rev = page.latest
         text = rev.text if rev else None
         text_bytes = _utf8_length(text) if text is not None else 0
-        # Flush first if this page would push the batch over its text budget: the buffer then holds
-        # either pages within the budget or this one page alone.
-        if self._buffered_rows and self._buffered_text + text_bytes > self.batch_text_bytes:
-            self._flush()
-
-        c = self._columns
+        self._buffer.make_room(text_bytes)
+        c = self._buffer.columns
         c["page_id"].append(page.id)
         c["namespace"].append(page.ns)
         c["title"].append(page.title)
@@ -412,21 +403,12 @@ class PageStoreWriter:
         c["dump_date"].append(self.dump_date)
         c["source_file"].append(source_file)
 
-        self._buffered_rows += 1
-        self._buffered_text += text_bytes
-        self._max_buffered_rows = max(self._max_buffered_rows, self._buffered_rows)
-        self._max_buffered_text = max(self._max_buffered_text, self._buffered_text)
         self._largest_page_text = max(self._largest_page_text, text_bytes)
         self._namespaces[page.ns] += 1
         self._redirects += c["is_redirect"][-1]
         self._text_bytes += text_bytes
         self._qids += wikibase_item is not None
-
-        # A batch also ends where the file must end, so rows_per_file is exact.
-        if self._buffered_rows >= min(self.rows_per_batch, self._parts.room_in_file) or (
-            self._buffered_text >= self.batch_text_bytes
-        ):
-            self._flush()
+        self._buffer.row_added(text_bytes)
         return True
 
     def write_pages(
@@ -447,29 +429,18 @@ class PageStoreWriter:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _flush(self) -> None:
-        if not self._buffered_rows:
-            return
-        batch = pa.RecordBatch.from_pydict(self._columns, schema=self._file_schema)
-        self._columns = {name: [] for name in PAGE_SCHEMA.names}
-        # One write, one row group: its size is bounded by the batch limits.
-        self._parts.write_batch(batch, payload_bytes=self._buffered_text)
-        self._rows += batch.num_rows
-        self._buffered_rows = 0
-        self._buffered_text = 0
-
     def close(self) -> PageStoreSummary:
         """Write what is buffered, finish the last file and return the summary."""
         if not self._closed:
-            self._flush()
-            self._parts.close()
+            self._buffer.close()
             self._closed = True
+        buffer = self._buffer
         return PageStoreSummary(
             project=self.project,
             dump_date=self.dump_date,
             out_dir=self.out_dir,
-            files=[PageStoreFile.from_part(f) for f in self._parts.files],
-            rows=self._rows,
+            files=[PageStoreFile.from_part(f) for f in buffer.files],
+            rows=buffer.rows,
             pages_per_namespace=dict(sorted(self._namespaces.items())),
             redirects=self._redirects,
             text_bytes=self._text_bytes,
@@ -477,16 +448,15 @@ class PageStoreWriter:
             duplicates=list(self._duplicates),
             duplicate_count=self._duplicate_count,
             ascending=self._ascending,
-            max_buffered_rows=self._max_buffered_rows,
-            max_buffered_text_bytes=self._max_buffered_text,
+            max_buffered_rows=buffer.max_buffered_rows,
+            max_buffered_text_bytes=buffer.max_buffered_bytes,
             largest_page_text_bytes=self._largest_page_text,
         )
 
     def abort(self) -> None:
         """Drop the buffer and the file being written (finished files stay)."""
         self._closed = True
-        self._columns = {name: [] for name in PAGE_SCHEMA.names}
-        self._parts.abort()
+        self._buffer.abort()
 
     def __enter__(self) -> Self:
         return self
