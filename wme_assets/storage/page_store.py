@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -51,6 +51,7 @@ from wme_assets.storage.parquet_dataset import (
     DatasetQuery,
     DuckDBHttpfsUnavailable,
     PartFile,
+    cached_files,
     duckdb_connect_s3,
     duckdb_s3_settings,
     part_paths,
@@ -59,7 +60,7 @@ from wme_assets.storage.parquet_dataset import (
     schema_fingerprint,
 )
 from wme_assets.storage.parquet_dataset import read_manifest as read_dataset_manifest
-from wme_assets.storage.parquet_writer import BufferedPartWriter
+from wme_assets.storage.parquet_writer import BufferedPartWriter, PartFormat, StoreWriter
 
 __all__ = [
     "MANIFEST_NAME",
@@ -71,12 +72,14 @@ __all__ = [
     "PageStoreQuery",
     "PageStoreSummary",
     "PageStoreWriter",
+    "cached_page_files",
     "duckdb_connect_s3",
     "duckdb_s3_settings",
     "page_store_prefix",
     "publish_page_store",
     "query_page_store",
     "read_manifest",
+    "read_page_store_manifest",
     "schema_fingerprint",
 ]
 
@@ -141,6 +144,14 @@ _DICTIONARY_COLUMNS = [
     "dump_date",
     "source_file",
 ]
+
+# The files' own metadata carries the fingerprint; the writer adds each file's provenance.
+_PART_FORMAT = PartFormat(
+    PAGE_SCHEMA.with_metadata({**PAGE_SCHEMA.metadata, b"wme.page_store.fingerprint": SCHEMA_FINGERPRINT.encode()}),
+    dictionary_columns=_DICTIONARY_COLUMNS,
+    statistics_columns=_STATISTICS_COLUMNS,
+    what="page store",
+)
 
 MANIFEST_FORMAT = "wme.page_store"
 _DATE = re.compile(r"^\d{8}$")
@@ -274,7 +285,7 @@ def _timestamp(value: str | None, page: Page) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class PageStoreWriter:
+class PageStoreWriter(StoreWriter):
     """Write pages to ``out_dir/part-NNNNN.parquet`` in the order given.
 
     Use as a context manager, or call :meth:`close` (which returns the :class:`PageStoreSummary`).
@@ -314,27 +325,11 @@ class PageStoreWriter:
         self.rows_per_batch = rows_per_batch
         self.batch_text_bytes = batch_text_bytes
         self.compression_level = compression_level
-        # Provenance rides along in every file's key-value metadata, so a lone file still says what it is.
-        self._file_schema = PAGE_SCHEMA.with_metadata(
-            {
-                **PAGE_SCHEMA.metadata,
-                b"wme.page_store.fingerprint": SCHEMA_FINGERPRINT.encode(),
-                b"wme.project": project.encode(),
-                b"wme.dump_date": dump_date.encode(),
-            }
-        )
         # The payload that counts against the batch budget is the wikitext.
         self._buffer = BufferedPartWriter(
-            self.out_dir,
-            self._file_schema,
-            rows_per_batch=rows_per_batch,
-            batch_bytes=batch_text_bytes,
-            rows_per_file=rows_per_file,
-            max_file_bytes=max_file_bytes,
-            compression_level=compression_level,
-            dictionary_columns=_DICTIONARY_COLUMNS,
-            statistics_columns=_STATISTICS_COLUMNS,
-            what="page store",
+            self.out_dir, _PART_FORMAT, provenance={"project": project, "dump_date": dump_date},
+            rows_per_batch=rows_per_batch, batch_bytes=batch_text_bytes, rows_per_file=rows_per_file,
+            max_file_bytes=max_file_bytes, compression_level=compression_level,
         )
         self._seen = _PageIdSet()
         self._last_page_id: int | None = None
@@ -453,20 +448,6 @@ class PageStoreWriter:
             largest_page_text_bytes=self._largest_page_text,
         )
 
-    def abort(self) -> None:
-        """Drop the buffer and the file being written (finished files stay)."""
-        self._closed = True
-        self._buffer.abort()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
 
 # --------------------------------------------------------------------------------------------------
 # Publishing
@@ -532,6 +513,18 @@ def read_manifest(store: ObjectStore, key_prefix: str) -> dict[str, Any]:
     return read_dataset_manifest(
         store, key_prefix, format=MANIFEST_FORMAT, fingerprint=SCHEMA_FINGERPRINT, what="page store"
     )
+
+
+def read_page_store_manifest(store: ObjectStore, project: str, date: str) -> dict[str, Any]:
+    """The checked manifest of the page store of ``project``'s dump of ``date``: where a reading stage starts."""
+    return read_manifest(store, page_store_prefix(project, date))
+
+
+def cached_page_files(
+    store: ObjectStore, manifest: Mapping[str, Any], cache_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """The manifest's part files in its order, downloaded into ``cache_dir`` (by SHA-256, verified, reused)."""
+    return cached_files(store, manifest, cache_dir)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,15 +12,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["BufferedPartWriter", "PartFile", "PartWriter"]
+__all__ = ["BufferedPartWriter", "PartFile", "PartFormat", "PartWriter", "StoreWriter"]
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,23 @@ class PartWriter:
                 self._in_progress_path(self._index).unlink(missing_ok=True)
                 self._writer = self._sink = None
 
+@dataclass(frozen=True)
+class PartFormat:
+    """What a store's part files are: the schema (with the store's own metadata) and how columns are encoded."""
+
+    schema: pa.Schema
+    dictionary_columns: Sequence[str] = ()  # the low-cardinality columns only
+    statistics_columns: Sequence[str] = ()  # where readers filter or check
+    what: str = "dataset"  # in error messages: "page store", "article store"
+
+
 class BufferedPartWriter:
     """Rows buffered column by column and written as record batches, one row group each, by a :class:`PartWriter`.
 
     The caller appends a row's values to :attr:`columns` between :meth:`make_room` and :meth:`row_added`,
     giving the row's payload size (the bytes that count against ``batch_bytes``: wikitext, article JSON).
+    ``provenance`` (project, dump date, run…) rides along in every file's key-value metadata as
+    ``wme.{name}``, so a lone file still says what it is.
 
     Memory bound: the buffer never holds more than ``rows_per_batch`` rows, nor more than ``batch_bytes``
     of payload unless a single row is larger (then that row is a batch alone). A batch also ends where the
@@ -180,32 +193,32 @@ class BufferedPartWriter:
     def __init__(
         self,
         out_dir: str | os.PathLike[str],
-        schema: pa.Schema,
+        part_format: PartFormat,
         *,
+        provenance: Mapping[str, str],
         rows_per_batch: int,
         batch_bytes: int,
         rows_per_file: int,
         max_file_bytes: int,
         compression_level: int = 3,
-        dictionary_columns: Sequence[str] = (),
-        statistics_columns: Sequence[str] = (),
-        what: str = "dataset",
     ) -> None:
         if min(rows_per_batch, batch_bytes) < 1:
             raise ValueError("rows_per_batch and batch_bytes must be >= 1")
-        self.schema = schema
+        schema = part_format.schema
+        tags = {f"wme.{name}".encode(): value.encode() for name, value in provenance.items()}
+        self.schema = schema.with_metadata({**(schema.metadata or {}), **tags})
         self.rows_per_batch = rows_per_batch
         self.batch_bytes = batch_bytes
         # Refuses a directory that already holds part files: mixing two runs would publish neither.
         self._parts = PartWriter(
             out_dir,
-            schema,
+            self.schema,
             rows_per_file=rows_per_file,
             max_file_bytes=max_file_bytes,
             compression_level=compression_level,
-            dictionary_columns=dictionary_columns,
-            statistics_columns=statistics_columns,
-            what=what,
+            dictionary_columns=part_format.dictionary_columns,
+            statistics_columns=part_format.statistics_columns,
+            what=part_format.what,
         )
         self.columns: dict[str, list] = {name: [] for name in schema.names}
         self.buffered_rows = 0
@@ -272,3 +285,30 @@ class BufferedPartWriter:
         self.columns = {name: [] for name in self.schema.names}
         self.buffered_rows = self.buffered_bytes = 0
         self._parts.abort()
+
+
+class StoreWriter:
+    """What a store's writer on a :class:`BufferedPartWriter` shares: abort, and ``with`` that closes or aborts.
+
+    Subclasses set ``_buffer`` and ``_closed`` and define ``close``.
+    """
+
+    _buffer: BufferedPartWriter
+    _closed: bool
+
+    def close(self) -> object:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the buffer and the file being written (finished files stay)."""
+        self._closed = True
+        self._buffer.abort()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -82,7 +82,14 @@ from wme_assets.storage.article_store.layout import (
     delta_prefix,
     store_prefix,
 )
-from wme_assets.storage.article_store.publish import ArticleStorePublish, publish_base, publish_delta
+from wme_assets.storage.article_store.publish import (
+    INPUTS_NAME,
+    ArticleStorePublish,
+    publish_base,
+    publish_delta,
+    read_inputs_record,
+    write_inputs_record,
+)
 from wme_assets.storage.article_store.read import iter_current_articles, iter_current_batches
 from wme_assets.storage.article_store.state import (
     ArticleStoreNotFound,
@@ -100,6 +107,7 @@ __all__ = [
     "CURRENT_FORMAT",
     "DELETE",
     "DELTA_FORMAT",
+    "INPUTS_NAME",
     "SCHEMA_FINGERPRINT",
     "SCHEMA_VERSION",
     "UPSERT",
@@ -120,6 +128,8 @@ __all__ = [
     "publish_delta",
     "read_base_manifest",
     "read_current",
+    "read_inputs_record",
     "state_as_of",
     "store_prefix",
+    "write_inputs_record",
 ]

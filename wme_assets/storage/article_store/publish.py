@@ -1,4 +1,7 @@
 """Publishing bases and deltas: upload the part files and manifest, verify them, then move the pointer.
+
+Also the inputs record a stage keeps beside a base (``base/{date}/_inputs.json``: what the base was built
+from), so a re-run can tell whether the base is up to date without rebuilding it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -196,3 +200,20 @@ def publish_delta(
     if hour not in latest["deltas"]:
         _write_pointer(store, project, latest["base"], [*latest["deltas"], hour])
     return ArticleStorePublish(prefix, manifest, objects, read_current(store, project))
+
+
+# Beside the base's files and manifest; not a part file, so publishing the base leaves it alone.
+INPUTS_NAME = "_inputs.json"
+
+
+def read_inputs_record(store: ObjectStore, project: str, date: str) -> dict[str, Any] | None:
+    """The inputs record of ``base/{date}`` (None when there is none, e.g. the build did not finish)."""
+    key = store.key(base_prefix(project, date), INPUTS_NAME)
+    if store.head(key) is None:
+        return None
+    return orjson.loads(store.read_bytes(key))
+
+
+def write_inputs_record(store: ObjectStore, project: str, date: str, record: dict[str, Any]) -> PublishedObject:
+    """Record what ``base/{date}`` was built from. Write it last: a base without one is rebuilt."""
+    return store.put_bytes(store.key(base_prefix(project, date), INPUTS_NAME), orjson.dumps(record))

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +30,17 @@ from wme_assets.storage.article_store.layout import (
     article_hash,
 )
 from wme_assets.storage.parquet_dataset import PartFile, schema_fingerprint
-from wme_assets.storage.parquet_writer import BufferedPartWriter
+from wme_assets.storage.parquet_writer import BufferedPartWriter, PartFormat, StoreWriter
+
+# The files' own metadata carries the fingerprint; the writer adds each file's provenance.
+_PART_FORMAT = PartFormat(
+    ARTICLE_SCHEMA.with_metadata(
+        {**ARTICLE_SCHEMA.metadata, b"wme.article_store.fingerprint": SCHEMA_FINGERPRINT.encode()}
+    ),
+    dictionary_columns=_DICTIONARY_COLUMNS,
+    statistics_columns=_STATISTICS_COLUMNS,
+    what="article store",
+)
 
 
 @dataclass
@@ -103,7 +113,7 @@ def _article_line(article_json: bytes | bytearray | memoryview, page_id: int) ->
     return line
 
 
-class ArticleStoreWriter:
+class ArticleStoreWriter(StoreWriter):
     """Write article upserts and deletes to ``out_dir/part-NNNNN.parquet``, in the order given.
 
     A base must be written in ascending page id order (what :func:`publish_base` checks); a delta may be
@@ -139,28 +149,13 @@ class ArticleStoreWriter:
         self.run_id = run_id
         self.rows_per_batch = rows_per_batch
         self.batch_bytes = batch_bytes
-        # Provenance rides along in every file's key-value metadata, so a lone file still says what it is.
-        self._file_schema = ARTICLE_SCHEMA.with_metadata(
-            {
-                **ARTICLE_SCHEMA.metadata,
-                b"wme.article_store.fingerprint": SCHEMA_FINGERPRINT.encode(),
-                b"wme.project": project.encode(),
-                b"wme.source": source.encode(),
-                b"wme.run_id": run_id.encode(),
-            }
-        )
+        # The payload that counts against the batch budget is the article and structured JSON.
         self._buffer = BufferedPartWriter(
-            self.out_dir,
-            self._file_schema,
-            rows_per_batch=rows_per_batch,
-            batch_bytes=batch_bytes,
-            rows_per_file=rows_per_file,
-            max_file_bytes=max_file_bytes,
-            compression_level=compression_level,
-            dictionary_columns=_DICTIONARY_COLUMNS,
-            statistics_columns=_STATISTICS_COLUMNS,
-            what="article store",
+            self.out_dir, _PART_FORMAT, provenance={"project": project, "source": source, "run_id": run_id},
+            rows_per_batch=rows_per_batch, batch_bytes=batch_bytes, rows_per_file=rows_per_file,
+            max_file_bytes=max_file_bytes, compression_level=compression_level,
         )
+        self._file_schema = self._buffer.schema
         self._closed = False
         self._last_page_id: int | None = None
         self._upserts = 0
@@ -332,17 +327,3 @@ class ArticleStoreWriter:
             max_buffered_bytes=buffer.max_buffered_bytes,
             largest_article_bytes=self._largest_article,
         )
-
-    def abort(self) -> None:
-        """Drop the buffer and the file being written (finished files stay)."""
-        self._closed = True
-        self._buffer.abort()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
