@@ -1,5 +1,4 @@
-"""Compaction: fold the current deltas into a new base and move the pointer past them.
-"""
+"""Compaction: fold the current deltas into a new base and move the pointer past them."""
 
 from __future__ import annotations
 
@@ -23,9 +22,7 @@ from wme_assets.storage.article_store.read import iter_current_batches
 from wme_assets.storage.article_store.state import CurrentState, _read_pointer, _write_pointer, read_current
 from wme_assets.storage.article_store.writer import ArticleStoreWriter
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets.storage.parquet_dataset import (
-    part_paths,
-)
+from wme_assets.storage.parquet_dataset import part_paths
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from wme_assets.settings import validate_project
-from wme_assets.storage.parquet_dataset import (
-    schema_fingerprint,
-)
+from wme_assets.storage.parquet_dataset import schema_fingerprint
 
 MiB = 1024 * 1024
 

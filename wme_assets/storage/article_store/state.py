@@ -25,9 +25,7 @@ from wme_assets.storage.article_store.layout import (
     store_prefix,
 )
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.parquet_dataset import (
-    read_manifest,
-)
+from wme_assets.storage.parquet_dataset import read_manifest
 
 log = logging.getLogger(__name__)
 

@@ -1,38 +1,13 @@
-"""The page store: the parsed pages of one (project, dump date) as Parquet, one row per page.
+"""Writing pages to local part files: :class:`PageStoreWriter`, its summary and the duplicate-page check.
 
-It is what the ingestion stage leaves for every later stage: each page of the dump with its latest
-revision, the Wikidata item from ``page_props`` joined in, and where the row came from. Layout in the
-object store (keys relative to the store's prefix, see :func:`page_store_prefix`)::
-
-    pages/{project}/{date}/part-00000.parquet
-    pages/{project}/{date}/part-00001.parquet
-    ...
-    pages/{project}/{date}/_manifest.json     written last: files, rows, sha256, schema fingerprint
-
-Writing (:class:`PageStoreWriter`) keeps memory bounded by design: pages are buffered into one record
-batch of at most ``rows_per_batch`` rows or ``batch_text_bytes`` of wikitext (a single larger page is a
-batch of its own), every batch becomes one Parquet row group, and a file is closed once it reaches
-``rows_per_file`` rows or ``max_file_bytes`` on disk. Page ids are tracked in a bitmap (one bit per
-possible id: enwiki's ~80 million ids take 10 MB), so a page seen twice is detected, reported and not
-written again.
-
-Reading with DuckDB: :func:`duckdb_connect_s3` configures DuckDB's ``httpfs`` extension for the store,
-after which ``read_parquet('s3://bucket/prefix/pages/bnwiki/20230501/*.parquet')`` works. ``httpfs``
-is not built into DuckDB: it is downloaded by ``INSTALL httpfs`` (needs internet, or an extension
-directory baked into the image). Where it cannot be loaded, :func:`query_page_store` downloads the files
-named by the manifest into a local, content-addressed cache and queries those instead — same SQL, same
-result.
-
-What is not specific to pages (part files, publishing with the manifest last, manifests, DuckDB, the
-cache) lives in :mod:`wme_assets.storage.parquet_dataset`; this module adds the page schema, the writer
-and thin wrappers that keep the page store's names.
+Rows are buffered by the shared :class:`~wme_assets.storage.parquet_writer.BufferedPartWriter`; publishing the
+files is :mod:`.publish`'s job.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -40,134 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from wme_assets.ingestion.dump_xml import Page
 from wme_assets.settings import validate_project
-from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.parquet_dataset import (
-    MANIFEST_NAME,
-    DatasetQuery,
-    DuckDBHttpfsUnavailable,
-    PartFile,
-    cached_files,
-    duckdb_connect_s3,
-    duckdb_s3_settings,
-    part_paths,
-    publish_dataset,
-    query_dataset,
-    schema_fingerprint,
+from wme_assets.storage.page_store.layout import (
+    _DATE,
+    _PART_FORMAT,
+    SCHEMA_FINGERPRINT,
+    MiB,
 )
-from wme_assets.storage.parquet_dataset import read_manifest as read_dataset_manifest
-from wme_assets.storage.parquet_writer import BufferedPartWriter, PartFormat, StoreWriter
-
-__all__ = [
-    "MANIFEST_NAME",
-    "PAGE_SCHEMA",
-    "SCHEMA_FINGERPRINT",
-    "DuckDBHttpfsUnavailable",
-    "DuplicatePage",
-    "PageStoreFile",
-    "PageStoreQuery",
-    "PageStoreSummary",
-    "PageStoreWriter",
-    "cached_page_files",
-    "duckdb_connect_s3",
-    "duckdb_s3_settings",
-    "page_store_prefix",
-    "publish_page_store",
-    "query_page_store",
-    "read_manifest",
-    "read_page_store_manifest",
-    "schema_fingerprint",
-]
+from wme_assets.storage.parquet_dataset import PartFile
+from wme_assets.storage.parquet_writer import BufferedPartWriter, StoreWriter
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-
-# --------------------------------------------------------------------------------------------------
-# Schema
-# --------------------------------------------------------------------------------------------------
-
-SCHEMA_VERSION = "1"
-
-# One row per page with its latest revision. Nullable wherever a dump may lack the value: a page without
-# revision (stub exports), suppressed contributor/comment/text, old exports without <model>/<sha1>.
-PAGE_SCHEMA = pa.schema(
-    [
-        pa.field("page_id", pa.int64(), nullable=False),
-        pa.field("namespace", pa.int32(), nullable=False),
-        pa.field("title", pa.string(), nullable=False),
-        pa.field("redirect_target", pa.string()),  # null when not a redirect (or a pre-0.5 bare <redirect/>)
-        pa.field("is_redirect", pa.bool_(), nullable=False),
-        pa.field("revision_id", pa.int64()),
-        pa.field("parent_revision_id", pa.int64()),
-        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
-        pa.field("contributor_name", pa.string()),
-        pa.field("contributor_id", pa.int64()),
-        pa.field("contributor_ip", pa.string()),
-        pa.field("contributor_deleted", pa.bool_(), nullable=False),
-        pa.field("is_minor", pa.bool_(), nullable=False),
-        pa.field("comment", pa.string()),
-        pa.field("comment_deleted", pa.bool_(), nullable=False),
-        pa.field("content_model", pa.string()),
-        pa.field("content_format", pa.string()),
-        pa.field("sha1", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        # large_string: a row group of long articles can pass the 2 GiB offset limit of plain strings
-        # once readers concatenate batches.
-        pa.field("text", pa.large_string()),
-        pa.field("text_deleted", pa.bool_(), nullable=False),
-        pa.field("wikibase_item", pa.string()),
-        pa.field("project", pa.string(), nullable=False),
-        pa.field("dump_date", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-    ],
-    metadata={b"wme.page_store.schema_version": SCHEMA_VERSION.encode()},
-)
-
-
-SCHEMA_FINGERPRINT = schema_fingerprint(PAGE_SCHEMA)
-
-# Statistics only where readers filter (page id ranges, namespaces, revisions, time): min/max of the
-# text column would be large and useless.
-_STATISTICS_COLUMNS = ["page_id", "namespace", "revision_id", "timestamp", "is_redirect"]
-# Dictionary-encode the low-cardinality columns only; trying it on text and titles wastes CPU.
-_DICTIONARY_COLUMNS = [
-    "namespace",
-    "content_model",
-    "content_format",
-    "contributor_name",
-    "project",
-    "dump_date",
-    "source_file",
-]
-
-# The files' own metadata carries the fingerprint; the writer adds each file's provenance.
-_PART_FORMAT = PartFormat(
-    PAGE_SCHEMA.with_metadata({**PAGE_SCHEMA.metadata, b"wme.page_store.fingerprint": SCHEMA_FINGERPRINT.encode()}),
-    dictionary_columns=_DICTIONARY_COLUMNS,
-    statistics_columns=_STATISTICS_COLUMNS,
-    what="page store",
-)
-
-MANIFEST_FORMAT = "wme.page_store"
-_DATE = re.compile(r"^\d{8}$")
-
-
-def page_store_prefix(project: str, date: str) -> str:
-    """``pages/{project}/{date}/``: where one dump's page store lives, relative to the store's prefix."""
-    validate_project(project)
-    if not _DATE.match(date or ""):
-        raise ValueError(f"dump date {date!r} is not YYYYMMDD")
-    return f"pages/{project}/{date}/"
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------------
 
 # Page ids below this go in the bitmap (at most 128 MiB of bits); larger ids — none in any Wikimedia
 # wiki today — go in a set, so a crafted id cannot make the bitmap huge.
@@ -447,115 +307,3 @@ class PageStoreWriter(StoreWriter):
             max_buffered_text_bytes=buffer.max_buffered_bytes,
             largest_page_text_bytes=self._largest_page_text,
         )
-
-
-# --------------------------------------------------------------------------------------------------
-# Publishing
-# --------------------------------------------------------------------------------------------------
-
-
-def publish_page_store(
-    store: ObjectStore,
-    local_dir: str | os.PathLike[str],
-    key_prefix: str,
-    *,
-    summary: PageStoreSummary | None = None,
-    siteinfo: Mapping[str, Any] | None = None,
-) -> list[PublishedObject]:
-    """Upload the ``part-*.parquet`` files of ``local_dir`` under ``key_prefix``, then ``_manifest.json``.
-
-    ``siteinfo`` (the dump's header: dbname, base URL, language, namespace names) is kept in the manifest
-    for the stages that need the wiki's names, e.g. ``Category`` in its local spelling.
-
-    ``key_prefix`` is relative to the store's prefix (:func:`page_store_prefix`). Every file is
-    published atomically (staged, verified, copied); the manifest comes last, so a reader that starts
-    from the manifest only ever sees complete page stores. Part files of an earlier publish under the
-    same prefix that are not in the new manifest are deleted after it. Returns the published objects,
-    the manifest last.
-    """
-    if summary is not None:
-        project, dump_date = summary.project, summary.dump_date
-    else:
-        # Without a summary, the provenance every file carries in its metadata names the page store.
-        project = dump_date = None
-        for path in part_paths(local_dir):
-            meta = pq.read_schema(path).metadata or {}
-            project = project or meta.get(b"wme.project", b"").decode() or None
-            dump_date = dump_date or meta.get(b"wme.dump_date", b"").decode() or None
-    fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
-    if siteinfo is not None:
-        fields["siteinfo"] = dict(siteinfo)
-    if summary is not None:
-        fields["summary"] = {
-            "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
-            "redirects": summary.redirects,
-            "text_bytes": summary.text_bytes,
-            "wikibase_items": summary.wikibase_items,
-            "duplicate_count": summary.duplicate_count,
-            "duplicate_page_ids": [d.page_id for d in summary.duplicates],
-            "ascending": summary.ascending,
-        }
-    published = publish_dataset(
-        store,
-        local_dir,
-        key_prefix,
-        schema=PAGE_SCHEMA,
-        format=MANIFEST_FORMAT,
-        schema_version=SCHEMA_VERSION,
-        fields=fields,
-        what="page store",
-    )
-    return published.objects
-
-
-def read_manifest(store: ObjectStore, key_prefix: str) -> dict[str, Any]:
-    """The ``_manifest.json`` of a published page store, checked against this code's schema."""
-    return read_dataset_manifest(
-        store, key_prefix, format=MANIFEST_FORMAT, fingerprint=SCHEMA_FINGERPRINT, what="page store"
-    )
-
-
-def read_page_store_manifest(store: ObjectStore, project: str, date: str) -> dict[str, Any]:
-    """The checked manifest of the page store of ``project``'s dump of ``date``: where a reading stage starts."""
-    return read_manifest(store, page_store_prefix(project, date))
-
-
-def cached_page_files(
-    store: ObjectStore, manifest: Mapping[str, Any], cache_dir: str | os.PathLike[str]
-) -> list[Path]:
-    """The manifest's part files in its order, downloaded into ``cache_dir`` (by SHA-256, verified, reused)."""
-    return cached_files(store, manifest, cache_dir)
-
-
-# --------------------------------------------------------------------------------------------------
-# DuckDB
-# --------------------------------------------------------------------------------------------------
-
-# A page store query is a dataset query; the old name stays for callers.
-PageStoreQuery = DatasetQuery
-
-
-def query_page_store(
-    store: ObjectStore,
-    key_prefix: str,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    connection=None,
-    view: str = "pages",
-    use_httpfs: bool | None = None,
-) -> PageStoreQuery:
-    """Open a published page store for SQL: ``SELECT … FROM pages`` over the files in its manifest.
-
-    With ``use_httpfs`` None (the default) DuckDB reads S3 directly when its httpfs extension loads,
-    and otherwise downloads the files into ``cache_dir`` (content-addressed by SHA-256, verified against
-    the manifest; reused across calls). True insists on httpfs, False always downloads.
-    """
-    return query_dataset(
-        store,
-        key_prefix,
-        manifest=read_manifest(store, key_prefix),
-        cache_dir=cache_dir,
-        connection=connection,
-        view=view,
-        use_httpfs=use_httpfs,
-    )
