@@ -26,11 +26,18 @@ import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
-from wme_assets.storage.article_store import ArticleStoreWriter, base_prefix, publish_base, read_base_manifest
-from wme_assets.storage.keys import quarantine_key
+from wme_assets.storage.article_store import (
+    ArticleStoreWriter,
+    base_prefix,
+    publish_base,
+    read_base_manifest,
+    read_inputs_record,
+    write_inputs_record,
+)
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.page_store import page_store_prefix, read_manifest
-from wme_assets.storage.parquet_dataset import cached_files, sql_literal
+from wme_assets.storage.page_store import cached_page_files, page_store_prefix, read_page_store_manifest
+from wme_assets.storage.parquet_dataset import sql_literal
+from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.workers import worker_context
 
@@ -67,7 +74,7 @@ BATCH_TEXT_BYTES = 1 * MiB
 IN_FLIGHT_PER_WORKER = 2
 ARTICLE_BATCH_BYTES = 8 * MiB
 _READ_ROWS = 64
-INPUTS_NAME = "_inputs.json"
+QUARANTINE_NAME = "enrichment.ndjson"
 
 
 @dataclass
@@ -383,10 +390,9 @@ def enrich_pages(
 ) -> EnrichResult:
     started = time.monotonic()
     result = EnrichResult(project, date, prefix=base_prefix(project, date))
-    manifest = read_manifest(store, page_store_prefix(project, date))
+    manifest = read_page_store_manifest(store, project, date)
     fingerprint = inputs_fingerprint(manifest, namespaces, mediawiki_url)
-    inputs_key = store.key(base_prefix(project, date), INPUTS_NAME)
-    if _already_built(store, project, date, inputs_key, fingerprint, result):
+    if _already_built(store, project, date, fingerprint, result):
         log(f"articles of {project} {date} are up to date with their page store and parser; nothing to redo")
         result.seconds = time.monotonic() - started
         return result
@@ -395,7 +401,7 @@ def enrich_pages(
         raise ValueError(f"page store {page_store_prefix(project, date)} has no siteinfo: re-run its ingestion")
     workers = workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
-        files = cached_files(store, manifest, Path(tmp) / "pages")
+        files = cached_page_files(store, manifest, Path(tmp) / "pages")
         out_dir = Path(tmp) / "articles"
         html_source = None
         if mediawiki_url:
@@ -442,28 +448,27 @@ def enrich_pages(
             raise
         publish_base(store, out_dir, project, date)
     if result.quarantined:
-        lines = b"".join(orjson.dumps(q.__dict__) + b"\n" for q in result.quarantined)
-        result.quarantine_object = store.put_bytes(
-            store.key(quarantine_key(project, date, "enrichment.ndjson")), lines, content_type="application/x-ndjson"
+        result.quarantine_object = write_quarantine(
+            store, project, date, QUARANTINE_NAME, (q.__dict__ for q in result.quarantined)
         )
         log(f"{len(result.quarantined)} pages quarantined at {result.quarantine_object.uri}")
     else:
-        store.delete(store.key(quarantine_key(project, date, "enrichment.ndjson")))  # an earlier run's, now stale
+        clear_quarantine(store, project, date, QUARANTINE_NAME)  # an earlier run's, now stale
     # Written last: a base whose inputs record is missing is rebuilt on the next run.
-    store.put_bytes(
-        inputs_key,
-        orjson.dumps({"fingerprint": fingerprint, "articles": result.articles, "quarantined": len(result.quarantined)}),
+    write_inputs_record(
+        store,
+        project,
+        date,
+        {"fingerprint": fingerprint, "articles": result.articles, "quarantined": len(result.quarantined)},
     )
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result
 
 
-def _already_built(store, project, date, inputs_key, fingerprint, result: EnrichResult) -> bool:
-    if store.head(inputs_key) is None:
-        return False
-    recorded = orjson.loads(store.read_bytes(inputs_key))
-    if recorded.get("fingerprint") != fingerprint:
+def _already_built(store, project, date, fingerprint, result: EnrichResult) -> bool:
+    recorded = read_inputs_record(store, project, date)
+    if recorded is None or recorded.get("fingerprint") != fingerprint:
         return False
     try:
         manifest = read_base_manifest(store, project, date)
@@ -473,10 +478,10 @@ def _already_built(store, project, date, inputs_key, fingerprint, result: Enrich
     result.articles = manifest["rows"]
     result.articles_per_namespace.update({int(ns): n for ns, n in manifest.get("rows_per_namespace", {}).items()})
     result.eligible_pages = result.articles + recorded.get("quarantined", 0)
-    quarantine = store.head(store.key(quarantine_key(project, date, "enrichment.ndjson")))
-    if recorded.get("quarantined") and quarantine is not None:
-        lines = store.read_bytes(quarantine.key).splitlines()
-        result.quarantined = [QuarantinedPage(**orjson.loads(line)) for line in lines]
+    if recorded.get("quarantined"):
+        records = read_quarantine(store, project, date, QUARANTINE_NAME)
+        if records is not None:
+            result.quarantined = [QuarantinedPage(**record) for record in records]
     return True
 
 

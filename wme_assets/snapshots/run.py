@@ -142,31 +142,46 @@ def iter_current_structured(
                 yield page_id, text.encode("utf-8")
 
 
+@dataclass
+class _ExportOptions:
+    """What every snapshot of one export run shares: where it goes, what it is, how it is checked."""
+
+    store: ObjectStore
+    project: str
+    date: str
+    dump_date: str  # the article base the snapshot is read from
+    tier: Tier
+    kind: SnapshotKind
+    max_member_bytes: int
+    validate_every: int
+    keep: int | None
+    log: Callable[[str], None]
+    validator: RecordValidator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.validator = sampled(record_validator(record_schema(self.kind)), self.validate_every)
+
+
 def _export_namespace(
-    store: ObjectStore,
-    records: Iterable[tuple[int, bytes]],
-    out_dir: Path,
-    *,
-    project: str,
-    namespace: int,
-    date: str,
-    dump_date: str,
-    tier: Tier,
-    kind: SnapshotKind,
-    max_member_bytes: int,
-    validator: RecordValidator,
-    keep: int | None,
-    log: Callable[[str], None],
+    options: _ExportOptions, records: Iterable[tuple[int, bytes]], out_dir: Path, namespace: int
 ) -> NamespaceExport:
     """Write one snapshot, read every line back and validate it, then publish it (and apply retention)."""
+    store, date, tier, kind, keep, log = (
+        options.store, options.date, options.tier, options.kind, options.keep, options.log
+    )
     files = write_snapshot(
-        records, out_dir, dbname=project, namespace=namespace, max_member_bytes=max_member_bytes, dump_date=dump_date
+        records,
+        out_dir,
+        dbname=options.project,
+        namespace=namespace,
+        max_member_bytes=options.max_member_bytes,
+        dump_date=options.dump_date,
     )
     previous = read_latest(store, files.identifier, tier, kind=kind)
     # Every line parsed and schema-validated, counts, hashes and page-id order checked before anything is
     # published; a snapshot with problems is not published and the asset checks report them.
     # (publish_snapshot then re-checks each object's size and SHA-256 in the store.)
-    problems = verify_snapshot_files(out_dir, build_manifest(files, kind=kind), validator=validator)
+    problems = verify_snapshot_files(out_dir, build_manifest(files, kind=kind), validator=options.validator)
     published = None
     label = files.identifier if kind == "articles" else f"{files.identifier} ({kind})"
     if problems:
@@ -215,7 +230,9 @@ def export_snapshots(
     state = state_as_of(store, project, date)
     result = ExportResult(project, date, tier, state.base, state.deltas, validate_every=validate_every)
     log(f"{project} {date}: articles of base {state.base}" + (f" + {len(state.deltas)} deltas" if state.deltas else ""))
-    validator = sampled(record_validator(record_schema("articles")), validate_every)
+    options = _ExportOptions(
+        store, project, date, state.base, tier, "articles", max_member_bytes, validate_every, keep, log
+    )
     result.expected_records = expected_article_counts(state) or {}
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
@@ -229,23 +246,7 @@ def export_snapshots(
                 unit="articles",
             )
             records = progress.wrap(records)
-            result.namespaces.append(
-                _export_namespace(
-                    store,
-                    records,
-                    Path(tmp) / f"ns{namespace}",
-                    project=project,
-                    namespace=namespace,
-                    date=date,
-                    dump_date=state.base,
-                    tier=tier,
-                    kind="articles",
-                    max_member_bytes=max_member_bytes,
-                    validator=validator,
-                    keep=keep,
-                    log=log,
-                )
-            )
+            result.namespaces.append(_export_namespace(options, records, Path(tmp) / f"ns{namespace}", namespace))
     rebuild_snapshots_listing(store, tier)
     result.seconds = time.monotonic() - started
     return result
@@ -277,28 +278,14 @@ def export_structured_snapshot(
         f"{project} {date}: Structured Contents of base {state.base}"
         + (f" + {len(state.deltas)} deltas" if state.deltas else "")
     )
-    validator = sampled(record_validator(record_schema("structured")), validate_every)
+    options = _ExportOptions(
+        store, project, date, state.base, STRUCTURED_TIER, "structured", max_member_bytes, validate_every, keep, log
+    )
     count = StructuredCount()
     with tempfile.TemporaryDirectory(prefix=f"wme-export-structured-{project}-{date}-", dir=work_dir) as tmp:
         records = iter_current_structured(store, project, cache_dir=Path(tmp) / "cache", state=state, count=count)
         records = Progress(f"exporting {project} Structured Contents", None, log, unit="records").wrap(records)
-        result.namespaces.append(
-            _export_namespace(
-                store,
-                records,
-                Path(tmp) / "structured",
-                project=project,
-                namespace=STRUCTURED_NAMESPACE,
-                date=date,
-                dump_date=state.base,
-                tier=STRUCTURED_TIER,
-                kind="structured",
-                max_member_bytes=max_member_bytes,
-                validator=validator,
-                keep=keep,
-                log=log,
-            )
-        )
+        result.namespaces.append(_export_namespace(options, records, Path(tmp) / "structured", STRUCTURED_NAMESPACE))
     rebuild_snapshots_listing(store, STRUCTURED_TIER, kind="structured")
     result.expected_records = {STRUCTURED_NAMESPACE: count.rows}
     result.seconds = time.monotonic() - started

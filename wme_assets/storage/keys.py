@@ -2,9 +2,10 @@
 
 raw/{project}/{date}/{file}        files exactly as the dumps run published them
 pages/{project}/{date}/...         parsed pages (Parquet, with _manifest.json)
-articles/{project}/base|deltas/...  enriched Enterprise articles (Parquet), see storage/article_store.py
-snapshots/, chunks/, aggregations/  published snapshot files, see export/publish.py
-quarantine/{project}/{date}/...    what a stage set aside (duplicate pages, pages that failed), with reasons
+articles/{project}/base|deltas/...  enriched Enterprise articles (Parquet), see storage/article_store/
+snapshots/, chunks/, aggregations/  published snapshot files, see snapshots/publish.py
+quarantine/{project}/{date}/...    what a stage set aside (duplicate pages, pages that failed), with reasons;
+                                   written through storage/quarantine.py
 """
 
 from __future__ import annotations

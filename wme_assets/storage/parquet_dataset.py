@@ -8,9 +8,9 @@ deltas), so each store only has to say what its rows are::
     ...
     {prefix}/_manifest.json    written last: format, schema fingerprint, files with rows and sha256, extras
 
-- :class:`PartWriter` writes record batches to ``part-NNNNN.parquet`` files in a local directory, one
-  batch per row group, rolling to a new file by rows or bytes. A file appears under its final name only
-  once it is complete.
+- :class:`PartWriter` (in :mod:`wme_assets.storage.parquet_writer`, re-exported here) writes record batches
+  to ``part-NNNNN.parquet`` files in a local directory, one batch per row group, rolling to a new file by
+  rows or bytes. A file appears under its final name only once it is complete.
 - :func:`publish_dataset` uploads such a directory: every file atomically (staged, verified, copied), the
   manifest last, so a reader that starts from the manifest only ever sees complete datasets; part files
   of an earlier publish that the new manifest does not name are deleted afterwards.
@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +36,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
+from wme_assets.storage.parquet_writer import PartFile, PartWriter
 
 __all__ = [
     "MANIFEST_NAME",
@@ -77,155 +77,6 @@ def schema_fingerprint(schema: pa.Schema) -> str:
     """SHA-256 of the schema's names, types and nullability (independent of pyarrow's IPC encoding)."""
     canonical = json.dumps([[f.name, str(f.type), f.nullable] for f in schema], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing part files
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartFile:
-    """One finished ``part-NNNNN.parquet`` of a :class:`PartWriter`."""
-
-    name: str
-    path: Path
-    rows: int
-    row_groups: int
-    size_bytes: int
-    payload_bytes: int  # what the caller counted for the batches (text, article JSON), not the file size
-    min_key: int | None  # range of the key column (page ids), from the rows written
-    max_key: int | None
-
-
-class PartWriter:
-    """Write record batches to ``out_dir/part-NNNNN.parquet``, one batch per row group.
-
-    A file is closed once it holds ``rows_per_file`` rows or reaches ``max_file_bytes`` on disk; callers
-    that want ``rows_per_file`` exact cut their batches at :attr:`room_in_file`. The file being written is
-    named ``.part-NNNNN.parquet.inprogress`` until it is complete, and :meth:`abort` removes it.
-
-    The writer holds no rows itself: memory is whatever the caller's batches take, plus the Parquet
-    writer's buffer for one row group.
-    """
-
-    def __init__(
-        self,
-        out_dir: str | os.PathLike[str],
-        schema: pa.Schema,
-        *,
-        rows_per_file: int,
-        max_file_bytes: int,
-        compression_level: int = 3,
-        dictionary_columns: Sequence[str] = (),
-        statistics_columns: Sequence[str] = (),
-        key_column: str = "page_id",
-        what: str = "dataset",
-    ) -> None:
-        if min(rows_per_file, max_file_bytes) < 1:
-            raise ValueError("rows_per_file and max_file_bytes must be >= 1")
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        stale = sorted(p.name for p in self.out_dir.glob("part-*.parquet"))
-        if stale:
-            # Mixing files of two runs would publish a dataset that is neither.
-            raise FileExistsError(f"{self.out_dir} already holds {what} files ({stale[0]}, ...)")
-        self.schema = schema
-        self.rows_per_file = rows_per_file
-        self.max_file_bytes = max_file_bytes
-        self.compression_level = compression_level
-        self.dictionary_columns = list(dictionary_columns)
-        self.statistics_columns = list(statistics_columns)
-        self.key_column = key_column
-        self._files: list[PartFile] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: pa.NativeFile | None = None
-        self._index = 0
-        self._rows = 0
-        self._row_groups = 0
-        self._payload = 0
-        self._min: int | None = None
-        self._max: int | None = None
-
-    @property
-    def files(self) -> list[PartFile]:
-        """The files finished so far."""
-        return list(self._files)
-
-    @property
-    def room_in_file(self) -> int:
-        """Rows the current file takes before it reaches ``rows_per_file``."""
-        return self.rows_per_file - self._rows
-
-    def part_path(self, index: int) -> Path:
-        return self.out_dir / f"part-{index:05d}.parquet"
-
-    def _in_progress_path(self, index: int) -> Path:
-        return self.out_dir / f".part-{index:05d}.parquet.inprogress"
-
-    def write_batch(self, batch: pa.RecordBatch, *, payload_bytes: int = 0) -> None:
-        """Write ``batch`` as one row group (its size is bounded by whoever built the batch)."""
-        if not batch.num_rows:
-            return
-        if self._writer is None:
-            self._sink = pa.OSFile(str(self._in_progress_path(self._index)), "wb")
-            self._writer = pq.ParquetWriter(
-                self._sink,
-                self.schema,
-                compression="zstd",
-                compression_level=self.compression_level,
-                use_dictionary=self.dictionary_columns,
-                write_statistics=self.statistics_columns,
-            )
-        self._writer.write_batch(batch)
-        self._rows += batch.num_rows
-        self._row_groups += 1
-        self._payload += payload_bytes
-        low, high = pc.min_max(batch.column(self.key_column)).values()
-        if low.is_valid:
-            self._min = low.as_py() if self._min is None else min(self._min, low.as_py())
-            self._max = high.as_py() if self._max is None else max(self._max, high.as_py())
-        if self._rows >= self.rows_per_file or self._sink.tell() >= self.max_file_bytes:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._sink.close()
-        final = self.part_path(self._index)
-        os.replace(self._in_progress_path(self._index), final)
-        self._files.append(
-            PartFile(
-                name=final.name,
-                path=final,
-                rows=self._rows,
-                row_groups=self._row_groups,
-                size_bytes=final.stat().st_size,
-                payload_bytes=self._payload,
-                min_key=self._min,
-                max_key=self._max,
-            )
-        )
-        self._writer = self._sink = None
-        self._index += 1
-        self._rows = self._row_groups = self._payload = 0
-        self._min = self._max = None
-
-    def close(self) -> list[PartFile]:
-        """Finish the file being written; returns every finished file."""
-        self._close_file()
-        return self.files
-
-    def abort(self) -> None:
-        """Remove the file being written (finished files stay)."""
-        if self._writer is not None:
-            try:
-                self._writer.close()
-                self._sink.close()
-            finally:
-                self._in_progress_path(self._index).unlink(missing_ok=True)
-                self._writer = self._sink = None
 
 
 # --------------------------------------------------------------------------------------------------
