@@ -51,7 +51,7 @@ def check_repo_id(repo_id: str) -> str:
 
 
 def config_name(manifest: ParquetManifest) -> str:
-    """``{YYYYMMDD}.{lang}`` for a Wikipedia's articles; see the module docstring for the others."""
+    """``{YYYYMMDD}.{lang}`` for a Wikipedia's articles; see :mod:`wme_assets.publishing.huggingface` for the others."""
     if manifest.date is None:
         raise ValueError(f"{manifest.identifier}: only a published manifest (with its date) has a config")
     project = language_from_dbname(manifest.dbname) if manifest.dbname.endswith("wiki") else manifest.dbname
