@@ -24,10 +24,13 @@ def checked_date(date: str) -> str:
     return date
 
 
+def _kind_top(kind: Kind) -> str:
+    return "parquet" if kind == "article" else "parquet/structured-contents"
+
+
 def parquet_prefix(date: str, identifier: str, kind: Kind = "article") -> str:
     """``parquet/{date}/{id}`` (articles) or ``parquet/structured-contents/{date}/{id}``."""
-    top = "parquet" if kind == "article" else "parquet/structured-contents"
-    return f"{top}/{checked_date(date)}/{identifier}"
+    return f"{_kind_top(kind)}/{checked_date(date)}/{identifier}"
 
 
 def parquet_manifest_key(date: str, identifier: str, kind: Kind = "article") -> str:
@@ -105,7 +108,7 @@ def read_parquet_manifest(store: ObjectStore, date: str, identifier: str, kind: 
 
 def list_parquet_manifests(store: ObjectStore, date: str, kind: Kind = "article") -> list[ParquetManifest]:
     """Every Parquet manifest published for ``date`` (one per project-namespace), by identifier."""
-    top = store.key(("parquet" if kind == "article" else "parquet/structured-contents"), checked_date(date)) + "/"
+    top = store.key(_kind_top(kind), checked_date(date)) + "/"
     keys = sorted(info.key for info in store.list(top) if info.key.endswith(MANIFEST_SUFFIX))
     return [ParquetManifest.from_json(store.read_bytes(key)) for key in keys]
 
