@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Project keys become storage prefixes and Dagster partition keys: keep them to a safe alphabet
@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     )
     parse_workers: int | None = Field(
         default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
+    )
+    hf_repo: str | None = Field(
+        default=None,
+        description="Hugging Face dataset repository (owner/name) the Parquet shards are published to; "
+        "without a token it only names the dry-run folder.",
+    )
+    hf_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="HF_TOKEN",
+        description="Hugging Face token (HF_TOKEN, the hub client's own name); unset = dry run in object storage.",
     )
 
     @field_validator("s3_prefix")

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from pydantic import SecretStr
 
 from wme_assets.publishing.huggingface import (
     DEFAULT_DRY_RUN_REPO,
@@ -301,7 +302,7 @@ def test_card_is_built_from_the_manifests_only(manifests):
 
 def test_dry_run_writes_the_tree_to_object_storage(object_store, written, tmp_path, offline_datasets):
     published = [publish_parquet(object_store, shards, date=DATE) for shards in written[:3]]
-    result = publish_to_hub(object_store, published, work_dir=tmp_path / "work", env={"WME_HF_REPO": REPO})
+    result = publish_to_hub(object_store, published, work_dir=tmp_path / "work", repo_id=REPO)
     assert result.mode == "dry-run" and result.upload is None
     prefix = object_store.key(dry_run_prefix(REPO, DATE))
     assert prefix.endswith(f"hf-dry-run/{REPO}/{DATE}")
@@ -327,14 +328,15 @@ def test_dry_run_writes_the_tree_to_object_storage(object_store, written, tmp_pa
             assert _sha256(local / f"data/{config_name(manifest)}/{shard.name}") == shard.sha256
 
     # A re-run of the date with fewer configs leaves exactly the new tree.
-    again = publish_to_hub(object_store, published[:1], work_dir=tmp_path / "work2", env={"WME_HF_REPO": REPO})
+    again = publish_to_hub(object_store, published[:1], work_dir=tmp_path / "work2", repo_id=REPO)
     remaining = {info.key[len(prefix) + 1 :] for info in object_store.list(prefix + "/")}
     assert remaining == again.tree.paths()
 
 
 def test_dry_run_without_a_repository_name_uses_the_default(object_store, written, tmp_path, monkeypatch):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("WME_HF_REPO", raising=False)
+    # Token and repository are passed in (wme's settings read them), never taken from the environment here.
+    monkeypatch.setenv("HF_TOKEN", "hf_from_the_environment")
+    monkeypatch.setenv("WME_HF_REPO", "someone/else")
     published = [publish_parquet(object_store, written[0], date=DATE)]
     result = publish_to_hub(object_store, published, work_dir=tmp_path)
     assert result.mode == "dry-run" and result.repo_id == DEFAULT_DRY_RUN_REPO
@@ -426,8 +428,8 @@ def test_publish_to_hub_with_a_token_keeps_earlier_configs(object_store, written
         object_store,
         published,
         work_dir=tmp_path / "work",
-        token="hf_test",
-        env={"WME_HF_REPO": REPO},
+        token=SecretStr("hf_test"),
+        repo_id=REPO,
         api=hub,
         backoff=0,
     )
@@ -438,7 +440,7 @@ def test_publish_to_hub_with_a_token_keeps_earlier_configs(object_store, written
     for item in result.tree.files:
         assert _sha256(tmp_path / "work" / "tree" / item.path) == item.sha256
     with pytest.raises(ValueError, match="WME_HF_REPO"):
-        publish_to_hub(object_store, published, work_dir=tmp_path / "w3", token="hf_test", env={}, api=hub)
+        publish_to_hub(object_store, published, work_dir=tmp_path / "w3", token="hf_test", api=hub)
 
 
 def test_retries_only_what_is_transient():
@@ -465,3 +467,20 @@ def test_retries_only_what_is_transient():
     with_retries(flaky([httpx2.ConnectError("refused")]), backoff=0.5, sleep=delays.append)
     assert delays == [0.5]
     assert issubclass(RepositoryNotFoundError, HfHubHTTPError)  # a missing repo is an answer, not retried
+
+
+def test_settings_read_the_token_as_a_secret_and_the_repository(monkeypatch):
+    from wme_assets.defs.resources import PublishingResource
+    from wme_assets.settings import load_settings
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    monkeypatch.setenv("WME_HF_REPO", REPO)
+    settings = load_settings()
+    assert settings.hf_repo == REPO and settings.hf_token.get_secret_value() == "hf_secret_value"
+    assert "hf_secret_value" not in repr(settings)
+    # The resource refers to the variable by name; its value is resolved only in a run.
+    resource = PublishingResource.from_settings(settings)
+    assert resource.hf_repo == REPO and "hf_secret_value" not in repr(resource)
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.delenv("WME_HF_REPO")
+    assert load_settings().hf_token is None and PublishingResource.from_settings(load_settings()).hf_token is None

@@ -42,7 +42,7 @@ from wme_assets.publishing.parquet import (
     write_parquet_shards,
 )
 from wme_assets.schema import (
-    SCHEMA_VERSION,
+    RECORD_SCHEMA_VERSION,
     Article,
     StructuredContent,
     generate_json_schema,
@@ -232,7 +232,7 @@ def test_schema_is_deterministic_and_unrolls_parts_to_the_depth():
     cell = table.field("rows").type.value_type.value_type
     nested_cell = cell.field("nested_table").type.field("rows").type.value_type.value_type
     assert nested_cell.names == ["value"]
-    assert schema.metadata[b"wme.schema_version"] == SCHEMA_VERSION.encode()
+    assert schema.metadata[b"wme.schema_version"] == RECORD_SCHEMA_VERSION.encode()
     assert arrow_schema_for(StructuredContent, max_depth=3) != schema
     with pytest.raises(ValueError, match="max_depth"):
         arrow_schema_for(StructuredContent, max_depth=0)

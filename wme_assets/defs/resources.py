@@ -69,6 +69,27 @@ class DumpsSourceResource(dg.ConfigurableResource):
         return DumpsClient(self.base_url, session=make_session(self.retries, self.backoff))
 
 
+class PublishingResource(dg.ConfigurableResource):
+    """Where the publishing stage publishes: the dumps-site target and the Hugging Face dataset repository.
+
+    ``hf_token`` is given as ``dg.EnvVar("HF_TOKEN")`` (see :meth:`from_settings`): the UI shows the
+    variable's name, never the token, and the run resolves it. Unset means the dry run in object storage.
+    """
+
+    dumps_site_target: str = "dumps-site"
+    hf_repo: str | None = None
+    hf_token: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PublishingResource":
+        return cls(
+            dumps_site_target=settings.dumps_site_target,
+            hf_repo=settings.hf_repo,
+            # An unset EnvVar fails the run, so only a token that is there is referred to.
+            hf_token=dg.EnvVar("HF_TOKEN") if settings.hf_token is not None else None,
+        )
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = load_settings()
@@ -78,5 +99,6 @@ def resources() -> dg.Definitions:
             "dumps": DumpsSourceResource(
                 base_url=settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff
             ),
+            "publishing": PublishingResource.from_settings(settings),
         }
     )

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields
 from wme_assets.schema import (
-    SCHEMA_VERSION,
+    RECORD_SCHEMA_VERSION,
     Article,
     Provenance,
     StructuredContent,
@@ -172,7 +172,7 @@ def build_article(
             dump_file=row.get("source_file") or "",
             revision_id=revision_id,
             parser_version=PARSER_VERSION,
-            schema_version=SCHEMA_VERSION,
+            schema_version=RECORD_SCHEMA_VERSION,
             run_id=run_id,
             content_hash=digest,
         ),

@@ -115,14 +115,14 @@ def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawi
     provenance), so it keeps the existing base: re-runs are idempotent and snapshots of it stay identical.
     """
     from wme_assets.enrichment.article import PARSER_VERSION
-    from wme_assets.schema import SCHEMA_VERSION
+    from wme_assets.schema import RECORD_SCHEMA_VERSION
 
     files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
     payload = orjson.dumps(
         {
             "pages": files,
             "parser": PARSER_VERSION,
-            "schema": SCHEMA_VERSION,
+            "schema": RECORD_SCHEMA_VERSION,
             "namespaces": list(namespaces),
             "html": mediawiki_url or "",
         }

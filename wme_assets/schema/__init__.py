@@ -101,9 +101,6 @@ from .structured import (
     TableReference,
 )
 
-SCHEMA_VERSION = RECORD_SCHEMA_VERSION
-"""Old name of :data:`RECORD_SCHEMA_VERSION`, kept for its importers in enrichment and publishing."""
-
 __all__ = [
     "EXTENSION_FIELD",
     "MANIFEST_SCHEMA_VERSION",
@@ -112,7 +109,6 @@ __all__ = [
     "RFC3339_UTC_PATTERN",
     "SCHEMAS_DIR",
     "SCHEMA_MODELS",
-    "SCHEMA_VERSION",
     "ArchiveRef",
     "Article",
     "ArticleBody",

@@ -1,16 +1,18 @@
-"""Publishing assets: verified free-tier snapshots to the dumps-site layout (and further targets)."""
+"""Publishing assets: verified free-tier snapshots to the dumps-site layout, Parquet and Hugging Face."""
 
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from wme_assets.defs.partitions import free_snapshot_partitions, project_and_date
-from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.defs.resources import ObjectStorageResource, PublishingResource
 from wme_assets.defs.snapshots.assets import free_snapshot
 from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_run
 from wme_assets.publishing.huggingface import publish_to_hub
 from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests, parquet_summary
-from wme_assets.settings import load_settings
 
 PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
@@ -31,28 +33,54 @@ def dumps_site_target(setting: str, store):
     return S3Target(store, setting or "dumps-site")
 
 
-@dg.asset(
-    partitions_def=free_snapshot_partitions,
-    group_name="publishing",
+def publishing_asset(*, check: str, kinds: set[str], deps: list[Any], description: str) -> Callable:
+    """What every publishing asset is: a (project, date) partition of the free snapshot's day, retried, with
+    one blocking check named ``check``."""
+
+    def decorate(fn: Callable) -> dg.AssetsDefinition:
+        return dg.asset(
+            name=fn.__name__,
+            partitions_def=free_snapshot_partitions,
+            group_name="publishing",
+            kinds=kinds,
+            deps=deps,
+            retry_policy=PUBLISH_RETRY,
+            check_specs=[dg.AssetCheckSpec(check, asset=fn.__name__, blocking=True)],
+            description=description,
+        )(fn)
+
+    return decorate
+
+
+def checked_result(metadata: dict[str, Any], check: str, passed: bool, **evidence: Any) -> dg.MaterializeResult:
+    """The materialization with the result of its one check (``evidence`` is the check's metadata)."""
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[dg.AssetCheckResult(check_name=check, passed=passed, metadata=evidence)],
+    )
+
+
+@publishing_asset(
+    check="published_matches_manifest",
     kinds={"s3", "python"},
     deps=[free_snapshot],
-    retry_policy=PUBLISH_RETRY,
-    check_specs=[dg.AssetCheckSpec("published_matches_manifest", asset="dumps_site_run", blocking=True)],
     description=(
         "The day's free-tier snapshots in the layout of dumps.wikimedia.org/other/enterprise_html/runs/{date}/, "
         "with md5sums.txt, sha256sums.txt and a status.json that lists a file as done only once it is complete "
         "and verified. Runs right after the free snapshot verifies."
     ),
 )
-def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+def dumps_site_run(
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, publishing: PublishingResource
+) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    target = dumps_site_target(load_settings().dumps_site_target, store)
+    target = dumps_site_target(publishing.dumps_site_target, store)
     run = publish_run(store, target, date=date, tier="free")
     mine = {name: f for name, f in run.status.files.items() if f.dbname == project}
     not_done = {name: f.status for name, f in mine.items() if f.status not in ("done", "skipped")}
-    return dg.MaterializeResult(
-        metadata={
+    return checked_result(
+        {
             "uri": location_metadata(target.describe(f"other/enterprise_html/runs/{date}/")),
             "status_json": location_metadata(target.describe(f"other/enterprise_html/runs/{date}/status.json")),
             "summary": f"run {date}: {run.status.status}; {len(run.uploaded)} files uploaded, "
@@ -60,23 +88,17 @@ def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStor
             "run_status": run.status.status,
             "files_of_project": len(mine),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="published_matches_manifest",
-                passed=not not_done and not run.failed,
-                metadata={"not_done": not_done, "refused": run.failed},
-            )
-        ],
+        "published_matches_manifest",
+        passed=not not_done and not run.failed,
+        not_done=not_done,
+        refused=run.failed,
     )
 
 
-@dg.asset(
-    partitions_def=free_snapshot_partitions,
-    group_name="publishing",
+@publishing_asset(
+    check="rows_match_snapshot",
     kinds={"s3", "parquet", "python"},
     deps=[free_snapshot],
-    retry_policy=PUBLISH_RETRY,
-    check_specs=[dg.AssetCheckSpec("rows_match_snapshot", asset="parquet_shards", blocking=True)],
     description=(
         "The day's verified snapshots as Parquet shards with a real nested schema generated from the same models "
         "as the JSON Schema: articles from the free-tier article snapshots, Structured Contents from the paid "
@@ -87,8 +109,6 @@ def dumps_site_run(context: dg.AssetExecutionContext, object_storage: ObjectStor
     ),
 )
 def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
-    import tempfile
-
     project, date = project_and_date(context)
     store = object_storage.store
     with tempfile.TemporaryDirectory(prefix=f"wme-parquet-{project}-{date}-") as tmp:
@@ -102,8 +122,8 @@ def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStor
             log_line=context.log.info,
         )
     summary = parquet_summary(store, exported)
-    return dg.MaterializeResult(
-        metadata={
+    return checked_result(
+        {
             "uri": location_metadata(store.uri(store.key(f"parquet/{date}")) + "/"),
             "summary": summary.text,
             "rows": summary.rows,
@@ -111,23 +131,16 @@ def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStor
             "source_snapshots": summary.sources,
             "skipped": summary.skipped,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="rows_match_snapshot",
-                passed=not summary.mismatched,
-                metadata={"parquet_vs_snapshot": summary.mismatched},
-            )
-        ],
+        "rows_match_snapshot",
+        passed=not summary.mismatched,
+        parquet_vs_snapshot=summary.mismatched,
     )
 
 
-@dg.asset(
-    partitions_def=free_snapshot_partitions,
-    group_name="publishing",
+@publishing_asset(
+    check="card_counts_match_files",
     kinds={"huggingface", "python"},
     deps=[parquet_shards],
-    retry_policy=PUBLISH_RETRY,
-    check_specs=[dg.AssetCheckSpec("card_counts_match_files", asset="huggingface_dataset", blocking=True)],
     description=(
         "The day's Parquet shards as a Hugging Face dataset: one config per project and date ({date}.{lang}), "
         "a dataset card generated from the manifests, one commit and a tag per snapshot date. Without HF_TOKEN "
@@ -135,34 +148,34 @@ def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStor
     ),
 )
 def huggingface_dataset(
-    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, publishing: PublishingResource
 ) -> dg.MaterializeResult:
-    import tempfile
-
     project, date = project_and_date(context)
     store = object_storage.store
-    manifests = [m for m in list_parquet_manifests(store, date) if m.identifier.startswith(f"{project}_")]
-    manifests += [
-        m for m in list_parquet_manifests(store, date, "structured-content") if m.identifier.startswith(f"{project}_")
+    manifests = [
+        m
+        for kind in ("article", "structured-content")
+        for m in list_parquet_manifests(store, date, kind)
+        if m.identifier.startswith(f"{project}_")
     ]
     if not manifests:
         raise dg.Failure(description=f"{project} {date}: no published Parquet shards", allow_retries=False)
     with tempfile.TemporaryDirectory(prefix=f"wme-hf-{project}-{date}-") as tmp:
-        publication = publish_to_hub(store, manifests, work_dir=tmp)
+        # The token stays out of logs and metadata: only the repository and the outcome are reported.
+        publication = publish_to_hub(
+            store, manifests, work_dir=tmp, repo_id=publishing.hf_repo, token=publishing.hf_token
+        )
     expected_rows = sum(m.rows for m in manifests)
-    return dg.MaterializeResult(
-        metadata={
+    return checked_result(
+        {
             "uri": location_metadata(publication.location),
             "summary": f"{publication.mode}: {len(publication.configs)} configs, {publication.files} files, "
             f"{publication.rows} rows ({publication.repo_id})",
             "configs": publication.configs,
             "mode": publication.mode,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="card_counts_match_files",
-                passed=publication.rows == expected_rows,
-                metadata={"card_rows": publication.rows, "manifest_rows": expected_rows},
-            )
-        ],
+        "card_counts_match_files",
+        passed=publication.rows == expected_rows,
+        card_rows=publication.rows,
+        manifest_rows=expected_rows,
     )

@@ -69,12 +69,12 @@ from __future__ import annotations
 from wme_assets.storage.article_store.compact import compact
 from wme_assets.storage.article_store.layout import (
     ARTICLE_SCHEMA,
+    ARTICLE_STORE_SCHEMA_VERSION,
     BASE_FORMAT,
     CURRENT_FORMAT,
     DELETE,
     DELTA_FORMAT,
     SCHEMA_FINGERPRINT,
-    SCHEMA_VERSION,
     UPSERT,
     article_hash,
     base_prefix,
@@ -109,7 +109,7 @@ __all__ = [
     "DELTA_FORMAT",
     "INPUTS_NAME",
     "SCHEMA_FINGERPRINT",
-    "SCHEMA_VERSION",
+    "ARTICLE_STORE_SCHEMA_VERSION",
     "UPSERT",
     "ArticleStoreNotFound",
     "ArticleStorePublish",

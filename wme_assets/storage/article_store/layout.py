@@ -16,7 +16,7 @@ from wme_assets.storage.parquet_dataset import schema_fingerprint
 
 MiB = 1024 * 1024
 
-SCHEMA_VERSION = "1"
+ARTICLE_STORE_SCHEMA_VERSION = "1"
 UPSERT, DELETE = "upsert", "delete"
 
 ARTICLE_SCHEMA = pa.schema(
@@ -38,7 +38,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
     ],
-    metadata={b"wme.article_store.schema_version": SCHEMA_VERSION.encode()},
+    metadata={b"wme.article_store.schema_version": ARTICLE_STORE_SCHEMA_VERSION.encode()},
 )
 SCHEMA_FINGERPRINT = schema_fingerprint(ARTICLE_SCHEMA)
 

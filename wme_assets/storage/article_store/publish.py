@@ -20,10 +20,10 @@ from wme_assets.settings import validate_project
 from wme_assets.storage.article_store.layout import (
     _MERGE_COLUMNS,
     ARTICLE_SCHEMA,
+    ARTICLE_STORE_SCHEMA_VERSION,
     BASE_FORMAT,
     DELETE,
     DELTA_FORMAT,
-    SCHEMA_VERSION,
     _check_date,
     _check_hour,
     _hour_before,
@@ -102,7 +102,7 @@ def _publish(
         prefix,
         schema=ARTICLE_SCHEMA,
         format=fmt,
-        schema_version=SCHEMA_VERSION,
+        schema_version=ARTICLE_STORE_SCHEMA_VERSION,
         fields=fields,
         allow_empty=True,  # an hour without changes, or a wiki without articles, is still a state
         what="article store",

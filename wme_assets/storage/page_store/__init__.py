@@ -37,8 +37,8 @@ from __future__ import annotations
 from wme_assets.storage.page_store.layout import (
     MANIFEST_FORMAT,
     PAGE_SCHEMA,
+    PAGE_STORE_SCHEMA_VERSION,
     SCHEMA_FINGERPRINT,
-    SCHEMA_VERSION,
     page_store_prefix,
 )
 from wme_assets.storage.page_store.publish import (
@@ -70,7 +70,7 @@ __all__ = [
     "MAX_REPORTED_DUPLICATES",
     "PAGE_SCHEMA",
     "SCHEMA_FINGERPRINT",
-    "SCHEMA_VERSION",
+    "PAGE_STORE_SCHEMA_VERSION",
     "DuckDBHttpfsUnavailable",
     "DuplicatePage",
     "PageStoreFile",

@@ -12,7 +12,7 @@ from wme_assets.storage.parquet_writer import PartFormat
 
 MiB = 1024 * 1024
 
-SCHEMA_VERSION = "1"
+PAGE_STORE_SCHEMA_VERSION = "1"
 
 # One row per page with its latest revision. Nullable wherever a dump may lack the value: a page without
 # revision (stub exports), suppressed contributor/comment/text, old exports without <model>/<sha1>.
@@ -46,7 +46,7 @@ PAGE_SCHEMA = pa.schema(
         pa.field("dump_date", pa.string(), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
     ],
-    metadata={b"wme.page_store.schema_version": SCHEMA_VERSION.encode()},
+    metadata={b"wme.page_store.schema_version": PAGE_STORE_SCHEMA_VERSION.encode()},
 )
 
 

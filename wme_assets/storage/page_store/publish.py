@@ -13,8 +13,8 @@ from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store.layout import (
     MANIFEST_FORMAT,
     PAGE_SCHEMA,
+    PAGE_STORE_SCHEMA_VERSION,
     SCHEMA_FINGERPRINT,
-    SCHEMA_VERSION,
     page_store_prefix,
 )
 from wme_assets.storage.page_store.writer import PageStoreSummary
@@ -75,7 +75,7 @@ def publish_page_store(
         key_prefix,
         schema=PAGE_SCHEMA,
         format=MANIFEST_FORMAT,
-        schema_version=SCHEMA_VERSION,
+        schema_version=PAGE_STORE_SCHEMA_VERSION,
         fields=fields,
         what="page store",
     )
