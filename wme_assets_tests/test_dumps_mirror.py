@@ -37,8 +37,8 @@ from wme_assets.devtools.mirror import (
     page_props_from_enterprise_records,
     read_enterprise_records,
 )
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TRUNCATED = FIXTURES / "xztextfilter-truncated-dumps"
 BNWIKI_XZ = TRUNCATED / "bnwiki-truncated-100k.xml.xz"
 ENWIKI_RECORDS = FIXTURES / "wme-articles" / "enwiki"

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from wme_assets.instance import check_postgres, instance_config
 from wme_assets.settings import ConfigurationError, Settings
 from wme_assets.storage import ObjectStoreError, open_object_store
-from wme_assets_tests.conftest import DUMP_DATE, REPO_ROOT
+from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 
 PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
 
