@@ -16,8 +16,18 @@ import yaml
 
 from wme_assets.settings import ConfigurationError, Settings
 
+# Every tag and pool name is spelled once, here: the jobs and assets tag runs with them and the limits below
+# (written to dagster.yaml) refer to them. They live in this module, not in defs/, because the CLI writes
+# the instance config without loading the Dagster definitions.
+TIER_TAG = "wme/tier"  # free | paid | hourly: the product tier a run produces
+# The pool of every asset that writes a project's article store (today `articles`). Dagster pools are
+# deployment-wide, not per partition, so this bounds how many article-store writes run at once across all
+# projects (concurrency.pools.default_limit below; `dagster instance concurrency set wme_article_store 1`
+# makes it one writer at a time). Each write is also the most CPU- and memory-hungry step (a process per CPU).
+ARTICLE_STORE_POOL = "wme_article_store"
+POOL_DEFAULT_LIMIT = 2
+
 # Run-level limits: each tier gets its own share, and backfills cannot starve the schedules.
-TIER_TAG = "wme/tier"
 RUN_CONCURRENCY = {
     "max_concurrent_runs": 8,
     "tag_concurrency_limits": [
@@ -69,7 +79,7 @@ def instance_config(*, postgres: bool, compute_logs_dir: str | None = None) -> d
                 "module": "dagster._core.run_coordinator",
                 "class": "QueuedRunCoordinator",
             },
-            "concurrency": {"runs": RUN_CONCURRENCY, "pools": {"default_limit": 2}},
+            "concurrency": {"runs": RUN_CONCURRENCY, "pools": {"default_limit": POOL_DEFAULT_LIMIT}},
             # Op-level RetryPolicy handles flaky network steps; run retries catch crashed workers.
             "run_retries": {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False},
             "run_monitoring": {
@@ -134,7 +144,7 @@ def check_postgres(settings: Settings, timeout: int = 5) -> None:
             host=settings.pg_host,
             port=settings.pg_port,
             user=settings.pg_user,
-            password=settings.pg_password,
+            password=settings.pg_password.get_secret_value(),  # require_postgres_settings: set
             dbname=settings.pg_db,
             connect_timeout=timeout,
         ).close()

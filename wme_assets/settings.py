@@ -41,6 +41,19 @@ def validate_project(project: str) -> str:
     return project
 
 
+def mediawiki_endpoint(endpoints: str, project: str) -> str | None:
+    """The project's URL in a ``WME_MEDIAWIKI_ENDPOINTS`` value (``project=url,...``), or None."""
+    for item in filter(None, (part.strip() for part in endpoints.split(","))):
+        name, sep, url = item.partition("=")
+        if not sep or not url.strip():
+            raise ConfigurationError(
+                f"WME_MEDIAWIKI_ENDPOINTS entry {item!r} is not project=url (e.g. enwiki=https://en.wikipedia.org/w)"
+            )
+        if name.strip() == project:
+            return url.strip().rstrip("/")
+    return None
+
+
 class Settings(BaseSettings):
     """wme's configuration. Field names map to ``WME_<NAME>`` environment variables."""
 
@@ -62,7 +75,8 @@ class Settings(BaseSettings):
     pg_host: str | None = Field(default=None, description="PostgreSQL host for Dagster; unset = SQLite.")
     pg_port: int = 5432
     pg_user: str | None = None
-    pg_password: str | None = None
+    # A secret: pydantic shows it as '**********' in reprs and errors; read it with .get_secret_value().
+    pg_password: SecretStr | None = None
     pg_db: str | None = None
 
     dumps_url: str = Field(
@@ -124,15 +138,7 @@ class Settings(BaseSettings):
         return [p.strip() for p in self.projects.split(",") if p.strip()]
 
     def mediawiki_endpoint(self, project: str) -> str | None:
-        for item in filter(None, (part.strip() for part in self.mediawiki_endpoints.split(","))):
-            name, sep, url = item.partition("=")
-            if not sep or not url.strip():
-                raise ConfigurationError(
-                    f"WME_MEDIAWIKI_ENDPOINTS entry {item!r} is not project=url (e.g. enwiki=https://en.wikipedia.org/w)"
-                )
-            if name.strip() == project:
-                return url.strip().rstrip("/")
-        return None
+        return mediawiki_endpoint(self.mediawiki_endpoints, project)
 
     @property
     def home_dir(self) -> Path:
@@ -154,11 +160,13 @@ class Settings(BaseSettings):
 
     def require_postgres_settings(self) -> None:
         """Fail fast when deployment on PostgreSQL is half configured."""
-        missing = [
-            f"WME_PG_{name.upper()}"
-            for name in ("host", "user", "password", "db")
-            if getattr(self, f"pg_{name}") in (None, "")
-        ]
+        values = {
+            "host": self.pg_host,
+            "user": self.pg_user,
+            "password": self.pg_password.get_secret_value() if self.pg_password else None,
+            "db": self.pg_db,
+        }
+        missing = [f"WME_PG_{name.upper()}" for name, value in values.items() if value in (None, "")]
         if missing:
             raise ConfigurationError(
                 f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: Dagster storage on "

@@ -17,14 +17,18 @@ import pytest
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import SeaweedServer, start_seaweedfs
-from wme_assets_tests.servers import PostgresCluster, start_postgres
+from wme_assets_tests.paths import DUMP_DATE, FIXTURES
+from wme_assets_tests.servers import (
+    SERVER_FIXTURES,
+    TEST_BUCKET,
+    PostgresCluster,
+    new_test_store,
+    refuse_outside_integration,
+    start_postgres,
+)
 
 # The real MediaWiki on loopback, started once per session for the tests that ask for it.
 pytest_plugins = ["wme_assets_tests.mediawiki_server"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
-TEST_BUCKET = "wme-test"
 
 
 def pytest_configure(config):
@@ -38,6 +42,13 @@ def pytest_configure(config):
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
 
+def pytest_collection_modifyitems(config, items):
+    # A test that needs a server, through any chain of fixtures, is an integration test.
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not (FIXTURES / "README.md").exists():
@@ -46,30 +57,19 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory) -> SeaweedServer:
+def seaweedfs(request, tmp_path_factory) -> SeaweedServer:
+    refuse_outside_integration(request, "SeaweedFS")
     server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres() -> PostgresCluster:
+def postgres(request) -> PostgresCluster:
+    refuse_outside_integration(request, "PostgreSQL")
     cluster = start_postgres()
     yield cluster
     cluster.stop()
-
-
-def new_test_store(seaweedfs: SeaweedServer) -> ObjectStore:
-    """A store on the session's SeaweedFS, under a prefix of its own so tests never see each other."""
-    store = ObjectStore(
-        bucket=TEST_BUCKET,
-        prefix=f"t-{uuid.uuid4().hex[:12]}",
-        endpoint_url=seaweedfs.endpoint_url,
-        access_key=EMBEDDED_ACCESS_KEY,
-        secret_key=EMBEDDED_SECRET_KEY,
-    )
-    store.check_bucket(create=True)
-    return store
 
 
 @pytest.fixture
@@ -91,9 +91,6 @@ def s3_env(seaweedfs, monkeypatch, tmp_path) -> dict[str, str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-DUMP_DATE = "20230501"  # the date of the dump fixtures (see xztextfilter-truncated-dumps/SOURCE.md)
 
 
 @pytest.fixture(scope="session")
@@ -121,9 +118,10 @@ def dumps_mirror(tmp_path_factory, fixtures_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def dumps_url(dumps_mirror) -> str:
+def dumps_url(request, dumps_mirror) -> str:
     """The mirror served over HTTP on loopback for the whole session."""
     from wme_assets_tests.servers import serve_directory
 
+    refuse_outside_integration(request, "the dumps site over HTTP")
     with serve_directory(dumps_mirror) as url:
         yield url

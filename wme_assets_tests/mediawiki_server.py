@@ -34,8 +34,10 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+from wme_assets_tests.paths import FIXTURES
+from wme_assets_tests.paths import REPO_ROOT as REPO
+from wme_assets_tests.servers import refuse_outside_integration
+
 ENWIKI_RECORDS = FIXTURES / "wme-articles" / "enwiki"
 INSTALL_SCRIPT = REPO / "infra" / "install-mediawiki.sh"
 MW_IP = Path("/usr/share/mediawiki")
@@ -168,8 +170,9 @@ $wgJobRunRate = 0;  # no job runs at the end of web requests: deterministic late
 
 
 @pytest.fixture(scope="session")
-def mediawiki() -> Iterator[MediaWikiServer]:
+def mediawiki(request) -> Iterator[MediaWikiServer]:
     """One MediaWiki per test session, with the enwiki fixture pages imported."""
+    refuse_outside_integration(request, "MediaWiki")
     if not ENWIKI_RECORDS.is_dir():
         pytest.skip(f"{ENWIKI_RECORDS} is missing")
     install_s = ensure_installed()

@@ -19,10 +19,39 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from wme_assets.storage.seaweedfs import free_ports
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from wme_assets.storage.object_store import ObjectStore
+from wme_assets.storage.seaweedfs import SeaweedServer, free_ports
+
+TEST_BUCKET = "wme-test"
+
+# The fixtures that start a real server (SeaweedFS, PostgreSQL, MediaWiki, an HTTP dumps site). A test that
+# uses one, directly or through another fixture, is an integration test: conftest marks it so, and the
+# fixtures refuse to start under `-m "not integration"`.
+SERVER_FIXTURES = frozenset({"seaweedfs", "postgres", "mediawiki", "dumps_url"})
+
+
+def refuse_outside_integration(request, what: str) -> None:
+    """Fail loudly when a server would start in a run that selected `not integration`."""
+    if "not integration" in (request.config.option.markexpr or ""):
+        raise RuntimeError(f"{what} started under -m {request.config.option.markexpr!r}: mark the test integration")
+
+
+def new_test_store(seaweedfs: SeaweedServer) -> ObjectStore:
+    """A store on the session's SeaweedFS, under a prefix of its own so tests never see each other."""
+    store = ObjectStore(
+        bucket=TEST_BUCKET,
+        prefix=f"t-{uuid.uuid4().hex[:12]}",
+        endpoint_url=seaweedfs.endpoint_url,
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
+    )
+    store.check_bucket(create=True)
+    return store
 
 
 def postgres_bin_dir() -> Path:

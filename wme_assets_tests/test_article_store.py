@@ -43,8 +43,8 @@ from wme_assets.storage.article_store import (
 )
 from wme_assets.storage.object_store import ObjectStoreError
 from wme_assets.storage.parquet_dataset import MANIFEST_NAME, read_manifest
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 BNWIKI = FIXTURES / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz"
 BASE_DATE = "20250201"  # the first dumps run after the enwiki records' newest edit (2025-01-30)
 

@@ -12,8 +12,10 @@ import pytest
 import requests
 
 from wme_assets.storage.seaweedfs import free_ports
-from wme_assets_tests.conftest import DUMP_DATE
+from wme_assets_tests.paths import DUMP_DATE
 from wme_assets_tests.servers import stop_process_group
+
+pytestmark = pytest.mark.integration  # each test runs `wme`, which starts its embedded SeaweedFS
 
 WME = str(Path(sys.executable).parent / "wme")
 
@@ -111,3 +113,20 @@ def test_ingest_command_prints_what_it_stored(embedded_env, dumps_url):
     assert f"of job 'ingest' ({DUMP_DATE}|bnwiki) succeeded" in done.stdout
     assert f"raw_dump_files: s3://wme/raw/bnwiki/{DUMP_DATE}/" in done.stdout
     assert f"page_store: s3://wme/pages/bnwiki/{DUMP_DATE}/" in done.stdout
+
+
+def test_snapshot_publish_and_backfill_commands_answer(embedded_env, dumps_mirror):
+    # Smoke tests of the commands whose scenarios test_snapshots.py runs in process: wiring and exit codes.
+    embedded_env["WME_DUMPS_URL"] = dumps_mirror.as_uri()
+
+    def wme(*args):
+        return subprocess.run([WME, *args], env=embedded_env, capture_output=True, text=True, timeout=300)
+
+    wrong_day = wme("snapshot", "bnwiki", "--date", "20230503", "--tier", "free")
+    assert wrong_day.returncode == 2 and "the 2nd and the 21st" in wrong_day.stderr, wrong_day.stderr
+    assert "snapshot 20230503 of bnwiki holds the dump run of 20230501" in wrong_day.stdout
+    nowhere = wme("publish", "bnwiki", "--date", "20230502", "--to", "nowhere")
+    assert nowhere.returncode == 2 and "--to must be one of dumps, hf, all" in nowhere.stderr, nowhere.stderr
+    listed = wme("backfill", "--failed", "--dry-run")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert listed.stdout.strip().endswith("no failed partitions")

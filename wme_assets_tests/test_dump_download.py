@@ -11,7 +11,7 @@ import pytest
 from wme_assets.ingestion.download import download_run, required_files
 from wme_assets.settings import ConfigurationError
 from wme_assets.sources.dumps_client import DumpsClient, DumpsError, make_session
-from wme_assets_tests.conftest import DUMP_DATE
+from wme_assets_tests.paths import DUMP_DATE
 from wme_assets_tests.servers import serve_with_ranges
 
 MULTISTREAM = f"bnwiki-{DUMP_DATE}-pages-articles-multistream.xml.bz2"

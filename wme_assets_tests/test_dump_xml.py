@@ -34,8 +34,8 @@ from wme_assets.ingestion.multistream import (
     read_index,
     stream_offsets,
 )
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 XZ_DIR = FIXTURES / "xztextfilter-truncated-dumps"
 REFINERY = FIXTURES / "refinery-mediawikidumper"
 PYWIKIBOT = FIXTURES / "pywikibot-xml"

@@ -37,8 +37,8 @@ from wme_assets.devtools.mirror import (
     read_enterprise_records,
 )
 from wme_assets.devtools.mirror import multistream as mirror_multistream
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TRUNCATED = FIXTURES / "xztextfilter-truncated-dumps"
 BNWIKI_XZ = TRUNCATED / "bnwiki-truncated-100k.xml.xz"
 ENWIKI_RECORDS = FIXTURES / "wme-articles" / "enwiki"

@@ -7,14 +7,11 @@ per-function exact-match floors are also asserted, with the misses printed, in t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from wme_assets.devtools.fidelity import Report, fidelity_report, format_report
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+from wme_assets_tests.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,9 @@ import pytest
 from wme_assets.devtools import parser_goldens as PG
 from wme_assets.devtools.parser_goldens import spew_parse, unquote_go
 from wme_assets.enrichment import html as H
+from wme_assets_tests.paths import FIXTURES
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / PG.TESTDATA_DIRNAME
+TESTDATA = FIXTURES / PG.TESTDATA_DIRNAME
 
 pytestmark = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"{TESTDATA} is missing")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import re
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,8 @@ from wme_assets.ingestion.page_props import (
     iter_page_props,
     wikibase_items,
 )
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 ENWIKI_QIDS = {736: "Q937", 72671: "Q567", 255083: "Q151972", 3434750: "Q30"}
 
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"fixtures not found at {FIXTURES}")

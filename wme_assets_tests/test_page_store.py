@@ -41,8 +41,8 @@ from wme_assets.storage.page_store import (
     read_manifest,
     schema_fingerprint,
 )
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 XZ_DIR = FIXTURES / "xztextfilter-truncated-dumps"
 BNWIKI = XZ_DIR / "bnwiki-truncated-100k.xml.xz"
 ENWIKI_QIDS = {736: "Q937", 72671: "Q567", 255083: "Q151972", 3434750: "Q30"}

@@ -9,11 +9,12 @@ import dagster as dg
 import pytest
 import yaml
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+from pydantic import SecretStr
 
 from wme_assets.instance import check_postgres, instance_config
 from wme_assets.settings import ConfigurationError, Settings
 from wme_assets.storage import ObjectStoreError, open_object_store
-from wme_assets_tests.conftest import DUMP_DATE, REPO_ROOT
+from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 
 PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
 
@@ -134,7 +135,7 @@ def test_wrong_postgres_credentials(postgres):
     )
     with pytest.raises(ConfigurationError, match="rejected user 'wme': check WME_PG_USER and WME_PG_PASSWORD"):
         check_postgres(settings)
-    check_postgres(settings.model_copy(update={"pg_password": postgres.password}))  # the right ones pass
+    check_postgres(settings.model_copy(update={"pg_password": SecretStr(postgres.password)}))  # the right ones pass
 
 
 def test_unset_deployment_variables():

@@ -50,8 +50,8 @@ from wme_assets.schema import (
 )
 from wme_assets.snapshots.read import SnapshotNotFoundError
 from wme_assets.storage.parquet_dataset import schema_fingerprint
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 ARTICLES_DIR = FIXTURES / "wme-articles"
 SDK_DIR = FIXTURES / "wme-sdk-testdata"
 DATE = "20250203"

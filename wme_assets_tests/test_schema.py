@@ -46,8 +46,8 @@ from wme_assets.schema import (
     to_dict,
     to_json_bytes,
 )
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 ARTICLES_DIR = FIXTURES / "wme-articles"
 SDK_DIR = FIXTURES / "wme-sdk-testdata"
 TESTDATA = SDK_DIR / "testdata"

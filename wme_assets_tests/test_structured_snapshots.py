@@ -37,7 +37,8 @@ from wme_assets.snapshots.publish import (
 from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_batches, publish_base
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.conftest import DUMP_DATE, new_test_store
+from wme_assets_tests.paths import DUMP_DATE
+from wme_assets_tests.servers import new_test_store
 from wme_assets_tests.test_export_publish import same_store
 from wme_assets_tests.test_publishing_parquet import (
     enterprise_structured_contents,
@@ -373,7 +374,7 @@ def test_a_manifest_in_the_wrong_kind_of_folder_is_reported(bnwiki, tmp_path):
 
 def test_asset_in_the_paid_job_with_metadata_and_checks(bnwiki, monkeypatch):
     from wme_assets.definitions import defs
-    from wme_assets.defs.resources import ObjectStorageResource
+    from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
     from wme_assets.defs.snapshots.assets import structured_snapshot
 
     job = defs().resolve_job_def("paid_snapshot_job")
@@ -386,7 +387,7 @@ def test_asset_in_the_paid_job_with_metadata_and_checks(bnwiki, monkeypatch):
     result = dg.materialize(
         [structured_snapshot],
         partition_key=dg.MultiPartitionKey({"date": D1, "project": PROJECT}),
-        resources={"object_storage": resource},
+        resources={"object_storage": resource, "settings": StageSettingsResource(snapshot_member_bytes=MEMBER_BYTES)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -11,7 +11,6 @@ import logging
 import lzma
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from wme_assets.enrichment.article import Site, build_article
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wikitext_fields
 from wme_assets.ingestion.dump_xml import DumpReader
 from wme_assets.schema import StructuredContent
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 WTF = FIXTURES / "wtf_wikipedia-wikitext"
 EN = WikiNames.for_wiki("enwiki")
 

@@ -2,7 +2,6 @@
 
 import copy
 import lzma
-from pathlib import Path
 
 import jsonschema
 import orjson
@@ -10,8 +9,7 @@ import pytest
 
 from wme_assets.schema import load_json_schema
 from wme_assets.schema.validate import RecordInvalid, line_validator, record_validator
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from wme_assets_tests.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")

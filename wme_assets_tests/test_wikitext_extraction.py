@@ -10,7 +10,6 @@ import json
 import logging
 import lzma
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,8 @@ from wme_assets.enrichment.wikitext import (
     redirect_target,
 )
 from wme_assets.ingestion.dump_xml import DumpReader
+from wme_assets_tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 DUMPS = FIXTURES / "xztextfilter-truncated-dumps"
 DUMP_WIKIS = ("bnwiki", "elwiki", "hywiki", "jawiki", "mrwiki", "ukwiki", "viwiki")
 EN = WikiNames.for_wiki("enwiki")

@@ -7,9 +7,9 @@ Per-partition runs make each (project, date) its own unit of retry, failure and 
 
 import dagster as dg
 
-from wme_assets.settings import load_settings
+from wme_assets.defs.resources import SETTINGS_AT_LOAD
 
-PROJECTS = load_settings().project_list
+PROJECTS = SETTINGS_AT_LOAD.project_list
 
 project_partitions = dg.StaticPartitionsDefinition(PROJECTS)
 

@@ -1,11 +1,22 @@
-"""Resources shared by every stage, configured from wme's settings (environment variables)."""
+"""Resources shared by every stage, configured from wme's settings (environment variables).
+
+Assets take their configuration from these resources only, so a run's settings show in the UI and tests
+bind their own. No resource holds a secret: S3 credentials stay with boto3's own chain (environment,
+profile or instance role, which an ``EnvVar`` could not express), and PostgreSQL's password is read by the
+instance from ``WME_PG_PASSWORD`` (dagster.yaml's ``env:``), never by the code location.
+"""
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from wme_assets.settings import Settings, load_settings
+from wme_assets.settings import Settings, load_settings, mediawiki_endpoint
 from wme_assets.sources.dumps_client import DumpsClient, make_session
 from wme_assets.storage import ObjectStore, open_object_store
+
+# The settings that shape the definitions themselves (the project partitions, the step retry policy), read
+# once when the code location loads: Dagster builds partitions and retry policies before any run exists, so
+# they cannot come from a resource. This is the only module-level read of the settings under defs/.
+SETTINGS_AT_LOAD = load_settings()
 
 
 class ObjectStorageResource(dg.ConfigurableResource):
@@ -69,6 +80,30 @@ class DumpsSourceResource(dg.ConfigurableResource):
         return DumpsClient(self.base_url, session=make_session(self.retries, self.backoff))
 
 
+_DEFAULTS = Settings.model_fields
+
+
+class StageSettingsResource(dg.ConfigurableResource):
+    """The settings the stages read during a run (worker processes, snapshot sizes, MediaWiki endpoints, ...).
+
+    Defaults are wme's own; bound from the environment once, in :func:`resources`.
+    """
+
+    parse_workers: int | None = _DEFAULTS["parse_workers"].default
+    mediawiki_endpoints: str = _DEFAULTS["mediawiki_endpoints"].default
+    snapshot_member_bytes: int = _DEFAULTS["snapshot_member_bytes"].default
+    snapshot_validate_every: int = _DEFAULTS["snapshot_validate_every"].default
+    snapshot_retention: int = _DEFAULTS["snapshot_retention"].default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "StageSettingsResource":
+        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
+
+    def mediawiki_endpoint(self, project: str) -> str | None:
+        """The project's MediaWiki for Parsoid HTML, or None (see ``WME_MEDIAWIKI_ENDPOINTS``)."""
+        return mediawiki_endpoint(self.mediawiki_endpoints, project)
+
+
 class PublishingResource(dg.ConfigurableResource):
     """Where the publishing stage publishes: the dumps-site target and the Hugging Face dataset repository.
 
@@ -92,10 +127,12 @@ class PublishingResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    # Read when the definitions load (each `defs()`), so a run and the UI see the current environment.
     settings = load_settings()
     return dg.Definitions(
         resources={
             "object_storage": ObjectStorageResource.from_settings(settings),
+            "settings": StageSettingsResource.from_settings(settings),
             "dumps": DumpsSourceResource(
                 base_url=settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff
             ),

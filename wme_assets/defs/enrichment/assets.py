@@ -4,10 +4,10 @@ import dagster as dg
 
 from wme_assets.defs.ingestion.assets import page_store
 from wme_assets.defs.partitions import dump_partitions, project_and_date
-from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.enrichment.checks import validate_article_sample
 from wme_assets.enrichment.run import enrich_pages
-from wme_assets.settings import load_settings
+from wme_assets.instance import ARTICLE_STORE_POOL
 
 
 @dg.asset(
@@ -15,6 +15,7 @@ from wme_assets.settings import load_settings
     group_name="enrichment",
     kinds={"s3", "parquet", "python"},
     deps=[page_store],
+    pool=ARTICLE_STORE_POOL,  # it writes the project's article store
     check_specs=[
         dg.AssetCheckSpec("every_page_accounted_for", asset="articles", blocking=True),
         dg.AssetCheckSpec("articles_match_schema", asset="articles", blocking=True),
@@ -27,10 +28,11 @@ from wme_assets.settings import load_settings
         "quarantined with their reason and counted."
     ),
 )
-def articles(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+def articles(
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
+) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    settings = load_settings()
     result = enrich_pages(
         store,
         project,

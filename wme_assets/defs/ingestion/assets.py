@@ -1,14 +1,19 @@
 """Ingestion assets: dumps runs copied, verified, into the raw zone of object storage."""
 
 import time
+from functools import partial
 
 import dagster as dg
 
 from wme_assets.defs.partitions import dump_partitions, project_and_date
-from wme_assets.defs.resources import DumpsSourceResource, ObjectStorageResource
+from wme_assets.defs.resources import (
+    SETTINGS_AT_LOAD,
+    DumpsSourceResource,
+    ObjectStorageResource,
+    StageSettingsResource,
+)
 from wme_assets.ingestion.download import download_run, required_files
 from wme_assets.ingestion.run import ingest_pages
-from wme_assets.settings import load_settings
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
@@ -20,16 +25,17 @@ from wme_assets.storage.keys import raw_key
 
 # Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
 NETWORK_RETRY = dg.RetryPolicy(
-    max_retries=load_settings().step_retries,
+    max_retries=SETTINGS_AT_LOAD.step_retries,
     delay=10,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
 
+# Every ingestion asset is one (date, project) partition of the dumps run, in the ingestion group.
+ingestion_asset = partial(dg.asset, partitions_def=dump_partitions, group_name="ingestion")
 
-@dg.asset(
-    partitions_def=dump_partitions,
-    group_name="ingestion",
+
+@ingestion_asset(
     kinds={"s3", "python"},
     retry_policy=NETWORK_RETRY,
     description=(
@@ -91,9 +97,7 @@ class _ProgressLog:
             self.context.log.info(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({decile * 10}%)")
 
 
-@dg.asset(
-    partitions_def=dump_partitions,
-    group_name="ingestion",
+@ingestion_asset(
     kinds={"s3", "python"},
     deps=[dump_run_status],
     retry_policy=NETWORK_RETRY,
@@ -150,9 +154,7 @@ def raw_dump_files(
     )
 
 
-@dg.asset(
-    partitions_def=dump_partitions,
-    group_name="ingestion",
+@ingestion_asset(
     kinds={"s3", "parquet", "python"},
     deps=[raw_dump_files],
     check_specs=[
@@ -165,10 +167,12 @@ def raw_dump_files(
         "quarantined and counted."
     ),
 )
-def page_store(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
+def page_store(
+    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
+) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    result = ingest_pages(store, project, date, workers=load_settings().parse_workers, log=context.log.info)
+    result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
     summary = result.summary
     written = summary.rows + summary.duplicate_count
     return dg.MaterializeResult(

@@ -13,8 +13,8 @@ import dagster as dg
 
 from wme_assets.defs.enrichment.assets import articles
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
-from wme_assets.defs.resources import ObjectStorageResource
-from wme_assets.settings import load_settings
+from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
+from wme_assets.instance import TIER_TAG
 from wme_assets.snapshots.manifest import record_schema
 from wme_assets.snapshots.publish import SnapshotPublishError, layout
 from wme_assets.snapshots.run import ExportResult, export_snapshots, export_structured_snapshot
@@ -62,9 +62,13 @@ def _checks(asset: str, kind: str = "articles") -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _export(context: dg.AssetExecutionContext, export: Callable[..., ExportResult], what: str) -> ExportResult:
+def _export(
+    context: dg.AssetExecutionContext,
+    settings: StageSettingsResource,
+    export: Callable[..., ExportResult],
+    what: str,
+) -> ExportResult:
     project, date = project_and_date(context)
-    settings = load_settings()
     try:
         return export(
             project=project,
@@ -157,51 +161,70 @@ def _result(store, result: ExportResult) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+def snapshot_asset(
+    name: str,
+    *,
+    partitions_def: dg.PartitionsDefinition,
+    tier: str,
+    export: Callable[..., ExportResult],
+    what: str,
+    description: str,
+    kind: str = "articles",
+) -> dg.AssetsDefinition:
+    """One snapshot asset: ``export(store, project=..., date=..., ...)`` for its partition, with the shared checks."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=partitions_def,
+        group_name="export",
+        kinds={"s3", "python"},
+        deps=[ARTICLES_LINEAGE],
+        retry_policy=STORAGE_RETRY,
+        check_specs=_checks(name, kind),
+        tags={TIER_TAG: tier},
+        description=description,
+    )
+    def _snapshot(
+        context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
+    ) -> dg.MaterializeResult:
+        store = object_storage.store
+        return _result(store, _export(context, settings, partial(export, store), what))
+
+    return _snapshot
+
+
+paid_snapshot = snapshot_asset(
+    "paid_snapshot",
     partitions_def=paid_snapshot_partitions,
-    group_name="export",
-    kinds={"s3", "python"},
-    deps=[ARTICLES_LINEAGE],
-    retry_policy=STORAGE_RETRY,
-    check_specs=_checks("paid_snapshot"),
-    tags={"wme/tier": "paid"},
+    tier="paid",
+    export=partial(export_snapshots, tier="paid"),
+    what="paid",
     description=(
         "Daily snapshots (paid tier) in Wikimedia Enterprise's layout: per namespace a tar.gz of NDJSON "
         "members, its chunks and metadata, plus a manifest with SHA-256s; dated paths and a `latest` pointer "
         "moved only after the new snapshot verifies."
     ),
 )
-def paid_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
-    store = object_storage.store
-    return _result(store, _export(context, partial(export_snapshots, store, tier="paid"), "paid"))
 
-
-@dg.asset(
+free_snapshot = snapshot_asset(
+    "free_snapshot",
     partitions_def=free_snapshot_partitions,
-    group_name="export",
-    kinds={"s3", "python"},
-    deps=[ARTICLES_LINEAGE],
-    retry_policy=STORAGE_RETRY,
-    check_specs=_checks("free_snapshot"),
-    tags={"wme/tier": "free"},
+    tier="free",
+    export=partial(export_snapshots, tier="free"),
+    what="free",
     description=(
         "Twice-monthly snapshots (free tier, the 2nd and the 21st), the `_group_1` copies as Enterprise "
         "names them; byte-identical to the paid snapshot of the same day."
     ),
 )
-def free_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
-    store = object_storage.store
-    return _result(store, _export(context, partial(export_snapshots, store, tier="free"), "free"))
 
-
-@dg.asset(
+structured_snapshot = snapshot_asset(
+    "structured_snapshot",
     partitions_def=paid_snapshot_partitions,
-    group_name="export",
-    kinds={"s3", "python"},
-    deps=[ARTICLES_LINEAGE],
-    retry_policy=STORAGE_RETRY,
-    check_specs=_checks("structured_snapshot", "structured"),
-    tags={"wme/tier": "paid"},
+    tier="paid",
+    export=export_structured_snapshot,
+    what="structured, paid",
+    kind="structured",
     description=(
         "Daily Structured Contents snapshots (paid tier only, as Enterprise sells them): namespace 0's "
         "Structured Contents as a tar.gz of NDJSON members, its chunks, metadata and manifest under "
@@ -209,8 +232,3 @@ def free_snapshot(context: dg.AssetExecutionContext, object_storage: ObjectStora
         "`latest` pointer moves only after the new snapshot verifies."
     ),
 )
-def structured_snapshot(
-    context: dg.AssetExecutionContext, object_storage: ObjectStorageResource
-) -> dg.MaterializeResult:
-    store = object_storage.store
-    return _result(store, _export(context, partial(export_structured_snapshot, store), "structured, paid"))
