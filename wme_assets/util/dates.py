@@ -1,0 +1,39 @@
+"""Dates as wme writes them: ``YYYYMMDD`` strings, the keys of dump runs, snapshots and partitions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_YYYYMMDD = re.compile(r"^\d{8}$")
+
+
+def is_yyyymmdd(value: object) -> bool:
+    """``value`` is eight digits naming a real calendar day."""
+    if not isinstance(value, str) or not _YYYYMMDD.match(value):
+        return False
+    try:
+        datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+def check_yyyymmdd(value: object, what: str = "date", error: type[Exception] = ValueError) -> str:
+    """``value`` itself when it is a real day as ``YYYYMMDD``; otherwise ``error`` saying what it should be.
+
+    ``what`` names the date in the message ("snapshot date", "run date", ...): "snapshot date must be
+    YYYYMMDD, got '2023-05-01'".
+    """
+    if not isinstance(value, str) or not _YYYYMMDD.match(value):
+        raise error(f"{what} must be YYYYMMDD, got {value!r}")
+    try:
+        datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        raise error(f"{what} {value!r} is not a calendar date") from None
+    return value
+
+
+def midnight_utc(value: str) -> datetime:
+    """Midnight UTC of a ``YYYYMMDD`` day."""
+    return datetime.strptime(check_yyyymmdd(value), "%Y%m%d").replace(tzinfo=UTC)

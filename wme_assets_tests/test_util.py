@@ -1,0 +1,60 @@
+"""The shared helpers of wme_assets.util: dates, digests, the retrying HTTP session."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from wme_assets.util.dates import check_yyyymmdd, is_yyyymmdd, midnight_utc
+from wme_assets.util.digests import DigestReader, file_digests, file_sha256
+from wme_assets.util.http import retrying_session
+
+
+@pytest.mark.parametrize("value", ["20230501", "20240229", "19991231"])
+def test_real_days_pass(value):
+    assert check_yyyymmdd(value) == value and is_yyyymmdd(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2023-05-01", "run date must be YYYYMMDD, got '2023-05-01'"),
+        ("abc", "run date must be YYYYMMDD, got 'abc'"),
+        (None, "run date must be YYYYMMDD, got None"),
+        ("20261340", "run date '20261340' is not a calendar date"),
+        ("20230229", "run date '20230229' is not a calendar date"),
+    ],
+)
+def test_bad_dates_say_what_they_should_be(value, message):
+    assert not is_yyyymmdd(value)
+    with pytest.raises(LookupError) as error:
+        check_yyyymmdd(value, "run date", LookupError)
+    assert str(error.value) == message
+
+
+def test_midnight_utc():
+    assert midnight_utc("20250101").timestamp() == 1735689600
+
+
+def test_file_and_stream_digests_agree(tmp_path):
+    data = bytes(range(256)) * 50_000  # 12.8 MB: more than one read
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    sha, md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
+    assert file_digests(path) == (sha, md5, len(data))
+    assert file_sha256(path) == sha
+    reader = DigestReader(data[i : i + 7000] for i in range(0, len(data), 7000))
+    assert reader.read(10) == data[:10]
+    reader.drain()
+    assert (reader.sha256.hexdigest(), reader.md5.hexdigest(), reader.bytes) == (sha, md5, len(data))
+
+
+def test_session_retries_server_errors_and_reads_files(tmp_path):
+    session = retrying_session(3, 0.5, files=True, user_agent="ua")
+    retry = session.get_adapter("https://example.org").max_retries
+    assert (retry.total, retry.backoff_factor, retry.raise_on_status) == (3, 0.5, False)
+    assert 503 in retry.status_forcelist and 429 in retry.status_forcelist
+    (tmp_path / "a.txt").write_text("x")
+    assert session.get((tmp_path / "a.txt").as_uri()).text == "x"
+    assert session.headers["User-Agent"] == "ua"
