@@ -25,10 +25,10 @@ class RunSummary:
 
 
 def dumps_client():
-    from wme_assets.sources.dumps_client import DumpsClient, make_session
+    from wme_assets.sources.dumps_client import DumpsClient
 
     settings = load_settings()
-    return DumpsClient(settings.dumps_url, session=make_session(settings.http_retries, settings.http_backoff))
+    return DumpsClient(settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff)
 
 
 def check_project(project: str) -> None:

@@ -9,7 +9,8 @@ import lzma
 import pytest
 import requests
 
-from wme_assets.storage.object_store import STAGING_DIR, MiB, ObjectStore, VerificationError
+from wme_assets.storage.object_store import STAGING_DIR, ObjectStore, VerificationError
+from wme_assets.util.sizes import MiB
 
 
 def _real_bytes(fixtures_dir, size: int) -> bytes:

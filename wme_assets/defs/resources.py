@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from wme_assets.settings import Settings, load_settings, mediawiki_endpoint
-from wme_assets.sources.dumps_client import DumpsClient, make_session
+from wme_assets.sources.dumps_client import DumpsClient
 from wme_assets.storage import ObjectStore, open_object_store
 
 # The settings that shape the definitions themselves (the project partitions, the step retry policy), read
@@ -77,7 +77,7 @@ class DumpsSourceResource(dg.ConfigurableResource):
     backoff: float = 1.0
 
     def client(self) -> DumpsClient:
-        return DumpsClient(self.base_url, session=make_session(self.retries, self.backoff))
+        return DumpsClient(self.base_url, retries=self.retries, backoff=self.backoff)
 
 
 _DEFAULTS = Settings.model_fields

@@ -39,6 +39,7 @@ from wme_assets.storage.page_store import cached_page_files, page_store_prefix, 
 from wme_assets.storage.parquet_dataset import sql_literal
 from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
+from wme_assets.util.sizes import MiB
 from wme_assets.util.workers import worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
@@ -68,7 +69,6 @@ PAGE_COLUMNS = [
 # larger page is a task alone); at most IN_FLIGHT_PER_WORKER tasks per worker are queued or running, their
 # results waiting in page order; the article store buffers at most ARTICLE_BATCH_BYTES of JSON per row
 # group; the redirect join is DuckDB on disk with REDIRECT_JOIN_MEMORY.
-MiB = 1024 * 1024
 BATCH_ROWS = 200
 BATCH_TEXT_BYTES = 1 * MiB
 IN_FLIGHT_PER_WORKER = 2

@@ -44,7 +44,6 @@ publisher keeps the empty file (a download never 404s) and leaves zero-record sn
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import os
 import re
@@ -62,6 +61,8 @@ from typing import Any, BinaryIO
 
 import orjson
 from isal import isal_zlib
+
+from wme_assets.util.dates import check_yyyymmdd, midnight_utc
 
 BUFFER_SIZE = 100_000_000
 """Enterprise's ``BUFFER_SIZE``: the most uncompressed NDJSON bytes in one member (and chunk)."""
@@ -387,11 +388,7 @@ class _MemberEncoder:
 def _mtime_of(dump_date: str | None) -> int:
     if dump_date is None:
         return 0
-    try:
-        day = datetime.strptime(dump_date, "%Y%m%d")
-    except ValueError:
-        raise ValueError(f"dump_date must be YYYYMMDD, got {dump_date!r}") from None
-    return calendar.timegm(day.timetuple())
+    return int(midnight_utc(check_yyyymmdd(dump_date, "dump_date")).timestamp())
 
 
 _RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")

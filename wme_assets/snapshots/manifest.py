@@ -66,12 +66,12 @@ from wme_assets.schema.manifest import (
     SnapshotManifest,
 )
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
+from wme_assets.util.digests import READ_BYTES, DigestReader, file_chunks
 
 if TYPE_CHECKING:
     from wme_assets.storage.object_store import ObjectStore
 
 SIZE_UNIT = "MB"
-READ_BYTES = 1024 * 1024
 MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
 
 RecordValidator = Callable[[dict[str, Any]], Any]
@@ -176,49 +176,9 @@ def listing_ndjson(snapshots: Iterable[Snapshot]) -> bytes:
 # --- verification ---------------------------------------------------------------------------------
 
 
-class DigestReader(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks that hashes (SHA-256, MD5) and counts what it yields."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5()
-        self.bytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-            self.sha256.update(chunk)
-            self.md5.update(chunk)
-            self.bytes += len(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def drain(self) -> None:
-        """Read (and hash) whatever the consumer left unread."""
-        buffer = bytearray(READ_BYTES)
-        while self.readinto(buffer):
-            pass
-
-
 class _Problems(list[str]):
     def add(self, where: str, what: str) -> None:
         self.append(f"{where}: {what}")
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as source:
-        while chunk := source.read(READ_BYTES):
-            yield chunk
 
 
 def _scan_member(fileobj: Any, where: str, validator: RecordValidator | None, problems: _Problems) -> dict[str, Any]:
@@ -349,7 +309,7 @@ def verify_snapshot_files(
             path = Path(where) / entry.path  # type: ignore[arg-type]
             if not path.is_file():
                 return str(path), None
-            return str(path), _file_chunks(path)
+            return str(path), file_chunks(path, READ_BYTES)
         store = where
         if entry.key is None:
             return entry.path, None

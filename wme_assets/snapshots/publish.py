@@ -79,6 +79,7 @@ from wme_assets.snapshots.manifest import (
     verify_snapshot_files,
 )
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.dates import check_yyyymmdd, is_yyyymmdd
 
 FREE_TIER_GROUP = "group_1"
 TIER_SUFFIX: dict[str, str] = {"paid": "", "free": f"_{FREE_TIER_GROUP}"}
@@ -88,7 +89,6 @@ CONTENT_TYPE_GZIP = "application/gzip"
 CONTENT_TYPE_JSON = "application/json"
 CONTENT_TYPE_NDJSON = "application/x-ndjson"
 
-_DATE = re.compile(r"^\d{8}$")
 _EXTENSIONS = {"archive": ".tar.gz", "metadata": ".json", "manifest": ".manifest.json"}
 
 
@@ -137,10 +137,7 @@ def layout(kind: str) -> KindLayout:
 
 
 def _checked_date(date: str) -> str:
-    if not isinstance(date, str) or not _DATE.match(date):
-        raise ValueError(f"snapshot date must be YYYYMMDD, got {date!r}")
-    datetime.strptime(date, "%Y%m%d")  # a real day
-    return date
+    return check_yyyymmdd(date, "snapshot date")
 
 
 def snapshot_key(date: str, identifier: str, tier: str, file: str = "archive", *, kind: str = "articles") -> str:
@@ -561,7 +558,7 @@ def _date_folders(store: ObjectStore, top: str) -> set[str]:
     for page in paginator.paginate(Bucket=store.bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
             name = common["Prefix"][len(prefix) :].rstrip("/")
-            if _DATE.match(name):
+            if is_yyyymmdd(name):
                 dates.add(name)
     return dates
 

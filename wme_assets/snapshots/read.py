@@ -38,7 +38,7 @@ import orjson
 from isal import igzip, isal_zlib
 from pydantic import ValidationError
 
-from wme_assets.snapshots.manifest import READ_BYTES, DigestReader, MemberEntry, SnapshotManifest
+from wme_assets.snapshots.manifest import MemberEntry, SnapshotManifest
 from wme_assets.snapshots.publish import (
     LAYOUTS,
     TIER_SUFFIX,
@@ -47,6 +47,7 @@ from wme_assets.snapshots.publish import (
     verify_published,
 )
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.digests import READ_BYTES, DigestReader
 
 CHUNK_BYTES = 8 * READ_BYTES  # one ranged GET: what a dropped connection costs
 

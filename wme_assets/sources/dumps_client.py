@@ -8,7 +8,6 @@ may be ``https://`` (the public site or a mirror) or ``file://`` (a mirror synce
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -16,14 +15,12 @@ from urllib.request import url2pathname
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
-from requests.adapters import HTTPAdapter
-from requests_file import FileAdapter
-from urllib3.util.retry import Retry
 
 from wme_assets.settings import validate_project
+from wme_assets.util.dates import check_yyyymmdd, is_yyyymmdd
+from wme_assets.util.http import retrying_session
 
 USER_AGENT = "wme/0.1 (self-hosted Wikipedia data platform; https://github.com/wme)"
-DATE_RE = re.compile(r"^\d{8}$")
 
 # The jobs whose files wme ingests: the page content (multistream XML, split in parts on large wikis,
 # with its index) and the page_props table (Wikidata ids).
@@ -73,41 +70,26 @@ class DumpRunStatus(BaseModel):
 def validate_dump_date(date: str) -> str:
     if date == "latest":
         return date
-    if not DATE_RE.match(date):
-        raise DumpsError(f"dump date {date!r} is not YYYYMMDD or 'latest'")
-    try:
-        datetime.strptime(date, "%Y%m%d")
-    except ValueError:
-        raise DumpsError(f"dump date {date!r} is not a calendar date") from None
-    return date
+    return check_yyyymmdd(date, "dump date (or 'latest')", DumpsError)
 
 
 def make_session(retries: int = 4, backoff: float = 1.0) -> requests.Session:
-    """HTTP with bounded retries and exponential backoff on connection errors and 429/5xx."""
-    session = requests.Session()
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=("GET", "HEAD"),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.mount("file://", FileAdapter())
-    session.headers["User-Agent"] = USER_AGENT
-    return session
+    """HTTP (and ``file://``) with bounded retries and exponential backoff on connection errors and 429/5xx."""
+    return retrying_session(retries, backoff, user_agent=USER_AGENT, files=True)
 
 
 class DumpsClient:
-    def __init__(self, base_url: str, *, session: requests.Session | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        retries: int = 4,
+        backoff: float = 1.0,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+    ):
         self.base_url = base_url.rstrip("/")
-        self.session = session or make_session()
+        self.session = session or make_session(retries, backoff)
         self.timeout = timeout
 
     def run_url(self, project: str, date: str) -> str:
@@ -145,7 +127,7 @@ class DumpsClient:
             directory = Path(url2pathname(urlparse(url).path))
             if not directory.is_dir():
                 raise DumpsError(f"{url} is not a directory of dump runs")
-            return sorted(p.name for p in directory.iterdir() if DATE_RE.match(p.name) and p.is_dir())
+            return sorted(p.name for p in directory.iterdir() if is_yyyymmdd(p.name) and p.is_dir())
         html = self.get(url).text
         return sorted(set(re.findall(r'href="(\d{8})/?"', html)))
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+from wme_assets.util.http import retry_policy, retrying_session
 
 __all__ = ["MediaWikiClient", "MediaWikiError", "RevisionNotFound"]
 
@@ -80,22 +81,9 @@ class MediaWikiClient:
         # One slot per allowed request: revision_html() from any thread respects the limit too.
         self._slots = threading.BoundedSemaphore(concurrency)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediawiki")
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            backoff_factor=backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,  # the last response is returned; we raise our own error
-        )
-        self._session = requests.Session()
+        retry = retry_policy(retries, backoff, methods=frozenset({"GET"}))
         adapter = _CountingAdapter(self, max_retries=retry, pool_connections=1, pool_maxsize=concurrency)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = user_agent
+        self._session = retrying_session(user_agent=user_agent, adapter=adapter)
 
     # -- public API ----------------------------------------------------------------------------
 

@@ -31,9 +31,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from wme_assets.util.sizes import MiB
+
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 MIN_PART_SIZE = 8 * MiB  # S3 requires >= 5 MiB for every part but the last
 MAX_PARTS = 10_000
 STAGING_DIR = "_staging"

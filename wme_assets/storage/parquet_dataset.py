@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.parquet_writer import PartFile, PartWriter
+from wme_assets.util.sizes import MiB
 
 __all__ = [
     "MANIFEST_NAME",
@@ -67,7 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 MANIFEST_NAME = "_manifest.json"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 PART_NAME = re.compile(r"^part-\d{5,}\.parquet$")

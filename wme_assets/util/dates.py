@@ -37,3 +37,14 @@ def check_yyyymmdd(value: object, what: str = "date", error: type[Exception] = V
 def midnight_utc(value: str) -> datetime:
     """Midnight UTC of a ``YYYYMMDD`` day."""
     return datetime.strptime(check_yyyymmdd(value), "%Y%m%d").replace(tzinfo=UTC)
+
+
+def check_yyyymmddhh(value: object, what: str = "hour", error: type[Exception] = ValueError) -> str:
+    """``value`` itself when it is a real hour as ``YYYYMMDDHH`` (the key of an hourly batch)."""
+    try:
+        if isinstance(value, str) and len(value) == 10 and value.isdigit():
+            datetime.strptime(value, "%Y%m%d%H")
+            return value
+    except ValueError:
+        pass
+    raise error(f"{what} must be YYYYMMDDHH, got {value!r}")

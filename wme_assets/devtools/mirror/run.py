@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from wme_assets.util.dates import check_yyyymmdd, midnight_utc
 
 from .multistream import (
     _FOOTER,
@@ -148,9 +149,7 @@ class MirrorRun:
 
 
 def _checked_date(value: str) -> Date:
-    if not re.fullmatch(r"\d{8}", value or ""):
-        raise ValueError(f"dump date {value!r} is not YYYYMMDD")
-    return datetime.strptime(value, "%Y%m%d").date()
+    return midnight_utc(check_yyyymmdd(value, "dump date")).date()
 
 
 def _file_digests(path: Path) -> tuple[int, str, str]:

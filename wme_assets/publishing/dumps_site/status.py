@@ -7,14 +7,13 @@ The names and URLs Wikimedia's ``other/enterprise_html`` runs use, the :class:`R
 from __future__ import annotations
 
 import logging
-import re
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wme_assets.snapshots.publish import Tier
+from wme_assets.util.dates import check_yyyymmdd
 
 if TYPE_CHECKING:
     from wme_assets.publishing.dumps_site.targets import DumpsSiteTarget
@@ -30,7 +29,6 @@ STATUS_VERSION = "1.0"
 RunState = Literal["in-progress", "done", "failed"]
 FileState = Literal["in-progress", "done", "failed", "skipped"]
 
-_DATE = re.compile(r"^\d{8}$")
 
 
 class DumpsSiteError(RuntimeError):
@@ -47,10 +45,7 @@ class TargetVerificationError(DumpsSiteError):
 
 
 def checked_date(date: str) -> str:
-    if not isinstance(date, str) or not _DATE.match(date):
-        raise ValueError(f"run date must be YYYYMMDD, got {date!r}")
-    datetime.strptime(date, "%Y%m%d")  # a real day
-    return date
+    return check_yyyymmdd(date, "run date")
 
 
 def run_directory(date: str) -> str:

@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 
 from wme_assets.publishing.dumps_site.status import TargetVerificationError
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.digests import file_digests
 
-HASH_BYTES = 1024 * 1024
 _PARTIAL_SUFFIX = ".part"
 
 
@@ -190,7 +190,7 @@ class LocalDirTarget:
 
     def sha256(self, path: str) -> str | None:
         try:
-            return _hash_file(self._path(path))[0]
+            return file_digests(self._path(path))[0]
         except FileNotFoundError:
             return None
 
@@ -219,7 +219,7 @@ class LocalDirTarget:
                 out.flush()
                 os.fsync(out.fileno())
             # Re-read what the filesystem holds: this checks the file, not just the bytes handed to write().
-            landed_sha256, landed_md5, landed_size = _hash_file(temporary)
+            landed_sha256, landed_md5, landed_size = file_digests(temporary)
             if landed_size != size or landed_sha256 != sha256 or (md5 is not None and landed_md5 != md5):
                 raise TargetVerificationError(
                     f"{temporary}: holds {landed_size} bytes, sha256 {landed_sha256}, md5 {landed_md5}; "
@@ -252,14 +252,6 @@ def _is_partial(name: str) -> bool:
     return name.startswith(".") and name.endswith(_PARTIAL_SUFFIX)
 
 
-def _hash_file(path: Path) -> tuple[str, str, int]:
-    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    with path.open("rb") as source:
-        while block := source.read(HASH_BYTES):
-            sha256.update(block)
-            md5.update(block)
-            size += len(block)
-    return sha256.hexdigest(), md5.hexdigest(), size
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -23,8 +23,8 @@ from wme_assets.publishing.huggingface.card import (
     repo_manifest,
 )
 from wme_assets.publishing.parquet import MANIFEST_SUFFIX, ParquetManifest
-from wme_assets.publishing.parquet.manifest import file_sha256
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.digests import file_sha256
 
 DRY_RUN_TOP = "hf-dry-run"
 CARD_PATH = "README.md"

@@ -7,8 +7,6 @@ snapshot; :mod:`.writer` fills it in, :mod:`.store` publishes it last.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +27,6 @@ COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3
 
 MANIFEST_SUFFIX = ".parquet-manifest.json"
-DATE = re.compile(r"^\d{8}$")
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks: what a manifest records of a shard."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ShardInfo(BaseModel):

@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 import re
 
-from wme_assets.publishing.parquet.manifest import DATE, MANIFEST_SUFFIX, ParquetManifest, ParquetShards, ShardInfo
+from wme_assets.publishing.parquet.manifest import MANIFEST_SUFFIX, ParquetManifest, ParquetShards, ShardInfo
 from wme_assets.publishing.parquet.schema import Kind
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.parquet_dataset import PARQUET_CONTENT_TYPE, DatasetQuery, query_dataset
+from wme_assets.util.dates import check_yyyymmdd
 
 _SHARD_NAME = re.compile(r"^(?P<id>[a-z0-9_-]+_namespace_\d+)_(?P<index>\d{5,})\.parquet$")
 
 
 def checked_date(date: str) -> str:
-    if not isinstance(date, str) or not DATE.match(date):
-        raise ValueError(f"date must be YYYYMMDD, got {date!r}")
-    return date
+    return check_yyyymmdd(date, "date")
 
 
 def _kind_top(kind: Kind) -> str:

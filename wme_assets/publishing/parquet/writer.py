@@ -20,24 +20,24 @@ import pyarrow.parquet as pq
 from wme_assets.publishing.parquet.manifest import (
     COMPRESSION,
     COMPRESSION_LEVEL,
-    DATE,
     ParquetGenerator,
     ParquetManifest,
     ParquetShards,
     ParquetSource,
     ShardInfo,
     TruncationCounts,
-    file_sha256,
     shard_name,
 )
 from wme_assets.publishing.parquet.schema import DEFAULT_MAX_DEPTH, DEFAULT_MAX_TABLE_DEPTH, Kind, RecordConverter
 from wme_assets.schema import RECORD_SCHEMA_VERSION
 from wme_assets.snapshots.archive import language_from_dbname, snapshot_identifier
 from wme_assets.storage.parquet_dataset import schema_fingerprint
+from wme_assets.util.dates import check_yyyymmdd
+from wme_assets.util.digests import file_sha256
+from wme_assets.util.sizes import MiB
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_MAX_BYTES = 1_000_000_000  # of NDJSON: ~150–300 MB of Parquet for articles with HTML and wikitext
@@ -221,8 +221,8 @@ def write_parquet_shards(
     for name, value in limits.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if dump_date is not None and not DATE.match(dump_date):
-        raise ValueError(f"dump_date must be YYYYMMDD, got {dump_date!r}")
+    if dump_date is not None:
+        check_yyyymmdd(dump_date, "dump_date")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stale = sorted(p.name for p in out.glob(f"{identifier}_*.parquet"))

@@ -11,7 +11,6 @@ from pathlib import Path
 from wme_assets.settings import validate_project
 from wme_assets.storage.article_store.layout import (
     BASE_FORMAT,
-    MiB,
     _check_date,
     _check_hour,
     _missing_hours,
@@ -23,6 +22,7 @@ from wme_assets.storage.article_store.state import CurrentState, _read_pointer, 
 from wme_assets.storage.article_store.writer import ArticleStoreWriter
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.parquet_dataset import part_paths
+from wme_assets.util.sizes import MiB
 
 log = logging.getLogger(__name__)
 

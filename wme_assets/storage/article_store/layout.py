@@ -13,8 +13,7 @@ import pyarrow.compute as pc
 
 from wme_assets.settings import validate_project
 from wme_assets.storage.parquet_dataset import schema_fingerprint
-
-MiB = 1024 * 1024
+from wme_assets.util.dates import check_yyyymmdd, check_yyyymmddhh
 
 ARTICLE_STORE_SCHEMA_VERSION = "1"
 UPSERT, DELETE = "upsert", "delete"
@@ -56,23 +55,11 @@ _INT64_MAX = 2**63 - 1
 
 
 def _check_date(date: str) -> str:
-    try:
-        if len(date) == 8:
-            datetime.strptime(date, "%Y%m%d")
-            return date
-    except (TypeError, ValueError):
-        pass
-    raise ValueError(f"date {date!r} is not YYYYMMDD")
+    return check_yyyymmdd(date, "date")
 
 
 def _check_hour(hour: str) -> str:
-    try:
-        if len(hour) == 10:
-            datetime.strptime(hour, "%Y%m%d%H")
-            return hour
-    except (TypeError, ValueError):
-        pass
-    raise ValueError(f"hour {hour!r} is not YYYYMMDDHH")
+    return check_yyyymmddhh(hour, "hour")
 
 
 def _hour_before(date: str) -> str:

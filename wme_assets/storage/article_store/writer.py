@@ -25,12 +25,12 @@ from wme_assets.storage.article_store.layout import (
     DELETE,
     SCHEMA_FINGERPRINT,
     UPSERT,
-    MiB,
     _strictly_ascending,
     article_hash,
 )
 from wme_assets.storage.parquet_dataset import PartFile, schema_fingerprint
 from wme_assets.storage.parquet_writer import BufferedPartWriter, PartFormat, StoreWriter
+from wme_assets.util.sizes import MiB
 
 # The files' own metadata carries the fingerprint; the writer adds each file's provenance.
 _PART_FORMAT = PartFormat(

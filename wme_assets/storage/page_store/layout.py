@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pyarrow as pa
 
 from wme_assets.settings import validate_project
 from wme_assets.storage.parquet_dataset import schema_fingerprint
 from wme_assets.storage.parquet_writer import PartFormat
-
-MiB = 1024 * 1024
+from wme_assets.util.dates import check_yyyymmdd
 
 PAGE_STORE_SCHEMA_VERSION = "1"
 
@@ -75,12 +72,10 @@ _PART_FORMAT = PartFormat(
 )
 
 MANIFEST_FORMAT = "wme.page_store"
-_DATE = re.compile(r"^\d{8}$")
 
 
 def page_store_prefix(project: str, date: str) -> str:
     """``pages/{project}/{date}/``: where one dump's page store lives, relative to the store's prefix."""
     validate_project(project)
-    if not _DATE.match(date or ""):
-        raise ValueError(f"dump date {date!r} is not YYYYMMDD")
+    check_yyyymmdd(date, "dump date")
     return f"pages/{project}/{date}/"

@@ -18,13 +18,13 @@ from typing import Any
 from wme_assets.schema.page import Page
 from wme_assets.settings import validate_project
 from wme_assets.storage.page_store.layout import (
-    _DATE,
     _PART_FORMAT,
     SCHEMA_FINGERPRINT,
-    MiB,
 )
 from wme_assets.storage.parquet_dataset import PartFile
 from wme_assets.storage.parquet_writer import BufferedPartWriter, StoreWriter
+from wme_assets.util.dates import check_yyyymmdd
+from wme_assets.util.sizes import MiB
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +171,7 @@ class PageStoreWriter(StoreWriter):
         compression_level: int = 3,
     ) -> None:
         validate_project(project)
-        if not _DATE.match(dump_date or ""):
-            raise ValueError(f"dump date {dump_date!r} is not YYYYMMDD")
+        check_yyyymmdd(dump_date, "dump date")
         if min(rows_per_file, max_file_bytes, rows_per_batch, batch_text_bytes) < 1:
             raise ValueError(
                 "rows_per_file, max_file_bytes, rows_per_batch and batch_text_bytes must be >= 1"
