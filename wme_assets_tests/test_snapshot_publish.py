@@ -29,7 +29,7 @@ from wme_assets.snapshots.publish import (
     verify_published,
 )
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
-from wme_assets_tests.test_export_archive import load_real_records
+from wme_assets_tests.test_snapshot_archive import load_real_records
 
 pytestmark = pytest.mark.integration
 

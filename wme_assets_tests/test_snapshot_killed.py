@@ -21,7 +21,7 @@ from wme_assets.snapshots.publish import read_latest, snapshots_listing_key, ver
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.test_export_archive import load_real_records
+from wme_assets_tests.test_snapshot_archive import load_real_records
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def _keys(store: ObjectStore, under: str) -> list[str]:
     return [info.key for info in store.list(store.key(under) + "/")]
 
 
-def test_export_killed_mid_publish_leaves_latest_and_rerun_completes(object_store, tmp_path, fixtures_dir):
+def test_snapshot_killed_mid_publish_leaves_latest_and_rerun_completes(object_store, tmp_path, fixtures_dir):
     _write_base(object_store, tmp_path, fixtures_dir, OLD)
     export_snapshots(object_store, "enwiki", OLD, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None)
     before = read_latest(object_store, IDENTIFIER)
