@@ -39,12 +39,12 @@ from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_ba
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets_tests.paths import DUMP_DATE
 from wme_assets_tests.servers import new_test_store
-from wme_assets_tests.test_snapshot_publish import same_store
 from wme_assets_tests.test_publishing_parquet import (
     enterprise_structured_contents,
     real_articles,
     wme_structured_contents,
 )
+from wme_assets_tests.test_snapshot_publish import same_store
 
 pytestmark = pytest.mark.integration
 
