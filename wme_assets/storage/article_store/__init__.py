@@ -46,10 +46,12 @@ into it (``folded_deltas``, cumulative since the last dump base) and the newest 
 later changes would undo them. The old base stays until retention removes it. Publishing a new dump base
 keeps the deltas (folded or not) from its date on, so changes after the dump are not lost.
 
-One writer per project at a time (a Dagster concurrency pool per project: ``wme/project/{project}``,
-the name ``project_pool(project)`` in ``wme_assets/defs/partitions.py`` gives it): the pointer is
-read-modify-write. Pointer updates re-read it just before writing and refuse to drop deltas published in
-between, which narrows the window but does not replace that rule.
+One writer per project at a time is the rule: the pointer is read-modify-write. Today every asset that
+writes an article store declares the Dagster pool ``wme_article_store`` (``ARTICLE_STORE_POOL`` in
+``wme_assets/instance.py``), which bounds concurrent writers deployment-wide, not per project (Dagster
+pools are not per partition; a limit of 1 makes it one writer in total). Pointer updates re-read it just
+before writing and refuse to drop deltas published in between, which narrows the window but does not
+replace the rule.
 
 Republishing a base or delta in place replaces it when its manifest is written; a reader downloading
 its files at that moment gets a sha256 mismatch (an error, never a mix of two versions).
