@@ -1,0 +1,146 @@
+"""Enterprise's ``GetAbstract``: the lead section flattened to HTML, its parentheticals removed from
+that HTML string, then its text."""
+
+from __future__ import annotations
+
+import re
+from html import escape as html_escape
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from .dom import _classes, _detached_copy, _iter_descendants, _outermost, _remove, _replace_with_text, _text
+from .text import _SPACE_BEFORE_PUNCT, _markdown_list
+
+# Go's RE2 \s is ASCII: patterns with \s are compiled with re.ASCII (see :mod:`.text`).
+_SPACES_OR_HYPHEN = re.compile(r"(\s{2,}-)|\s{2,}", re.ASCII)
+_BLANK_LINES = re.compile(r"^\s*$\n?", re.ASCII | re.MULTILINE)
+_PAREN_SEMICOLON = re.compile(r"\(\s*;\s*", re.ASCII)
+_EMPTY_BRACES = re.compile(r"\(\s*\)", re.ASCII)
+_EMPTY_BRACKET = re.compile(r"\[\s*\]", re.ASCII)
+_SPACE_BEFORE_PUNCT_NON_LATIN = re.compile(r"(\s|&nbsp;)([，。])", re.ASCII)
+_SPACE_AROUND_PUNCT_LATIN = re.compile(r"(\s|&nbsp;)([,.!?])(\s|&nbsp;|</)", re.ASCII)
+_FORMULA = re.compile(r"(\d|[A-Z][a-z]?|\))<su[bp]>[0-9+-]{1,3}</su[bp]>")
+_MATH_EXPR = re.compile(r"\(( |&nbsp;)*<i>([A-z]|[0-9+-])</i>")
+_NESTED_BRACES = re.compile(r"([(（][^()（）]*)([(（][^()（）]+[)）])")
+_BRACES_WITH_SPACE = re.compile(r"( |&nbsp;)\([^)]+ [^)]*\)")
+_BRACES_WITH_SPACE_COLON_COMMA = re.compile(r"（[^）]+[ ：，][^）]+）")
+_NUMERIC = re.compile(r"^[0-9]+$")
+
+
+def _abstract_drop(el: Any) -> bool:
+    """Enterprise's ``rmNodes`` for the abstract: references, pronunciations, hidden and
+    non-prose nodes. (Its two ``[data-mw*="target":{"wt":"IPA"]`` selectors are not valid CSS and
+    match nothing in goquery; ``[data-mw*="IPA"]`` covers them.)"""
+    tag = el.tag
+    cls = _classes(el)
+    cls_attr = el.get("class") or ""
+    data_mw = el.get("data-mw") or ""
+    title = el.get("title") or ""
+    return (
+        "mw-ref" in cls_attr
+        or any(
+            c in cls
+            for c in (
+                "mw-reflink-text", "reference", "IPA", "pronunciation", "respelling",
+                "geo-nondefault", "geo-multi-punct", "hide-when-compact", "noprint", "noexcerpt",
+                "nomobile", "sortkey", "lang-comment", "rt-commentedText",
+            )
+        )
+        or "pronunciation" in title
+        or "Help:Pronunciation" in title
+        or "IPA" in data_mw
+        or "respell" in data_mw
+        or (tag == "span" and (el.get("style") == "display:none" or "Z3988" in cls or "error" in cls_attr))
+        or el.get("id") == "coordinates"
+        or (tag == "table" and "navbox" in cls)
+        or (tag == "div" and ("infobox" in cls or "magnify" in cls))
+        or (tag == "ul" and "gallery" in cls)
+        or el.get("encoding") == "application/x-tex"
+    )
+
+
+def _inner_html(el: Any) -> str:
+    parts = [html_escape(el.text, quote=False) if el.text else ""]
+    for child in el:
+        parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
+    # libxml2 writes U+00A0 as &nbsp; in some contexts; Go's renderer writes the raw character,
+    # and Enterprise's "( |&nbsp;)" must not match a raw no-break space.
+    return "".join(parts).replace("&nbsp;", "\u00a0").replace("&#160;", "\u00a0")
+
+
+def _remove_nested_braces(s: str) -> str:
+    while True:
+        new = _NESTED_BRACES.sub(lambda m: m.group(1), s)
+        if new == s or not _NESTED_BRACES.search(new):
+            return new
+        s = new
+
+
+def abstract(doc: Any) -> str:
+    """Enterprise's ``GetAbstract``: the lead section as plain text, parentheticals removed."""
+    doc = _detached_copy(doc)
+    nihongo = ""
+    body = doc.find("body")
+    lead = next(body.iter("section"), None) if body is not None else None
+    for el in _iter_descendants(lead) if lead is not None else ():
+        if "Nihongo" in (el.get("data-mw") or ""):
+            nihongo = _text(el)
+            break
+
+    for el in [e for e in _iter_descendants(doc) if _abstract_drop(e)]:
+        _remove(el)
+
+    body = doc.find("body")
+    section = next(body.iter("section"), None) if body is not None else None
+    if section is None:
+        return nihongo.strip()
+
+    for el in [e for e in _iter_descendants(section) if e.tag in (
+        "table", "div", "input", "script", "style", "link", "figure", "figcaption", "caption")]:
+        _remove(el)
+
+    # numeric superscripts → U+2070 + digit (Enterprise's arithmetic, so ² is written U+2072)
+    for sup in list(section.iter("sup")):
+        txt = _text(sup)
+        if _NUMERIC.match(txt):
+            _replace_with_text(sup, "".join(chr(0x2070 + ord(c) - 48) for c in txt))
+
+    # lists → "\n  - item\n" text
+    for lst in _outermost(section, lambda e: e.tag in ("ul", "ol", "dl")):
+        out = ["\n"]
+        _markdown_list(lst, 1, out)
+        _replace_with_text(lst, "".join(out))
+
+    # flatten a/span to their text, so the regexes below see prose rather than markup
+    for el in _outermost(section, lambda e: e.tag in ("a", "span")):
+        _replace_with_text(el, _text(el))
+
+    for el in _iter_descendants(section):
+        for attr in ("about", "data-mw", "id", "typeof"):
+            el.attrib.pop(attr, None)
+        for attr, val in el.attrib.items():
+            if "(" in val or ")" in val:
+                el.set(attr, val.replace("(", "substitue_for_open_paren_in_attr").replace(
+                    ")", "substitue_for_closed_paren_in_attr"))
+
+    hml = " " + _inner_html(section)
+    if not _FORMULA.search(hml) and not _MATH_EXPR.search(hml):
+        hml = _remove_nested_braces(hml)
+        hml = _BRACES_WITH_SPACE.sub("", hml)
+        hml = _BRACES_WITH_SPACE_COLON_COMMA.sub("", hml)
+    hml = _EMPTY_BRACES.sub("", hml)
+    hml = _EMPTY_BRACKET.sub("", hml)
+    hml = _SPACE_BEFORE_PUNCT_NON_LATIN.sub(r"\2", hml)
+    hml = _SPACE_AROUND_PUNCT_LATIN.sub(r"\2\3", hml)
+
+    frag = lxml.html.fragment_fromstring(hml, create_parent="div") if hml.strip() else None
+    abs_ = _text(frag) if frag is not None else ""
+    if not abs_.startswith(nihongo):
+        abs_ = f"{nihongo} {abs_}"
+    abs_ = _SPACES_OR_HYPHEN.sub(lambda m: m.group(0) if m.group(0).endswith("-") else " ", abs_)
+    abs_ = _SPACE_BEFORE_PUNCT.sub(r"\2", abs_)
+    abs_ = _PAREN_SEMICOLON.sub("(", abs_)
+    abs_ = _BLANK_LINES.sub("", abs_)
+    return abs_.strip()
