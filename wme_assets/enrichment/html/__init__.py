@@ -11,7 +11,8 @@ The modules, in the order :func:`html_fields` uses them (one per Enterprise pars
     ``extract``      :func:`html_fields`: one parse, then every function below on it
     ``dom``          :func:`parse_html` and the tree helpers: goquery's selectors, clone and
                      ``RemoveChild`` over lxml
-    ``abstract``     ``GetAbstract``
+    ``abstract``     ``GetAbstract`` (with :mod:`wme_assets.enrichment.abstract_rules`, shared with
+                     the wikitext path)
     ``relations``    ``GetCategories``, ``GetTemplates``
     ``sections``     ``GetSections``
     ``infoboxes``    ``GetInfoBoxes``

@@ -1,5 +1,6 @@
 """Enterprise's ``GetAbstract``: the lead section flattened to HTML, its parentheticals removed from
-that HTML string, then its text."""
+that HTML string (:mod:`wme_assets.enrichment.abstract_rules`, shared with the wikitext path), then
+its text."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from wme_assets.enrichment.abstract_rules import (
+    FORMULA_RE,
+    MATH_EXPR_RE,
+    drop_parentheticals,
+    superscript_number,
+    tidy_punctuation,
+)
+
 from .dom import _classes, _detached_copy, _iter_descendants, _outermost, _remove, _replace_with_text, _text
 from .text import _SPACE_BEFORE_PUNCT, _markdown_list
 
@@ -17,15 +26,6 @@ from .text import _SPACE_BEFORE_PUNCT, _markdown_list
 _SPACES_OR_HYPHEN = re.compile(r"(\s{2,}-)|\s{2,}", re.ASCII)
 _BLANK_LINES = re.compile(r"^\s*$\n?", re.ASCII | re.MULTILINE)
 _PAREN_SEMICOLON = re.compile(r"\(\s*;\s*", re.ASCII)
-_EMPTY_BRACES = re.compile(r"\(\s*\)", re.ASCII)
-_EMPTY_BRACKET = re.compile(r"\[\s*\]", re.ASCII)
-_SPACE_BEFORE_PUNCT_NON_LATIN = re.compile(r"(\s|&nbsp;)([，。])", re.ASCII)
-_SPACE_AROUND_PUNCT_LATIN = re.compile(r"(\s|&nbsp;)([,.!?])(\s|&nbsp;|</)", re.ASCII)
-_FORMULA = re.compile(r"(\d|[A-Z][a-z]?|\))<su[bp]>[0-9+-]{1,3}</su[bp]>")
-_MATH_EXPR = re.compile(r"\(( |&nbsp;)*<i>([A-z]|[0-9+-])</i>")
-_NESTED_BRACES = re.compile(r"([(（][^()（）]*)([(（][^()（）]+[)）])")
-_BRACES_WITH_SPACE = re.compile(r"( |&nbsp;)\([^)]+ [^)]*\)")
-_BRACES_WITH_SPACE_COLON_COMMA = re.compile(r"（[^）]+[ ：，][^）]+）")
 _NUMERIC = re.compile(r"^[0-9]+$")
 
 
@@ -65,17 +65,9 @@ def _inner_html(el: Any) -> str:
     parts = [html_escape(el.text, quote=False) if el.text else ""]
     for child in el:
         parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
-    # libxml2 writes U+00A0 as &nbsp; in some contexts; Go's renderer writes the raw character,
-    # and Enterprise's "( |&nbsp;)" must not match a raw no-break space.
+    # libxml2 writes U+00A0 as &nbsp; in some contexts; Go's renderer writes the raw character, so
+    # Enterprise's "( |&nbsp;)" alternatives never match one (abstract_rules leaves them out).
     return "".join(parts).replace("&nbsp;", "\u00a0").replace("&#160;", "\u00a0")
-
-
-def _remove_nested_braces(s: str) -> str:
-    while True:
-        new = _NESTED_BRACES.sub(lambda m: m.group(1), s)
-        if new == s or not _NESTED_BRACES.search(new):
-            return new
-        s = new
 
 
 def abstract(doc: Any) -> str:
@@ -101,11 +93,11 @@ def abstract(doc: Any) -> str:
         "table", "div", "input", "script", "style", "link", "figure", "figcaption", "caption")]:
         _remove(el)
 
-    # numeric superscripts → U+2070 + digit (Enterprise's arithmetic, so ² is written U+2072)
+    # numeric superscripts → U+2070 + digit (Enterprise's arithmetic)
     for sup in list(section.iter("sup")):
         txt = _text(sup)
         if _NUMERIC.match(txt):
-            _replace_with_text(sup, "".join(chr(0x2070 + ord(c) - 48) for c in txt))
+            _replace_with_text(sup, superscript_number(txt))
 
     # lists → "\n  - item\n" text
     for lst in _outermost(section, lambda e: e.tag in ("ul", "ol", "dl")):
@@ -126,14 +118,9 @@ def abstract(doc: Any) -> str:
                     ")", "substitue_for_closed_paren_in_attr"))
 
     hml = " " + _inner_html(section)
-    if not _FORMULA.search(hml) and not _MATH_EXPR.search(hml):
-        hml = _remove_nested_braces(hml)
-        hml = _BRACES_WITH_SPACE.sub("", hml)
-        hml = _BRACES_WITH_SPACE_COLON_COMMA.sub("", hml)
-    hml = _EMPTY_BRACES.sub("", hml)
-    hml = _EMPTY_BRACKET.sub("", hml)
-    hml = _SPACE_BEFORE_PUNCT_NON_LATIN.sub(r"\2", hml)
-    hml = _SPACE_AROUND_PUNCT_LATIN.sub(r"\2\3", hml)
+    if not FORMULA_RE.search(hml) and not MATH_EXPR_RE.search(hml):
+        hml = drop_parentheticals(hml)
+    hml = tidy_punctuation(hml, html=True)
 
     frag = lxml.html.fragment_fromstring(hml, create_parent="div") if hml.strip() else None
     abs_ = _text(frag) if frag is not None else ""

@@ -27,6 +27,7 @@ The modules, in the order the extractor uses them
                           rendered by:
     ``tree_renderer``       mwparserfromhell's tree of the lead, when it can parse it safely
     ``abstract``            the lead's paragraphs and lists, cleaned up as Enterprise does
+                            (:mod:`wme_assets.enrichment.abstract_rules`, shared with the HTML path)
     ``tables``            ``tables`` (each section lists its own in ``table_references``)
     ``fields``            :class:`WikitextFields`, the result
 

@@ -3,7 +3,6 @@ what Enterprise's formula guard looks for."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mwparserfromhell.nodes import (
@@ -14,6 +13,14 @@ from mwparserfromhell.nodes import (
     Template,
     Text,
     Wikilink,
+)
+
+from wme_assets.enrichment.abstract_rules import (
+    FORMULA_BEFORE_RE,
+    FORMULA_SCRIPT_RE,
+    MATH_EXPR_BEFORE_RE,
+    MATH_EXPR_CHAR_RE,
+    superscript_number,
 )
 
 from .inline_templates import _FR_ORDINAL_RE, _Args, _ascii_digits, _fr_ordinal_display, _inline_template
@@ -27,10 +34,6 @@ _DROPPED_TAGS = frozenset((
     "caption", "tr", "td", "th", "ul", "ol", "dl", "dd", "dt", "li", "poem", "syntaxhighlight", "source",
     "pre", "section", "indicator", "noinclude", "includeonly", "style", "script",
 ))
-_FORMULA_BEFORE_RE = re.compile(r"(?:\d|[A-Z][a-z]?|\))$")
-_FORMULA_SUP_RE = re.compile(r"^[0-9+-]{1,3}$")
-_MATH_EXPR_BEFORE_RE = re.compile(r"\( *$")
-_MATH_EXPR_CHAR_RE = re.compile(r"^[A-z0-9+-]$")
 
 
 class _TreeRenderer:
@@ -118,12 +121,11 @@ class _TreeRenderer:
         text = self.render(node.contents)
         if tag in ("sup", "sub"):
             before = out[-1] if out else ""
-            if _FORMULA_SUP_RE.match(text) and _FORMULA_BEFORE_RE.search(before):
+            if FORMULA_SCRIPT_RE.match(text) and FORMULA_BEFORE_RE.search(before):
                 self.formula_seen = True
             if tag == "sup" and _ascii_digits(text):
-                # Enterprise writes a superscript number as U+2070 + digit (so ² becomes U+2072)
-                return "".join(chr(0x2070 + int(d)) for d in text)
-        elif tag == "i" and _MATH_EXPR_CHAR_RE.match(text):
-            if out and _MATH_EXPR_BEFORE_RE.search(out[-1]):
+                return superscript_number(text)
+        elif tag == "i" and MATH_EXPR_CHAR_RE.match(text):
+            if out and MATH_EXPR_BEFORE_RE.search(out[-1]):
                 self.formula_seen = True
         return text
