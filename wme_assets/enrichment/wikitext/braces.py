@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .deadline import _NO_DEADLINE, _Deadline
 
@@ -42,6 +43,23 @@ def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             top.append((s, e))
             end = e
     return top
+
+
+def _replace_outermost(text: str, token_re: re.Pattern[str], opener: str, replace: Callable[[int, int], str],
+                       deadline: _Deadline = _NO_DEADLINE) -> str:
+    """``text`` with each outermost matched span (``{{…}}`` or ``[[…]]``, as for :func:`_pairs`)
+    replaced by ``replace(start, end)`` of the span."""
+    spans, _unmatched, _depth = _pairs(text, token_re, opener, deadline)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for s, e in _outermost(spans):
+        out.append(text[pos:s])
+        out.append(replace(s, e))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _SPLIT_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\|")

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .deadline import _NO_DEADLINE, _Deadline
-from .masking import _closer
+from .masking import _closer_finder
 
 _REF_OPEN_RE = re.compile(r"<ref\b([^<>]*?)(/?)>", re.IGNORECASE)
-_REF_CLOSE_RE = re.compile(r"</ref\s*>", re.IGNORECASE)
 _BLOCK_ELEMENT_RE = re.compile(
     r"<(gallery|references|imagemap|table|div|center|blockquote|poem|timeline)\b([^<>]*)>", re.IGNORECASE
 )
@@ -24,7 +23,7 @@ def _scan_elements(text: str, open_re: re.Pattern[str], handle: Callable[[str, s
     elements stay as text. Linear: a missing closer is searched for once per tag name."""
     out: list[str] = []
     pos = 0
-    no_closer_after: dict[str, int] = {}
+    find_closer = _closer_finder(text)
     steps = 0
     while True:
         m = open_re.search(text, pos)
@@ -41,11 +40,7 @@ def _scan_elements(text: str, open_re: re.Pattern[str], handle: Callable[[str, s
             out.append(handle(tag, attrs, None))
             pos = open_end
             continue
-        closed = None
-        if no_closer_after.get(tag, len(text) + 1) > open_end:
-            closed = _closer(tag).search(text, open_end)
-            if closed is None:
-                no_closer_after[tag] = open_end
+        closed = find_closer(tag, open_end)
         if closed is None:
             out.append(text[start:open_end])
             pos = open_end
@@ -61,7 +56,7 @@ def _scan_elements(text: str, open_re: re.Pattern[str], handle: Callable[[str, s
 def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
     """``(attrs, content or None, start, end)`` of every ``<ref>`` in masked text."""
     pos = 0
-    no_closer = False
+    find_closer = _closer_finder(text)
     steps = 0
     while True:
         m = _REF_OPEN_RE.search(text, pos)
@@ -74,9 +69,8 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
             yield m.group(1), None, m.start(), m.end()
             pos = m.end()
             continue
-        closed = None if no_closer else _REF_CLOSE_RE.search(text, m.end())
+        closed = find_closer("ref", m.end())
         if closed is None:
-            no_closer = True
             pos = m.end()
             continue
         yield m.group(1), text[m.end():closed.start()], m.start(), closed.end()
@@ -98,24 +92,39 @@ def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
     return "".join(out)
 
 
-def _drop_tables(text: str) -> str:
-    """Remove ``{| … |}`` wiki tables (an unclosed table runs to the end, as MediaWiki closes it
-    there)."""
-    if "{|" not in text:
-        return text
-    out: list[str] = []
+def _table_spans(text: str, deadline: _Deadline = _NO_DEADLINE) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each outermost ``{| … |}`` wiki table: from the start of its ``{|`` line to
+    the end of its ``|}`` line (the newline excluded). An unclosed table runs to the end of the text,
+    where MediaWiki closes it."""
+    first = text.find("{|")
+    if first < 0:
+        return
     depth = 0
-    pos = 0
-    for m in _TABLE_LINE_RE.finditer(text):
+    start = 0
+    for k, m in enumerate(_TABLE_LINE_RE.finditer(text, text.rfind("\n", 0, first) + 1)):
+        if k & 255 == 255:
+            deadline.check("tables")
         if m.group(1) == "{|":
             if depth == 0:
-                out.append(text[pos:m.start()])
+                start = m.start()
             depth += 1
         elif depth:
             depth -= 1
             if depth == 0:
                 end = text.find("\n", m.end())
-                pos = len(text) if end < 0 else end
-    if depth == 0:
-        out.append(text[pos:])
+                yield start, len(text) if end < 0 else end
+    if depth:
+        yield start, len(text)
+
+
+def _drop_tables(text: str) -> str:
+    """Remove the ``{| … |}`` wiki tables."""
+    if "{|" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in _table_spans(text):
+        out.append(text[pos:start])
+        pos = end
+    out.append(text[pos:])
     return "".join(out)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import mwparserfromhell
 
 from .abstract import _abstract_from_rendered
-from .braces import _BRACES_RE, _BRACKETS_RE, _outermost, _pairs, _split_top, _template_args
+from .braces import _BRACES_RE, _BRACKETS_RE, _pairs, _replace_outermost, _split_top, _template_args
 from .deadline import _Deadline
 from .inline_templates import _renders_text
 from .names import NS_FILE, WikiNames, _clean_title
@@ -214,25 +214,20 @@ def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
     if not lead.strip():
         return result
     renderer = _RegexRenderer(names, deadline)
-    spans, _unmatched, _depth = _pairs(lead, _BRACES_RE, "{{", deadline)
-    kept: list[str] = []
-    pos = 0
     infobox_images: list[str] = []
     other_images: list[tuple[int, str]] = []
-    for s, e in _outermost(spans):
+
+    def sort_template(s: int, e: int) -> str:
+        """The template itself if it renders text; otherwise read what it says and cut it out."""
         body = lead[s + 2:e - 2]
         bar = body.find("|")
         raw_name = body if bar < 0 else body[:bar]
-        kept.append(lead[pos:s])
-        pos = e
         if _renders_text(_template_key(raw_name, names)):
-            kept.append(lead[s:e])
-            continue
+            return lead[s:e]
         title = _template_title(raw_name, names)
         if title is None or bar < 0:
-            continue
-        parts = _split_top(body)
-        positional, named = _template_args(parts)
+            return ""
+        positional, named = _template_args(_split_top(body))
         if _INFOBOX_RE.search(title[1]):
             result.infoboxes.append(_infobox_part(raw_name, named, renderer))
             infobox_images.extend(_template_images(named, names))
@@ -244,8 +239,9 @@ def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
             images = _template_images(named, names)
             if images:
                 other_images.append((s, images[0]))
-    kept.append(lead[pos:])
-    text = "".join(kept)
+        return ""
+
+    text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline)
     deadline.check("lead templates")
     result.abstract = _lead_abstract(text, renderer)
     if infobox_images:

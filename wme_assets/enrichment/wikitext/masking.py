@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .deadline import _NO_DEADLINE, _Deadline
 
@@ -29,6 +30,23 @@ def _closer(tag: str) -> re.Pattern[str]:
     return pattern
 
 
+def _closer_finder(text: str) -> Callable[[str, int], re.Match[str] | None]:
+    """``find(tag, pos)``: the first ``</tag>`` at or after ``pos`` in ``text``. A tag found to have no
+    closer after some position is not searched for again past it, so a page of unclosed openers costs
+    one search per tag name, not one per opener."""
+    none_after: dict[str, int] = {}
+
+    def find(tag: str, pos: int) -> re.Match[str] | None:
+        if none_after.get(tag, len(text) + 1) <= pos:
+            return None
+        closed = _closer(tag).search(text, pos)
+        if closed is None:
+            none_after[tag] = pos
+        return closed
+
+    return find
+
+
 def mask_wikitext(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
     """The wikitext with comments removed, ``<nowiki>`` content made inert (kept as text) and the
     content of non-wikitext elements (``<math>``, ``<pre>``, ``<syntaxhighlight>``, ``<includeonly>``…)
@@ -42,7 +60,7 @@ def mask_wikitext(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
         return text
     out: list[str] = []
     pos = 0
-    no_closer_after: dict[str, int] = {}
+    find_closer = _closer_finder(text)
     search = _MASK_OPEN_RE.search
     steps = 0
     while True:
@@ -62,11 +80,7 @@ def mask_wikitext(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
         if m.group(2).rstrip().endswith("/"):  # <nowiki/>, <section begin=x/>
             pos = open_end
             continue
-        closed = None
-        if no_closer_after.get(tag, len(text) + 1) > open_end:
-            closed = _closer(tag).search(text, open_end)
-            if closed is None:
-                no_closer_after[tag] = open_end
+        closed = find_closer(tag, open_end)
         if closed is None:  # unclosed: literal text, as MediaWiki renders it
             out.append(text[start:open_end])
             pos = open_end

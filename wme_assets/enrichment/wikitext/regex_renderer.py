@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from .braces import _BRACES_RE, _BRACKETS_RE, _outermost, _pairs, _split_top, _template_args
+from .braces import _BRACES_RE, _BRACKETS_RE, _replace_outermost, _split_top, _template_args
 from .deadline import _NO_DEADLINE, _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements, _strip_refs
 from .inline_templates import _FR_ORDINAL_RE, _Args, _fr_ordinal_display, _inline_template, _renders_text
@@ -32,6 +32,21 @@ _SPACE_RUN_RE = re.compile(r"[ \t]+")
 _ASCII_SPACES_RE = re.compile(r"[ \t\n\f\r]+")  # Go's \s+: a no-break space is not one
 _LIST_MARKERS_RE = re.compile(r"(?m)^[*#:;]+[ \t]*")
 _URL_RE = re.compile(r"(?:https?:)?//[^\s\[\]<>\"|{}]+")
+
+
+def _strip_markup(text: str) -> str:
+    """External links to their label; bold/italic quotes, tags (``<br>`` to a space) and behaviour
+    switches removed. Wikilinks are the caller's business."""
+    if "[" in text:
+        text = _EXTLINK_RE.sub(lambda m: m.group(2) or "", text)
+    if "''" in text:
+        text = _QUOTES_RE.sub("", text)
+    if "<" in text:
+        text = _BR_RE.sub(" ", text)
+        text = _TAG_RE.sub("", text)
+    if "__" in text:
+        text = _SWITCH_RE.sub("", text)
+    return text
 
 
 class _RegexRenderer:
@@ -76,17 +91,8 @@ class _RegexRenderer:
     def _templates(self, text: str) -> str:
         if "{{" not in text:
             return text
-        spans, _unmatched, _depth = _pairs(text, _BRACES_RE, "{{", self.deadline)
-        if not spans:
-            return text
-        out: list[str] = []
-        pos = 0
-        for s, e in _outermost(spans):
-            out.append(text[pos:s])
-            out.append(self._template(text[s + 2:e - 2]))
-            pos = e
-        out.append(text[pos:])
-        return "".join(out)
+        return _replace_outermost(text, _BRACES_RE, "{{", lambda s, e: self._template(text[s + 2:e - 2]),
+                                  self.deadline)
 
     def _template(self, body: str) -> str:
         bar = body.find("|")
@@ -106,15 +112,7 @@ class _RegexRenderer:
     def _inline_markup(self, text: str, links: list | None) -> str:
         if "[[" in text:
             text = self._wikilinks(text, links)
-        if "[" in text:
-            text = _EXTLINK_RE.sub(lambda m: m.group(2) or "", text)
-        if "''" in text:
-            text = _QUOTES_RE.sub("", text)
-        if "<" in text:
-            text = _BR_RE.sub(" ", text)
-            text = _TAG_RE.sub("", text)
-        if "__" in text:
-            text = _SWITCH_RE.sub("", text)
+        text = _strip_markup(text)
         if "&" in text:
             text = html.unescape(text)
         return text
@@ -130,30 +128,21 @@ class _RegexRenderer:
                 links.append({"url": self._url(target), "text": _clean_title(link_text)})
             return shown + (m.group(3) or "")
 
+        def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
+            target, sep, label = text[s + 2:e - 2].partition("|")
+            shown = self._link_text(target, label if sep else None)
+            if shown is None:
+                return ""
+            if links is not None and shown:
+                trail = _LINKTRAIL_RE.match(text, e) if e < len(text) else None
+                link_text = _clean_title(_QUOTES_RE.sub("", shown) + (trail.group() if trail else ""))
+                links.append({"url": self._url(target), "text": link_text})
+            return shown
+
         text = _SIMPLE_LINK_RE.sub(simple, text)
         if "[[" not in text:
             return text
-        spans, _unmatched, _depth = _pairs(text, _BRACKETS_RE, "[[", self.deadline)
-        if not spans:
-            return text
-        out: list[str] = []
-        pos = 0
-        for s, e in _outermost(spans):
-            out.append(text[pos:s])
-            inner = text[s + 2:e - 2]
-            target, sep, label = inner.partition("|")
-            shown = self._link_text(target, label if sep else None)
-            if shown is None:
-                pos = e
-                continue
-            trail = _LINKTRAIL_RE.match(text, e) if e < len(text) else None
-            if links is not None and shown:
-                link_text = _clean_title(_QUOTES_RE.sub("", shown) + (trail.group() if trail else ""))
-                links.append({"url": self._url(target), "text": link_text})
-            out.append(shown)
-            pos = e
-        out.append(text[pos:])
-        return "".join(out)
+        return _replace_outermost(text, _BRACKETS_RE, "[[", nested, self.deadline)
 
     def _link_text(self, target: str, label: str | None) -> str | None:
         return _link_display(self.names, target, label)

@@ -8,20 +8,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from .braces import _BRACKETS_RE, _outermost, _pairs
+from .braces import _BRACKETS_RE, _replace_outermost
 from .deadline import _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements
-from .regex_renderer import (
-    _ASCII_SPACES_RE,
-    _BLANK_LINES_RE,
-    _BR_RE,
-    _EXTLINK_RE,
-    _QUOTES_RE,
-    _SPACE_RUN_RE,
-    _SWITCH_RE,
-    _TAG_RE,
-    _RegexRenderer,
-)
+from .regex_renderer import _ASCII_SPACES_RE, _BLANK_LINES_RE, _SPACE_RUN_RE, _RegexRenderer, _strip_markup
 
 _HEADING_RE = re.compile(r"^(={1,6})(.+?)(={1,6})[ \t]*$", re.MULTILINE)
 
@@ -121,33 +111,18 @@ class _SectionRenderer(_RegexRenderer):
         if "<" in text:
             text = _scan_elements(text, _BLOCK_ELEMENT_RE, self._block_element, self.deadline)
         # everything but wikilinks now; those are resolved per paragraph
-        if "[" in text:
-            text = self._drop_media_links(text)
-            text = _EXTLINK_RE.sub(lambda m: m.group(2) or "", text)
-        if "''" in text:
-            text = _QUOTES_RE.sub("", text)
-        if "<" in text:
-            text = _BR_RE.sub(" ", text)
-            text = _TAG_RE.sub("", text)
-        if "__" in text:
-            text = _SWITCH_RE.sub("", text)
-        return text
+        return _strip_markup(self._drop_media_links(text))
 
     def _drop_media_links(self, text: str) -> str:
         """Remove file/category/interlanguage links (files can span lines and nest links in their
         captions, so this is done before the text is split into paragraphs)."""
         if "[[" not in text:
             return text
-        spans, _u, _d = _pairs(text, _BRACKETS_RE, "[[", self.deadline)
-        out: list[str] = []
-        pos = 0
-        for s, e in _outermost(spans):
-            target = text[s + 2:e - 2].partition("|")[0]
-            if self._link_text(target, None) is None:
-                out.append(text[pos:s])
-                pos = e
-        out.append(text[pos:])
-        return "".join(out)
+
+        def drop_media(s: int, e: int) -> str:
+            return "" if self._link_text(text[s + 2:e - 2].partition("|")[0], None) is None else text[s:e]
+
+        return _replace_outermost(text, _BRACKETS_RE, "[[", drop_media, self.deadline)
 
 
 def _build_sections(masked: str, headings: list[_Heading], lead_end: int, renderer: _SectionRenderer,

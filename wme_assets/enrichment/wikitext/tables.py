@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .deadline import _Deadline
-from .elements import _TABLE_LINE_RE
+from .elements import _table_spans
 from .regex_renderer import _ASCII_SPACES_RE, _LIST_MARKERS_RE, _plain_value, _RegexRenderer
 
 # Wiki tables are line-based: "{|" opens (after optional indentation), "|}" closes, "|-" starts a row,
@@ -45,21 +46,29 @@ class _RawRow:
     cells: list[_RawCell] = field(default_factory=list)
 
 
-def _split_cells(text: str, header: bool) -> list[str]:
-    """A table line (without its leading ``|``/``!``) cut into cells at ``||`` (and ``!!`` on a header
-    line) outside links and templates."""
-    if "||" not in text and "!!" not in text:
-        return [text]
-    cells: list[str] = []
+def _cell_marks(text: str) -> Iterator[re.Match[str]]:
+    """The ``||``, ``!!`` and ``|`` of a table line that are outside links and templates."""
     depth = 0
-    start = 0
     for m in _CELL_TOKEN_RE.finditer(text):
         token = m.group()
         if token in ("{{", "[["):
             depth += 1
         elif token in ("}}", "]]"):
             depth = max(0, depth - 1)
-        elif depth == 0 and (token == "||" or (token == "!!" and header)):
+        elif depth == 0:
+            yield m
+
+
+def _split_cells(text: str, header: bool) -> list[str]:
+    """A table line (without its leading ``|``/``!``) cut into cells at ``||`` (and ``!!`` on a header
+    line) outside links and templates."""
+    if "||" not in text and "!!" not in text:
+        return [text]
+    cells: list[str] = []
+    start = 0
+    for m in _cell_marks(text):
+        token = m.group()
+        if token == "||" or (token == "!!" and header):
             cells.append(text[start:m.start()])
             start = m.end()
     cells.append(text[start:])
@@ -71,14 +80,8 @@ def _cell_attrs(cell: str) -> tuple[str, str]:
     unless what precedes it holds a link (then it is all content, as in MediaWiki)."""
     if "|" not in cell:
         return "", cell
-    depth = 0
-    for m in _CELL_TOKEN_RE.finditer(cell):
-        token = m.group()
-        if token in ("{{", "[["):
-            depth += 1
-        elif token in ("}}", "]]"):
-            depth = max(0, depth - 1)
-        elif depth == 0 and token == "|":
+    for m in _cell_marks(cell):
+        if m.group() == "|":
             attrs = cell[:m.start()]
             return ("", cell) if "[[" in attrs else (attrs, cell[m.end():])
     return "", cell
@@ -263,38 +266,16 @@ def _tables(masked: str, template_spans: list[tuple[int, int]], renderer: _Regex
         return []
     starts = [s for s, _ in template_spans]
     out: list[tuple[int, dict]] = []
-    depth = 0
-    table_start = 0
-    number = 0
     rendered: dict[str, str] = {}
-
-    def add(start: int, end: int) -> None:
-        nonlocal number
+    for start, end in _table_spans(masked, deadline):
         i = bisect_right(starts, start) - 1
         if i >= 0 and template_spans[i][1] > start:
-            return  # a table in a template's arguments is that template's business
+            continue  # a table in a template's arguments is that template's business
         lines = _table_lines(masked, start, end, template_spans)
         rows, attrs, closed, _next = _parse_table(lines, 0)
         if _table_classes(attrs) & _NON_DATA_TABLE_CLASSES:
-            return
-        table = _build_table(rows, closed, f"table-{number + 1}", renderer, rendered)
+            continue
+        table = _build_table(rows, closed, f"table-{len(out) + 1}", renderer, rendered)
         if table is not None:
-            number += 1
             out.append((start, table))
-
-    first = masked.find("{|")
-    for k, m in enumerate(_TABLE_LINE_RE.finditer(masked, masked.rfind("\n", 0, first) + 1)):
-        if k & 255 == 255:
-            deadline.check("tables")
-        if m.group(1) == "{|":
-            if depth == 0:
-                table_start = m.start()
-            depth += 1
-        elif depth:
-            depth -= 1
-            if depth == 0:
-                end = masked.find("\n", m.end())
-                add(table_start, len(masked) if end < 0 else end)
-    if depth:
-        add(table_start, len(masked))  # unclosed: MediaWiki closes it at the end of the page
     return out
