@@ -10,6 +10,7 @@ import json
 import logging
 import lzma
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -225,6 +226,31 @@ def test_infobox_and_navbox_tables_are_not_data_tables():
     assert [(t["identifier"], values(t["rows"])) for t in fields.tables] == [("table-1", [["b"]])]
 
 
-@pytest.mark.parametrize("text", ["{|" * 5000, "{|\n" * 5000, "\n|-" * 10000, "{|\n" + "| a || b\n" * 20000])
-def test_hostile_tables_finish_quickly(text):
-    extract_wikitext_fields(text, EN, time_budget_s=10)
+def table_shape(table: dict) -> tuple:
+    """(identifier, header rows, body rows, row widths, confidence, tables deep through first cells)."""
+    depth, inner = 1, table
+    while nested := next((c["nested_table"] for row in inner["rows"] for c in row if c.get("nested_table")), None):
+        depth, inner = depth + 1, nested
+    return (table["identifier"], len(table["headers"]), len(table["rows"]), {len(r) for r in table["rows"]},
+            table["confidence_score"], depth)
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes"),
+    [
+        # one line: only its first "{|" opens a table (a table starts a line), and that table has no cell
+        pytest.param("{|" * 5000, [], id="openers-on-one-line"),
+        # 5000 unclosed nested tables: one table, unclosed, nested 16 deep (deeper "{|" lines are text)
+        pytest.param("{|\n" * 5000, [("table-1", 0, 1, {1}, 0.5, 16)], id="nested-unclosed"),
+        # row separators without a table are text
+        pytest.param("\n|-" * 10000, [], id="row-separators"),
+        # an unclosed table of 20 000 lines of two cells and no "|-": one row of 40 000 cells
+        pytest.param("{|\n" + "| a || b\n" * 20000, [("table-1", 0, 1, {40000}, 0.5, 1)], id="one-huge-row"),
+    ],
+)
+def test_hostile_tables_finish_quickly(text, shapes):
+    start = time.monotonic()
+    fields = extract_wikitext_fields(text, EN, time_budget_s=10)
+    elapsed = time.monotonic() - start
+    assert elapsed < 5, f"{elapsed:.1f} s"
+    assert [table_shape(t) for t in fields.tables] == shapes

@@ -1,0 +1,115 @@
+"""The entry point: :func:`extract_wikitext_fields` runs the stages in order on one revision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .braces import _BRACES_RE, _outermost, _pairs
+from .deadline import _Deadline
+from .elements import _strip_refs
+from .fields import WikitextFields
+from .lead import _cut_lead, _lead_fields
+from .masking import mask_wikitext
+from .names import NS_CATEGORY, WikiNames, _clean_title, _coerce_names
+from .page_flags import _DISAMBIG_SWITCH_RE, _is_disambiguation_template, maintenance_tags, redirect_target
+from .references import _references
+from .sections import _build_sections, _headings, _SectionRenderer
+from .tables import _tables
+from .template_names import _template_title
+
+
+def extract_wikitext_fields(
+    wikitext: str,
+    site: Any = None,
+    *,
+    dbname: str | None = None,
+    ns: int = 0,
+    time_budget_s: float | None = None,
+) -> WikitextFields:
+    """Derive the Enterprise article fields of one revision from its wikitext.
+
+    Args:
+        wikitext: the revision's wikitext.
+        site: the wiki's names — a :class:`WikiNames` (fastest: build it once per wiki), a dump
+            ``SiteInfo``, a ``{namespace id: name}`` map, a dbname, or ``None`` (built-in tables for
+            ``dbname``, English otherwise).
+        dbname: e.g. ``"frwiki"``; maintenance tags are computed only for ``*wiki`` projects, as in
+            Enterprise (and for any project when ``dbname`` is not given).
+        ns: the page's namespace; the abstract and maintenance tags are for ns 0 only.
+        time_budget_s: raise :class:`ExtractionTimeout` once the extraction has run this long
+            (checked between stages and inside long loops).
+    """
+    deadline = _Deadline(time_budget_s)
+    names = _coerce_names(site, dbname)
+    text = wikitext or ""
+    fields = WikitextFields(number_of_characters=len(text), size_bytes=len(text.encode("utf-8")))
+    fields.redirect_target = redirect_target(text, names) if text.lstrip().startswith("#") else None
+    if ns == 0 and (dbname is None or dbname.endswith("wiki")):
+        fields.maintenance_tags = maintenance_tags(text)
+    if not text.strip():
+        return fields
+
+    deadline.check("start")
+    masked = mask_wikitext(text, deadline)
+    deadline.check("masking")
+
+    template_spans, _unmatched, _depth = _pairs(masked, _BRACES_RE, "{{", deadline)
+    top_templates = _outermost(template_spans)
+    fields.templates = _templates(masked, top_templates, names, deadline)
+    fields.categories = _categories(masked, names)
+    fields.is_disambiguation = bool(_DISAMBIG_SWITCH_RE.search(masked)) if "__" in masked else False
+    fields.is_disambiguation = fields.is_disambiguation or any(
+        _is_disambiguation_template(t) for t in fields.templates)
+    deadline.check("templates and categories")
+
+    section_renderer = _SectionRenderer(names, deadline)
+    fields.references = _references(masked, section_renderer, deadline)
+    deadline.check("references")
+
+    # Every other field reads the text without its <ref>s: strip them once, not per section.
+    body = _strip_refs(masked, deadline)
+    body_templates = _outermost(_pairs(body, _BRACES_RE, "{{", deadline)[0]) if body is not masked else top_templates
+    headings = _headings(body, body_templates, section_renderer)
+    lead_end = headings[0].start if headings else len(body)
+    lead = _cut_lead(body[:lead_end])
+    deadline.check("headings")
+
+    lead_fields = _lead_fields(lead, names, deadline)
+    if ns == 0:
+        fields.abstract = lead_fields.abstract
+    fields.infoboxes = lead_fields.infoboxes
+    fields.image = lead_fields.image
+    fields.description = lead_fields.description
+    deadline.check("lead")
+
+    tables = _tables(body, body_templates, section_renderer, deadline) if "{|" in body else []
+    fields.tables = [table for _offset, table in tables]
+    deadline.check("tables")
+
+    fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline, tables)
+    deadline.check("sections")
+    return fields
+
+
+def _templates(masked: str, top: list[tuple[int, int]], names: WikiNames, deadline: _Deadline) -> list[str]:
+    seen: dict[str, None] = {}
+    for i, (s, e) in enumerate(top):
+        if i & 1023 == 1023:
+            deadline.check("templates")
+        body = masked[s + 2:e - 2]
+        bar = body.find("|")
+        title = _template_title(body if bar < 0 else body[:bar], names)
+        if title is not None:
+            seen.setdefault(names.full_title(*title) if title[0] else title[1], None)
+    return list(seen)
+
+
+def _categories(masked: str, names: WikiNames) -> list[str]:
+    if "[[" not in masked:
+        return []
+    seen: dict[str, None] = {}
+    for m in names._category_re.finditer(masked):
+        title = _clean_title(m.group(1).split("#", 1)[0])
+        if title:
+            seen.setdefault(names.full_title(NS_CATEGORY, title), None)
+    return list(seen)

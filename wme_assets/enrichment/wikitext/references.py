@@ -1,0 +1,106 @@
+"""References: each distinct ``<ref>`` with its citation template's parameters, text and source links."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .braces import _BRACES_RE, _outermost, _pairs, _split_top, _template_args
+from .deadline import _Deadline
+from .elements import _iter_refs
+from .regex_renderer import _EXTLINK_RE, _URL_RE, _plain_value, _RegexRenderer
+from .template_names import _template_key
+
+_ATTR_RE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>/]+))""")
+_CITATION_RE = re.compile(
+    r"^(?:cite|citation|citar|cita|lien|ouvrage|article|chapitre|internetquelle|literatur|"
+    r"chú thích|статья|книга|публикация|cite web|web|harvnb|sfn)", re.IGNORECASE)
+_CITATION_TYPE_PREFIX_RE = re.compile(r"^(?:cite|citar|cita|chú thích)\s+", re.IGNORECASE)
+_URL_PARAMS = ("url", "archive-url", "archiveurl", "chapter-url", "url texte", "url archive", "urlarchivo",
+               "arquivourl", "archiv-url")
+_CITATION_TEXT_KEYS = (
+    ("last", "last1", "author", "author1", "authors", "nom", "nom1", "auteur", "autor", "último", "apellido"),
+    ("first", "first1", "prénom", "prénom1", "primeiro", "nombre"),
+    ("title", "titre", "título", "titel"),
+    ("website", "work", "newspaper", "journal", "magazine", "periodical", "publisher", "site", "périodique",
+     "éditeur", "obra", "publicação", "jornal", "editora", "werk", "hrsg", "sammelwerk"),
+    ("date", "year", "année", "data", "ano", "fecha", "datum", "jahr"),
+)
+
+
+def _attrs(raw: str) -> dict[str, str]:
+    return {m.group(1).lower(): (m.group(2) or m.group(3) or m.group(4) or "").strip()
+            for m in _ATTR_RE.finditer(raw)}
+
+
+def _citation_text(named: dict[str, str], renderer: _RegexRenderer) -> str:
+    pieces: list[str] = []
+    for keys in _CITATION_TEXT_KEYS:
+        for key in keys:
+            value = named.get(key)
+            if value:
+                pieces.append(_plain_value(value, renderer))
+                break
+    return ". ".join(p for p in pieces if p)
+
+
+def _reference(content: str, renderer: _RegexRenderer) -> dict:
+    """One reference's ``type``, ``metadata`` (the citation template's parameters), ``text`` and
+    ``source`` links."""
+    ref: dict[str, Any] = {"type": "text", "metadata": {}, "text": {"value": ""}}
+    urls: list[str] = []
+    citation_text = ""
+    if "{{" in content:
+        spans, _u, _d = _pairs(content, _BRACES_RE, "{{", renderer.deadline)
+        for s, e in _outermost(spans):
+            parts = _split_top(content[s + 2:e - 2])
+            key = _template_key(parts[0], renderer.names)
+            if key and _CITATION_RE.match(key):
+                _positional, named = _template_args(parts)
+                ref["type"] = _CITATION_TYPE_PREFIX_RE.sub("", key) or key
+                ref["metadata"] = {k: _plain_value(v, renderer) for k, v in named.items() if v}
+                urls.extend(named[k] for k in _URL_PARAMS if named.get(k))
+                citation_text = _citation_text(named, renderer)
+                break
+    if "[" in content:
+        urls.extend(m.group(1) for m in _EXTLINK_RE.finditer(content))
+    stripped = content.strip()
+    if citation_text and stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+        text = ""  # the reference is just its citation template: rendering it would give nothing
+    else:
+        text = _plain_value(content, renderer)
+    ref["text"] = {"value": citation_text if citation_text and len(text) < len(citation_text) else text}
+    if not urls:
+        urls = _URL_RE.findall(content)
+    if urls:
+        seen: list[str] = []
+        for url in urls:
+            url = url.strip()
+            if url and url not in seen:
+                seen.append(url)
+        ref["source"] = {"links": [{"url": u} for u in seen]}
+    return ref
+
+
+def _references(masked: str, renderer: _RegexRenderer, deadline: _Deadline) -> list[dict]:
+    """Each distinct ``<ref>``, in page order. A named reference is listed once (its first definition
+    with content); uses of a name that is never defined are kept with an empty text."""
+    refs: list[dict] = []
+    by_name: dict[tuple[str, str], dict] = {}
+    for attrs_raw, content, _s, _e in _iter_refs(masked, deadline):
+        attrs = _attrs(attrs_raw) if attrs_raw else {}
+        name, group = attrs.get("name", ""), attrs.get("group", "")
+        if name and (group, name) in by_name:
+            known = by_name[(group, name)]
+            if content and content.strip() and not known["text"]["value"] and "source" not in known:
+                known.update(_reference(content, renderer))
+            continue
+        if content and content.strip():
+            ref = _reference(content, renderer)
+        else:
+            ref = {"type": "text", "metadata": {}, "text": {"value": ""}}
+        ref = {"identifier": name or f"ref-{len(refs) + 1}", **({"group": group} if group else {}), **ref}
+        refs.append(ref)
+        if name:
+            by_name[(group, name)] = ref
+    return refs

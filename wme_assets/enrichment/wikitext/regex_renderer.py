@@ -1,0 +1,165 @@
+"""The regex renderer: wikitext → plain text without building a tree (section text, table cells,
+infobox values, references; the lead when mwparserfromhell cannot parse it safely)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .braces import _BRACES_RE, _BRACKETS_RE, _replace_outermost, _split_top, _template_args
+from .deadline import _NO_DEADLINE, _Deadline
+from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements, _strip_refs
+from .inline_templates import _FR_ORDINAL_RE, _Args, _fr_ordinal_display, _inline_template, _renders_text
+from .links import _link_display, _link_url
+from .names import WikiNames, _clean_title
+from .template_names import _template_key
+
+# The label stops at "[" as well as "]": an unclosed "[http://x label" then costs one short scan,
+# not a scan to the end of the line per opener.
+_EXTLINK_RE = re.compile(
+    r"\[((?:https?:)?//[^\s\[\]<>\"]+|(?:ftp|mailto|news|irc|ircs|gopher|tel|sms):[^\s\[\]<>\"]+)"
+    r"(?:[ \t]+([^\[\]\n]*))?\]"
+)
+_QUOTES_RE = re.compile(r"'{5}|'{3}|'{2}")
+_BR_RE = re.compile(r"<br\s*/?\s*>|</br\s*>", re.IGNORECASE)
+_TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>")
+_SWITCH_RE = re.compile(r"__[^\W_a-z]+(?:_[^\W_a-z]+)*__")
+_LINKTRAIL_RE = re.compile(r"[a-z]+")
+# [[target]] / [[target|label]] without nested brackets, plus its link trail ("[[photon]]s")
+_SIMPLE_LINK_RE = re.compile(r"\[\[([^\[\]|\n]*)(?:\|([^\[\]]*))?\]\]([a-z]+)?")
+_BLANK_LINES_RE = re.compile(r"\n[ \t]*\n[ \t\n]*")
+_SPACE_RUN_RE = re.compile(r"[ \t]+")
+_ASCII_SPACES_RE = re.compile(r"[ \t\n\f\r]+")  # Go's \s+: a no-break space is not one
+_LIST_MARKERS_RE = re.compile(r"(?m)^[*#:;]+[ \t]*")
+_URL_RE = re.compile(r"(?:https?:)?//[^\s\[\]<>\"|{}]+")
+
+
+def _strip_markup(text: str) -> str:
+    """External links to their label; bold/italic quotes, tags (``<br>`` to a space) and behaviour
+    switches removed. Wikilinks are the caller's business."""
+    if "[" in text:
+        text = _EXTLINK_RE.sub(lambda m: m.group(2) or "", text)
+    if "''" in text:
+        text = _QUOTES_RE.sub("", text)
+    if "<" in text:
+        text = _BR_RE.sub(" ", text)
+        text = _TAG_RE.sub("", text)
+    if "__" in text:
+        text = _SWITCH_RE.sub("", text)
+    return text
+
+
+class _RegexRenderer:
+    """Wikitext → plain text with regex passes and brace/bracket pairing (no tree): templates via
+    the inline table (others dropped), links to their text (files, categories and interlanguage
+    links dropped), external links to their label, bold/italic and HTML tags removed, entities
+    decoded. Optionally collects ``{"url", "text"}`` of the wikilinks it renders."""
+
+    def __init__(self, names: WikiNames, deadline: _Deadline = _NO_DEADLINE) -> None:
+        self.names = names
+        self.lang = names.language
+        self.deadline = deadline
+        self._urls: dict[str, str] = {}
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def render_block(self, text: str, links: list | None = None) -> str:
+        """Render a stretch of article text (many lines): tables and block elements dropped."""
+        text = _strip_refs(text, self.deadline)
+        text = self._templates(text)
+        text = _drop_tables(text)
+        if "<" in text:
+            text = _scan_elements(text, _BLOCK_ELEMENT_RE, self._block_element, self.deadline)
+        return self._inline_markup(text, links)
+
+    def render_inline(self, text: str, links: list | None = None) -> str:
+        """Render a short fragment (a template argument, a heading, a reference)."""
+        if "<ref" in text:
+            text = _strip_refs(text, self.deadline)
+        if "{{" in text:
+            text = self._templates(text)
+        return self._inline_markup(text, links)
+
+    # -- passes ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _block_element(tag: str, _attrs: str, content: str | None) -> str:
+        if content is None or tag in ("gallery", "references", "imagemap", "table", "timeline"):
+            return ""
+        return content  # div/center/blockquote/poem: their text is article text
+
+    def _templates(self, text: str) -> str:
+        if "{{" not in text:
+            return text
+        return _replace_outermost(text, _BRACES_RE, "{{", lambda s, e: self._template(text[s + 2:e - 2]),
+                                  self.deadline)
+
+    def _template(self, body: str) -> str:
+        bar = body.find("|")
+        key = _template_key(body if bar < 0 else body[:bar], self.names)
+        if not _renders_text(key):  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
+            return ""
+        parts = _split_top(body)
+        if key.endswith(":") and ":" in parts[0]:
+            # parser function: its first argument is after the colon
+            parts = [parts[0].split(":", 1)[0], parts[0].split(":", 1)[1], *parts[1:]]
+        positional, named = _template_args(parts)
+        rendered = _inline_template(key, _Args(positional, named, self.render_inline), self.lang)
+        if rendered is None and _FR_ORDINAL_RE.match(key):
+            return _fr_ordinal_display(parts[0])
+        return rendered or ""
+
+    def _inline_markup(self, text: str, links: list | None) -> str:
+        if "[[" in text:
+            text = self._wikilinks(text, links)
+        text = _strip_markup(text)
+        if "&" in text:
+            text = html.unescape(text)
+        return text
+
+    def _wikilinks(self, text: str, links: list | None) -> str:
+        def simple(m: re.Match[str]) -> str:
+            target, label = m.group(1), m.group(2)
+            shown = _link_display(self.names, target, label)
+            if shown is None:
+                return ""
+            if links is not None and shown:
+                link_text = _QUOTES_RE.sub("", shown) + (m.group(3) or "")
+                links.append({"url": self._url(target), "text": _clean_title(link_text)})
+            return shown + (m.group(3) or "")
+
+        def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
+            target, sep, label = text[s + 2:e - 2].partition("|")
+            shown = self._link_text(target, label if sep else None)
+            if shown is None:
+                return ""
+            if links is not None and shown:
+                trail = _LINKTRAIL_RE.match(text, e) if e < len(text) else None
+                link_text = _clean_title(_QUOTES_RE.sub("", shown) + (trail.group() if trail else ""))
+                links.append({"url": self._url(target), "text": link_text})
+            return shown
+
+        text = _SIMPLE_LINK_RE.sub(simple, text)
+        if "[[" not in text:
+            return text
+        return _replace_outermost(text, _BRACKETS_RE, "[[", nested, self.deadline)
+
+    def _link_text(self, target: str, label: str | None) -> str | None:
+        return _link_display(self.names, target, label)
+
+    def _url(self, target: str) -> str:
+        """``_link_url`` memoized per renderer (one page links the same titles many times)."""
+        url = self._urls.get(target)
+        if url is None:
+            url = self._urls[target] = _link_url(self.names, target)
+        return url
+
+
+_MARKUP_CHARS_RE = re.compile(r"[\[{<'&_]|\s\s")
+
+
+def _plain_value(value: str, renderer: _RegexRenderer) -> str:
+    """Plain text of a short fragment; most citation parameters have no markup at all."""
+    if _MARKUP_CHARS_RE.search(value) is None:
+        return value.strip()
+    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value)).strip()
