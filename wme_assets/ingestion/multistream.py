@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from wme_assets.schema.page import Page, SiteInfo
+from wme_assets.util.sizes import MiB
 from wme_assets.util.workers import worker_context
 
 from .decompress import open_decompressed
@@ -65,7 +66,7 @@ class IndexEntry:
 def read_index(index_path: PathOrFile) -> Iterator[IndexEntry]:
     """Iterate over the entries of a multistream index (bz2-compressed or plain)."""
     with open_decompressed(index_path) as raw:
-        text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding="utf-8", newline="\n")
+        text = io.TextIOWrapper(io.BufferedReader(raw, MiB), encoding="utf-8", newline="\n")
         for lineno, line in enumerate(text, 1):
             line = line.rstrip("\n")
             if not line:

@@ -37,6 +37,8 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
+from wme_assets.util.sizes import MiB
+
 from .decompress import _DECOMPRESSION_ERRORS, DecompressedStream, Source, open_decompressed
 from .errors import DumpParseError
 from .errors import describe_source as _describe
@@ -51,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 1 << 20
+DEFAULT_CHUNK_SIZE = MiB
 # pp_value is a BLOB (at most 64 KiB); a "row" much longer than that means an unterminated string,
 # and reading on would pull the rest of a multi-GB file into memory.
 MAX_ROW_BYTES = 16 << 20

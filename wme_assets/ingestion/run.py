@@ -39,6 +39,7 @@ from wme_assets.storage.page_store import (
     publish_page_store,
 )
 from wme_assets.util.progress import Progress
+from wme_assets.util.sizes import MiB
 
 # `{db}-{date}-pages-articles-multistream[N].xml[-pApB].bz2` and its index
 # `{db}-{date}-pages-articles-multistream-index[N].txt[-pApB].bz2`, paired by part number and range.
@@ -100,7 +101,7 @@ def multistream_parts(status: DumpRunStatus, project: str, date: str) -> list[Mu
 # Compressed bytes of one parse task at most. The parsed pages of 2 tasks per worker wait in this process;
 # the reader's own default (4 MB, or an eighth of the file per worker) makes that grow with the file up to
 # ~80 MB of XML per task on a large dump.
-TASK_COMPRESSED_BYTES = 1 << 20
+TASK_COMPRESSED_BYTES = MiB
 
 
 def _streams_per_task(file_size: int, streams: int, workers: int) -> int:

@@ -63,15 +63,16 @@ import orjson
 from isal import isal_zlib
 
 from wme_assets.util.dates import check_yyyymmdd, midnight_utc
+from wme_assets.util.sizes import MiB
 
 BUFFER_SIZE = 100_000_000
 """Enterprise's ``BUFFER_SIZE``: the most uncompressed NDJSON bytes in one member (and chunk)."""
 
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 4 * MiB
 """Unit of parallel compression inside a member. Fixed, so the output does not depend on thread count."""
 
 WINDOW_BYTES = 32 * 1024  # deflate's window: the dictionary that primes the next block
-COPY_BYTES = 1024 * 1024
+COPY_BYTES = MiB
 TAR_FORMAT = tarfile.PAX_FORMAT
 TAR_FORMAT_NAME = "pax"
 TAR_MODE = 0o644

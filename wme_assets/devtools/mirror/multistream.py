@@ -31,12 +31,13 @@ from wme_assets.ingestion.decompress import open_decompressed
 from wme_assets.ingestion.dump_xml import DumpReader
 from wme_assets.ingestion.errors import DumpParseError
 from wme_assets.schema.page import SiteInfo
+from wme_assets.util.sizes import MiB
 
 __all__ = ["MultistreamFile", "MultistreamWriteResult", "complete_pages_xml", "write_multistream"]
 
 PathOrFile = str | os.PathLike | IO[bytes]
 
-_CHUNK = 1 << 20
+_CHUNK = MiB
 _K = TypeVar("_K")
 _PAGE_END = b"</page>"
 _SITEINFO_END = b"</siteinfo>"
@@ -300,7 +301,7 @@ def write_multistream(
     *,
     pages_per_stream: int = 100,
     compresslevel: int = 9,
-    read_size: int = 1 << 20,
+    read_size: int = MiB,
 ) -> MultistreamWriteResult:
     """Write a complete XML export as a Wikimedia-style multistream ``.xml.bz2`` plus its index.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from wme_assets.util.dates import check_yyyymmdd, midnight_utc
+from wme_assets.util.sizes import MiB
 
 from .multistream import (
     _FOOTER,
@@ -50,7 +51,7 @@ DUMPSTATUS_VERSION = "0.8"  # StatusAPI.VERSION in dumps/runstatusapi.py
 STATUS_DONE = "done"
 STATUS_IN_PROGRESS = "in-progress"
 
-_CHUNK = 1 << 20
+_CHUNK = MiB
 _DBNAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
