@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import lzma
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -377,3 +379,11 @@ def test_every_model_field_has_a_description():
             assert definition.get("description"), f"{kind}: {name} has no docstring"
             for field, spec in definition["properties"].items():
                 assert spec.get("description"), f"{kind}: {name}.{field} has no docstring"
+
+
+def test_every_listed_name_resolves_and_page_records_load_alone():
+    assert sorted(schema.__all__) == sorted(schema._SUBMODULE_OF)
+    assert all(getattr(schema, name) is not None for name in schema.__all__)
+    code = "import sys, wme_assets.schema.page; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "schema.page must not load the pydantic models (parse workers import it)"
