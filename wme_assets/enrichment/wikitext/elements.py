@@ -10,6 +10,7 @@ from .deadline import _NO_DEADLINE, _Deadline
 from .masking import _closer_finder
 
 _REF_OPEN_RE = re.compile(r"<ref\b([^<>]*?)(/?)>", re.IGNORECASE)
+_REF_CLOSE_RE = re.compile(r"</ref\s*>", re.IGNORECASE)
 _BLOCK_ELEMENT_RE = re.compile(
     r"<(gallery|references|imagemap|table|div|center|blockquote|poem|timeline)\b([^<>]*)>", re.IGNORECASE
 )
@@ -54,9 +55,10 @@ def _scan_elements(text: str, open_re: re.Pattern[str], handle: Callable[[str, s
 
 
 def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
-    """``(attrs, content or None, start, end)`` of every ``<ref>`` in masked text."""
+    """``(attrs, content or None, start, end)`` of every ``<ref>`` in masked text. One tag name, so
+    one flag does what ``_closer_finder`` does for many (and, per reference, costs less)."""
     pos = 0
-    find_closer = _closer_finder(text)
+    no_closer = False
     steps = 0
     while True:
         m = _REF_OPEN_RE.search(text, pos)
@@ -69,8 +71,9 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
             yield m.group(1), None, m.start(), m.end()
             pos = m.end()
             continue
-        closed = find_closer("ref", m.end())
+        closed = None if no_closer else _REF_CLOSE_RE.search(text, m.end())
         if closed is None:
+            no_closer = True
             pos = m.end()
             continue
         yield m.group(1), text[m.end():closed.start()], m.start(), closed.end()

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from .braces import _BRACKETS_RE, _replace_outermost
+from .braces import _BRACKETS_RE, _outermost, _pairs
 from .deadline import _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements
 from .regex_renderer import _ASCII_SPACES_RE, _BLANK_LINES_RE, _SPACE_RUN_RE, _RegexRenderer, _strip_markup
@@ -115,14 +115,20 @@ class _SectionRenderer(_RegexRenderer):
 
     def _drop_media_links(self, text: str) -> str:
         """Remove file/category/interlanguage links (files can span lines and nest links in their
-        captions, so this is done before the text is split into paragraphs)."""
+        captions, so this is done before the text is split into paragraphs). Not ``_replace_outermost``:
+        it keeps most links, and copying each one into the output measurably slowed the benchmark."""
         if "[[" not in text:
             return text
-
-        def drop_media(s: int, e: int) -> str:
-            return "" if self._link_text(text[s + 2:e - 2].partition("|")[0], None) is None else text[s:e]
-
-        return _replace_outermost(text, _BRACKETS_RE, "[[", drop_media, self.deadline)
+        spans, _u, _d = _pairs(text, _BRACKETS_RE, "[[", self.deadline)
+        out: list[str] = []
+        pos = 0
+        for s, e in _outermost(spans):
+            target = text[s + 2:e - 2].partition("|")[0]
+            if self._link_text(target, None) is None:
+                out.append(text[pos:s])
+                pos = e
+        out.append(text[pos:])
+        return "".join(out)
 
 
 def _build_sections(masked: str, headings: list[_Heading], lead_end: int, renderer: _SectionRenderer,
