@@ -45,6 +45,7 @@ from wme_assets.publishing.parquet import (
     publish_parquet,
     write_parquet_shards,
 )
+from wme_assets.publishing.parquet.manifest import manifest_arrow_schema
 from wme_assets_tests.test_publishing_parquet import real_articles, wme_structured_contents
 
 DATE = "20250203"
@@ -187,7 +188,7 @@ def test_card_front_matter(tree, manifests):
         (split,) = infos[name]["splits"]
         assert split["num_examples"] == manifest.rows
         assert infos[name]["download_size"] == manifest.bytes
-        assert infos[name]["features"] == hf_features(manifest.arrow_schema())
+        assert infos[name]["features"] == hf_features(manifest_arrow_schema(manifest))
     body = card.text
     for manifest in manifests:
         assert f"`{config_name(manifest)}` | {manifest.dbname} | 0 | {manifest.rows:,} |" in body
@@ -266,7 +267,7 @@ def test_every_config_loads_with_datasets_and_duckdb_as_the_card_says(repo_dir, 
             f"SELECT count(*), count(DISTINCT identifier) FROM read_parquet({paths!r})"
         ).fetchall()[0]
         assert count == distinct == claimed
-        schema = sources[name].manifest.arrow_schema()
+        schema = manifest_arrow_schema(sources[name].manifest)
         for path in paths:
             assert pq.read_schema(path).equals(schema, check_metadata=True)
         columns = [row[0] for row in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet({paths!r})").fetchall()]

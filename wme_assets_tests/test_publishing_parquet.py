@@ -41,6 +41,7 @@ from wme_assets.publishing.parquet import (
     row_to_record,
     write_parquet_shards,
 )
+from wme_assets.publishing.parquet.manifest import manifest_arrow_schema
 from wme_assets.schema import (
     RECORD_SCHEMA_VERSION,
     Article,
@@ -493,7 +494,7 @@ def test_publish_lists_every_shard_and_duckdb_reads_the_downloads(object_store, 
         assert object_store.sha256_of(info.key) == shard.sha256
     assert manifest.rows == len(lines) and manifest.bytes == sum(s.bytes for s in manifest.files)
     assert manifest.arrow_schema_fingerprint == schema_fingerprint(arrow_schema_for(Article))
-    assert manifest.arrow_schema().equals(arrow_schema_for(Article))
+    assert manifest_arrow_schema(manifest).equals(arrow_schema_for(Article))
     # The manifest key sits beside the shards' folder, and is what `parquet/{date}/` lists.
     assert object_store.exists(object_store.key(parquet_manifest_key(DATE, "enwiki_namespace_0")))
 

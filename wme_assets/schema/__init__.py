@@ -10,6 +10,7 @@ contents, one module per record family, each public name re-exported here (``wme
 - :mod:`~wme_assets.schema.metadata` — Enterprise's metadata of snapshots, chunks and batches (also what we
   publish beside our files), project families
 - :mod:`~wme_assets.schema.manifest` — our own records: the snapshot manifest and the ``latest`` pointer
+- :mod:`~wme_assets.schema.parquet_manifest` — our manifest of the Parquet shards converted from a snapshot
 - :mod:`~wme_assets.schema.serialize` — writing records as Enterprise does (``omitempty``, Go's escaping)
 - :mod:`~wme_assets.schema.json_schema` — the published JSON Schema files (``jsonschema/``): generate, load,
   check; ``python -m wme_assets.schema --write|--check``
@@ -92,6 +93,15 @@ if TYPE_CHECKING:
         Tier,
     )
     from .metadata import Batch, Chunk, Code, FileMetadata, Snapshot
+    from .parquet_manifest import (
+        PARQUET_FORMAT,
+        ParquetGenerator,
+        ParquetKind,
+        ParquetManifest,
+        ParquetSource,
+        ShardInfo,
+        TruncationCounts,
+    )
     from .serialize import content_hash, to_dict, to_json_bytes
     from .structured import (
         Attribution,
@@ -108,6 +118,13 @@ if TYPE_CHECKING:
     )
 
 _SUBMODULE_OF = {
+    "PARQUET_FORMAT": "parquet_manifest",
+    "ParquetGenerator": "parquet_manifest",
+    "ParquetKind": "parquet_manifest",
+    "ParquetManifest": "parquet_manifest",
+    "ParquetSource": "parquet_manifest",
+    "ShardInfo": "parquet_manifest",
+    "TruncationCounts": "parquet_manifest",
     "Article": "article",
     "Delta": "article",
     "Diff": "article",
@@ -199,6 +216,13 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 __all__ = [
+    "PARQUET_FORMAT",
+    "ParquetGenerator",
+    "ParquetKind",
+    "ParquetManifest",
+    "ParquetSource",
+    "ShardInfo",
+    "TruncationCounts",
     "EXTENSION_FIELD",
     "MANIFEST_SCHEMA_VERSION",
     "POINTER_SCHEMA_VERSION",

@@ -14,6 +14,7 @@ import pyarrow as pa
 import yaml
 
 from wme_assets.publishing.parquet import MANIFEST_SUFFIX, ParquetManifest, schema_summary
+from wme_assets.publishing.parquet.manifest import manifest_arrow_schema
 from wme_assets.schema import RECORD_SCHEMA_VERSION
 from wme_assets.snapshots.archive import language_from_dbname
 
@@ -150,7 +151,7 @@ def card_metadata(manifests: Sequence[ParquetManifest], *, repo_id: str) -> dict
         infos.append(
             {
                 "config_name": name,
-                "features": hf_features(manifest.arrow_schema()),
+                "features": hf_features(manifest_arrow_schema(manifest)),
                 "splits": [{"name": SPLIT, "num_bytes": uncompressed, "num_examples": manifest.rows}],
                 "download_size": manifest.bytes,
                 "dataset_size": uncompressed,
@@ -276,7 +277,7 @@ def build_dataset_card(manifests: Sequence[ParquetManifest], *, repo_id: str) ->
         _row(["---"] * 8),
     ]
     for m in ordered:
-        summary = schema_summary(m.arrow_schema())
+        summary = schema_summary(manifest_arrow_schema(m))
         lines.append(
             _row(
                 [

@@ -88,7 +88,8 @@ Where it lives (this package re-exports what other code imports):
 
 - :mod:`.schema`: the Arrow schema generated from the models, :class:`RecordConverter`, :func:`row_to_record`;
 - :mod:`.convert`: the per-level record → row converters and the truncation counts;
-- :mod:`.manifest`: :class:`ParquetManifest` and the models it holds, :class:`ParquetShards`;
+- :mod:`.manifest`: :func:`manifest_arrow_schema`, :class:`ParquetShards` (the manifest's models are in
+  :mod:`wme_assets.schema.parquet_manifest`);
 - :mod:`.writer`: :func:`write_parquet_shards`, records → shard files;
 - :mod:`.store`: keys, :func:`publish_parquet`, :func:`check_published_parquet`, reading, listing,
   :func:`query_parquet`;

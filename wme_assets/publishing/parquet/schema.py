@@ -12,17 +12,16 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from wme_assets.publishing.parquet.convert import ListConverter, MapConverter, StructConverter, Truncation, drop_nulls
 from wme_assets.schema import RECORD_SCHEMA_VERSION, Article, StructuredContent, Table
+from wme_assets.schema.parquet_manifest import PARQUET_FORMAT, ParquetKind
 
-PARQUET_FORMAT = "wme.parquet-snapshot"
-
-Kind = Literal["article", "structured-content"]
+Kind = ParquetKind
 KIND_MODELS: dict[str, type[BaseModel]] = {"article": Article, "structured-content": StructuredContent}
 """Record kinds with Parquet shards → their model (the same keys as the JSON Schema files)."""
 
