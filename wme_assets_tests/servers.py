@@ -263,3 +263,14 @@ def serve_with_ranges(directory: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def same_store(store: ObjectStore, cls=ObjectStore, **kwargs) -> ObjectStore:
+    return cls(
+        bucket=store.bucket,
+        prefix=store.prefix,
+        endpoint_url=store.endpoint_url,
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
+        **kwargs,
+    )

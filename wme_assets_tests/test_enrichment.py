@@ -25,13 +25,11 @@ from wme_assets.enrichment.run import (
     join_redirects,
     redirect_lists,
 )
-from wme_assets.ingestion.download import download_run
-from wme_assets.ingestion.run import ingest_pages
 from wme_assets.schema.validate import line_validator
-from wme_assets.sources.dumps_client import DumpsClient
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets.storage.page_store import page_store_prefix, read_manifest
 from wme_assets.storage.parquet_dataset import cached_files
+from wme_assets_tests.chain import ingest_from_mirror
 
 DATE = "20230501"
 
@@ -75,13 +73,6 @@ BAD_PAGES = "".join(
 )
 
 
-def _load(store, root, project, date):
-    client = DumpsClient(root.as_uri())
-    store.put_bytes(store.key(f"raw/{project}/{date}/dumpstatus.json"), client.fetch_status_bytes(project, date))
-    download_run(client, store, project, date)
-    ingest_pages(store, project, date, workers=1, log=lambda _: None)
-
-
 def _articles(store, project):
     with tempfile.TemporaryDirectory() as cache:
         return {pid: orjson.loads(line) for pid, line in iter_current_articles(store, project, cache_dir=cache)}
@@ -97,7 +88,7 @@ def bnwiki_with_bad_pages(fixtures_dir, tmp_path_factory):
 
 
 def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
-    _load(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
+    ingest_from_mirror(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
     result = enrich_pages(object_store, "bnwiki", DATE, run_id="run-1", workers=2, log=lambda _: None)
     assert not result.quarantined
     assert result.articles == result.eligible_pages == 380 + 14 + 3 + 2  # ns 0, 10, 14 + empty + suppressed
@@ -123,7 +114,7 @@ def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
 
 
 def test_page_over_time_budget_is_quarantined_not_fatal(object_store, bnwiki_with_bad_pages):
-    _load(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
+    ingest_from_mirror(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
     result = enrich_pages(
         object_store, "bnwiki", DATE, run_id="run-2", workers=1, time_budget_s=1e-9, log=lambda _: None
     )
@@ -143,7 +134,7 @@ def test_enwiki_records_keep_real_wikidata_ids_and_fields(object_store, fixtures
         export_xml_from_enterprise_records(records, dbname="enwiki"),
         page_props=page_props_from_enterprise_records(records),
     )
-    _load(object_store, tmp_path, "enwiki", "20250201")
+    ingest_from_mirror(object_store, tmp_path, "enwiki", "20250201")
     enrich_pages(object_store, "enwiki", "20250201", run_id="run-3", workers=1, log=lambda _: None)
     articles = _articles(object_store, "enwiki")
     for record in records:
@@ -191,7 +182,7 @@ def test_redirect_join_matches_in_memory_reference(object_store, fixtures_dir, w
             export += ODD_REDIRECTS.encode()
         root = tmp_path / "mirror"
         build_dumps_mirror(root, wiki, DATE, export + b"</mediawiki>\n")
-    _load(object_store, root, wiki, DATE)
+    ingest_from_mirror(object_store, root, wiki, DATE)
     files = cached_files(object_store, read_manifest(object_store, page_store_prefix(wiki, DATE)), tmp_path / "pages")
 
     # A small memory limit: DuckDB spills rather than holding the join in memory.

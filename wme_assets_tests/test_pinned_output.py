@@ -13,10 +13,8 @@ from __future__ import annotations
 import pytest
 
 from wme_assets.enrichment.run import enrich_pages
-from wme_assets.ingestion.download import download_run
-from wme_assets.ingestion.run import ingest_pages
 from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
-from wme_assets.sources.dumps_client import DumpsClient
+from wme_assets_tests.chain import ingest_from_mirror
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +32,7 @@ PINNED_ARCHIVES = {
 
 def test_the_chain_publishes_the_pinned_bytes(object_store, dumps_mirror):
     quiet = lambda _: None  # noqa: E731
-    client = DumpsClient(dumps_mirror.as_uri())
-    status = client.fetch_status_bytes("bnwiki", DATE)
-    object_store.put_bytes(object_store.key(f"raw/bnwiki/{DATE}/dumpstatus.json"), status)
-    download_run(client, object_store, "bnwiki", DATE)
-    ingest_pages(object_store, "bnwiki", DATE, workers=2, log=quiet)
+    ingest_from_mirror(object_store, dumps_mirror, "bnwiki", DATE, workers=2)
     enrich_pages(object_store, "bnwiki", DATE, run_id="pinned-run", workers=2, log=quiet)
     articles = export_snapshots(object_store, "bnwiki", DATE, tier="paid", log=quiet)
     structured = export_structured_snapshot(object_store, "bnwiki", DATE, log=quiet)

@@ -46,7 +46,8 @@ def test_lines_are_rate_limited_and_eta_is_readable():
 
 def test_enrichment_logs_its_progress(object_store, fixtures_dir, tmp_path, monkeypatch):
     from wme_assets.devtools.mirror import build_dumps_mirror
-    from wme_assets_tests.test_enrichment import DATE, _load
+    from wme_assets_tests.chain import ingest_from_mirror
+    from wme_assets_tests.paths import DUMP_DATE as DATE
 
     monkeypatch.setattr(enrich, "Progress", functools.partial(Progress, min_gap_s=0))
     build_dumps_mirror(
@@ -55,7 +56,7 @@ def test_enrichment_logs_its_progress(object_store, fixtures_dir, tmp_path, monk
         DATE,
         fixtures_dir / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz",
     )
-    _load(object_store, tmp_path / "mirror", "bnwiki", DATE)
+    ingest_from_mirror(object_store, tmp_path / "mirror", "bnwiki", DATE)
     lines: list[str] = []
     enrich.enrich_pages(object_store, "bnwiki", DATE, run_id="progress", workers=1, log=lines.append)
     progress = [line for line in lines if line.startswith(f"enriching bnwiki {DATE}: ")]

@@ -46,7 +46,7 @@ from wme_assets.publishing.parquet import (
     write_parquet_shards,
 )
 from wme_assets.publishing.parquet.manifest import manifest_arrow_schema
-from wme_assets_tests.test_publishing_parquet import real_articles, wme_structured_contents
+from wme_assets_tests.records import real_articles, wme_structured_contents
 
 DATE = "20250203"
 EARLIER = "20250115"

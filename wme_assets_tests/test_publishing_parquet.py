@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import lzma
-from collections import Counter, defaultdict
-from functools import cache
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -24,8 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from wme_assets.enrichment.article import Site, build_article
-from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields
 from wme_assets.publishing.parquet import (
     DEFAULT_MAX_DEPTH,
     KIND_MODELS,
@@ -51,10 +47,8 @@ from wme_assets.schema import (
 )
 from wme_assets.snapshots.read import SnapshotNotFoundError
 from wme_assets.storage.parquet_dataset import schema_fingerprint
-from wme_assets_tests.paths import FIXTURES
+from wme_assets_tests.records import enterprise_structured_contents, real_articles, wme_structured_contents
 
-ARTICLES_DIR = FIXTURES / "wme-articles"
-SDK_DIR = FIXTURES / "wme-sdk-testdata"
 DATE = "20250203"
 DUMP_DATE = "20250201"
 
@@ -62,67 +56,6 @@ DUMP_DATE = "20250201"
 # --------------------------------------------------------------------------------------------------
 # Real records (shared with test_publishing_huggingface)
 # --------------------------------------------------------------------------------------------------
-
-
-def _load(path: Path):
-    opener = lzma.open if path.suffix == ".xz" else open
-    with opener(path, "rb") as fh:
-        return orjson.loads(fh.read())
-
-
-@cache
-def real_articles() -> dict[str, list[tuple[int, bytes]]]:
-    """dbname → [(page id, Article JSON line)] in page id order: every real Enterprise article record."""
-    by_project: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    records = [_load(p) for p in sorted(ARTICLES_DIR.glob("*/*.json.xz"))]
-    records += [orjson.loads(line) for line in (SDK_DIR / "testdata" / "articles.ndjson").read_bytes().splitlines()]
-    for record in records:
-        article = Article.model_validate(record)
-        by_project[article.is_part_of.identifier].append((article.identifier, to_json_bytes(article)))
-    return {project: sorted(lines) for project, lines in sorted(by_project.items())}
-
-
-@cache
-def enterprise_structured_contents() -> dict[str, list[tuple[int, bytes]]]:
-    """dbname → Structured Contents lines of Enterprise's own records (those with a page id)."""
-    by_project: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    examples = sorted((SDK_DIR / "structured-contents-examples").glob("*.xz"))
-    paths = [SDK_DIR / "testdata" / "structured-contents.json", *examples]
-    for path in paths:
-        data = _load(path)
-        for record in data if isinstance(data, list) else [data]:
-            model = StructuredContent.model_validate(record)
-            if model.identifier and model.is_part_of:
-                by_project[model.is_part_of.identifier].append((model.identifier, to_json_bytes(model)))
-    return {project: sorted(lines) for project, lines in sorted(by_project.items())}
-
-
-@cache
-def wme_structured_contents() -> dict[str, list[tuple[int, bytes]]]:
-    """dbname → Structured Contents that wme's enrichment builds from the real wikitext of wme-articles."""
-    by_project: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    for path in sorted(ARTICLES_DIR.glob("*/*.json.xz")):
-        record = _load(path)
-        dbname = path.parent.name
-        names = WikiNames.for_wiki(dbname)
-        site = Site(
-            dbname=dbname,
-            language=record["in_language"]["identifier"],
-            base_url=record["is_part_of"].get("url", ""),
-            names=names,
-        )
-        wikitext = record["article_body"]["wikitext"]
-        row = {
-            "title": record["name"],
-            "page_id": record["identifier"],
-            "namespace": 0,
-            "text": wikitext,
-            "revision_id": record["version"]["identifier"],
-            "timestamp": record["date_modified"],
-        }
-        built = build_article(row, extract_wikitext_fields(wikitext, names), site)
-        by_project[dbname].append((built.page_id, built.structured_json))
-    return {project: sorted(lines) for project, lines in sorted(by_project.items())}
 
 
 def part_depth(part: dict, level: int = 1) -> int:

@@ -13,7 +13,6 @@ import lzma
 import re
 import subprocess
 import tarfile
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
@@ -34,21 +33,11 @@ from wme_assets.snapshots.manifest import (
     snapshot_metadata,
     verify_snapshot_files,
 )
+from wme_assets_tests.records import load_real_records
 
 DUMP_DATE = "20250101"
 DUMP_DATE_EPOCH = 1735689600  # 2025-01-01T00:00:00Z
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
-
-
-def load_real_records(fixtures_dir: Path) -> dict[str, list[tuple[int, bytes]]]:
-    """``{dbname: [(page_id, ndjson_line), ...]}`` ordered by page id, from the real Enterprise records."""
-    groups: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    records = [orjson.loads(lzma.open(path).read()) for path in sorted(fixtures_dir.glob("wme-articles/*/*.json.xz"))]
-    sdk = fixtures_dir / "wme-sdk-testdata" / "testdata" / "articles.ndjson"
-    records += [orjson.loads(line) for line in sdk.read_bytes().splitlines() if line.strip()]
-    for record in records:
-        groups[record["is_part_of"]["identifier"]].append((int(record["identifier"]), orjson.dumps(record)))
-    return {dbname: sorted(group) for dbname, group in groups.items()}
 
 
 @pytest.fixture(scope="module")

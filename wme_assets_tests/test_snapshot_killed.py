@@ -21,7 +21,7 @@ from wme_assets.snapshots.publish import read_latest, snapshots_listing_key, ver
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.test_snapshot_archive import load_real_records
+from wme_assets_tests.records import load_real_records
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ import hashlib
 import orjson
 import pytest
 
-from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.snapshots.archive import SnapshotFiles, write_snapshot
 from wme_assets.snapshots.manifest import SnapshotManifest, chunk_metadata, snapshot_metadata
 from wme_assets.snapshots.publish import (
@@ -29,7 +28,8 @@ from wme_assets.snapshots.publish import (
     verify_published,
 )
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
-from wme_assets_tests.test_snapshot_archive import load_real_records
+from wme_assets_tests.records import load_real_records
+from wme_assets_tests.servers import same_store
 
 pytestmark = pytest.mark.integration
 
@@ -62,17 +62,6 @@ def write(tmp_path, real_records):
 
 def keys_under(store: ObjectStore) -> set[str]:
     return {info.key[len(store.prefix) :] for info in store.list(store.prefix)}
-
-
-def same_store(store: ObjectStore, cls=ObjectStore, **kwargs) -> ObjectStore:
-    return cls(
-        bucket=store.bucket,
-        prefix=store.prefix,
-        endpoint_url=store.endpoint_url,
-        access_key=EMBEDDED_ACCESS_KEY,
-        secret_key=EMBEDDED_SECRET_KEY,
-        **kwargs,
-    )
 
 
 class FailingStore(ObjectStore):

@@ -38,13 +38,12 @@ from wme_assets.snapshots.run import export_snapshots, export_structured_snapsho
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_batches, publish_base
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets_tests.paths import DUMP_DATE
-from wme_assets_tests.servers import new_test_store
-from wme_assets_tests.test_publishing_parquet import (
+from wme_assets_tests.records import (
     enterprise_structured_contents,
     real_articles,
     wme_structured_contents,
 )
-from wme_assets_tests.test_snapshot_publish import same_store
+from wme_assets_tests.servers import new_test_store, same_store
 
 pytestmark = pytest.mark.integration
 
