@@ -1,0 +1,68 @@
+"""One in-process smoke test per `wme` command that no scenario covers (typer's runner, real servers)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from wme_assets.cli import app
+from wme_assets.instance import instance_config
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from wme_assets_tests.paths import DUMP_DATE, FIXTURES, REPO_ROOT
+
+BNWIKI_XZ = FIXTURES / "xztextfilter-truncated-dumps" / "bnwiki-truncated-100k.xml.xz"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_instance_config_prints_both_shapes():
+    deployment = invoke("instance-config", "--postgres")
+    assert deployment.exit_code == 0
+    assert yaml.safe_load(deployment.stdout) == yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    embedded = invoke("instance-config")
+    assert embedded.exit_code == 0 and yaml.safe_load(embedded.stdout) == instance_config(postgres=False)
+
+
+def test_mirror_add_and_fixtures_lay_out_dumps_runs(tmp_path):
+    added = invoke("mirror", "add", str(tmp_path / "one"), "bnwiki", DUMP_DATE, str(BNWIKI_XZ), "--parts", "2")
+    assert added.exit_code == 0, added.stdout
+    run_dir = tmp_path / "one" / "bnwiki" / DUMP_DATE
+    assert f"{run_dir}: " in added.stdout and "pages in" in added.stdout
+    assert (run_dir / "dumpstatus.json").is_file()
+    assert {1, 2} <= {int(p.name.split("multistream")[1][0]) for p in run_dir.glob("*-multistream[0-9].xml-p*.bz2")}
+
+    built = invoke("mirror", "fixtures", str(tmp_path / "all"), "--fixtures", str(FIXTURES))
+    assert built.exit_code == 0, built.stdout
+    assert len([line for line in built.stdout.splitlines() if line.endswith(" pages")]) == 8
+    assert f"WME_DUMPS_URL={(tmp_path / 'all').resolve().as_uri()}" in built.stdout
+
+
+@pytest.fixture
+def cli_env(s3_env, monkeypatch):
+    """The test's store for the CLI; the variables the CLI sets on its own process are restored afterwards."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", EMBEDDED_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", EMBEDDED_SECRET_KEY)
+    for name in ("DAGSTER_HOME", "WME_PG_HOST", "WME_PG_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    return s3_env
+
+
+@pytest.mark.integration
+def test_check_reports_each_part_of_the_configuration(cli_env):
+    result = invoke("check")
+    assert result.exit_code == 0, result.stdout
+    storage = next(line for line in result.stdout.splitlines() if line.startswith("object storage  ok"))
+    assert f"s3://{cli_env['WME_S3_BUCKET']}/{cli_env['WME_S3_PREFIX']}" in storage
+    assert cli_env["WME_S3_ENDPOINT_URL"] in storage
+    assert "dagster         ok (SQLite" in result.stdout
+
+
+@pytest.mark.integration
+def test_snapshot_verify_names_what_is_missing(cli_env):
+    uri = f"s3://{cli_env['WME_S3_BUCKET']}/{cli_env['WME_S3_PREFIX']}/snapshots/{DUMP_DATE}/bnwiki_namespace_0.manifest.json"
+    result = CliRunner().invoke(app, ["snapshot", "verify", uri])
+    assert result.exit_code == 1
+    assert "bnwiki_namespace_0" in result.output
