@@ -62,6 +62,23 @@ def _replace_outermost(text: str, token_re: re.Pattern[str], opener: str, replac
     return "".join(out)
 
 
+def _replace_outermost_bodies(text: str, token_re: re.Pattern[str], opener: str, replace: Callable[[str], str],
+                              deadline: _Deadline = _NO_DEADLINE) -> str:
+    """As :func:`_replace_outermost`, ``replace`` given the span's body (between its two-character
+    delimiters). The renderers' hot path: one call per template, no wrapper in between."""
+    spans, _unmatched, _depth = _pairs(text, token_re, opener, deadline)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for s, e in _outermost(spans):
+        out.append(text[pos:s])
+        out.append(replace(text[s + 2 : e - 2]))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
 _SPLIT_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\|")
 
 

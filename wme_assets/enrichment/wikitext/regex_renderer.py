@@ -6,7 +6,14 @@ from __future__ import annotations
 import html
 import re
 
-from .braces import _BRACES_RE, _BRACKETS_RE, _replace_outermost, _split_top, _template_args
+from .braces import (
+    _BRACES_RE,
+    _BRACKETS_RE,
+    _replace_outermost,
+    _replace_outermost_bodies,
+    _split_top,
+    _template_args,
+)
 from .deadline import _NO_DEADLINE, _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements, _strip_refs
 from .inline_templates import _FR_ORDINAL_RE, _Args, _fr_ordinal_display, _inline_template, _renders_text
@@ -91,8 +98,7 @@ class _RegexRenderer:
     def _templates(self, text: str) -> str:
         if "{{" not in text:
             return text
-        return _replace_outermost(text, _BRACES_RE, "{{", lambda s, e: self._template(text[s + 2:e - 2]),
-                                  self.deadline)
+        return _replace_outermost_bodies(text, _BRACES_RE, "{{", self._template, self.deadline)
 
     def _template(self, body: str) -> str:
         bar = body.find("|")
