@@ -30,9 +30,8 @@ def enterprise_article_records() -> list[dict]:
     return records + [orjson.loads(line) for line in sdk.read_bytes().splitlines() if line.strip()]
 
 
-def load_real_records(fixtures_dir: Path = FIXTURES) -> dict[str, list[tuple[int, bytes]]]:
+def load_real_records() -> dict[str, list[tuple[int, bytes]]]:
     """``{dbname: [(page_id, ndjson_line), ...]}`` ordered by page id: the records as Enterprise wrote them."""
-    assert fixtures_dir == FIXTURES, "the records are read from the shared fixtures"
     groups: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
     for record in enterprise_article_records():
         groups[record["is_part_of"]["identifier"]].append((int(record["identifier"]), orjson.dumps(record)))

@@ -42,7 +42,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 
 @pytest.fixture(scope="module")
 def real_records(fixtures_dir) -> dict[str, list[tuple[int, bytes]]]:
-    records = load_real_records(fixtures_dir)
+    records = load_real_records()
     assert sum(len(group) for group in records.values()) == 15
     return records
 

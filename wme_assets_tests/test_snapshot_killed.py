@@ -33,7 +33,7 @@ MEMBER_BYTES = 1  # every article is a member (and a chunk) of its own
 
 def _write_base(store: ObjectStore, tmp_path, fixtures_dir, date: str) -> int:
     """An article-store base of real Enterprise records (all projects' records, re-keyed as enwiki pages)."""
-    records = [line for group in load_real_records(fixtures_dir).values() for _, line in group]
+    records = [line for group in load_real_records().values() for _, line in group]
     modified = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
     count = 0
     with ArticleStoreWriter(tmp_path / f"base-{date}", project="enwiki", source=f"dump:{date}", run_id="r") as writer:

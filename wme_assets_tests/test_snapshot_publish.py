@@ -39,7 +39,7 @@ ENWIKI = "enwiki_namespace_0"
 
 @pytest.fixture(scope="module")
 def real_records(fixtures_dir):
-    return load_real_records(fixtures_dir)
+    return load_real_records()
 
 
 @pytest.fixture
