@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from isal import igzip, isal_zlib
@@ -76,6 +76,15 @@ MAX_LINE_PROBLEMS = 10  # per member: enough to diagnose, not a flood
 
 RecordValidator = Callable[[dict[str, Any]], Any]
 """Called with every parsed record; raising any exception marks the line invalid (the message is reported)."""
+
+
+class Sink(Protocol):
+    """Where :func:`verify_snapshot_files` also sends each file's bytes as it reads them (its ``tee``)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self, complete: bool) -> None: ...  # complete: every byte of the file was written
+
 
 RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content"}
 """Snapshot kind → the JSON Schema its lines follow (``wme_assets/schema/jsonschema/{name}-{version}.schema.json``)."""
@@ -288,17 +297,34 @@ def _scan_tar_gz(
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
 
 
+def _teed(chunks: Iterator[bytes], sink: Sink) -> Iterator[bytes]:
+    complete = False
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+            yield chunk
+        complete = True
+    finally:
+        sink.close(complete)
+
+
 def verify_snapshot_files(
     where: Path | str | ObjectStore,
     manifest: SnapshotManifest,
     *,
     validator: RecordValidator | None = None,
+    tee: Callable[[FileEntry], Sink | None] | None = None,
 ) -> list[str]:
     """Re-hash and re-read every file of a snapshot; returns the problems found (empty: all good).
 
     ``where`` is the local directory :func:`~wme_assets.snapshots.archive.write_snapshot` wrote to (files at the
     manifest's ``path``), or an :class:`ObjectStore` holding the published snapshot (files at the manifest's
     ``key``, relative to the store's prefix; the Enterprise metadata JSON files are checked too).
+
+    ``tee`` (local files only) gives, for a file of the manifest, a :class:`Sink` that receives the file's
+    bytes as they are read and hashed: how the export stages its files while it verifies them, reading each
+    once for both (:mod:`wme_assets.snapshots.staging`). The digests compared here are those of exactly the
+    bytes the sink received.
     """
     problems = _Problems()
     _check_consistency(manifest, problems)
@@ -309,7 +335,9 @@ def verify_snapshot_files(
             path = Path(where) / entry.path  # type: ignore[arg-type]
             if not path.is_file():
                 return str(path), None
-            return str(path), file_chunks(path, READ_BYTES)
+            sink = tee(entry) if tee is not None else None
+            chunks = file_chunks(path, READ_BYTES)
+            return str(path), chunks if sink is None else _teed(chunks, sink)
         store = where
         if entry.key is None:
             return entry.path, None

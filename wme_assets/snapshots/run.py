@@ -8,11 +8,17 @@ Two kinds (:data:`~wme_assets.snapshots.manifest.SnapshotKind`), read from the s
   Structured Contents are not in it.
 
 Either way the records stream out of the store in page-id order into the Enterprise archive and chunks
-(:mod:`wme_assets.snapshots.archive`), every line is read back and validated against its kind's JSON Schema, and
-only then are they published under the day's dated paths of their kind and verified before the ``latest``
-pointer moves (:mod:`wme_assets.snapshots.publish`). The kind's listing is rebuilt once at the end. Nothing here
-is random or clock-dependent apart from Enterprise's ``date_modified``, so a re-run for the same day gives
-byte-identical archives.
+(:mod:`wme_assets.snapshots.archive`); every line is read back and validated against its kind's JSON Schema
+while the same read sends the files to the run's staging (:mod:`wme_assets.snapshots.staging`), and only when
+every line and every staged object verifies are they copied to the day's dated paths of their kind, the
+manifest last, before the ``latest`` pointer moves (:mod:`wme_assets.snapshots.publish`). The kind's listing is
+rebuilt once at the end.
+
+A run is one partition (project, date, tier, kind): it first removes what an earlier run of it left (staging,
+orphans at its dated keys, :func:`~wme_assets.snapshots.sweep.remove_leftovers`) and deletes its own staging
+at the end, published or not; :attr:`ExportResult.cleanup` counts both. Nothing here is random or
+clock-dependent apart from Enterprise's ``date_modified``, so a re-run for the same day gives byte-identical
+archives.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ from wme_assets.snapshots.archive import write_snapshot
 from wme_assets.snapshots.manifest import (
     RecordValidator,
     SnapshotKind,
-    build_manifest,
     record_schema,
     verify_snapshot_files,
 )
@@ -36,10 +41,13 @@ from wme_assets.snapshots.publish import (
     PublishedSnapshot,
     Tier,
     apply_retention,
-    publish_snapshot,
+    finish_publication,
+    plan_publication,
     read_latest,
     rebuild_snapshots_listing,
 )
+from wme_assets.snapshots.staging import Cleanup, SnapshotStaging
+from wme_assets.snapshots.sweep import remove_leftovers
 from wme_assets.storage.article_store import (
     CurrentState,
     iter_current_articles,
@@ -79,6 +87,7 @@ class ExportResult:
     seconds: float = 0.0
     kind: SnapshotKind = "articles"
     validate_every: int = 1  # every how many lines were schema-validated
+    cleanup: Cleanup = field(default_factory=Cleanup)  # staging and orphans removed, earlier runs' and its own
 
     @property
     def records(self) -> int:
@@ -164,10 +173,16 @@ class _ExportOptions:
 
 def _export_namespace(
     options: _ExportOptions, records: Iterable[tuple[int, bytes]], out_dir: Path, namespace: int
-) -> NamespaceExport:
-    """Write one snapshot, read every line back and validate it, then publish it (and apply retention)."""
+) -> tuple[NamespaceExport, Cleanup]:
+    """Write one snapshot; read every line back and validate it while staging the files; publish (and apply
+    retention). Returns the export and what was cleaned up on the way (this snapshot's staging)."""
     store, date, tier, kind, keep, log = (
-        options.store, options.date, options.tier, options.kind, options.keep, options.log
+        options.store,
+        options.date,
+        options.tier,
+        options.kind,
+        options.keep,
+        options.log,
     )
     files = write_snapshot(
         records,
@@ -178,16 +193,19 @@ def _export_namespace(
         dump_date=options.dump_date,
     )
     previous = read_latest(store, files.identifier, tier, kind=kind)
-    # Every line parsed and schema-validated, counts, hashes and page-id order checked before anything is
-    # published; a snapshot with problems is not published and the asset checks report them.
-    # (publish_snapshot then re-checks each object's size and SHA-256 in the store.)
-    problems = verify_snapshot_files(out_dir, build_manifest(files, kind=kind), validator=options.validator)
     published = None
     label = files.identifier if kind == "articles" else f"{files.identifier} ({kind})"
-    if problems:
-        log(f"{label}: not published, {len(problems)} problems: {problems[:3]}")
-    else:
-        published = publish_snapshot(store, files, date=date, tier=tier, kind=kind, update_listing=False)
+    with SnapshotStaging(store, kind, date, options.project, tier) as staging:
+        plan = plan_publication(store, files, date=date, tier=tier, kind=kind)
+        # Every line parsed and schema-validated, counts, hashes and page-id order checked, with the files
+        # going to staging on the same read; a snapshot with problems is not published (its staging is
+        # deleted) and the asset checks report them. finish_publication then checks every staged object.
+        problems = verify_snapshot_files(out_dir, plan.manifest, validator=options.validator, tee=plan.tee(staging))
+        if problems:
+            log(f"{label}: not published, {len(problems)} problems: {problems[:3]}")
+        else:
+            published = finish_publication(staging, plan, update_listing=False)
+    cleanup = Cleanup(staging=staging.removed) + (published.cleanup if published else Cleanup())
     if published and keep:
         removed = apply_retention(store, files.identifier, keep=keep, tier=tier, kind=kind)
         if removed:
@@ -195,7 +213,7 @@ def _export_namespace(
     archive_bytes = files.archive.bytes if files.archive else 0
     noun = "articles" if kind == "articles" else "Structured Contents"
     log(f"{label}: {files.record_count} {noun}, {len(files.chunks)} chunks, {archive_bytes / 1e6:.2f} MB")
-    return NamespaceExport(
+    export = NamespaceExport(
         namespace=namespace,
         identifier=files.identifier,
         published=published,
@@ -205,6 +223,26 @@ def _export_namespace(
         previous_bytes=previous.archive.bytes if previous and previous.date != date else None,
         problems=problems,
     )
+    return export, cleanup
+
+
+def _begin(options: _ExportOptions, result: ExportResult) -> None:
+    """What a run of the partition does first: remove what an earlier run of it left."""
+    result.cleanup = remove_leftovers(
+        options.store, date=options.date, project=options.project, tier=options.tier, kind=options.kind
+    )
+    if result.cleanup.leftover_staging or result.cleanup.orphans:
+        options.log(
+            f"{options.project} {options.date}: removed {result.cleanup.leftover_staging} staging objects and "
+            f"{result.cleanup.orphans} orphans an earlier run left"
+        )
+
+
+def _end(options: _ExportOptions, result: ExportResult) -> None:
+    """The kind's listing, staged in the partition's staging like everything else of the run."""
+    with SnapshotStaging(options.store, options.kind, options.date, options.project, options.tier) as staging:
+        rebuild_snapshots_listing(options.store, options.tier, kind=options.kind, staging=staging)
+    result.cleanup += Cleanup(staging=staging.removed)
 
 
 def export_snapshots(
@@ -234,6 +272,7 @@ def export_snapshots(
         store, project, date, state.base, tier, "articles", max_member_bytes, validate_every, keep, log
     )
     result.expected_records = expected_article_counts(state) or {}
+    _begin(options, result)
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
             records = iter_current_articles(
@@ -246,8 +285,10 @@ def export_snapshots(
                 unit="articles",
             )
             records = progress.wrap(records)
-            result.namespaces.append(_export_namespace(options, records, Path(tmp) / f"ns{namespace}", namespace))
-    rebuild_snapshots_listing(store, tier)
+            exported, cleanup = _export_namespace(options, records, Path(tmp) / f"ns{namespace}", namespace)
+            result.namespaces.append(exported)
+            result.cleanup += cleanup
+    _end(options, result)
     result.seconds = time.monotonic() - started
     return result
 
@@ -282,11 +323,14 @@ def export_structured_snapshot(
         store, project, date, state.base, STRUCTURED_TIER, "structured", max_member_bytes, validate_every, keep, log
     )
     count = StructuredCount()
+    _begin(options, result)
     with tempfile.TemporaryDirectory(prefix=f"wme-export-structured-{project}-{date}-", dir=work_dir) as tmp:
         records = iter_current_structured(store, project, cache_dir=Path(tmp) / "cache", state=state, count=count)
         records = Progress(f"exporting {project} Structured Contents", None, log, unit="records").wrap(records)
-        result.namespaces.append(_export_namespace(options, records, Path(tmp) / "structured", STRUCTURED_NAMESPACE))
-    rebuild_snapshots_listing(store, STRUCTURED_TIER, kind="structured")
+        exported, cleanup = _export_namespace(options, records, Path(tmp) / "structured", STRUCTURED_NAMESPACE)
+        result.namespaces.append(exported)
+        result.cleanup += cleanup
+    _end(options, result)
     result.expected_records = {STRUCTURED_NAMESPACE: count.rows}
     result.seconds = time.monotonic() - started
     return result

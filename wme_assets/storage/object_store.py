@@ -7,6 +7,15 @@ checksums are verified, and only then is it copied server-side to its final key,
 partial or unverified object at a published key. Uploads are multipart with parts streamed from the source,
 so memory stays at a few parts whatever the object's size; downloads are ranged.
 
+Staging many objects at once (a snapshot: every file staged and verified before the first is copied) uses
+:mod:`wme_assets.storage.streaming_upload` (bytes pushed to the upload as another reader reads them),
+:meth:`ObjectStore.verify_staged` and :meth:`ObjectStore.copy_staged`.
+
+Folders: some S3 servers (SeaweedFS) keep a directory entry for every ``/`` in a key, and an emptied one
+stays listed (as a common prefix, or as a zero-byte ``name/`` key). Deleting staging therefore also deletes
+the folders it emptied (:meth:`ObjectStore.delete_prefix`); where folders are not a thing (AWS) that is a
+no-op, and a folder that still holds objects is never removed. Listings skip ``name/`` keys.
+
 Verification without a second read: the uploader computes the object's expected S3 ETag (the MD5 of a
 single part, or the MD5 of the parts' MD5s with a ``-N`` suffix for multipart) while it streams. When the
 server's ETag matches, the bytes arrived intact. When it does not (some servers use another ETag scheme,
@@ -20,7 +29,7 @@ import logging
 import os
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +48,7 @@ MIN_PART_SIZE = 8 * MiB  # S3 requires >= 5 MiB for every part but the last
 MAX_PARTS = 10_000
 STAGING_DIR = "_staging"
 SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256 on every published object
+MULTIPART_COPY_BYTES = 5 * 1024**3  # CopyObject's limit; above it, UploadPartCopy
 
 
 class ObjectStoreError(RuntimeError):
@@ -108,7 +118,7 @@ class _HashingReader:
         return f"{hashlib.md5(b''.join(self.part_md5s)).hexdigest()}-{len(self.part_md5s)}"
 
 
-def _part_size_for(size: int | None) -> int:
+def part_size_for(size: int | None) -> int:
     if size is None:
         # Unknown length (a network stream): 64 MiB parts allow objects up to 640 GB.
         return 64 * MiB
@@ -279,13 +289,16 @@ class ObjectStore:
 
     # ----- listing, deleting, presigning ------------------------------------------------------
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under a full key prefix (use ``key()`` to build it), staging excluded."""
+    def list(self, prefix: str = "", *, include_staging: bool = False) -> Iterator[ObjectInfo]:
+        """Every object under a full key prefix (use ``key()`` to build it), staging excluded unless asked.
+
+        Folder entries (keys ending in ``/``, module docstring) are not objects and are never listed.
+        """
         paginator = self.client.get_paginator("list_objects_v2")
         staging = self.prefix + STAGING_DIR + "/"
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                if item["Key"].startswith(staging):
+                if item["Key"].endswith("/") or (not include_staging and item["Key"].startswith(staging)):
                     continue
                 yield ObjectInfo(
                     key=item["Key"],
@@ -297,18 +310,67 @@ class ObjectStore:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def delete_keys(self, keys: Iterable[str]) -> int:
+        """Delete these objects (full keys) in batches of 1000; returns how many were asked for."""
+        keys = list(keys)
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if response.get("Errors"):
+                errors = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in response["Errors"][:5])
+                raise ObjectStoreError(f"cannot delete from {self._where()}: {errors}")
+        return len(keys)
+
+    def remove_folders(self, keys: Iterable[str], down_to: str) -> None:
+        """Delete the folder entries of ``keys`` (a key ending in ``/`` is a folder itself) up to ``down_to`` (a
+        full prefix ending in ``/``, included), deepest first: a folder that still holds something stays, so only
+        the emptied ones go."""
+        by_depth: dict[int, set[str]] = {}
+        for key in keys:
+            if not key.startswith(down_to):
+                continue
+            folder = key if key.endswith("/") else key.rsplit("/", 1)[0] + "/"
+            while folder.startswith(down_to):
+                by_depth.setdefault(folder.count("/"), set()).add(folder)
+                if folder == down_to:
+                    break
+                folder = folder[:-1].rsplit("/", 1)[0] + "/"
+        for depth in sorted(by_depth, reverse=True):
+            try:
+                self.delete_keys(sorted(by_depth[depth]))
+            except (ClientError, BotoCoreError, ObjectStoreError) as exc:
+                # Folders hold nothing: a server that refuses to drop one loses nothing but tidiness.
+                log.warning("could not remove empty folders under %s: %s", self.uri(down_to), exc)
+                return
+
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under a prefix (in batches of 1000); returns how many."""
+        """Delete every object under a prefix (in batches of 1000), then the folders it emptied; returns how
+        many objects."""
         if not prefix.startswith(self.prefix) or prefix == self.prefix and self.prefix == "":
             raise ValueError(f"refusing to delete {prefix!r}: not a sub-prefix of {self.prefix!r}")
-        deleted = 0
+        deleted: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
-                deleted += len(keys)
-        return deleted
+            keys = [item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+            self.delete_keys(keys)
+            deleted += keys
+        if prefix.endswith("/") and prefix != self.prefix:
+            self.remove_folders([*deleted, prefix], prefix)
+        return len(deleted)
+
+    def abort_uploads(self, prefix: str, *, initiated_before: datetime | None = None) -> int:
+        """Abort the unfinished multipart uploads under a full key prefix (a killed writer's parts are kept by
+        the server, unlisted, until aborted); returns how many."""
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                started = upload.get("Initiated")
+                if initiated_before is not None and started is not None and started >= initiated_before:
+                    continue
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted += 1
+        return aborted
 
     def presign(self, key: str, expires_in: int = 3600) -> str:
         return self.client.generate_presigned_url(
@@ -317,11 +379,13 @@ class ObjectStore:
 
     # ----- writing ----------------------------------------------------------------------------
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> PublishedObject:
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str | None = None, staging_dir: str | None = None
+    ) -> PublishedObject:
         """Publish a small object (metadata JSON, manifests) with the same verification as files."""
         import io
 
-        return self.publish(io.BytesIO(data), key, size=len(data), content_type=content_type)
+        return self.publish(io.BytesIO(data), key, size=len(data), content_type=content_type, staging_dir=staging_dir)
 
     def publish_file(self, path: Path, key: str, **kwargs: Any) -> PublishedObject:
         path = Path(path)
@@ -337,14 +401,18 @@ class ObjectStore:
         content_type: str | None = None,
         expected: dict[str, str] | None = None,
         metadata: dict[str, str] | None = None,
+        staging_dir: str | None = None,
     ) -> PublishedObject:
         """Stream ``source`` to ``key`` atomically: stage, verify, then make visible.
 
         ``expected`` may hold ``md5``/``sha1``/``sha256`` hex digests the source must match (for example the
         checksums a dumps run publishes); on a mismatch nothing is published and VerificationError names the key.
+        ``staging_dir`` (a full prefix ending in ``/``) stages under a caller's folder, so that what a killed
+        process leaves is found by whoever owns that folder; by default a folder of its own under ``_staging/``.
         """
-        staging_key = self.prefix + posixpath.join(STAGING_DIR, uuid.uuid4().hex, posixpath.basename(key))
-        reader = _HashingReader(source, _part_size_for(size))
+        staging_folder = (staging_dir or self.prefix + STAGING_DIR + "/") + uuid.uuid4().hex + "/"
+        staging_key = staging_folder + posixpath.basename(key)
+        reader = _HashingReader(source, part_size_for(size))
         extra: dict[str, Any] = {}
         if content_type:
             extra["ContentType"] = content_type
@@ -370,6 +438,7 @@ class ObjectStore:
                 raise VerificationError(f"{self.uri(key)}: server-side copy did not produce the object")
         finally:
             self._delete_quietly(staging_key)
+            self.remove_folders([staging_key], staging_folder)
         return PublishedObject(
             key=key,
             uri=self.uri(key),
@@ -458,6 +527,38 @@ class ObjectStore:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError):
             log.warning("could not delete staging object %s", self.uri(key))
+
+    # ----- staging many objects, then publishing them (module docstring) ------------------------
+
+    def verify_staged(self, staged_key: str, *, size: int, sha256: str, etag: str) -> str | None:
+        """What is wrong with a staged object (None: nothing): its size, the SHA-256 it records and its ETag
+        against what was sent. The ETag proves the bytes; a server with another ETag scheme gets the object
+        read back and re-hashed instead."""
+        staged = self.head(staged_key)
+        if staged is None:
+            return f"staged object {self.uri(staged_key)} is missing"
+        if staged.size != size:
+            return f"staged object {self.uri(staged_key)} holds {staged.size} bytes, expected {size}"
+        if staged.sha256 != sha256:
+            return f"staged object {self.uri(staged_key)} records sha256 {staged.sha256}, expected {sha256}"
+        if staged.etag != etag and self.sha256_of(staged_key) != sha256:
+            return f"staged object {self.uri(staged_key)} does not hold the bytes sent (sha256 differs)"
+        return None
+
+    def copy_staged(self, staged_key: str, key: str, *, size: int, sha256: str, content_type: str | None) -> None:
+        """Server-side copy of a verified staged object to its published key, recording its SHA-256 (the
+        caller checks the published objects together, ``check_published_snapshot``)."""
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE", "Metadata": {SHA256_METADATA: sha256}}
+        if content_type:
+            extra["ContentType"] = content_type
+        source = {"Bucket": self.bucket, "Key": staged_key}
+        try:
+            if size < MULTIPART_COPY_BYTES:  # one request; the managed copy would first HEAD the source
+                self.client.copy_object(CopySource=source, Bucket=self.bucket, Key=key, **extra)
+            else:
+                self.client.copy(source, self.bucket, key, ExtraArgs=extra)
+        except ClientError as exc:
+            raise ObjectStoreError(f"cannot publish {self.uri(key)}: {exc}") from None
 
     def copy_object(self, source_key: str, key: str) -> None:
         """Server-side copy of a published object (e.g. moving a ``latest`` pointer)."""

@@ -125,6 +125,10 @@ def _result(store, result: ExportResult) -> dg.MaterializeResult:
             "article_base": result.base,
             "deltas_applied": len(result.deltas),
             "duration_s": round(result.seconds, 2),
+            # What the run deleted: staging (a dead earlier run's, and its own at its end) and orphans.
+            "staging_removed": result.cleanup.leftover_staging + result.cleanup.staging,
+            "leftover_staging_removed": result.cleanup.leftover_staging,
+            "orphans_removed": result.cleanup.orphans,
         },
         check_results=[
             dg.AssetCheckResult(
