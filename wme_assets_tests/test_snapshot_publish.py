@@ -1,12 +1,14 @@
 """Publishing snapshots to the real SeaweedFS S3 server: layout, verification, tampering, failures, retention.
 
-Faults are injected around the real store (a subclass that raises after N publishes, or that corrupts an
-object after writing it); everything else is the real server and the real Enterprise article records.
+Faults are injected around the real store (a subclass that raises on its N-th write to a published key, or
+that damages an object in staging or after its copy); everything else is the real server and the real
+Enterprise article records.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import orjson
 import pytest
@@ -27,6 +29,7 @@ from wme_assets.snapshots.publish import (
     snapshots_listing_key,
     verify_published,
 )
+from wme_assets.snapshots.staging import PHASES
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
 from wme_assets_tests.records import load_real_records
 from wme_assets_tests.servers import same_store
@@ -64,18 +67,36 @@ def keys_under(store: ObjectStore) -> set[str]:
     return {info.key[len(store.prefix) :] for info in store.list(store.prefix)}
 
 
+def staging_left(store: ObjectStore) -> list[str]:
+    """Objects and unfinished multipart uploads under the store's staging."""
+    prefix = store.prefix + STAGING_DIR + "/"
+    objects = [info.key for info in store.list(prefix, include_staging=True)]
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=prefix).get("Uploads", [])
+    return objects + [upload["Key"] for upload in uploads]
+
+
 class FailingStore(ObjectStore):
-    """The real store, raising on its N-th publish (every file, metadata object and pointer is one publish)."""
+    """The real store, raising on its N-th write to a published key: the copies from staging (chunks, the
+    archive, metadata objects, the manifest, in that order), then what is published directly (the pointer)."""
 
     def __init__(self, *args, fail_on: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fail_on = fail_on
         self.calls = 0
+        self._lock = threading.Lock()  # the copies of one phase run in parallel
+
+    def _count(self, key):
+        with self._lock:
+            self.calls += 1
+            if self.calls == self.fail_on:
+                raise ConnectionError(f"injected failure on write #{self.calls} ({key})")
+
+    def copy_staged(self, staged_key, key, **kwargs):
+        self._count(key)
+        return super().copy_staged(staged_key, key, **kwargs)
 
     def publish(self, source, key, **kwargs):
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise ConnectionError(f"injected failure on publish #{self.calls} ({key})")
+        self._count(key)
         return super().publish(source, key, **kwargs)
 
 
@@ -246,8 +267,9 @@ def test_a_failed_publish_leaves_latest_on_the_previous_snapshot(object_store, w
     listing_before = object_store.read_bytes(object_store.key(snapshots_listing_key("paid")))
 
     newer = write(date=D2, max_member_bytes=50_000)  # other content: five chunks
-    files_count = 2 * len(newer.chunks) + 2  # chunk files and their metadata, the archive and its metadata
-    call = {"first": 1, "archive": files_count - 1, "manifest": files_count + 1, "pointer": files_count + 2}[fail_on]
+    chunks = len(newer.chunks)
+    # Copies: every chunk, the archive, every metadata object, the manifest; then the pointer.
+    call = {"first": 1, "archive": chunks + 1, "manifest": 2 * chunks + 3, "pointer": 2 * chunks + 4}[fail_on]
     failing = same_store(object_store, FailingStore, fail_on=call)
     with pytest.raises(ConnectionError, match="injected failure"):
         publish_snapshot(failing, newer, date=D2)
@@ -256,26 +278,37 @@ def test_a_failed_publish_leaves_latest_on_the_previous_snapshot(object_store, w
     assert pointer.date == D1
     assert verify_published(object_store, latest_key(ENWIKI, "paid")) == []
     assert object_store.read_bytes(object_store.key(snapshots_listing_key("paid"))) == listing_before
+    assert staging_left(object_store) == []  # the failed run deleted its own staging
+    left = {key for key in keys_under(object_store) if f"/{D2}/" in key}
+    manifest_key = f"snapshots/{D2}/{ENWIKI}.manifest.json"
+    # Until the manifest is copied, what is at D2 is orphans (no chunk .json before every .tar.gz); after,
+    # the snapshot is published (complete) and only the pointer is missing.
+    assert (manifest_key in left) == (fail_on == "pointer")
+    if fail_on in ("first", "archive"):
+        assert not any(key.endswith(".json") for key in left)
 
     rerun = publish_snapshot(object_store, newer, date=D2)
-    assert len(rerun.skipped) == call - 1  # what was published before the failure stays
     assert read_latest(object_store, ENWIKI).date == D2
     assert rerun.previous_date == D1
+    if fail_on == "pointer":  # nothing to redo but the pointer
+        assert rerun.uploaded == [] and rerun.cleanup.orphans == 0 and len(rerun.skipped) == 2 * chunks + 3
+    else:  # the orphans went first, then everything was published again
+        assert rerun.cleanup.orphans == len(left) and rerun.skipped == [] and len(rerun.uploaded) == 2 * chunks + 3
     assert verify_published(object_store, latest_key(ENWIKI, "paid")) == []
+    assert staging_left(object_store) == []
     listing = orjson.loads(object_store.read_bytes(object_store.key(snapshots_listing_key("paid"))))
     assert listing["version"] == newer.archive.md5
 
 
 class CorruptingStore(ObjectStore):
-    """The real store; right after the archive lands, something else rewrites it (without our sha256)."""
+    """The real store; right after the archive's copy lands, something else rewrites it (without our sha256)."""
 
-    def publish(self, source, key, **kwargs):
-        result = super().publish(source, key, **kwargs)
+    def copy_staged(self, staged_key, key, **kwargs):
+        super().copy_staged(staged_key, key, **kwargs)
         if key.endswith(".tar.gz") and "/snapshots/" in f"/{key}":
             data = bytearray(self.read_bytes(key))
             data[len(data) // 2] ^= 0x01
             self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
-        return result
 
 
 def test_a_snapshot_that_does_not_verify_does_not_move_latest(object_store, write):
@@ -284,6 +317,70 @@ def test_a_snapshot_that_does_not_verify_does_not_move_latest(object_store, writ
         publish_snapshot(same_store(object_store, CorruptingStore), write(date=D2, max_member_bytes=50_000), date=D2)
     assert any(p.startswith(f"snapshots/{D2}/{ENWIKI}.tar.gz") for p in failure.value.problems)
     assert read_latest(object_store, ENWIKI).date == D1
+    # The manifest was never copied: D2 is not published, whatever else is there.
+    assert f"snapshots/{D2}/{ENWIKI}.manifest.json" not in keys_under(object_store)
+
+
+class DamagedInStagingStore(ObjectStore):
+    """The real store; before a staged chunk is checked, something rewrites it in staging (keeping the size
+    and the sha256 it records), as a server that corrupts an object at rest would."""
+
+    staged_keys: list[str]
+
+    def verify_staged(self, staged_key, *, size, sha256, etag):
+        self.staged_keys.append(staged_key)
+        if staged_key.endswith("chunk_1.tar.gz"):
+            data = bytearray(self.read_bytes(staged_key))
+            data[len(data) // 2] ^= 0x01
+            self.client.put_object(Bucket=self.bucket, Key=staged_key, Body=bytes(data), Metadata={"sha256": sha256})
+        return super().verify_staged(staged_key, size=size, sha256=sha256, etag=etag)
+
+
+def test_damage_in_staging_publishes_nothing(object_store, write):
+    publish_snapshot(object_store, write(date=D1), date=D1)
+    before = keys_under(object_store)
+    damaging = same_store(object_store, DamagedInStagingStore)
+    damaging.staged_keys = []
+    with pytest.raises(SnapshotVerificationError, match="staging does not verify; nothing was published") as failure:
+        publish_snapshot(damaging, write(date=D2, max_member_bytes=50_000), date=D2)
+    assert failure.value.problems == [
+        f"staged object {damaging.uri(damaging.staged_keys[1])} does not hold the bytes sent (sha256 differs)"
+    ]
+    # Every object was staged under the partition's folder (kind, date, project) and one attempt's folder...
+    attempts = {key.split("/")[5] for key in damaging.staged_keys}
+    assert len(attempts) == 1
+    (attempt,) = attempts
+    assert damaging.staged_keys[1] == object_store.key(
+        STAGING_DIR, "articles", D2, "enwiki", attempt, f"chunks/{D2}/{ENWIKI}/chunk_1.tar.gz"
+    )
+    assert len(damaging.staged_keys) == 2 * 5 + 3  # five chunks, the archive, every metadata object, the manifest
+    # ...and checked before anything was copied: not one object more at a published key, no staging left.
+    assert keys_under(object_store) == before
+    assert staging_left(object_store) == []
+    assert read_latest(object_store, ENWIKI).date == D1
+
+
+def test_copies_go_chunks_archive_metadata_manifest(object_store, write):
+    class Recording(ObjectStore):
+        copies: list[str] = []
+
+        def copy_staged(self, staged_key, key, **kwargs):
+            self.copies.append(key[len(self.prefix) :])
+            super().copy_staged(staged_key, key, **kwargs)
+
+    recording = same_store(object_store, Recording)
+    publish_snapshot(recording, write(date=D1, max_member_bytes=50_000), date=D1)
+
+    def phase(key):
+        if key.endswith(".manifest.json"):
+            return "manifest"
+        if key.endswith(".json"):
+            return "metadata"
+        return "chunks" if key.startswith("chunks/") else "archive"
+
+    order = [PHASES.index(phase(key)) for key in recording.copies]
+    assert order == sorted(order) and len(recording.copies) == 2 * 5 + 3
+    assert recording.copies[-1] == f"snapshots/{D1}/{ENWIKI}.manifest.json"
 
 
 def test_the_served_snapshot_is_never_rewritten(object_store, write):
@@ -329,10 +426,10 @@ def test_publish_needs_a_date(object_store, real_records, tmp_path):
 def test_retention_removes_what_a_failed_run_left(object_store, write):
     publish_snapshot(object_store, write(date=D1), date=D1)
     newer = write(date=D2, max_member_bytes=50_000)
-    failing = same_store(object_store, FailingStore, fail_on=2 * len(newer.chunks) + 1)  # on the archive
+    failing = same_store(object_store, FailingStore, fail_on=len(newer.chunks) + 1)  # on the archive's copy
     with pytest.raises(ConnectionError):
         publish_snapshot(failing, newer, date=D2)
-    assert any(key.startswith(f"chunks/{D2}/") for key in keys_under(object_store))  # chunks only
+    assert any(key.startswith(f"chunks/{D2}/") for key in keys_under(object_store))  # chunks only: orphans
     assert not any(key.startswith(f"snapshots/{D2}/") for key in keys_under(object_store))
     publish_snapshot(object_store, write(date=D3), date=D3)
 
@@ -341,3 +438,15 @@ def test_retention_removes_what_a_failed_run_left(object_store, write):
         D3
     }
     assert verify_published(object_store, latest_key(ENWIKI, "paid")) == []
+
+
+def test_an_unserved_snapshot_of_the_date_is_withdrawn_then_replaced(object_store, write):
+    publish_snapshot(object_store, write(date=D1), date=D1)
+    old = publish_snapshot(object_store, write(date=D2), date=D2)
+    publish_snapshot(object_store, write(date=D1), date=D1)  # latest back on D1: D2 is not served
+    other = write(date=D2, max_member_bytes=50_000, tag="-other")  # five chunks where D2 had three
+    replaced = publish_snapshot(object_store, other, date=D2)
+    # The old manifest, the archive, its metadata and the three chunks with theirs went first.
+    assert replaced.cleanup.orphans == 1 + len(old.uploaded) - 1
+    assert verify_published(object_store, f"snapshots/{D2}/{ENWIKI}.manifest.json") == []
+    assert len([key for key in keys_under(object_store) if key.startswith(f"chunks/{D2}/")]) == 2 * 5

@@ -4,8 +4,8 @@ The article store comes from the real bnwiki dump fixture, ingested and enriched
 namespace 0, each with the Structured Contents wme builds, and articles of namespaces 10 and 14, which have
 none), once per module and copied into each test's own prefix. A second, small store holds the real
 Enterprise articles of enwiki with real Structured Contents (Enterprise's own and wme's), one of them
-without. Faults are injected around the real store (a subclass that rewrites an object after publishing it)
-or into the published bytes themselves; nothing is mocked.
+without. Faults are injected around the real store (a subclass that rewrites an object after copying it to
+its published key) or into the published bytes themselves; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -288,15 +288,14 @@ def test_verify_names_a_tampered_member(bnwiki, tmp_path):
 
 
 class CorruptingStore(ObjectStore):
-    """The real store; right after a structured archive lands, something else rewrites it."""
+    """The real store; right after a structured archive's copy lands, something else rewrites it."""
 
-    def publish(self, source, key, **kwargs):
-        result = super().publish(source, key, **kwargs)
+    def copy_staged(self, staged_key, key, **kwargs):
+        super().copy_staged(staged_key, key, **kwargs)
         if "/structured-snapshots/" in f"/{key}" and key.endswith(".tar.gz"):
             data = bytearray(self.read_bytes(key))
             data[len(data) // 2] ^= 0x01
             self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
-        return result
 
 
 def test_latest_moves_only_after_verification(bnwiki, tmp_path):
@@ -402,6 +401,12 @@ def test_asset_in_the_paid_job_with_metadata_and_checks(bnwiki, monkeypatch):
         "latest": bnwiki.uri(bnwiki.key(f"structured-snapshots/latest/{ID}.json")),
     }
     assert metadata["summary"].value.startswith(f"{ID}: 380 Structured Contents, ")
+    manifest = SnapshotManifest.from_json(
+        bnwiki.read_bytes(bnwiki.key(f"structured-snapshots/{D1}/{ID}.manifest.json"))
+    )
+    # The run's own staging, deleted at its end: every chunk, the archive, their metadata objects, the manifest.
+    assert metadata["staging_removed"].value == 2 * len(manifest.chunks) + 3
+    assert metadata["leftover_staging_removed"].value == 0 and metadata["orphans_removed"].value == 0
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {
         "record_count_matches_structured": True,
