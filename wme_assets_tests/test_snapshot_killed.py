@@ -1,112 +1,186 @@
-"""A snapshot export killed (SIGKILL) half way through publishing: nothing partial is visible, the re-run completes.
+"""A snapshot export killed (SIGKILL) half way: nothing unverified is ever visible, the re-run completes clean.
 
-The export runs in a child process against the real SeaweedFS server and is killed once its first chunks
-are in the store. No fault is injected into the code: the process simply dies between two requests.
+The export runs in a child process against the real SeaweedFS server and is killed while it stages, while it
+copies, or just before it moves the pointer (held there by a hook on its real client, :mod:`.dead_runs`).
+Meanwhile the test polls what a consumer sees: every object at a published key must be, byte for byte, one
+that a manifest of the run names, the manifest never visible without everything it names, and ``latest``
+always on a snapshot that verifies. The re-run removes what the dead run left (staging, orphans) first.
 """
 
+from __future__ import annotations
+
+import hashlib
 import os
 import signal
-import subprocess
-import sys
-import textwrap
+import threading
 import time
-from datetime import UTC, datetime
 
-import orjson
 import pytest
 
 from wme_assets.schema.validate import record_validator
-from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-from wme_assets.snapshots.publish import read_latest, snapshots_listing_key, verify_published
+from wme_assets.snapshots.layout import named_keys, staging_folder
+from wme_assets.snapshots.manifest import SnapshotManifest
+from wme_assets.snapshots.publish import read_latest, snapshot_key, snapshots_listing_key, verify_published
 from wme_assets.snapshots.run import export_snapshots
-from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
-from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.records import load_real_records
+from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
+from wme_assets_tests.dead_runs import (
+    IDENTIFIER,
+    MEMBER_BYTES,
+    PROJECT,
+    Pause,
+    dated_keys,
+    export_in_child,
+    staging_left,
+    wait_for,
+    write_base,
+)
 
 pytestmark = pytest.mark.integration
 
 OLD, NEW = "20250101", "20250102"
-IDENTIFIER = "enwiki_namespace_0"
-COPIES = 3  # the real records, each repeated under fresh page ids: enough chunks to be killed between them
-MEMBER_BYTES = 1  # every article is a member (and a chunk) of its own
+MANIFEST = snapshot_key(NEW, IDENTIFIER, "paid", "manifest")
+
+KILL_POINTS = {
+    # The 10th object staged (of 45 chunks, the archive, 46 metadata objects and the manifest): nothing copied.
+    "staging": Pause("PutObject", f"/{staging_folder('articles', NEW, PROJECT, 'paid')}", 10),
+    # The 20th of the 45 chunk copies: some chunks at their published keys, no metadata, no manifest.
+    "copying": Pause("CopyObject", f"/chunks/{NEW}/", 20),
+    # The manifest is in place (the snapshot is published) but latest still names the old one.
+    "pointer": Pause("CopyObject", "/snapshots/latest/", 1),
+}
 
 
-def _write_base(store: ObjectStore, tmp_path, fixtures_dir, date: str) -> int:
-    """An article-store base of real Enterprise records (all projects' records, re-keyed as enwiki pages)."""
-    records = [line for group in load_real_records().values() for _, line in group]
-    modified = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
-    count = 0
-    with ArticleStoreWriter(tmp_path / f"base-{date}", project="enwiki", source=f"dump:{date}", run_id="r") as writer:
-        for copy in range(COPIES):
-            for index, line in enumerate(records):
-                record = orjson.loads(line)
-                page_id = 1_000 * (copy + 1) + index
-                record["identifier"] = page_id
-                record["namespace"] = {"identifier": 0}
-                record["name"] = f"{record['name']} ({copy})"
-                record["date_modified"] = f"{modified:%Y-%m-%dT%H:%M:%SZ}"
-                writer.add(page_id, 0, record["name"], 1, modified, orjson.dumps(record))
-                count += 1
-    publish_base(store, tmp_path / f"base-{date}", "enwiki", date)
-    return count
+class Watcher(threading.Thread):
+    """Polls what a consumer sees of the NEW date and the pointer, reading every new object it lists."""
+
+    def __init__(self, store: ObjectStore):
+        super().__init__(daemon=True)
+        self.store = store
+        self.seen: dict[str, set[str]] = {}  # key -> sha256s of the bytes read there
+        self.pointer_dates: list[str] = []
+        self.problems: list[str] = []
+        self.polls = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.poll()
+            time.sleep(0.02)
+
+    def stop(self) -> Watcher:
+        self._halt.set()
+        self.join(timeout=60)
+        self.poll()
+        return self
+
+    def poll(self) -> None:
+        store = self.store
+        pointer = read_latest(store, IDENTIFIER)
+        self.pointer_dates.append(pointer.date)
+        # Snapshots before chunks: objects are only added while a manifest is there, so a manifest seen in the
+        # first listing must find everything it names in the second.
+        snapshots = {i.key[len(store.prefix) :]: i for i in store.list(store.key("snapshots", NEW) + "/")}
+        chunks = {i.key[len(store.prefix) :]: i for i in store.list(store.key("chunks", NEW) + "/")}
+        if MANIFEST in snapshots:
+            manifest = SnapshotManifest.from_json(self._read(MANIFEST) or b"")
+            missing = named_keys(manifest) - set(snapshots) - set(chunks)
+            if missing:
+                self.problems.append(f"manifest visible without {sorted(missing)[:3]}")
+        for key in [*snapshots, *chunks]:
+            data = self._read(key)
+            if data is not None:
+                self.seen.setdefault(key, set()).add(hashlib.sha256(data).hexdigest())
+        self.polls += 1
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return self.store.read_bytes(self.store.key(key))
+        except ObjectStoreError as exc:  # deleted between listing and reading (the re-run's orphan removal)
+            if "NoSuchKey" in str(exc):
+                return None
+            raise
 
 
-def _export_in_child(store: ObjectStore, date: str, work_dir) -> subprocess.Popen:
-    script = textwrap.dedent(
-        f"""
-        from wme_assets.snapshots.run import export_snapshots
-        from wme_assets.storage.object_store import ObjectStore
-        store = ObjectStore(bucket={store.bucket!r}, prefix={store.prefix!r}, endpoint_url={store.endpoint_url!r},
-                            access_key={EMBEDDED_ACCESS_KEY!r}, secret_key={EMBEDDED_SECRET_KEY!r})
-        export_snapshots(store, "enwiki", {date!r}, namespaces=(0,), max_member_bytes={MEMBER_BYTES},
-                         work_dir={str(work_dir)!r}, log=lambda _: None)
-        """
-    )
-    return subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+def expected_bytes(manifest_data: bytes) -> dict[str, str]:
+    """key -> sha256 of every object a manifest names, and of the manifest itself."""
+    manifest = SnapshotManifest.from_json(manifest_data)
+    expected = {MANIFEST: hashlib.sha256(manifest_data).hexdigest()}
+    for entry in [manifest.archive, *manifest.chunks]:
+        expected[entry.key] = entry.sha256
+        expected[entry.metadata.key] = entry.metadata.sha256
+    return expected
 
 
-def _keys(store: ObjectStore, under: str) -> list[str]:
-    return [info.key for info in store.list(store.key(under) + "/")]
+def staged_manifest(store: ObjectStore) -> bytes | None:
+    """The manifest a run staged (the dead run's, while its staging is still there)."""
+    folder = store.key(staging_folder("articles", NEW, PROJECT, "paid"))
+    for info in store.list(folder + "/", include_staging=True):
+        if info.key.endswith(MANIFEST):
+            return store.read_bytes(info.key)
+    return None
 
 
-def test_snapshot_killed_mid_publish_leaves_latest_and_rerun_completes(object_store, tmp_path, fixtures_dir):
-    _write_base(object_store, tmp_path, fixtures_dir, OLD)
-    export_snapshots(object_store, "enwiki", OLD, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None)
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_export_killed_shows_nothing_unverified_and_the_rerun_cleans_up(object_store, tmp_path, point):
+    write_base(object_store, tmp_path, OLD)
+    export_snapshots(object_store, PROJECT, OLD, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None)
     before = read_latest(object_store, IDENTIFIER)
     assert before is not None and before.date == OLD
     listing_before = object_store.read_bytes(object_store.key(snapshots_listing_key("paid")))
+    articles = write_base(object_store, tmp_path, NEW)
 
-    articles = _write_base(object_store, tmp_path, fixtures_dir, NEW)
     (tmp_path / "work").mkdir()
-    child = _export_in_child(object_store, NEW, tmp_path / "work")
+    watcher = Watcher(object_store)
+    watcher.start()
+    child, paused, _ = export_in_child(object_store, NEW, tmp_path / "work", pause=KILL_POINTS[point])
     try:
-        deadline = time.monotonic() + 120
-        while len(_keys(object_store, f"chunks/{NEW}/{IDENTIFIER}")) < 6:  # a few chunks and their metadata
-            assert child.poll() is None, "the export ended before it could be killed; make it longer"
-            assert time.monotonic() < deadline, "the export published no chunk within 2 minutes"
-            time.sleep(0.02)
+        wait_for(paused, child)
         os.killpg(child.pid, signal.SIGKILL)
     finally:
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
+    watcher.stop()
 
-    # Part of the new snapshot's chunks are in the store, but the snapshot is not complete (no manifest,
-    # no archive), nothing points at it, and the previous one is still served and still verifies.
-    published_chunks = _keys(object_store, f"chunks/{NEW}/{IDENTIFIER}")
-    assert 0 < len(published_chunks) < 2 * articles
-    assert not _keys(object_store, f"snapshots/{NEW}")
+    # What the dead run left: its staging, and at the dated keys only objects its (staged) manifest names.
+    assert staging_left(object_store), "a killed run cannot have cleaned its staging"
+    dead = staged_manifest(object_store)
+    left = dated_keys(object_store, NEW)
+    if point == "staging":
+        assert left == set()
+    else:
+        dead_expected = expected_bytes(dead)
+        assert {key: {dead_expected[key]} for key in watcher.seen} == watcher.seen
+        assert (MANIFEST in left) == (point == "pointer")
+        if point == "copying":
+            assert left and all(key.startswith(f"chunks/{NEW}/") and key.endswith(".tar.gz") for key in left)
+    assert watcher.problems == [] and watcher.polls > 1
+    assert set(watcher.pointer_dates) == {OLD}
     assert read_latest(object_store, IDENTIFIER) == before
     assert object_store.read_bytes(object_store.key(snapshots_listing_key("paid"))) == listing_before
     assert verify_published(object_store, f"snapshots/latest/{IDENTIFIER}.json") == []
 
-    # The re-run completes: latest moves to the new snapshot, which verifies line by line.
+    # The re-run, watched the same way, removes the leftovers first and publishes.
+    watcher = Watcher(object_store)
+    watcher.start()
     result = export_snapshots(
-        object_store, "enwiki", NEW, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None
+        object_store, PROJECT, NEW, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None
     )
+    watcher.stop()
     (namespace,) = result.namespaces
     assert namespace.problems == [] and namespace.records == articles
+    assert result.cleanup.leftover_staging > 0
+    assert result.cleanup.orphans == (len(left) if point != "pointer" else 0)
+    final = object_store.read_bytes(object_store.key(MANIFEST))
+    final_expected = expected_bytes(final)
+    # Whatever a consumer saw at a published key was what one of the two runs' manifests names.
+    allowed = {key: {final_expected.get(key), expected_bytes(dead).get(key) if dead else None} for key in watcher.seen}
+    assert all(shas <= allowed[key] for key, shas in watcher.seen.items()), watcher.seen
+    assert watcher.problems == []
+    assert set(watcher.pointer_dates) <= {OLD, NEW} and watcher.pointer_dates[-1] == NEW
+    # No staging, no orphans: the dated keys hold exactly what the manifest names.
+    assert staging_left(object_store) == []
+    assert dated_keys(object_store, NEW) == set(final_expected)
     after = read_latest(object_store, IDENTIFIER)
     assert after is not None and after.date == NEW and after.record_count == articles
-    assert len(_keys(object_store, f"chunks/{NEW}/{IDENTIFIER}")) == 2 * articles  # archive + metadata per chunk
     validate = record_validator("article")
     assert verify_published(object_store, f"snapshots/latest/{IDENTIFIER}.json", validator=validate) == []
