@@ -394,5 +394,38 @@ def mirror_fixtures(
     typer.echo(f"use it with: WME_DUMPS_URL={root.resolve().as_uri()}")
 
 
+# --- wme storage: housekeeping of the object store --------------------------------------------------
+
+storage_app = typer.Typer(help="Housekeeping of the object store.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("sweep")
+def storage_sweep(
+    older_than: float = typer.Option(24.0, "--older-than", min=0, help="Only what was last written HOURS ago."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be removed; remove nothing."),
+) -> None:
+    """Remove what dead runs left, across every partition: staging, unfinished uploads, orphans of snapshots.
+
+    An orphan is an object at a dated snapshot key that no published manifest names. The age keeps running
+    exports safe; each run of a partition also cleans its own leftovers when it starts.
+    """
+    from datetime import timedelta
+
+    from wme_assets.snapshots.sweep import sweep
+    from wme_assets.storage import ObjectStoreError, open_object_store
+
+    try:
+        store = open_object_store(load_settings())
+        result = sweep(store, older_than=timedelta(hours=older_than), dry_run=dry_run)
+    except (ConfigurationError, ObjectStoreError) as exc:
+        _fail(str(exc))
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(
+        f"{verb} {len(result.staging)} staging objects, {result.uploads} unfinished uploads and "
+        f"{len(result.orphans)} orphans last written more than {older_than:g} h ago"
+    )
+
+
 if __name__ == "__main__":
     app()

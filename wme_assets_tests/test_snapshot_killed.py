@@ -5,10 +5,12 @@ copies, or just before it moves the pointer (held there by a hook on its real cl
 Meanwhile the test polls what a consumer sees: every object at a published key must be, byte for byte, one
 that a manifest of the run names, the manifest never visible without everything it names, and ``latest``
 always on a snapshot that verifies. The re-run removes what the dead run left (staging, orphans) first.
+Then the S3 server itself is killed mid-export (a server of the test's own) and restarted on its data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -18,11 +20,13 @@ import time
 import pytest
 
 from wme_assets.schema.validate import record_validator
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.snapshots.layout import named_keys, staging_folder
 from wme_assets.snapshots.manifest import SnapshotManifest
 from wme_assets.snapshots.publish import read_latest, snapshot_key, snapshots_listing_key, verify_published
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
+from wme_assets.storage.seaweedfs import SeaweedServer, start_seaweedfs
 from wme_assets_tests.dead_runs import (
     IDENTIFIER,
     MEMBER_BYTES,
@@ -34,6 +38,7 @@ from wme_assets_tests.dead_runs import (
     wait_for,
     write_base,
 )
+from wme_assets_tests.servers import TEST_BUCKET, refuse_outside_integration
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +189,86 @@ def test_export_killed_shows_nothing_unverified_and_the_rerun_cleans_up(object_s
     assert after is not None and after.date == NEW and after.record_count == articles
     validate = record_validator("article")
     assert verify_published(object_store, f"snapshots/latest/{IDENTIFIER}.json", validator=validate) == []
+
+
+def _store_on(server: SeaweedServer) -> ObjectStore:
+    store = ObjectStore(
+        bucket=TEST_BUCKET,
+        prefix="killed-server",
+        endpoint_url=server.endpoint_url,
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
+    )
+    store.check_bucket(create=True)
+    return store
+
+
+def _serving(store: ObjectStore, key: str, timeout: float = 60) -> None:
+    """Wait until a restarted server serves what it holds: it answers listings before its volume server has
+    told the master where the data is, and reads fail (InternalError) until then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            store.read_bytes(store.key(key))
+            return
+        except ObjectStoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _kill(server: SeaweedServer) -> None:
+    os.killpg(server.pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(server.pid, 0)  # started by this process: reap it
+
+
+@pytest.mark.parametrize("point", ["staging", "copying"])
+def test_export_with_the_s3_server_killed_mid_way(request, tmp_path, point):
+    """A SeaweedFS of the test's own (the session's must live on) is SIGKILLed while the export stages or
+    copies, and restarted on the same data directory: latest never moved, the re-run cleans up and publishes."""
+    refuse_outside_integration(request, "SeaweedFS")
+    data_dir = tmp_path / "weed"
+    server = start_seaweedfs(data_dir)
+    try:
+        store = _store_on(server)
+        write_base(store, tmp_path, OLD)
+        export_snapshots(store, PROJECT, OLD, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None)
+        before = read_latest(store, IDENTIFIER)
+        articles = write_base(store, tmp_path, NEW)
+
+        (tmp_path / "work").mkdir()
+        child, paused, resume = export_in_child(store, NEW, tmp_path / "work", pause=KILL_POINTS[point], max_attempts=2)
+        try:
+            wait_for(paused, child)
+            _kill(server)
+            resume.touch()  # the export goes on against a dead server, and fails on its own
+            child.wait(timeout=180)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=30)
+        assert child.returncode not in (0, -signal.SIGKILL)
+
+        server = start_seaweedfs(data_dir)  # the same data, on new ports
+        store = _store_on(server)
+        _serving(store, f"snapshots/latest/{IDENTIFIER}.json")
+        assert read_latest(store, IDENTIFIER) == before
+        assert verify_published(store, f"snapshots/latest/{IDENTIFIER}.json") == []
+        assert staging_left(store), "the dead run's staging is still on the server"
+        left = dated_keys(store, NEW)
+        assert all(key.startswith(f"chunks/{NEW}/") and key.endswith(".tar.gz") for key in left)
+
+        result = export_snapshots(
+            store, PROJECT, NEW, namespaces=(0,), max_member_bytes=MEMBER_BYTES, log=lambda _: None
+        )
+        assert result.namespaces[0].problems == [] and result.records == articles
+        assert result.cleanup.leftover_staging > 0 and result.cleanup.orphans == len(left)
+        assert staging_left(store) == []
+        final = expected_bytes(store.read_bytes(store.key(MANIFEST)))
+        assert dated_keys(store, NEW) == set(final)
+        assert read_latest(store, IDENTIFIER).date == NEW
+        validate = record_validator("article")
+        assert verify_published(store, f"snapshots/latest/{IDENTIFIER}.json", validator=validate) == []
+    finally:
+        server.stop()

@@ -147,6 +147,7 @@ def sweep(
                 if info.last_modified is not None and info.last_modified < cutoff
             ]
     if dry_run:
+        result.uploads = len(store.unfinished_uploads(staging_root, initiated_before=cutoff))
         return result
     result.uploads = store.abort_uploads(staging_root, initiated_before=cutoff)
     store.delete_keys(old)

@@ -358,19 +358,24 @@ class ObjectStore:
             self.remove_folders([*deleted, prefix], prefix)
         return len(deleted)
 
-    def abort_uploads(self, prefix: str, *, initiated_before: datetime | None = None) -> int:
-        """Abort the unfinished multipart uploads under a full key prefix (a killed writer's parts are kept by
-        the server, unlisted, until aborted); returns how many."""
-        aborted = 0
+    def unfinished_uploads(self, prefix: str, *, initiated_before: datetime | None = None) -> list[tuple[str, str]]:
+        """``(key, upload id)`` of the multipart uploads under a full key prefix never completed nor aborted
+        (a killed writer's parts: the server keeps them, unlisted, until the upload is aborted)."""
+        found = []
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", []):
                 started = upload.get("Initiated")
-                if initiated_before is not None and started is not None and started >= initiated_before:
-                    continue
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-                aborted += 1
-        return aborted
+                if initiated_before is None or started is None or started < initiated_before:
+                    found.append((upload["Key"], upload["UploadId"]))
+        return found
+
+    def abort_uploads(self, prefix: str, *, initiated_before: datetime | None = None) -> int:
+        """Abort the unfinished multipart uploads under a full key prefix; returns how many."""
+        uploads = self.unfinished_uploads(prefix, initiated_before=initiated_before)
+        for key, upload_id in uploads:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        return len(uploads)
 
     def presign(self, key: str, expires_in: int = 3600) -> str:
         return self.client.generate_presigned_url(
