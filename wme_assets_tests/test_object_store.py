@@ -113,3 +113,59 @@ def test_list_delete_presign(object_store):
 def test_keys_cannot_escape_prefix(object_store, bad):
     with pytest.raises(ValueError, match="escape"):
         object_store.key("raw", bad)
+
+
+def _folders(store: ObjectStore, prefix: str) -> list[str]:
+    """Folders a delimited listing shows under ``prefix`` (SeaweedFS keeps a folder until it is deleted)."""
+    response = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix, Delimiter="/")
+    return [common["Prefix"] for common in response.get("CommonPrefixes", [])]
+
+
+def test_publish_leaves_no_staging_folder(object_store):
+    object_store.put_bytes(object_store.key("x/one.json"), b"{}")
+    # Its own folder under _staging/ is gone; _staging/ itself, shared with every writer, holds nothing.
+    assert _folders(object_store, object_store.prefix + STAGING_DIR + "/") == []
+    listed = [info.key for info in object_store.list(object_store.prefix, include_staging=True)]
+    assert listed == [object_store.key("x/one.json")]
+
+
+def test_delete_prefix_removes_the_folders_it_empties_and_only_those(object_store):
+    for name in ("run/a/1.bin", "run/a/b/2.bin", "run/c/3.bin", "keep/4.bin"):
+        object_store.put_bytes(object_store.key(name), name.encode())
+    assert object_store.delete_prefix(object_store.key("run/a") + "/") == 2
+    assert _folders(object_store, object_store.key("run") + "/") == [object_store.key("run/c") + "/"]
+    assert [o.key for o in object_store.list(object_store.prefix)] == [
+        object_store.key("keep/4.bin"),
+        object_store.key("run/c/3.bin"),
+    ]
+    # A folder entry is never listed as an object, even where the server returns one.
+    assert list(object_store.list(object_store.key("run/a") + "/")) == []
+
+
+def test_streaming_upload_reports_the_etag_the_server_computes(object_store, fixtures_dir):
+    from wme_assets.storage.streaming_upload import StreamingUpload, UploadPool
+
+    data = _real_bytes(fixtures_dir, 21 * MiB + 5)
+    sha256, md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
+    pool = UploadPool(4)
+    try:
+        multipart = StreamingUpload(
+            object_store, object_store.key("s/big.bin"), pool, size=len(data), metadata={"sha256": sha256}
+        )
+        for start in range(0, len(data), MiB):  # pushed as a reader would, a MiB at a time
+            multipart.write(data[start : start + MiB])
+        etag = multipart.finish().result()
+        single = StreamingUpload(object_store, object_store.key("s/small.bin"), pool, size=1000, md5=md5)
+        single.write(data[:1000])
+        with pytest.raises(Exception, match="BadDigest|Content-M[Dd]5"):  # md5 given is not the bytes' md5
+            single.finish().result()
+    finally:
+        pool.close()
+    assert etag.endswith("-3")
+    # The ETag matches the server's own, so the bytes are proven without reading them back.
+    assert object_store.head(object_store.key("s/big.bin")).etag == etag
+    assert object_store.verify_staged(object_store.key("s/big.bin"), size=len(data), sha256=sha256, etag=etag) is None
+    problem = object_store.verify_staged(object_store.key("s/big.bin"), size=len(data), sha256="0" * 64, etag=etag)
+    assert problem and "records sha256" in problem
+    assert object_store.head(object_store.key("s/small.bin")) is None
+    assert object_store.unfinished_uploads(object_store.key("s")) == []
