@@ -53,7 +53,8 @@ manifest names are **orphans** of a dead run, removed by the next run of their p
 
 **The order** (:func:`plan_publication`, then :func:`finish_publication`; :func:`publish_snapshot` does both):
 
-1. the partition's leftovers go: the staging of earlier runs, and its orphans;
+1. the partition's leftovers go: the staging of earlier runs, and its orphans (safe because a run of the
+   partition is its only writer, which a lease per project and output enforces);
 2. every object (chunks, archive, Enterprise's metadata objects, the manifest) is written to the run's
    staging folder (:mod:`wme_assets.snapshots.staging`) and each is checked there against the manifest
    (size, SHA-256, and the ETag of the bytes sent) — nothing is copied before all of them pass;
