@@ -169,3 +169,24 @@ def test_streaming_upload_reports_the_etag_the_server_computes(object_store, fix
     assert problem and "records sha256" in problem
     assert object_store.head(object_store.key("s/small.bin")) is None
     assert object_store.unfinished_uploads(object_store.key("s")) == []
+
+
+def test_a_large_staged_object_is_copied_in_parts_with_its_sha256(object_store, fixtures_dir):
+    from wme_assets.storage.object_store import SINGLE_COPY_BYTES
+    from wme_assets.storage.streaming_upload import StreamingUpload, UploadPool
+
+    data = _real_bytes(fixtures_dir, SINGLE_COPY_BYTES + MiB)
+    sha256 = hashlib.sha256(data).hexdigest()
+    staged, final = object_store.key("_staging/t/big.bin"), object_store.key("published/big.bin")
+    pool = UploadPool(4)
+    try:
+        upload = StreamingUpload(object_store, staged, pool, size=len(data), metadata={"sha256": sha256})
+        upload.write(data)
+        etag = upload.finish().result()
+    finally:
+        pool.close()
+    assert object_store.verify_staged(staged, size=len(data), sha256=sha256, etag=etag) is None
+    object_store.copy_staged(staged, final, size=len(data), sha256=sha256, content_type="application/gzip")
+    info = object_store.head(final)
+    assert (info.size, info.sha256) == (len(data), sha256)
+    assert object_store.sha256_of(final) == sha256

@@ -48,7 +48,7 @@ MIN_PART_SIZE = 8 * MiB  # S3 requires >= 5 MiB for every part but the last
 MAX_PARTS = 10_000
 STAGING_DIR = "_staging"
 SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256 on every published object
-MULTIPART_COPY_BYTES = 5 * 1024**3  # CopyObject's limit; above it, UploadPartCopy
+SINGLE_COPY_BYTES = 64 * MiB  # above it, a copy goes as parts copied in parallel (one request would be slow)
 
 
 class ObjectStoreError(RuntimeError):
@@ -558,7 +558,7 @@ class ObjectStore:
             extra["ContentType"] = content_type
         source = {"Bucket": self.bucket, "Key": staged_key}
         try:
-            if size < MULTIPART_COPY_BYTES:  # one request; the managed copy would first HEAD the source
+            if size <= SINGLE_COPY_BYTES:  # one request; the managed copy would first HEAD the source
                 self.client.copy_object(CopySource=source, Bucket=self.bucket, Key=key, **extra)
             else:
                 self.client.copy(source, self.bucket, key, ExtraArgs=extra)
