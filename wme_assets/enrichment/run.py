@@ -10,7 +10,6 @@ never stops the partition.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import time
 import traceback
@@ -40,7 +39,7 @@ from wme_assets.storage.parquet_dataset import sql_literal
 from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
-from wme_assets.util.workers import worker_context
+from wme_assets.util.workers import available_cpus, worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -399,7 +398,7 @@ def enrich_pages(
     siteinfo = manifest.get("siteinfo")
     if not siteinfo:
         raise ValueError(f"page store {page_store_prefix(project, date)} has no siteinfo: re-run its ingestion")
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
         files = cached_page_files(store, manifest, Path(tmp) / "pages")
         out_dir = Path(tmp) / "articles"
