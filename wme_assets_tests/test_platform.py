@@ -21,12 +21,12 @@ PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
 
 @pytest.fixture
 def postgres_instance(postgres, s3_env, monkeypatch, tmp_path):
-    """A Dagster instance from the repository's own dagster.yaml, on the session's PostgreSQL."""
+    """A Dagster instance from the repository's deployment dagster.yaml, on the session's PostgreSQL."""
     for name, value in postgres.env().items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "dagster-home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "infra" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
@@ -38,9 +38,9 @@ def _ingest_job(monkeypatch, dumps_url):
     return defs().resolve_job_def("ingest")
 
 
-def test_repository_dagster_yaml_is_the_generated_deployment_config():
-    committed = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    assert committed == instance_config(postgres=True)
+def test_repository_dagster_yamls_are_the_generated_configs():
+    assert yaml.safe_load((REPO_ROOT / "infra" / "dagster.yaml").read_text()) == instance_config(postgres=True)
+    assert yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text()) == instance_config(postgres=False)
 
 
 def test_partitioned_asset_on_postgres_and_s3(
@@ -150,20 +150,3 @@ def test_invalid_project_key_is_refused(monkeypatch):
     with pytest.raises(ConfigurationError, match="'../../etc' is not a valid project key"):
         load_settings()
 
-
-def test_definitions_validate_with_the_workspace(postgres, s3_env):
-    """`dagster definitions validate -w workspace.yaml` in the repository root, as an operator runs it: the
-    root dagster.yaml (PostgreSQL) is the instance, so the deployment variables must be set."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update(postgres.env())
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Validation successful for code location wme_assets" in done.stdout + done.stderr
