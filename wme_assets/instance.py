@@ -22,7 +22,7 @@ from wme_assets.settings import ConfigurationError, Settings
 # Every tag and pool name is spelled once, here: the jobs and assets tag runs with them and the limits below
 # (written to dagster.yaml) refer to them. They live in this module, not in defs/, because the CLI writes
 # the instance config without loading the Dagster definitions.
-TIER_TAG = "wme/tier"  # free | paid | hourly: the product tier a run produces
+TIER_TAG = "wme/tier"  # ingest | paid | free: what a run produces (every job tags its runs with it)
 # The pool of every asset that writes a project's article store (today `articles`). Dagster pools are
 # deployment-wide, not per partition, so this bounds how many article-store writes run at once across all
 # projects (concurrency.pools.default_limit below; `dagster instance concurrency set wme_article_store 1`
@@ -30,13 +30,14 @@ TIER_TAG = "wme/tier"  # free | paid | hourly: the product tier a run produces
 ARTICLE_STORE_POOL = "wme_article_store"
 POOL_DEFAULT_LIMIT = 2
 
-# Run-level limits: each tier gets its own share, and backfills cannot starve the schedules.
+# Run-level limits: each tier gets its own share, and backfills cannot starve the schedules. A run started
+# from the asset graph in the UI carries no job tags; the pools on the assets bound those too.
 RUN_CONCURRENCY = {
     "max_concurrent_runs": 8,
     "tag_concurrency_limits": [
         {"key": TIER_TAG, "value": "paid", "limit": 4},
         {"key": TIER_TAG, "value": "free", "limit": 2},
-        {"key": TIER_TAG, "value": "hourly", "limit": 2},
+        {"key": TIER_TAG, "value": "ingest", "limit": 2},  # dumps runs in, parsed and enriched: the heaviest
         {"key": "dagster/backfill", "limit": 4},
     ],
 }

@@ -150,3 +150,21 @@ def test_invalid_project_key_is_refused(monkeypatch):
     with pytest.raises(ConfigurationError, match="'../../etc' is not a valid project key"):
         load_settings()
 
+
+
+def test_every_job_carries_a_tier_that_a_run_limit_names():
+    """Runs escape the tier limits when a job has no tier tag, and a limit no job's tag matches limits nothing."""
+    from wme_assets.definitions import defs
+    from wme_assets.instance import RUN_CONCURRENCY, TIER_TAG
+
+    limited = {limit["value"] for limit in RUN_CONCURRENCY["tag_concurrency_limits"] if limit["key"] == TIER_TAG}
+    jobs = [job for job in defs().resolve_all_job_defs() if not job.name.startswith("__")]
+    assert jobs
+    tiers = {job.name: job.tags.get(TIER_TAG) for job in jobs}
+    assert all(tier in limited for tier in tiers.values()), tiers
+    assert limited == set(tiers.values())
+    # The Helm chart's run queue has the same limits.
+    helm = yaml.safe_load((REPO_ROOT / "infra" / "helm" / "values.yaml").read_text())
+    queue = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["maxConcurrentRuns"] == RUN_CONCURRENCY["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == RUN_CONCURRENCY["tag_concurrency_limits"]
