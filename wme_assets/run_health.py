@@ -3,8 +3,10 @@
 A run worker killed with SIGKILL (or lost with its machine) writes no RUN_FAILURE: its run stays STARTED
 forever, the UI shows it running and `wme backfill --failed` never re-runs it. Dagster's run monitoring
 only notices dead workers through the run launcher, and the DefaultRunLauncher (runs from the UI and the
-schedules) cannot check its workers' health (``supports_check_run_worker_health`` is False); runs of the
-``wme`` commands (``execute_in_process``) have no launcher at all. So every run of wme's jobs registers:
+schedules) cannot check its workers' health (``supports_check_run_worker_health`` is False). The code server
+that started a worker fails its run when the worker dies, but only while that server lives: not when the
+server goes with it (a restart, a lost container). Runs of the ``wme`` commands (``execute_in_process``)
+have no launcher at all. So every run of wme's jobs registers:
 
 - its worker, as run tags written once when it starts: ``wme/run-worker`` = ``host:pid:start`` (start =
   the process's start time in clock ticks since boot, from /proc, so a pid reused by another process is

@@ -83,6 +83,17 @@ def test_worker_tags_round_trip():
     assert Worker.from_tags({}) is None
 
 
+def test_stale_after_comes_from_the_environment_and_spans_several_heartbeats(monkeypatch):
+    from wme_assets.defs.resources import resources
+    from wme_assets.settings import ConfigurationError, load_settings
+
+    monkeypatch.setenv("WME_RUN_STALE_AFTER", "600")
+    assert resources().resources["run_health"].stale_after_seconds == 600
+    monkeypatch.setenv("WME_RUN_STALE_AFTER", "45")  # under three heartbeats: a late beat would kill a run
+    with pytest.raises(ConfigurationError, match="WME_RUN_STALE_AFTER: Input should be greater than or equal to 90"):
+        load_settings()
+
+
 # ----- runs on the real PostgreSQL instance ------------------------------------------------------------
 
 
