@@ -66,21 +66,29 @@ def run_partition(
     echo: Callable[[str], None] = print,
 ) -> RunSummary:
     """Execute ``job_name`` (or only its ``assets``) for the (date, project) partition on the current instance."""
+    import uuid
+
     import dagster as dg
 
     from wme_assets.definitions import defs
+    from wme_assets.run_health import run_liveness
 
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
     job = defs().resolve_job_def(job_name)
     echo(f"running job '{job_name}' for partition {partition_key} ...")
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    run_id = str(uuid.uuid4())
+    # This process is the run's worker (execute_in_process replaces the job's executor, which registers
+    # daemon-launched runs): tagged and beating, so a kill is noticed (wme_assets/run_health.py).
+    with dg.DagsterInstance.get() as instance, run_liveness(instance, run_id) as worker_tags:
         selection = [dg.AssetKey(name) for name in assets] if assets else None
         result = job.execute_in_process(
             instance=instance,
             partition_key=partition_key,
             raise_on_error=False,
             asset_selection=selection,
+            run_id=run_id,
+            tags=worker_tags,
             # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
             # in the instance's event log, where the UI shows them.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

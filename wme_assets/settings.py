@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
     step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
+    run_stale_after: int = Field(
+        default=300,
+        ge=90,
+        description="Seconds without a heartbeat after which a STARTED run whose worker is on another host "
+        "(or container) is dead and marked failed; workers beat every 30 s.",
+    )
     snapshot_member_bytes: int = Field(
         default=100_000_000, ge=1, description="Largest NDJSON member (and chunk) of a snapshot, uncompressed."
     )

@@ -125,6 +125,12 @@ class PublishingResource(dg.ConfigurableResource):
         )
 
 
+class RunHealthResource(dg.ConfigurableResource):
+    """How the dead-run sensor judges runs whose worker it cannot look up (``WME_RUN_STALE_AFTER``)."""
+
+    stale_after_seconds: int = _DEFAULTS["run_stale_after"].default
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     # Read when the definitions load (each `defs()`), so a run and the UI see the current environment.
@@ -137,5 +143,6 @@ def resources() -> dg.Definitions:
                 base_url=settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff
             ),
             "publishing": PublishingResource.from_settings(settings),
+            "run_health": RunHealthResource(stale_after_seconds=settings.run_stale_after),
         }
     )
