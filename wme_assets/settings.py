@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         validation_alias="HF_TOKEN",
         description="Hugging Face token (HF_TOKEN, the hub client's own name); unset = dry run in object storage.",
     )
+    lease_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a second writer of the same output waits for the writer's lease before it is "
+        "refused, naming the holder (0 = refuse at once).",
+    )
 
     @field_validator("s3_prefix")
     @classmethod

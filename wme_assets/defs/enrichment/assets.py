@@ -3,11 +3,13 @@
 import dagster as dg
 
 from wme_assets.defs.ingestion.assets import page_store
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.enrichment.checks import validate_article_sample
 from wme_assets.enrichment.run import enrich_pages
 from wme_assets.instance import ARTICLE_STORE_POOL
+from wme_assets.storage.lease import articles_lease
 
 
 @dg.asset(
@@ -33,17 +35,19 @@ def articles(
 ) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    result = enrich_pages(
-        store,
-        project,
-        date,
-        run_id=context.run_id,
-        workers=settings.parse_workers,
-        mediawiki_url=settings.mediawiki_endpoint(project),
-        log=context.log.info,
-    )
+    # The sample is checked under the lease too, so it is what this run wrote.
+    with output_lease(context, store, articles_lease(project)):
+        result = enrich_pages(
+            store,
+            project,
+            date,
+            run_id=context.run_id,
+            workers=settings.parse_workers,
+            mediawiki_url=settings.mediawiki_endpoint(project),
+            log=context.log.info,
+        )
+        problems = validate_article_sample(store, project, date, sample=1000)
     accounted = result.articles + len(result.quarantined)
-    problems = validate_article_sample(store, project, date, sample=1000)
     seconds = result.seconds or 1e-9
     return dg.MaterializeResult(
         metadata={

@@ -5,6 +5,7 @@ from functools import partial
 
 import dagster as dg
 
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import (
     SETTINGS_AT_LOAD,
@@ -22,6 +23,7 @@ from wme_assets.sources.dumps_client import (
     unfinished_jobs,
 )
 from wme_assets.storage.keys import raw_key
+from wme_assets.storage.lease import pages_lease, raw_lease
 
 # Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
 NETWORK_RETRY = dg.RetryPolicy(
@@ -65,9 +67,10 @@ def dump_run_status(
             allow_retries=False,
         )
     store = object_storage.store
-    published = store.put_bytes(
-        store.key(raw_key(project, date, "dumpstatus.json")), raw, content_type="application/json"
-    )
+    with output_lease(context, store, raw_lease(project, date)):
+        published = store.put_bytes(
+            store.key(raw_key(project, date, "dumpstatus.json")), raw, content_type="application/json"
+        )
     files = [f for job in (CONTENT_JOB, PAGE_PROPS_JOB) for f in status.jobs[job].files.values()]
     return dg.MaterializeResult(
         metadata={
@@ -117,7 +120,8 @@ def raw_dump_files(
     status = parse_status(store.read_bytes(store.key(raw_key(project, date, "dumpstatus.json"))))
     files = required_files(status, project, date)
     started = time.monotonic()
-    result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
+    with output_lease(context, store, raw_lease(project, date)):
+        result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
     seconds = time.monotonic() - started
     published = {f.name: f for f in files}
     mismatched = [
@@ -172,7 +176,8 @@ def page_store(
 ) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
+    with output_lease(context, store, pages_lease(project, date)):
+        result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
     summary = result.summary
     written = summary.rows + summary.duplicate_count
     return dg.MaterializeResult(

@@ -12,6 +12,7 @@ from functools import partial
 import dagster as dg
 
 from wme_assets.defs.enrichment.assets import articles
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.instance import TIER_TAG
@@ -19,6 +20,7 @@ from wme_assets.snapshots.manifest import record_schema
 from wme_assets.snapshots.publish import SnapshotPublishError, layout
 from wme_assets.snapshots.run import ExportResult, export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreNotFound
+from wme_assets.storage.lease import snapshot_lease
 
 # Snapshots read the object store only; retries cover a store that hiccups mid-upload.
 STORAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -188,7 +190,9 @@ def snapshot_asset(
         context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
     ) -> dg.MaterializeResult:
         store = object_storage.store
-        return _result(store, _export(context, settings, partial(export, store), what))
+        project, _ = project_and_date(context)
+        with output_lease(context, store, snapshot_lease(kind, tier, project)):
+            return _result(store, _export(context, settings, partial(export, store), what))
 
     return _snapshot
 
