@@ -23,6 +23,7 @@ from wme_assets.snapshots.publish import verify_published
 from wme_assets.storage import open_object_store
 from wme_assets.storage.lease import (
     HOLDERS_TABLE,
+    SHARED_OUTPUT_WAIT,
     Holder,
     LeaseLost,
     LeaseRefused,
@@ -107,6 +108,16 @@ def test_lease_files_stay_under_the_home(tmp_path):
         tmp_path / "leases" / "wme" / "raw" / "bnwiki" / f"{DUMP_DATE}.lock"
     )
     assert lease_path(tmp_path, "b/", "../../x").is_relative_to(tmp_path / "leases")
+
+
+def test_a_shared_output_is_queued_for_and_the_setting_waits_otherwise(tmp_path):
+    # The dumps-site run of a date and the Hugging Face dataset are written by every project in turn.
+    settings = Settings(home=tmp_path, lease_wait=0)
+    assert writer_lease(settings, NAME, scope=SCOPE).wait == 0
+    assert writer_lease(settings, NAME, scope=SCOPE, shared=True).wait == SHARED_OUTPUT_WAIT
+    longer = Settings(home=tmp_path, lease_wait=2 * SHARED_OUTPUT_WAIT)
+    assert writer_lease(longer, NAME, scope=SCOPE, shared=True).wait == 2 * SHARED_OUTPUT_WAIT
+    assert Settings().lease_wait == 10
 
 
 # ----- embedded: flock under WME_HOME ------------------------------------------------------------------

@@ -14,8 +14,12 @@ from wme_assets.storage.lease import LeaseRefused, writer_lease
 
 
 @contextmanager
-def output_lease(context: dg.AssetExecutionContext, store: ObjectStore, name: str) -> Iterator[None]:
+def output_lease(
+    context: dg.AssetExecutionContext, store: ObjectStore, name: str, *, shared: bool = False
+) -> Iterator[None]:
     """Hold the lease of output ``name`` of ``store`` for the ``with`` body; a refusal fails the step.
+
+    ``shared``: an output every project writes in turn, for which a writer queues (up to an hour).
 
     The settings come from the run's environment, like the Dagster instance's own: the lease lives where the
     instance does (PostgreSQL in deployment, ``WME_HOME`` embedded), and PostgreSQL's password stays out of
@@ -29,6 +33,7 @@ def output_lease(context: dg.AssetExecutionContext, store: ObjectStore, name: st
                     name,
                     scope=f"{store.bucket}/{store.prefix}",
                     run_id=context.run.run_id,
+                    shared=shared,
                     log=context.log.info,
                 )
             )

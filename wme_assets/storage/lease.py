@@ -57,7 +57,12 @@ from typing import Protocol
 
 from wme_assets.settings import Settings
 
-DEFAULT_POLL_SECONDS = 0.25
+DEFAULT_POLL_SECONDS = 0.25  # the first retries of a waiting writer; then every MAX_POLL_SECONDS
+MAX_POLL_SECONDS = 2.0
+# Outputs that every project writes in turn (a date's dumps-site run directory, the Hugging Face dataset):
+# the scheduled runs of all projects meet there as a matter of course, each only adding its own files, so
+# a writer queues for them (the holder is named if the hour runs out) instead of failing after WME_LEASE_WAIT.
+SHARED_OUTPUT_WAIT = 3600.0
 HOLDERS_TABLE = "wme_lease_holders"
 # A holder records itself just after it takes the lock: a refused writer reads for this long before it
 # says the holder is not recorded.
@@ -335,7 +340,7 @@ class Lease:
 
     def _acquire(self, lock: _Lock) -> None:
         started = time.monotonic()
-        told = False
+        told, poll = False, self.poll
         while not lock.try_acquire():
             waited = time.monotonic() - started
             if waited >= self.wait:
@@ -345,7 +350,8 @@ class Lease:
                 held_by = holder.describe() if holder else "another writer"
                 self._log(f"waiting up to {self.wait:g} s for {self.name}, held by {held_by}")
                 told = True
-            time.sleep(min(self.poll, self.wait - waited))
+            time.sleep(min(poll, self.wait - waited))
+            poll = min(poll * 1.5, MAX_POLL_SECONDS)
 
     def _read_holder(self, lock: _Lock) -> Holder | None:
         deadline = time.monotonic() + HOLDER_READ_SECONDS
@@ -381,12 +387,16 @@ def writer_lease(
     scope: str,
     run_id: str | None = None,
     wait: float | None = None,
+    shared: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Lease:
     """The lease of output ``name`` in ``scope`` (``{bucket}/{prefix}``), in PostgreSQL or under ``WME_HOME``.
 
-    ``wait`` defaults to ``settings.lease_wait``.
+    ``wait`` defaults to ``settings.lease_wait``; for a ``shared`` output (one every project writes in turn)
+    to at least :data:`SHARED_OUTPUT_WAIT`.
     """
+    if wait is None:
+        wait = max(settings.lease_wait, SHARED_OUTPUT_WAIT) if shared else settings.lease_wait
     if settings.uses_postgres:
         key = lease_key(scope, name)
 
@@ -403,6 +413,6 @@ def writer_lease(
         scope=scope,
         open_lock=open_lock,
         run_id=run_id,
-        wait=settings.lease_wait if wait is None else wait,
+        wait=wait,
         log=log,
     )

@@ -78,7 +78,7 @@ def dumps_site_run(
     project, date = project_and_date(context)
     store = object_storage.store
     target = dumps_site_target(publishing.dumps_site_target, store)
-    with output_lease(context, store, dumps_site_lease(date)):
+    with output_lease(context, store, dumps_site_lease(date), shared=True):
         run = publish_run(store, target, date=date, tier="free")
     mine = {name: f for name, f in run.status.files.items() if f.dbname == project}
     not_done = {name: f.status for name, f in mine.items() if f.status not in ("done", "skipped")}
@@ -167,7 +167,7 @@ def huggingface_dataset(
     if not manifests:
         raise dg.Failure(description=f"{project} {date}: no published Parquet shards", allow_retries=False)
     with (
-        output_lease(context, store, huggingface_lease(publishing.hf_repo or DEFAULT_DRY_RUN_REPO)),
+        output_lease(context, store, huggingface_lease(publishing.hf_repo or DEFAULT_DRY_RUN_REPO), shared=True),
         tempfile.TemporaryDirectory(prefix=f"wme-hf-{project}-{date}-") as tmp,
     ):
         # The token stays out of logs and metadata: only the repository and the outcome are reported.
