@@ -39,7 +39,7 @@ ROLES = {
     "schema": "every record read or written: Enterprise article, Structured Contents, metadata, manifests, page",
     "util": "one helper per concern: dates, digests, sizes, HTTP session, progress, worker pools",
     "settings": "every setting, from environment variables",
-    "storage": "S3 object store, embedded SeaweedFS, key layout, page store, article store",
+    "storage": "S3 object store, embedded SeaweedFS, key layout, page store, article store, writer leases",
     "sources": "clients of the outside world: dumps site, MediaWiki Action/REST APIs",
     "ingestion": "stage: dumps run → raw zone → page store",
     "enrichment": "stage: page store → Enterprise articles and Structured Contents",
