@@ -242,8 +242,12 @@ class PostgresLock:
             keepalives_interval=10,
             keepalives_count=3,
         )
-        self.conn.autocommit = True
-        self._create_holders_table()
+        try:
+            self.conn.autocommit = True
+            self._create_holders_table()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _create_holders_table(self) -> None:
         import psycopg2.errors
