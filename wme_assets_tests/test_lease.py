@@ -247,11 +247,15 @@ def test_asset_refused_by_the_lease_fails_once_naming_the_holder(postgres, s3_en
 # ----- the finding: two `wme snapshot` of one partition at once ----------------------------------------
 
 
-def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url, tmp_path):
+def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url):
+    """Embedded shape (SQLite instance, flock). Without the lease both runs rewrite the same chunks and neither
+    snapshot verifies. Started together, the two meet on the first output they both write; with no wait, the
+    one that comes second fails there, and the other runs alone to the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "DAGSTER_"))}
+    # Small members make many chunks, so the export, the longest step, is long too.
     env.update(
         s3_env, WME_DUMPS_URL=dumps_url, WME_LEASE_WAIT="0", WME_PARSE_WORKERS="1", WME_SNAPSHOT_MEMBER_BYTES="20000"
-    )  # many chunks: the export is long enough to overlap
+    )
     # The Dagster instance (SQLite) exists before the two start, as on any machine that ran wme before.
     ready = subprocess.run(
         [WME, "backfill", "--failed", "--dry-run"], env=env, capture_output=True, text=True, timeout=120
