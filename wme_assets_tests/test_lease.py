@@ -220,7 +220,7 @@ def test_asset_refused_by_the_lease_fails_once_naming_the_holder(postgres, s3_en
         monkeypatch.setenv(name, value)
     home = tmp_path / "dagster-home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "infra" / "dagster.yaml", home / "dagster.yaml")  # the deployment instance
     from wme_assets.definitions import defs
 
     job = defs().resolve_job_def("ingest")
