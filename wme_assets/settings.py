@@ -124,7 +124,9 @@ class Settings(BaseSettings):
         description="Hugging Face token (HF_TOKEN, the hub client's own name); unset = dry run in object storage.",
     )
     lease_wait: float = Field(
-        default=10.0,
+        # Long enough that a backfill's or a schedule's second writer of a project queues behind the first
+        # instead of failing; a second writer started by hand says whom it waits for while it waits.
+        default=600.0,
         ge=0,
         description="Seconds a second writer of the same output waits for the writer's lease before it is "
         "refused, naming the holder (0 = refuse at once).",
