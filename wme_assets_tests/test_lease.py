@@ -117,7 +117,7 @@ def test_a_shared_output_is_queued_for_and_the_setting_waits_otherwise(tmp_path)
     assert writer_lease(settings, NAME, scope=SCOPE, shared=True).wait == SHARED_OUTPUT_WAIT
     longer = Settings(home=tmp_path, lease_wait=2 * SHARED_OUTPUT_WAIT)
     assert writer_lease(longer, NAME, scope=SCOPE, shared=True).wait == 2 * SHARED_OUTPUT_WAIT
-    assert Settings().lease_wait == 10
+    assert Settings().lease_wait == 600
 
 
 # ----- embedded: flock under WME_HOME ------------------------------------------------------------------
