@@ -41,7 +41,7 @@ def articles(
             store,
             project,
             date,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             workers=settings.parse_workers,
             mediawiki_url=settings.mediawiki_endpoint(project),
             log=context.log.info,
@@ -66,6 +66,9 @@ def articles(
             "redirects_attached": result.redirects_attached,
             "redirects_dangling": result.redirects_dangling,
             "quarantined": len(result.quarantined),
+            # Articles kept without an abstract because their lead did not render into prose, by reason.
+            "abstracts_withheld": dict(sorted(result.abstracts_withheld.items())),
+            "abstracts_truncated": result.abstracts_truncated,
             "from_parsoid_html": result.html_pages,
             "html_unavailable": result.html_missing,
             "wikitext_mb": round(result.wikitext_bytes / 1e6, 3),
