@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from wme_assets.defs.failures import fails_clearly
 from wme_assets.defs.ingestion.assets import page_store
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
@@ -28,6 +29,7 @@ from wme_assets.instance import ARTICLE_STORE_POOL
         "quarantined with their reason and counted."
     ),
 )
+@fails_clearly
 def articles(
     context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
 ) -> dg.MaterializeResult:
