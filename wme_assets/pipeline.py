@@ -29,7 +29,7 @@ DATE_KINDS = {
     "paid": ("paid_snapshot_dates", "paid-tier snapshots exist for every day"),
     "free": (
         "free_snapshot_dates",
-        "free-tier snapshots are dated the 2nd and the 21st of a month (that day's from 06:00 UTC)",
+        "free-tier snapshots are dated the 2nd and the 21st of a month (a day's opens at 06:00 UTC)",
     ),
 }
 

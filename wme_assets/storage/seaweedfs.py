@@ -109,7 +109,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as Go's listeners (weed's) set it: the
+    TIME_WAIT connections a just-stopped server leaves on its port must not count as "in use"."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -275,9 +278,17 @@ def ensure_embedded_s3(home: Path, *, s3_port: int = 8333) -> SeaweedServer:
                 # Started by an older wme that let SeaweedFS adopt the shell's AWS keys: it would refuse
                 # every request of ours. Its data stays; it comes back with the embedded identity.
                 server.stop()
+                _wait_until_free(server.ports["s3"])
         server = start_seaweedfs(state_dir / "data", s3_port=s3_port, log_path=state_dir / "weed.log")
         state_file.write_text(json.dumps(asdict(server)))
         return server
+
+
+def _wait_until_free(port: int, timeout: float = 10.0) -> None:
+    # A killed server's sockets close as the kernel reaps it, a moment after the signal.
+    deadline = time.monotonic() + timeout
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def stop_embedded_s3(home: Path) -> bool:
