@@ -213,6 +213,7 @@ def run_snapshot_chain(
 
 # ----- why a run failed ---------------------------------------------------------------------------
 
+
 def failure_reason(events) -> str:
     """One line per failure of a run: the steps' own descriptions, else the innermost cause of the errors.
 

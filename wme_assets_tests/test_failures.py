@@ -199,8 +199,11 @@ def test_failures_from_real_servers_are_classified_by_what_retrying_can_do(tmp_p
     with serve_with_ranges(tmp_path) as (url, server):
         client = DumpsClient(url, retries=0)
         path = f"/bnwiki/{DUMP_DATE}/dumpstatus.json"
-        for status, kind, transient in ((503, DumpsUnavailable, True), (429, DumpsUnavailable, True),
-                                        (404, DumpsNotFound, False)):
+        for status, kind, transient in (
+            (503, DumpsUnavailable, True),
+            (429, DumpsUnavailable, True),
+            (404, DumpsNotFound, False),
+        ):
             server.faults[path] = [("status", status)]
             with pytest.raises(kind) as caught:
                 client.fetch_status_bytes("bnwiki", DUMP_DATE)
@@ -213,14 +216,21 @@ def test_failures_from_real_servers_are_classified_by_what_retrying_can_do(tmp_p
 
     (port,) = free_ports(1)
     s3 = boto3.client(
-        "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="k", aws_secret_access_key="s",
-        region_name="us-east-1", config=Config(retries={"max_attempts": 1}),
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
     )
     with pytest.raises(Exception) as caught:
         s3.get_object(Bucket="wme", Key="raw/bnwiki/x.json")
     cause = explain(caught.value)
     assert cause.transient
-    assert cause.message == f"S3 endpoint http://127.0.0.1:{port} unreachable: connection refused (s3://wme/raw/bnwiki/x.json)"
+    assert (
+        cause.message
+        == f"S3 endpoint http://127.0.0.1:{port} unreachable: connection refused (s3://wme/raw/bnwiki/x.json)"
+    )
 
 
 def test_bad_input_and_bad_configuration_are_not_retried():
@@ -341,8 +351,11 @@ def test_an_embedded_server_that_refuses_wmes_keys_is_restarted(tmp_path):
     try:
         assert server.pid != other.pid and server.endpoint_url == f"http://127.0.0.1:{port}"
         client = boto3.client(
-            "s3", endpoint_url=server.endpoint_url, aws_access_key_id=EMBEDDED_ACCESS_KEY,
-            aws_secret_access_key=EMBEDDED_SECRET_KEY, region_name="us-east-1",
+            "s3",
+            endpoint_url=server.endpoint_url,
+            aws_access_key_id=EMBEDDED_ACCESS_KEY,
+            aws_secret_access_key=EMBEDDED_SECRET_KEY,
+            region_name="us-east-1",
         )
         client.create_bucket(Bucket="wme")
         assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["wme"]

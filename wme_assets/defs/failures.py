@@ -65,4 +65,3 @@ def step_failure(context: dg.AssetExecutionContext, exc: BaseException) -> Excep
         )
     context.log.warning(f"attempt {attempt} of {policy.max_retries + 1} failed, will retry: {description}")
     return TransientStepError(description)
-
