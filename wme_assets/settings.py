@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import MutableMapping
 from functools import cached_property
 from pathlib import Path
 
@@ -23,9 +24,28 @@ PROJECT_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 # The seven wikis of the dump fixtures plus the common large ones; an operator sets WME_PROJECTS.
 DEFAULT_PROJECTS = "enwiki,simplewiki,dewiki,frwiki,ptwiki,bnwiki,elwiki,hywiki,jawiki,mrwiki,ukwiki,viwiki"
 
-# Credentials for the embedded, loopback-only SeaweedFS (it accepts any key pair without an IAM config).
+# Credentials for the embedded, loopback-only SeaweedFS. wme starts it with exactly this identity: left to
+# itself, SeaweedFS would make the shell's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY its admin identity, and
+# wme (which signs with these keys) would be locked out.
 EMBEDDED_ACCESS_KEY = "wme-embedded"
 EMBEDDED_SECRET_KEY = "wme-embedded-secret"
+# Where boto3 and SeaweedFS read a key pair from the environment. A session token left next to the embedded
+# keys would be sent with them and make every request invalid.
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def use_embedded_credentials(environ: MutableMapping[str, str]) -> list[str]:
+    """Put the embedded key pair in ``environ`` in place of any AWS credentials; returns the ones replaced.
+
+    In embedded mode the processes wme starts (webserver, daemon, run workers) reach the embedded server
+    through this environment, with boto3's own credential chain.
+    """
+    embedded = {"AWS_ACCESS_KEY_ID": EMBEDDED_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": EMBEDDED_SECRET_KEY}
+    replaced = [n for n in AWS_CREDENTIAL_VARIABLES if environ.get(n) and environ[n] != embedded.get(n)]
+    for name in AWS_CREDENTIAL_VARIABLES:
+        environ.pop(name, None)
+    environ.update(embedded)
+    return replaced
 
 
 class ConfigurationError(RuntimeError):
@@ -86,7 +106,12 @@ class Settings(BaseSettings):
     projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
-    step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
+    step_retries: int = Field(
+        default=3, ge=0, description="Dagster retries of a step that failed on a transient error (network, 5xx, 429)."
+    )
+    step_retry_delay: float = Field(
+        default=5.0, ge=0, description="Seconds before the first such retry; doubled for each further one."
+    )
     run_stale_after: int = Field(
         default=300,
         ge=90,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from wme_assets.defs.failures import fails_clearly
 from wme_assets.defs.ingestion.assets import page_store
 from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
@@ -30,6 +31,7 @@ from wme_assets.storage.lease import articles_lease
         "quarantined with their reason and counted."
     ),
 )
+@fails_clearly
 def articles(
     context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
 ) -> dg.MaterializeResult:

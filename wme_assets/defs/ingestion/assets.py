@@ -5,10 +5,10 @@ from functools import partial
 
 import dagster as dg
 
+from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
 from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import (
-    SETTINGS_AT_LOAD,
     DumpsSourceResource,
     ObjectStorageResource,
     StageSettingsResource,
@@ -25,26 +25,19 @@ from wme_assets.sources.dumps_client import (
 from wme_assets.storage.keys import raw_key
 from wme_assets.storage.lease import pages_lease, raw_lease
 
-# Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
-NETWORK_RETRY = dg.RetryPolicy(
-    max_retries=SETTINGS_AT_LOAD.step_retries,
-    delay=10,
-    backoff=dg.Backoff.EXPONENTIAL,
-    jitter=dg.Jitter.PLUS_MINUS,
-)
-
 # Every ingestion asset is one (date, project) partition of the dumps run, in the ingestion group.
 ingestion_asset = partial(dg.asset, partitions_def=dump_partitions, group_name="ingestion")
 
 
 @ingestion_asset(
     kinds={"s3", "python"},
-    retry_policy=NETWORK_RETRY,
+    retry_policy=TRANSIENT_RETRY,  # each HTTP request retries too; this covers longer outages
     description=(
         "The run's dumpstatus.json, stored in the raw zone once the jobs wme ingests (multistream "
         "articles and page_props) are done. A run still in progress is refused and nothing is stored."
     ),
 )
+@fails_clearly
 def dump_run_status(
     context: dg.AssetExecutionContext, dumps: DumpsSourceResource, object_storage: ObjectStorageResource
 ) -> dg.MaterializeResult:
@@ -103,7 +96,7 @@ class _ProgressLog:
 @ingestion_asset(
     kinds={"s3", "python"},
     deps=[dump_run_status],
-    retry_policy=NETWORK_RETRY,
+    retry_policy=TRANSIENT_RETRY,  # each HTTP request retries too; this covers longer outages
     check_specs=[dg.AssetCheckSpec("checksums_verified", asset="raw_dump_files", blocking=True)],
     description=(
         "The run's multistream dump (every part, with its index) and page_props table, copied into "
@@ -111,6 +104,7 @@ class _ProgressLog:
         "downloads; files already stored with the right checksums are skipped."
     ),
 )
+@fails_clearly
 def raw_dump_files(
     context: dg.AssetExecutionContext, dumps: DumpsSourceResource, object_storage: ObjectStorageResource
 ) -> dg.MaterializeResult:
@@ -171,6 +165,7 @@ def raw_dump_files(
         "quarantined and counted."
     ),
 )
+@fails_clearly
 def page_store(
     context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
 ) -> dg.MaterializeResult:

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
 from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import free_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, PublishingResource
@@ -15,8 +16,6 @@ from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_r
 from wme_assets.publishing.huggingface import DEFAULT_DRY_RUN_REPO, publish_to_hub
 from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests, parquet_summary
 from wme_assets.storage.lease import dumps_site_lease, huggingface_lease, parquet_lease
-
-PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def location_metadata(location: str) -> dg.MetadataValue:
@@ -46,10 +45,10 @@ def publishing_asset(*, check: str, kinds: set[str], deps: list[Any], descriptio
             group_name="publishing",
             kinds=kinds,
             deps=deps,
-            retry_policy=PUBLISH_RETRY,
+            retry_policy=TRANSIENT_RETRY,
             check_specs=[dg.AssetCheckSpec(check, asset=fn.__name__, blocking=True)],
             description=description,
-        )(fn)
+        )(fails_clearly(fn))
 
     return decorate
 
