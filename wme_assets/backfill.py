@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +25,11 @@ class FailedPartition:
 
 
 def failed_partitions(
-    *, since: str | None = None, jobs: tuple[str, ...] = JOBS, mark_dead: bool = True
+    *,
+    since: str | None = None,
+    jobs: tuple[str, ...] = JOBS,
+    mark_dead: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> list[FailedPartition]:
     """Partitions whose latest run (of each job) failed, oldest first; a later success clears a failure.
 
@@ -41,7 +46,10 @@ def failed_partitions(
     latest: dict[tuple[str, str], dg.DagsterRun] = {}
     with dg.DagsterInstance.get() as instance:
         if mark_dead:
-            mark_dead_runs_failed(instance, stale_after=load_settings().run_stale_after)
+            report = mark_dead_runs_failed(instance, stale_after=load_settings().run_stale_after)
+            for dead in report.marked if echo else ():
+                partition = dead.partition or "no partition"
+                echo(f"marked failed: run {dead.run_id} of {dead.job} ({partition}): {dead.cause}")
         for job in jobs:
             records = instance.get_run_records(dg.RunsFilter(job_name=job))
             for record in sorted(records, key=lambda r: r.create_timestamp.timestamp()):

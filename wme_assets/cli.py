@@ -61,6 +61,10 @@ mirror_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(mirror_app, name="mirror")
+catalog_app = typer.Typer(
+    help="The catalogue of projects: every Wikimedia text project, from Wikimedia's site matrix.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
 
 WORKSPACE_YAML = """\
 load_from:
@@ -82,9 +86,20 @@ def main(
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks (of wme and in the run's log) along with the one-line cause."
     ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=lambda shown: _print_version(shown), help="Print the version."
+    ),
 ) -> None:
     """wme: Wikipedia as machine-readable Enterprise-schema data, on your own storage."""
     _options["debug"] = debug
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from wme_assets.util.version import DISTRIBUTION, package_version
+
+        typer.echo(f"wme {package_version()} ({DISTRIBUTION})")
+        raise typer.Exit(0)
 
 
 def _fail(message: str, exc: BaseException | None = None, *, code: int = 2) -> None:
@@ -383,7 +398,7 @@ def backfill(
         _fail("say what to backfill: --failed (the partitions whose latest run failed)")
     since = _guarded(lambda: check_since(since)) if since is not None else None  # as YYYY-MM-DD
     env = prepare_environment()
-    todo = failed_partitions(since=since)
+    todo = failed_partitions(since=since, echo=typer.echo)
     if not todo:
         typer.echo("no failed partitions" + (f" since {since}" if since else ""))
         return
@@ -480,3 +495,42 @@ def mirror_fixtures(
 
 if __name__ == "__main__":
     app()
+
+
+def _catalog(refresh: bool):
+    from wme_assets.sources.catalog import CatalogError, load_catalog
+    from wme_assets.sources.dumps_client import make_session
+
+    settings = _guarded(load_settings)
+    cache = settings.home_dir / "catalog" / "sitematrix.json"
+    session = make_session(retries=settings.http_retries, backoff=settings.http_backoff)
+    try:
+        return load_catalog(cache, session=session, url=settings.sitematrix_url, refresh=refresh)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
+
+
+@catalog_app.command("refresh")
+def catalog_refresh() -> None:
+    """Fetch the site matrix again (WME_SITEMATRIX_URL) and cache it under WME_HOME; the old one stays on failure."""
+    catalog = _catalog(refresh=True)
+    typer.echo(f"{len(catalog)} projects from {catalog.source} (fetched {catalog.fetched_at})")
+
+
+@catalog_app.command("list")
+def catalog_list(
+    family: str | None = typer.Option(None, help="Only this family: wikipedia, wiktionary, …, commons."),
+    names: list[str] = typer.Argument(None, help="Only these dbnames (an unknown one is refused)."),
+) -> None:
+    """List projects with their family, language, URL and closed flag (fetches the site matrix once)."""
+    from wme_assets.sources.catalog import CatalogError
+
+    catalog = _catalog(refresh=False)
+    try:
+        projects = catalog.select(names) if names else list(catalog)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
+    for project in projects:
+        if family is None or project.family == family:
+            closed = " (closed)" if project.closed else ""
+            typer.echo(f"{project.dbname}\t{project.family}\t{project.language}\t{project.url}{closed}")

