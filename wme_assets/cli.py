@@ -30,6 +30,7 @@ from wme_assets.settings import (
     Settings,
     load_settings,
     use_embedded_credentials,
+    use_scratch_dir,
 )
 
 _options = {"debug": False}  # the global options of this invocation (set by `main`)
@@ -125,6 +126,7 @@ def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> En
         settings = load_settings()
         if settings.uses_postgres:
             settings.require_postgres_settings()
+        use_scratch_dir(settings.scratch_path)  # this process runs jobs in process; its children inherit it
         if settings.embedded_s3:
             # The embedded server has its own key pair whatever the shell holds: the shell's AWS keys are
             # meant for some other S3, and SeaweedFS would otherwise adopt them (see storage/seaweedfs.py).

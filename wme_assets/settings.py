@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import MutableMapping
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +47,18 @@ def use_embedded_credentials(environ: MutableMapping[str, str]) -> list[str]:
         environ.pop(name, None)
     environ.update(embedded)
     return replaced
+
+
+def use_scratch_dir(path: Path) -> Path:
+    """Send every temporary file of this process and of the processes it starts to ``path``.
+
+    The stages write temporary files through ``tempfile`` (and DuckDB spills beside them): without this they
+    land in the container's ``/tmp``, a small overlay, instead of the scratch volume compose and Helm mount.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(path)  # worker processes, DuckDB, anything that asks the environment
+    tempfile.tempdir = str(path)  # this process: tempfile caches its choice on first use
+    return path
 
 
 class ConfigurationError(RuntimeError):
@@ -156,6 +169,11 @@ class Settings(BaseSettings):
         description="Seconds a second writer of the same output waits for the writer's lease before it is "
         "refused, naming the holder (0 = refuse at once).",
     )
+    scratch_dir: Path | None = Field(
+        default=None,
+        description="Temporary files of every stage (downloads, spill files, archives before upload); default "
+        "WME_HOME/scratch. Point it at a large local volume (compose and Helm mount one).",
+    )
     sitematrix_url: str = Field(
         default="https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1",
         description="Wikimedia's site matrix (action=sitematrix), the catalogue of projects; cached under "
@@ -187,6 +205,10 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def scratch_path(self) -> Path:
+        return (self.scratch_dir or self.home / "scratch").expanduser().resolve()
 
     @property
     def embedded_s3(self) -> bool:

@@ -3,7 +3,9 @@ storage is PostgreSQL, with its output in SeaweedFS S3; bad configuration failin
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -168,3 +170,23 @@ def test_every_job_carries_a_tier_that_a_run_limit_names():
     queue = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queue["maxConcurrentRuns"] == RUN_CONCURRENCY["max_concurrent_runs"]
     assert queue["tagConcurrencyLimits"] == RUN_CONCURRENCY["tag_concurrency_limits"]
+
+
+def test_every_step_writes_its_temporary_files_to_the_scratch_directory(s3_env, monkeypatch, tmp_path):
+    """Compose and Helm mount a scratch volume; without this, temporary files fill the container's /tmp."""
+    import tempfile
+
+    from wme_assets.defs.resources import ObjectStorageResource
+    from wme_assets.settings import load_settings
+
+    scratch = tmp_path / "scratch-volume"
+    monkeypatch.setenv("WME_SCRATCH_DIR", str(scratch))
+    resource = ObjectStorageResource.from_settings(load_settings())
+    assert resource.scratch_dir == str(scratch)
+    with dg.build_resources({"object_storage": resource}):  # what a step process does before its asset
+        assert tempfile.gettempdir() == str(scratch) == os.environ["TMPDIR"]
+        with tempfile.TemporaryDirectory(prefix="wme-export-") as work:
+            assert Path(work).parent == scratch
+    # Unset, it is WME_HOME/scratch.
+    monkeypatch.delenv("WME_SCRATCH_DIR")
+    assert load_settings().scratch_path == Path(s3_env["WME_HOME"]).resolve() / "scratch"
