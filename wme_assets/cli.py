@@ -3,6 +3,9 @@
 Every command prepares the same environment first (``prepare_environment``): the embedded S3 server when
 no endpoint is configured, and a Dagster instance directory, so ``wme ui`` and ``wme demo`` work on a
 fresh machine with nothing configured and exactly the same way against PostgreSQL and production S3.
+
+Every failure ends in one line, ``error: ...``, naming its cause (and the project, file or S3 key where there
+is one); dates are checked before any of that work. Tracebacks only with ``wme --debug``.
 """
 
 from __future__ import annotations
@@ -12,20 +15,41 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
+from wme_assets.failures import explain, one_line
 from wme_assets.settings import (
     EMBEDDED_ACCESS_KEY,
-    EMBEDDED_SECRET_KEY,
     ConfigurationError,
     Settings,
     load_settings,
+    use_embedded_credentials,
+    use_scratch_dir,
 )
 
+_options = {"debug": False}  # the global options of this invocation (set by `main`)
+
+
+class _Commands(TyperGroup):
+    """Runs a command so that an error nobody expected still ends in one line naming its cause."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # typer.Exit is a RuntimeError: let exits and usage errors through as they are
+        except Exception as exc:
+            _fail(explain(exc).message, exc, code=1)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="wme: Wikipedia as machine-readable Enterprise-schema data, on your own storage.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,6 +62,10 @@ mirror_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(mirror_app, name="mirror")
+catalog_app = typer.Typer(
+    help="The catalogue of projects: every Wikimedia text project, from Wikimedia's site matrix.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
 
 WORKSPACE_YAML = """\
 load_from:
@@ -54,16 +82,41 @@ class Environment:
     s3_endpoint: str
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+@app.callback()
+def main(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks (of wme and in the run's log) along with the one-line cause."
+    ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=lambda shown: _print_version(shown), help="Print the version."
+    ),
+) -> None:
+    """wme: Wikipedia as machine-readable Enterprise-schema data, on your own storage."""
+    _options["debug"] = debug
 
 
-def prepare_environment(*, check_postgres: bool = True) -> Environment:
+def _print_version(asked: bool) -> None:
+    if asked:
+        from wme_assets.util.version import DISTRIBUTION, package_version
+
+        typer.echo(f"wme {package_version()} ({DISTRIBUTION})")
+        raise typer.Exit(0)
+
+
+def _fail(message: str, exc: BaseException | None = None, *, code: int = 2) -> None:
+    """End the command: the traceback first with --debug, then always the cause as the last line."""
+    if exc is not None and _options["debug"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> Environment:
     """Resolve settings, start embedded services if unconfigured, and fail fast on bad configuration.
 
     The resolved S3 endpoint and credentials are exported to the environment, so that the Dagster
-    webserver, daemon and run workers started from here use the same storage.
+    webserver, daemon and run workers started from here use the same storage. ``subject`` (e.g. the project)
+    starts the message of a failure.
     """
     from wme_assets.instance import check_postgres as check_pg
     from wme_assets.instance import prepare_dagster_home
@@ -73,15 +126,19 @@ def prepare_environment(*, check_postgres: bool = True) -> Environment:
         settings = load_settings()
         if settings.uses_postgres:
             settings.require_postgres_settings()
+        use_scratch_dir(settings.scratch_path)  # this process runs jobs in process; its children inherit it
         if settings.embedded_s3:
+            # The embedded server has its own key pair whatever the shell holds: the shell's AWS keys are
+            # meant for some other S3, and SeaweedFS would otherwise adopt them (see storage/seaweedfs.py).
+            replaced = use_embedded_credentials(os.environ)
+            ignored = f"; {', '.join(replaced)} from the environment not used for it" if replaced else ""
             typer.echo(
-                f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed)"
+                f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed), "
+                f"with wme's built-in key pair (access key {EMBEDDED_ACCESS_KEY!r}){ignored}"
             )
         store = open_object_store(settings)
         if settings.embedded_s3:
             os.environ["WME_S3_ENDPOINT_URL"] = store.endpoint_url or ""
-            os.environ.setdefault("AWS_ACCESS_KEY_ID", EMBEDDED_ACCESS_KEY)
-            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", EMBEDDED_SECRET_KEY)
             # Children must not try to start a second embedded server: they now see an endpoint, and
             # must still be allowed to create the bucket on it.
             os.environ.setdefault("WME_S3_CREATE_BUCKET", "true")
@@ -89,7 +146,7 @@ def prepare_environment(*, check_postgres: bool = True) -> Environment:
             check_pg(settings)
         dagster_home = prepare_dagster_home(settings)
     except (ConfigurationError, ObjectStoreError) as exc:
-        _fail(str(exc))
+        _fail(f"{subject}: {explain(exc).message}" if subject else explain(exc).message, exc)
     return Environment(settings=settings, dagster_home=dagster_home, s3_endpoint=store.endpoint_url or "AWS S3")
 
 
@@ -158,7 +215,11 @@ def instance_config_command(
 def _report(runs, env: Environment) -> None:
     for summary in runs:
         if not summary.success:
-            _fail(f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) failed: {summary.error}")
+            _fail(
+                f"run {summary.run_id} of job '{summary.job}' ({summary.partition}) failed after "
+                f"{summary.seconds:.1f} s: {summary.error}",
+                code=1,
+            )
     typer.echo("")
     for summary in runs:
         typer.echo(
@@ -176,7 +237,7 @@ def _guarded(action):
     try:
         return action()
     except (ConfigurationError, DumpsError) as exc:
-        _fail(str(exc))
+        _fail(explain(exc).message, exc)
 
 
 @app.command()
@@ -189,12 +250,15 @@ def demo(
     Ingests the dump run, enriches it into Enterprise articles and publishes the paid-tier snapshot dated
     the dump's day, then prints where everything went.
     """
-    from wme_assets.pipeline import resolve_dump_date, run_snapshot_chain
+    from wme_assets.pipeline import check_date, check_project, resolve_dump_date, run_snapshot_chain
 
-    env = prepare_environment()
+    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
     runs = _guarded(
-        lambda: run_snapshot_chain(project, dump_date=dump_date, snapshot_date=dump_date, tier="paid", echo=typer.echo)
+        lambda: run_snapshot_chain(
+            project, dump_date=dump_date, snapshot_date=dump_date, tier="paid", echo=typer.echo, stack_traces=_debug()
+        )
     )
     _report(runs, env)
 
@@ -205,11 +269,15 @@ def ingest(
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
 ) -> None:
     """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
-    from wme_assets.pipeline import resolve_dump_date, run_partition
+    from wme_assets.pipeline import check_date, check_project, resolve_dump_date, run_partition
 
-    env = prepare_environment()
+    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
-    _report([_guarded(lambda: run_partition("ingest", project=project, date=dump_date, echo=typer.echo))], env)
+    summary = _guarded(
+        lambda: run_partition("ingest", project=project, date=dump_date, echo=typer.echo, stack_traces=_debug())
+    )
+    _report([summary], env)
 
 
 @app.command()
@@ -218,7 +286,9 @@ def snapshot(
     uri: str | None = typer.Argument(
         None, help="With `verify`: an s3:// URI of a published snapshot (articles or structured-snapshots/)."
     ),
-    date: str | None = typer.Option(None, help="Snapshot date YYYYMMDD (default: today, UTC)."),
+    date: str | None = typer.Option(
+        None, help="Snapshot date YYYYMMDD, not in the future (default: today, UTC); free tier: a 2nd or 21st."
+    ),
     tier: str = typer.Option("paid", help="paid (daily) or free (the 2nd and 21st)."),
 ) -> None:
     """`wme snapshot PROJECT`: ingest, enrich and export a snapshot; `wme snapshot verify URI`: check one.
@@ -233,16 +303,23 @@ def snapshot(
         return
     from datetime import UTC, datetime
 
-    from wme_assets.pipeline import check_project, dump_date_for_snapshot, run_snapshot_chain
+    from wme_assets.pipeline import check_date, check_project, dump_date_for_snapshot, run_snapshot_chain
 
     if tier not in ("paid", "free"):
         _fail(f"--tier must be paid or free, not {tier!r}")
-    env = prepare_environment()
     snapshot_date = date or datetime.now(UTC).strftime("%Y%m%d")
-    _guarded(lambda: check_project(target))
+    _guarded(lambda: (check_project(target), check_date(snapshot_date, tier)))
+    env = prepare_environment(subject=target)
     dump_date = _guarded(lambda: dump_date_for_snapshot(target, snapshot_date, echo=typer.echo))
     runs = _guarded(
-        lambda: run_snapshot_chain(target, dump_date=dump_date, snapshot_date=snapshot_date, tier=tier, echo=typer.echo)
+        lambda: run_snapshot_chain(
+            target,
+            dump_date=dump_date,
+            snapshot_date=snapshot_date,
+            tier=tier,
+            echo=typer.echo,
+            stack_traces=_debug(),
+        )
     )
     _report(runs, env)
 
@@ -270,6 +347,10 @@ def _verify_snapshot(uri: str | None) -> None:
     typer.echo(f"ok: {uri} matches its manifest and every line validates")
 
 
+def _debug() -> bool:
+    return _options["debug"]
+
+
 PUBLISH_TARGETS = {"dumps": ["dumps_site_run"], "hf": ["parquet_shards", "huggingface_dataset"]}
 
 
@@ -281,18 +362,24 @@ def publish(
 ) -> None:
     """Publish one project's verified free-tier snapshots of a day, through the Dagster instance."""
     from wme_assets.definitions import defs
-    from wme_assets.pipeline import check_project, run_partition
+    from wme_assets.pipeline import check_date, check_project, run_partition
 
     if to not in (*PUBLISH_TARGETS, "all"):
         _fail(f"--to must be one of {', '.join([*PUBLISH_TARGETS, 'all'])}, not {to!r}")
-    env = prepare_environment()
-    _guarded(lambda: check_project(project))
+    _guarded(lambda: (check_project(project), check_date(date, "free")))
+    env = prepare_environment(subject=project)
     known = {key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()}
     assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
     if not assets:
         _fail(f"publishing to {to} is not available in this version")
     _report(
-        [_guarded(lambda: run_partition("publish_job", project=project, date=date, assets=assets, echo=typer.echo))],
+        [
+            _guarded(
+                lambda: run_partition(
+                    "publish_job", project=project, date=date, assets=assets, echo=typer.echo, stack_traces=_debug()
+                )
+            )
+        ],
         env,
     )
 
@@ -300,16 +387,20 @@ def publish(
 @app.command()
 def backfill(
     failed: bool = typer.Option(False, "--failed", help="Re-run the partitions whose latest run failed."),
-    since: str | None = typer.Option(None, help="Only runs started on or after this day (YYYY-MM-DD)."),
+    since: str | None = typer.Option(
+        None, help="Only runs started on or after this day (YYYY-MM-DD or YYYYMMDD, not in the future)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would run, run nothing."),
 ) -> None:
     """Re-run exactly the failed partitions (per job, project and date), through the Dagster instance."""
     from wme_assets.backfill import failed_partitions
+    from wme_assets.pipeline import check_since
 
     if not failed:
         _fail("say what to backfill: --failed (the partitions whose latest run failed)")
+    since = _guarded(lambda: check_since(since)) if since is not None else None  # as YYYY-MM-DD
     env = prepare_environment()
-    todo = failed_partitions(since=since)
+    todo = failed_partitions(since=since, echo=typer.echo)
     if not todo:
         typer.echo("no failed partitions" + (f" since {since}" if since else ""))
         return
@@ -319,14 +410,19 @@ def backfill(
         return
     from wme_assets.pipeline import run_partition
 
-    runs = [run_partition(i.job, project=i.project, date=i.date, echo=typer.echo) for i in todo]
+    debug = _debug()
+    runs = [
+        _guarded(lambda i=i: run_partition(i.job, project=i.project, date=i.date, echo=typer.echo, stack_traces=debug))
+        for i in todo
+    ]
     failures = [r for r in runs if not r.success]
     for summary in runs:
         state = "succeeded" if summary.success else f"failed again: {summary.error}"
         typer.echo(f"{summary.job} {summary.partition}: {state} (run {summary.run_id})")
     typer.echo(f"Dagster instance: {env.dagster_home}")
     if failures:
-        raise typer.Exit(1)
+        first = failures[0]
+        _fail(f"{len(failures)} of {len(runs)} failed again; {first.job} {first.partition}: {first.error}", code=1)
 
 
 @app.command()
@@ -376,7 +472,12 @@ def mirror_add(
 ) -> None:
     """Lay out one dumps run from an XML export: multistream bz2 + index, page_props, dumpstatus.json, sums."""
     from wme_assets.devtools.mirror import build_dumps_mirror
+    from wme_assets.pipeline import DAY_FORMS
+    from wme_assets.util.dates import day_problem
 
+    problem = day_problem(date)
+    if problem:
+        _fail(f"DATE must be {DAY_FORMS}. Got {date!r}: {problem}")
     run = build_dumps_mirror(root, project, date, export_xml, parts=parts)
     typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
 
@@ -429,3 +530,42 @@ def storage_sweep(
 
 if __name__ == "__main__":
     app()
+
+
+def _catalog(refresh: bool):
+    from wme_assets.sources.catalog import CatalogError, load_catalog
+    from wme_assets.sources.dumps_client import make_session
+
+    settings = _guarded(load_settings)
+    cache = settings.home_dir / "catalog" / "sitematrix.json"
+    session = make_session(retries=settings.http_retries, backoff=settings.http_backoff)
+    try:
+        return load_catalog(cache, session=session, url=settings.sitematrix_url, refresh=refresh)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
+
+
+@catalog_app.command("refresh")
+def catalog_refresh() -> None:
+    """Fetch the site matrix again (WME_SITEMATRIX_URL) and cache it under WME_HOME; the old one stays on failure."""
+    catalog = _catalog(refresh=True)
+    typer.echo(f"{len(catalog)} projects from {catalog.source} (fetched {catalog.fetched_at})")
+
+
+@catalog_app.command("list")
+def catalog_list(
+    family: str | None = typer.Option(None, help="Only this family: wikipedia, wiktionary, …, commons."),
+    names: list[str] = typer.Argument(None, help="Only these dbnames (an unknown one is refused)."),
+) -> None:
+    """List projects with their family, language, URL and closed flag (fetches the site matrix once)."""
+    from wme_assets.sources.catalog import CatalogError
+
+    catalog = _catalog(refresh=False)
+    try:
+        projects = catalog.select(names) if names else list(catalog)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
+    for project in projects:
+        if family is None or project.family == family:
+            closed = " (closed)" if project.closed else ""
+            typer.echo(f"{project.dbname}\t{project.family}\t{project.language}\t{project.url}{closed}")

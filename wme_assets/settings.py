@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+from collections.abc import MutableMapping
 from functools import cached_property
 from pathlib import Path
 
@@ -23,9 +25,40 @@ PROJECT_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 # The seven wikis of the dump fixtures plus the common large ones; an operator sets WME_PROJECTS.
 DEFAULT_PROJECTS = "enwiki,simplewiki,dewiki,frwiki,ptwiki,bnwiki,elwiki,hywiki,jawiki,mrwiki,ukwiki,viwiki"
 
-# Credentials for the embedded, loopback-only SeaweedFS (it accepts any key pair without an IAM config).
+# Credentials for the embedded, loopback-only SeaweedFS. wme starts it with exactly this identity: left to
+# itself, SeaweedFS would make the shell's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY its admin identity, and
+# wme (which signs with these keys) would be locked out.
 EMBEDDED_ACCESS_KEY = "wme-embedded"
 EMBEDDED_SECRET_KEY = "wme-embedded-secret"
+# Where boto3 and SeaweedFS read a key pair from the environment. A session token left next to the embedded
+# keys would be sent with them and make every request invalid.
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def use_embedded_credentials(environ: MutableMapping[str, str]) -> list[str]:
+    """Put the embedded key pair in ``environ`` in place of any AWS credentials; returns the ones replaced.
+
+    In embedded mode the processes wme starts (webserver, daemon, run workers) reach the embedded server
+    through this environment, with boto3's own credential chain.
+    """
+    embedded = {"AWS_ACCESS_KEY_ID": EMBEDDED_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": EMBEDDED_SECRET_KEY}
+    replaced = [n for n in AWS_CREDENTIAL_VARIABLES if environ.get(n) and environ[n] != embedded.get(n)]
+    for name in AWS_CREDENTIAL_VARIABLES:
+        environ.pop(name, None)
+    environ.update(embedded)
+    return replaced
+
+
+def use_scratch_dir(path: Path) -> Path:
+    """Send every temporary file of this process and of the processes it starts to ``path``.
+
+    The stages write temporary files through ``tempfile`` (and DuckDB spills beside them): without this they
+    land in the container's ``/tmp``, a small overlay, instead of the scratch volume compose and Helm mount.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(path)  # worker processes, DuckDB, anything that asks the environment
+    tempfile.tempdir = str(path)  # this process: tempfile caches its choice on first use
+    return path
 
 
 class ConfigurationError(RuntimeError):
@@ -86,7 +119,18 @@ class Settings(BaseSettings):
     projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
-    step_retries: int = Field(default=3, ge=0, description="Dagster retries of a failed network step.")
+    step_retries: int = Field(
+        default=3, ge=0, description="Dagster retries of a step that failed on a transient error (network, 5xx, 429)."
+    )
+    step_retry_delay: float = Field(
+        default=5.0, ge=0, description="Seconds before the first such retry; doubled for each further one."
+    )
+    run_stale_after: int = Field(
+        default=300,
+        ge=90,
+        description="Seconds without a heartbeat after which a STARTED run whose worker is on another host "
+        "(or container) is dead and marked failed; workers beat every 30 s.",
+    )
     snapshot_member_bytes: int = Field(
         default=100_000_000, ge=1, description="Largest NDJSON member (and chunk) of a snapshot, uncompressed."
     )
@@ -117,6 +161,24 @@ class Settings(BaseSettings):
         validation_alias="HF_TOKEN",
         description="Hugging Face token (HF_TOKEN, the hub client's own name); unset = dry run in object storage.",
     )
+    lease_wait: float = Field(
+        # Long enough that a backfill's or a schedule's second writer of a project queues behind the first
+        # instead of failing; a second writer started by hand says whom it waits for while it waits.
+        default=600.0,
+        ge=0,
+        description="Seconds a second writer of the same output waits for the writer's lease before it is "
+        "refused, naming the holder (0 = refuse at once).",
+    )
+    scratch_dir: Path | None = Field(
+        default=None,
+        description="Temporary files of every stage (downloads, spill files, archives before upload); default "
+        "WME_HOME/scratch. Point it at a large local volume (compose and Helm mount one).",
+    )
+    sitematrix_url: str = Field(
+        default="https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1",
+        description="Wikimedia's site matrix (action=sitematrix), the catalogue of projects; cached under "
+        "WME_HOME/catalog (http(s):// or file://).",
+    )
 
     @field_validator("s3_prefix")
     @classmethod
@@ -143,6 +205,10 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def scratch_path(self) -> Path:
+        return (self.scratch_dir or self.home / "scratch").expanduser().resolve()
 
     @property
     def embedded_s3(self) -> bool:

@@ -49,6 +49,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _temporary_files_stay_where_they_were():
+    """A command run in process points ``tempfile`` at its scratch directory (settings.use_scratch_dir), a
+    process-wide choice; the next test must not inherit a folder its tmp_path cleanup removes."""
+    import tempfile
+
+    tempdir, tmpdir = tempfile.tempdir, os.environ.get("TMPDIR")
+    yield
+    tempfile.tempdir = tempdir
+    if tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = tmpdir
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not (FIXTURES / "README.md").exists():

@@ -21,9 +21,10 @@ def invoke(*args: str):
 def test_instance_config_prints_both_shapes():
     deployment = invoke("instance-config", "--postgres")
     assert deployment.exit_code == 0
-    assert yaml.safe_load(deployment.stdout) == yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    assert deployment.stdout == (REPO_ROOT / "infra" / "dagster.yaml").read_text()
     embedded = invoke("instance-config")
     assert embedded.exit_code == 0 and yaml.safe_load(embedded.stdout) == instance_config(postgres=False)
+    assert embedded.stdout == (REPO_ROOT / "dagster.yaml").read_text()
 
 
 def test_mirror_add_and_fixtures_lay_out_dumps_runs(tmp_path):
@@ -66,3 +67,34 @@ def test_snapshot_verify_names_what_is_missing(cli_env):
     result = CliRunner().invoke(app, ["snapshot", "verify", uri])
     assert result.exit_code == 1
     assert "bnwiki_namespace_0" in result.output
+
+
+def test_version():
+    from wme_assets.util.version import package_version
+
+    shown = invoke("--version")
+    assert shown.exit_code == 0 and shown.stdout.strip() == f"wme {package_version()} (wme-platform)"
+
+
+def test_catalog_refresh_and_list_from_a_served_site_matrix(tmp_path, monkeypatch):
+    from wme_assets_tests.servers import serve_directory
+
+    monkeypatch.setenv("WME_HOME", str(tmp_path / "home"))
+    with serve_directory(FIXTURES / "wme-catalog") as base:
+        monkeypatch.setenv("WME_SITEMATRIX_URL", f"{base}/sitematrix.json")
+        refreshed = invoke("catalog", "refresh")
+        assert refreshed.exit_code == 0, refreshed.stdout
+        assert refreshed.stdout.startswith(f"883 projects from {base}/sitematrix.json (fetched ")
+    # The server is gone: the cached catalogue answers.
+    listed = invoke("catalog", "list", "--family", "wikivoyage")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 25 and "eswikivoyage\twikivoyage\tes\thttps://es.wikivoyage.org" in lines
+    some = invoke("catalog", "list", "bnwiki", "aawiki")
+    assert some.stdout.splitlines() == [
+        "bnwiki\twikipedia\tbn\thttps://bn.wikipedia.org",
+        "aawiki\twikipedia\taa\thttps://aa.wikipedia.org (closed)",
+    ]
+    unknown = CliRunner().invoke(app, ["catalog", "list", "anpwiki"])
+    assert unknown.exit_code == 2
+    assert "'anpwiki' is not in Wikimedia's site matrix" in unknown.output

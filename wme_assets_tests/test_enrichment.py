@@ -35,7 +35,8 @@ DATE = "20230501"
 
 
 # Bad input appended to a real dump (synthetic, as bad input may be): a redirect to a page that does not
-# exist, two redirects pointing at each other, an empty page, and a revision whose text is suppressed.
+# exist, two redirects pointing at each other, an empty page, a revision whose text is suppressed, and two
+# pages whose lead is markup that renders into no prose (unclosed templates, nested unclosed links).
 def _page(title, page_id, body, *, redirect=None, revision_extra="", text=None):
     redirect_xml = f'\n    <redirect title="{redirect}" />' if redirect else ""
     text_xml = text if text is not None else f'<text bytes="{len(body.encode())}" xml:space="preserve">{body}</text>'
@@ -69,6 +70,8 @@ BAD_PAGES = "".join(
             revision_extra='<contributor deleted="deleted" />\n      <comment deleted="deleted" />',
             text='<text deleted="deleted" />',
         ),
+        _page("ভাঙা টেমপ্লেট", 990006, "ভূমিকা। " + "{{" * 20_000 + "\n== অংশ ==\nলেখা।"),
+        _page("ভাঙা সংযোগ", 990007, "ভূমিকা। " + "[[a|" * 10_000 + "\n[[বিষয়শ্রেণী:পরীক্ষা]]"),
     ]
 )
 
@@ -91,7 +94,8 @@ def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
     ingest_from_mirror(object_store, bnwiki_with_bad_pages, "bnwiki", DATE)
     result = enrich_pages(object_store, "bnwiki", DATE, run_id="run-1", workers=2, log=lambda _: None)
     assert not result.quarantined
-    assert result.articles == result.eligible_pages == 380 + 14 + 3 + 2  # ns 0, 10, 14 + empty + suppressed
+    # ns 0, 10, 14 + empty + suppressed + the two malformed leads
+    assert result.articles == result.eligible_pages == 380 + 14 + 3 + 2 + 2
     articles = _articles(object_store, "bnwiki")
     assert len(articles) == result.articles
     assert not {990001, 990002, 990003} & articles.keys(), "redirects are not articles"
@@ -102,6 +106,15 @@ def test_real_dump_with_bad_pages(object_store, bnwiki_with_bad_pages):
     hidden = articles[990005]
     assert hidden["visibility"] == {"text": False, "editor": False, "comment": False}
     assert "editor" not in hidden["version"]
+
+    # A lead that is not prose: the article is written, without an abstract, and counted per reason.
+    assert result.abstracts_withheld == {"template_markup": 1, "link_markup": 1}
+    assert result.abstracts_truncated == 0
+    assert "abstract" not in articles[990006] and "abstract" not in articles[990007]
+    assert articles[990007]["categories"][0]["name"] == "বিষয়শ্রেণী:পরীক্ষা"
+    assert sum(bool(a.get("abstract")) for a in articles.values()) > 300  # the dump's own pages keep theirs
+    again = enrich_pages(object_store, "bnwiki", DATE, run_id="run-1b", workers=2, log=lambda _: None)
+    assert again.up_to_date and again.abstracts_withheld == result.abstracts_withheld
 
     check = line_validator("article")
     for article in articles.values():

@@ -3,7 +3,9 @@ storage is PostgreSQL, with its output in SeaweedFS S3; bad configuration failin
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -21,12 +23,12 @@ PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
 
 @pytest.fixture
 def postgres_instance(postgres, s3_env, monkeypatch, tmp_path):
-    """A Dagster instance from the repository's own dagster.yaml, on the session's PostgreSQL."""
+    """A Dagster instance from the repository's deployment dagster.yaml, on the session's PostgreSQL."""
     for name, value in postgres.env().items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "dagster-home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "infra" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
@@ -38,9 +40,9 @@ def _ingest_job(monkeypatch, dumps_url):
     return defs().resolve_job_def("ingest")
 
 
-def test_repository_dagster_yaml_is_the_generated_deployment_config():
-    committed = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    assert committed == instance_config(postgres=True)
+def test_repository_dagster_yamls_are_the_generated_configs():
+    assert yaml.safe_load((REPO_ROOT / "infra" / "dagster.yaml").read_text()) == instance_config(postgres=True)
+    assert yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text()) == instance_config(postgres=False)
 
 
 def test_partitioned_asset_on_postgres_and_s3(
@@ -151,19 +153,40 @@ def test_invalid_project_key_is_refused(monkeypatch):
         load_settings()
 
 
-def test_definitions_validate_with_the_workspace(postgres, s3_env):
-    """`dagster definitions validate -w workspace.yaml` in the repository root, as an operator runs it: the
-    root dagster.yaml (PostgreSQL) is the instance, so the deployment variables must be set."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env.update(postgres.env())
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Validation successful for code location wme_assets" in done.stdout + done.stderr
+def test_every_job_carries_a_tier_that_a_run_limit_names():
+    """Runs escape the tier limits when a job has no tier tag, and a limit no job's tag matches limits nothing."""
+    from wme_assets.definitions import defs
+    from wme_assets.instance import RUN_CONCURRENCY, TIER_TAG
+
+    limited = {limit["value"] for limit in RUN_CONCURRENCY["tag_concurrency_limits"] if limit["key"] == TIER_TAG}
+    jobs = [job for job in defs().resolve_all_job_defs() if not job.name.startswith("__")]
+    assert jobs
+    tiers = {job.name: job.tags.get(TIER_TAG) for job in jobs}
+    assert all(tier in limited for tier in tiers.values()), tiers
+    assert limited == set(tiers.values())
+    # The Helm chart's run queue has the same limits.
+    helm = yaml.safe_load((REPO_ROOT / "infra" / "helm" / "values.yaml").read_text())
+    queue = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["maxConcurrentRuns"] == RUN_CONCURRENCY["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == RUN_CONCURRENCY["tag_concurrency_limits"]
+
+
+def test_every_step_writes_its_temporary_files_to_the_scratch_directory(s3_env, monkeypatch, tmp_path):
+    """Compose and Helm mount a scratch volume; without this, temporary files fill the container's /tmp."""
+    import tempfile
+
+    from wme_assets.defs.resources import ObjectStorageResource
+    from wme_assets.settings import load_settings
+
+    scratch = tmp_path / "scratch-volume"
+    monkeypatch.setenv("WME_SCRATCH_DIR", str(scratch))
+    resource = ObjectStorageResource.from_settings(load_settings())
+    assert resource.scratch_dir == str(scratch)
+    with dg.build_resources({"object_storage": resource}):  # what a step process does before its asset
+        assert tempfile.gettempdir() == str(scratch) == os.environ["TMPDIR"]
+        with tempfile.TemporaryDirectory(prefix="wme-export-") as work:
+            assert Path(work).parent == scratch
+    # Unset, it is WME_HOME/scratch.
+    monkeypatch.delenv("WME_SCRATCH_DIR")
+    assert load_settings().scratch_path == Path(s3_env["WME_HOME"]).resolve() / "scratch"

@@ -185,6 +185,9 @@ def test_snapshot_chain_verify_tamper_rerun_and_backfill(platform):
             return instance.get_latest_materialization_event(dg.AssetKey(key)).asset_materialization.metadata
 
         assert metadata("dumps_site_run")["status_json"].value == uri(f"{run_dir}/status.json")
+        # Every bnwiki fixture page's lead renders into prose: no abstract withheld, none cut.
+        assert metadata("articles")["abstracts_withheld"].value == {}
+        assert metadata("articles")["abstracts_truncated"].value == 0
         hub_link = metadata("huggingface_dataset")["uri"].value
     assert hub_link.startswith(uri("hf-dry-run") + "/")
     assert store.head(hub_link.removeprefix(f"s3://{store.bucket}/") + "/README.md")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -58,3 +59,33 @@ def test_session_retries_server_errors_and_reads_files(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     assert session.get((tmp_path / "a.txt").as_uri()).text == "x"
     assert session.headers["User-Agent"] == "ua"
+
+
+# --- workers: CPUs from the affinity mask and a container's quota ------------------------------------
+
+
+def test_available_cpus_follows_a_cgroup_v2_quota(tmp_path):
+    from wme_assets.util.workers import available_cpus
+
+    host = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs: two workers, the second half-used
+    assert available_cpus(tmp_path) == min(host, 2)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert available_cpus(tmp_path) == host
+
+
+def test_available_cpus_follows_a_cgroup_v1_quota(tmp_path):
+    from wme_assets.util.workers import available_cpus
+
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert available_cpus(tmp_path) == 1
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")  # v1's "unlimited"
+    assert available_cpus(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_available_cpus_on_this_machine_is_at_most_the_host_count():
+    from wme_assets.util.workers import available_cpus
+
+    assert 1 <= available_cpus() <= (os.cpu_count() or 1)

@@ -8,6 +8,7 @@ from wme_assets.instance import TIER_TAG
 ingest_job = dg.define_asset_job(
     name="ingest",
     selection=dg.AssetSelection.groups("ingestion"),
+    tags={TIER_TAG: "ingest"},
     description="One dumps run of one project: status, verified files, parsed pages.",
 )
 
@@ -16,6 +17,7 @@ ingest_job = dg.define_asset_job(
 main_job = dg.define_asset_job(
     name="main",
     selection=dg.AssetSelection.groups("ingestion", "enrichment"),
+    tags={TIER_TAG: "ingest"},
     description="One project and dump date, from the dumps run to the article store.",
 )
 

@@ -6,10 +6,12 @@ profile or instance role, which an ``EnvVar`` could not express), and PostgreSQL
 instance from ``WME_PG_PASSWORD`` (dagster.yaml's ``env:``), never by the code location.
 """
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import PrivateAttr
 
-from wme_assets.settings import Settings, load_settings, mediawiki_endpoint
+from wme_assets.settings import Settings, load_settings, mediawiki_endpoint, use_scratch_dir
 from wme_assets.sources.dumps_client import DumpsClient
 from wme_assets.storage import ObjectStore, open_object_store
 
@@ -33,6 +35,7 @@ class ObjectStorageResource(dg.ConfigurableResource):
     create_bucket: bool | None = None
     home: str = ".wme"
     embedded_port: int = 8333
+    scratch_dir: str = ""  # every step's temporary files (WME_SCRATCH_DIR); empty = the process's default
 
     _store: ObjectStore | None = PrivateAttr(default=None)
 
@@ -46,9 +49,12 @@ class ObjectStorageResource(dg.ConfigurableResource):
             create_bucket=settings.s3_create_bucket,
             home=str(settings.home_dir),
             embedded_port=settings.embedded_s3_port,
+            scratch_dir=str(settings.scratch_path),
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.scratch_dir:
+            use_scratch_dir(Path(self.scratch_dir))
         # Fail before any work when the endpoint is down or the bucket is missing.
         self._store = open_object_store(
             Settings(
@@ -125,6 +131,12 @@ class PublishingResource(dg.ConfigurableResource):
         )
 
 
+class RunHealthResource(dg.ConfigurableResource):
+    """How the dead-run sensor judges runs whose worker it cannot look up (``WME_RUN_STALE_AFTER``)."""
+
+    stale_after_seconds: int = _DEFAULTS["run_stale_after"].default
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     # Read when the definitions load (each `defs()`), so a run and the UI see the current environment.
@@ -137,5 +149,6 @@ def resources() -> dg.Definitions:
                 base_url=settings.dumps_url, retries=settings.http_retries, backoff=settings.http_backoff
             ),
             "publishing": PublishingResource.from_settings(settings),
+            "run_health": RunHealthResource(stale_after_seconds=settings.run_stale_after),
         }
     )

@@ -1,10 +1,11 @@
-"""Sensors: start ingestion when a new dumps run finishes."""
+"""Sensors: start ingestion when a new dumps run finishes; fail the runs whose worker died."""
 
 import dagster as dg
 
 from wme_assets.defs.jobs import main_job
 from wme_assets.defs.partitions import PROJECTS
-from wme_assets.defs.resources import DumpsSourceResource
+from wme_assets.defs.resources import DumpsSourceResource, RunHealthResource
+from wme_assets.run_health import mark_dead_runs_failed
 from wme_assets.sources.dumps_client import DumpsError
 
 
@@ -32,3 +33,22 @@ def new_dump_runs(context: dg.SensorEvaluationContext, dumps: DumpsSourceResourc
         run_requests=requests,
         skip_reason="; ".join(skipped) if skipped and not requests else None,
     )
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Every minute, marks failed the STARTED runs whose run worker is dead: a process gone on this host "
+        "(SIGKILL, out of memory) at once, a worker elsewhere once its heartbeat is older than "
+        "WME_RUN_STALE_AFTER. Each tick says how many runs it judged, and which it marked failed and why."
+    ),
+)
+def dead_run_monitor(context: dg.SensorEvaluationContext, run_health: RunHealthResource) -> dg.SkipReason:
+    # Evaluated in the code location's process, which on one host is where the DefaultRunLauncher starts
+    # the run workers: their pids are looked up directly there.
+    report = mark_dead_runs_failed(context.instance, stale_after=run_health.stale_after_seconds)
+    for run in report.marked:
+        context.log.warning(f"run {run.run_id} ({run.job} {run.partition}) marked failed: {run.cause}")
+    # A sensor that requests no run reports a skipped tick; its reason is what the UI shows for the tick.
+    return dg.SkipReason(report.summary())

@@ -81,6 +81,8 @@ class BuiltArticle:
     structured_json: bytes | None
     content_hash: str
     is_disambiguation: bool
+    abstract_withheld: str | None = None  # why the article has no abstract though its lead has text
+    abstract_truncated: bool = False
 
 
 def _editor(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -115,7 +117,10 @@ def build_article(
         from wme_assets.enrichment.html import html_fields
 
         rendered = html_fields(html, base_url=f"{site.base_url}/wiki/")
-        fields.abstract = rendered.abstract if row["namespace"] == 0 else fields.abstract
+        if row["namespace"] == 0:
+            fields.abstract = rendered.abstract
+            fields.abstract_withheld = rendered.abstract_withheld
+            fields.abstract_truncated = rendered.abstract_truncated
         fields.categories = [c.name for c in rendered.categories]
         fields.templates = [t.name for t in rendered.templates]
     title = row["title"]
@@ -222,4 +227,6 @@ def build_article(
         structured_json=structured,
         content_hash=digest,
         is_disambiguation=fields.is_disambiguation,
+        abstract_withheld=fields.abstract_withheld,
+        abstract_truncated=fields.abstract_truncated,
     )

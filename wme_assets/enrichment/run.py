@@ -4,13 +4,14 @@ Redirect pages are not articles: they become the ``redirects`` of the page they 
 page of the exported namespaces (0 main, 6 files, 10 templates, 14 categories, as Enterprise exports)
 goes through the wikitext extractor in worker processes, in page-id order. A page that makes the
 extractor raise, or run past its time budget, is quarantined with its id and the reason, counted, and
-never stops the partition.
+never stops the partition. A page whose lead does not render into prose (markup left in its text) is
+still a good article: it is written without an abstract, and counted per reason in
+``abstracts_withheld``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import time
 import traceback
@@ -40,7 +41,7 @@ from wme_assets.storage.parquet_dataset import sql_literal
 from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
-from wme_assets.util.workers import worker_context
+from wme_assets.util.workers import available_cpus, worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -106,6 +107,10 @@ class EnrichResult:
     up_to_date: bool = False  # the base was already built from the same inputs: nothing was redone
     html_pages: int = 0  # articles enriched from Parsoid HTML
     html_missing: int = 0  # pages whose HTML the MediaWiki could not give
+    # articles written without an abstract because their lead's text was not prose, per reason
+    # ("template_markup", "link_markup"…: abstract_rules.leftover_markup)
+    abstracts_withheld: Counter = field(default_factory=Counter)
+    abstracts_truncated: int = 0  # abstracts cut to abstract_rules.ABSTRACT_MAX_CHARS
 
 
 def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawiki_url: str | None = None) -> str:
@@ -399,7 +404,7 @@ def enrich_pages(
     siteinfo = manifest.get("siteinfo")
     if not siteinfo:
         raise ValueError(f"page store {page_store_prefix(project, date)} has no siteinfo: re-run its ingestion")
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()
     with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
         files = cached_page_files(store, manifest, Path(tmp) / "pages")
         out_dir = Path(tmp) / "articles"
@@ -454,12 +459,22 @@ def enrich_pages(
         log(f"{len(result.quarantined)} pages quarantined at {result.quarantine_object.uri}")
     else:
         clear_quarantine(store, project, date, QUARANTINE_NAME)  # an earlier run's, now stale
+    if result.abstracts_withheld:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(result.abstracts_withheld.items()))
+        log(f"{sum(result.abstracts_withheld.values())} articles without an abstract, their lead not prose ({reasons})")
     # Written last: a base whose inputs record is missing is rebuilt on the next run.
     write_inputs_record(
         store,
         project,
         date,
-        {"fingerprint": fingerprint, "articles": result.articles, "quarantined": len(result.quarantined)},
+        {
+            "fingerprint": fingerprint,
+            "articles": result.articles,
+            "quarantined": len(result.quarantined),
+            # so that a re-run finding the base up to date reports the same counts
+            "abstracts_withheld": dict(sorted(result.abstracts_withheld.items())),
+            "abstracts_truncated": result.abstracts_truncated,
+        },
     )
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
@@ -478,6 +493,8 @@ def _already_built(store, project, date, fingerprint, result: EnrichResult) -> b
     result.articles = manifest["rows"]
     result.articles_per_namespace.update({int(ns): n for ns, n in manifest.get("rows_per_namespace", {}).items()})
     result.eligible_pages = result.articles + recorded.get("quarantined", 0)
+    result.abstracts_withheld.update(recorded.get("abstracts_withheld") or {})
+    result.abstracts_truncated = recorded.get("abstracts_truncated", 0)
     if recorded.get("quarantined"):
         records = read_quarantine(store, project, date, QUARANTINE_NAME)
         if records is not None:
@@ -521,3 +538,6 @@ def _write(items: list[BuiltArticle | QuarantinedPage], writer: ArticleStoreWrit
         result.article_bytes += len(item.article_json)
         result.structured += item.structured_json is not None
         result.disambiguation_pages += item.is_disambiguation
+        if item.abstract_withheld:
+            result.abstracts_withheld[item.abstract_withheld] += 1
+        result.abstracts_truncated += item.abstract_truncated

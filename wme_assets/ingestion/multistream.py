@@ -32,7 +32,7 @@ from typing import IO
 
 from wme_assets.schema.page import Page, SiteInfo
 from wme_assets.util.sizes import MiB
-from wme_assets.util.workers import worker_context
+from wme_assets.util.workers import available_cpus, worker_context
 
 from .decompress import open_decompressed
 from .dump_xml import DumpReader
@@ -237,7 +237,7 @@ class MultistreamReader:
     ) -> None:
         self.dump_path = os.fspath(dump_path)
         self.offsets = stream_offsets(index_path)
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or available_cpus())
         self.latest_only = latest_only
         self.streams_per_task = streams_per_task
         # Bounds memory: at most this many parsed batches wait in the parent at any time.
@@ -325,7 +325,7 @@ def parse_multistream(
     return MultistreamReader(
         dump_path,
         index_path,
-        workers=workers if workers is not None else os.cpu_count(),
+        workers=workers if workers is not None else available_cpus(),
         latest_only=latest_only,
         streams_per_task=streams_per_task,
         executor=executor,

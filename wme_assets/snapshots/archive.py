@@ -64,6 +64,7 @@ from isal import isal_zlib
 
 from wme_assets.util.dates import check_yyyymmdd, midnight_utc
 from wme_assets.util.sizes import MiB
+from wme_assets.util.workers import available_cpus
 
 BUFFER_SIZE = 100_000_000
 """Enterprise's ``BUFFER_SIZE``: the most uncompressed NDJSON bytes in one member (and chunk)."""
@@ -429,7 +430,7 @@ def _language_of_first(line: bytes) -> str | None:
 
 
 def _default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, available_cpus()))
 
 
 def write_snapshot(

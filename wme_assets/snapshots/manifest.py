@@ -44,7 +44,6 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,6 +66,7 @@ from wme_assets.schema.manifest import (
 )
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
 from wme_assets.util.digests import READ_BYTES, DigestReader, file_chunks
+from wme_assets.util.version import package_version
 
 if TYPE_CHECKING:
     from wme_assets.storage.object_store import ObjectStore
@@ -98,12 +98,6 @@ def record_schema(kind: str) -> str:
         raise ValueError(f"snapshot kind must be one of {', '.join(RECORD_SCHEMAS)}, got {kind!r}") from None
 
 
-def _generator_version() -> str:
-    try:
-        return package_metadata.version("wme")
-    except package_metadata.PackageNotFoundError:
-        return "0+unknown"
-
 
 # --- building the manifest and Enterprise's metadata objects --------------------------------------
 
@@ -124,7 +118,7 @@ def build_manifest(
         date_modified=when,
         inputs=Inputs(dump_date=files.dump_date, event_cutoff=files.event_cutoff),
         generator=Generator(
-            version=_generator_version(),
+            version=package_version(),
             codec=files.codec,
             codec_version=files.codec_version,
             compresslevel=files.compresslevel,

@@ -37,6 +37,10 @@ class DumpsNotFound(DumpsError):
     """The dumps site has no such run or file (HTTP 404): permanent, not worth retrying."""
 
 
+class DumpsUnavailable(DumpsError):
+    """The dumps site could not be reached, or answered 429 or 5xx: worth retrying later."""
+
+
 class DumpFile(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -102,9 +106,13 @@ class DumpsClient:
         try:
             response = self.session.get(url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise DumpsError(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from None
+            raise DumpsUnavailable(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code >= 400:
-            error = DumpsNotFound if response.status_code in (404, 410) else DumpsError
+            error = DumpsError
+            if response.status_code in (404, 410):
+                error = DumpsNotFound
+            elif response.status_code == 429 or response.status_code >= 500:
+                error = DumpsUnavailable
             raise error(f"{url} answered HTTP {response.status_code} {response.reason}")
         return response
 

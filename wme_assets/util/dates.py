@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 _YYYYMMDD = re.compile(r"^\d{8}$")
 
@@ -48,3 +48,30 @@ def check_yyyymmddhh(value: object, what: str = "hour", error: type[Exception] =
     except ValueError:
         pass
     raise error(f"{what} must be YYYYMMDDHH, got {value!r}")
+
+
+def day_problem(value: object, today: date | None = None) -> str | None:
+    """Why ``value`` is not a usable ``YYYYMMDD`` day (None when it is): its form, the calendar, the future.
+
+    "Not in the future" is by UTC, the calendar of the dump runs and snapshots.
+    """
+    if not isinstance(value, str) or not _YYYYMMDD.match(value):
+        return "not of the form YYYYMMDD"
+    try:
+        day = datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        return "not a calendar day"
+    today = today or datetime.now(UTC).date()
+    if day > today:
+        return f"in the future (today is {today:%Y%m%d}, UTC)"
+    return None
+
+
+def parse_day(value: str, formats: tuple[str, ...] = ("%Y%m%d", "%Y-%m-%d")) -> date | None:
+    """The day ``value`` names in one of ``formats``, or None."""
+    for fmt in formats:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None

@@ -9,8 +9,11 @@ workers per partition would otherwise pay again for every partition.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 from multiprocessing.context import BaseContext
+from pathlib import Path
 
 # "__main__" stays first, as in multiprocessing's default: a script's own worker functions still resolve.
 PRELOADED_MODULES = ["__main__", "wme_assets.ingestion.multistream", "wme_assets.enrichment.run"]
@@ -24,3 +27,37 @@ def worker_context() -> BaseContext:
     # Only takes effect if the fork server has not started yet in this process; harmless otherwise.
     context.set_forkserver_preload(PRELOADED_MODULES)
     return context
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    """CPUs the cgroup's quota allows (cgroup v2 ``cpu.max``, else v1 ``cpu.cfs_quota_us``); None when unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def available_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """The CPUs this process may use: its affinity mask, capped by a container's CPU quota.
+
+    ``os.cpu_count()`` is the host's count: a container limited to 2 CPUs on a 64-core host would otherwise
+    start 64 workers that share 2 CPUs' worth of time, each with its own memory.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)

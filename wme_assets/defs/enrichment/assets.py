@@ -2,12 +2,15 @@
 
 import dagster as dg
 
+from wme_assets.defs.failures import fails_clearly
 from wme_assets.defs.ingestion.assets import page_store
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.enrichment.checks import validate_article_sample
 from wme_assets.enrichment.run import enrich_pages
 from wme_assets.instance import ARTICLE_STORE_POOL
+from wme_assets.storage.lease import articles_lease
 
 
 @dg.asset(
@@ -28,22 +31,25 @@ from wme_assets.instance import ARTICLE_STORE_POOL
         "quarantined with their reason and counted."
     ),
 )
+@fails_clearly
 def articles(
     context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
 ) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    result = enrich_pages(
-        store,
-        project,
-        date,
-        run_id=context.run_id,
-        workers=settings.parse_workers,
-        mediawiki_url=settings.mediawiki_endpoint(project),
-        log=context.log.info,
-    )
+    # The sample is checked under the lease too, so it is what this run wrote.
+    with output_lease(context, store, articles_lease(project)):
+        result = enrich_pages(
+            store,
+            project,
+            date,
+            run_id=context.run.run_id,
+            workers=settings.parse_workers,
+            mediawiki_url=settings.mediawiki_endpoint(project),
+            log=context.log.info,
+        )
+        problems = validate_article_sample(store, project, date, sample=1000)
     accounted = result.articles + len(result.quarantined)
-    problems = validate_article_sample(store, project, date, sample=1000)
     seconds = result.seconds or 1e-9
     return dg.MaterializeResult(
         metadata={
@@ -62,6 +68,9 @@ def articles(
             "redirects_attached": result.redirects_attached,
             "redirects_dangling": result.redirects_dangling,
             "quarantined": len(result.quarantined),
+            # Articles kept without an abstract because their lead did not render into prose, by reason.
+            "abstracts_withheld": dict(sorted(result.abstracts_withheld.items())),
+            "abstracts_truncated": result.abstracts_truncated,
             "from_parsoid_html": result.html_pages,
             "html_unavailable": result.html_missing,
             "wikitext_mb": round(result.wikitext_bytes / 1e6, 3),

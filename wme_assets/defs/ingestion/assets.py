@@ -5,9 +5,10 @@ from functools import partial
 
 import dagster as dg
 
+from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import (
-    SETTINGS_AT_LOAD,
     DumpsSourceResource,
     ObjectStorageResource,
     StageSettingsResource,
@@ -22,14 +23,7 @@ from wme_assets.sources.dumps_client import (
     unfinished_jobs,
 )
 from wme_assets.storage.keys import raw_key
-
-# Each HTTP request already retries with backoff; a step retry covers longer outages of the source.
-NETWORK_RETRY = dg.RetryPolicy(
-    max_retries=SETTINGS_AT_LOAD.step_retries,
-    delay=10,
-    backoff=dg.Backoff.EXPONENTIAL,
-    jitter=dg.Jitter.PLUS_MINUS,
-)
+from wme_assets.storage.lease import pages_lease, raw_lease
 
 # Every ingestion asset is one (date, project) partition of the dumps run, in the ingestion group.
 ingestion_asset = partial(dg.asset, partitions_def=dump_partitions, group_name="ingestion")
@@ -37,12 +31,13 @@ ingestion_asset = partial(dg.asset, partitions_def=dump_partitions, group_name="
 
 @ingestion_asset(
     kinds={"s3", "python"},
-    retry_policy=NETWORK_RETRY,
+    retry_policy=TRANSIENT_RETRY,  # each HTTP request retries too; this covers longer outages
     description=(
         "The run's dumpstatus.json, stored in the raw zone once the jobs wme ingests (multistream "
         "articles and page_props) are done. A run still in progress is refused and nothing is stored."
     ),
 )
+@fails_clearly
 def dump_run_status(
     context: dg.AssetExecutionContext, dumps: DumpsSourceResource, object_storage: ObjectStorageResource
 ) -> dg.MaterializeResult:
@@ -65,9 +60,10 @@ def dump_run_status(
             allow_retries=False,
         )
     store = object_storage.store
-    published = store.put_bytes(
-        store.key(raw_key(project, date, "dumpstatus.json")), raw, content_type="application/json"
-    )
+    with output_lease(context, store, raw_lease(project, date)):
+        published = store.put_bytes(
+            store.key(raw_key(project, date, "dumpstatus.json")), raw, content_type="application/json"
+        )
     files = [f for job in (CONTENT_JOB, PAGE_PROPS_JOB) for f in status.jobs[job].files.values()]
     return dg.MaterializeResult(
         metadata={
@@ -100,7 +96,7 @@ class _ProgressLog:
 @ingestion_asset(
     kinds={"s3", "python"},
     deps=[dump_run_status],
-    retry_policy=NETWORK_RETRY,
+    retry_policy=TRANSIENT_RETRY,  # each HTTP request retries too; this covers longer outages
     check_specs=[dg.AssetCheckSpec("checksums_verified", asset="raw_dump_files", blocking=True)],
     description=(
         "The run's multistream dump (every part, with its index) and page_props table, copied into "
@@ -108,6 +104,7 @@ class _ProgressLog:
         "downloads; files already stored with the right checksums are skipped."
     ),
 )
+@fails_clearly
 def raw_dump_files(
     context: dg.AssetExecutionContext, dumps: DumpsSourceResource, object_storage: ObjectStorageResource
 ) -> dg.MaterializeResult:
@@ -117,7 +114,8 @@ def raw_dump_files(
     status = parse_status(store.read_bytes(store.key(raw_key(project, date, "dumpstatus.json"))))
     files = required_files(status, project, date)
     started = time.monotonic()
-    result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
+    with output_lease(context, store, raw_lease(project, date)):
+        result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
     seconds = time.monotonic() - started
     published = {f.name: f for f in files}
     mismatched = [
@@ -167,12 +165,14 @@ def raw_dump_files(
         "quarantined and counted."
     ),
 )
+@fails_clearly
 def page_store(
     context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
 ) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
+    with output_lease(context, store, pages_lease(project, date)):
+        result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
     summary = result.summary
     written = summary.rows + summary.duplicate_count
     return dg.MaterializeResult(

@@ -7,14 +7,15 @@ from typing import Any
 
 import dagster as dg
 
+from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import free_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, PublishingResource
 from wme_assets.defs.snapshots.assets import free_snapshot
 from wme_assets.publishing.dumps_site import LocalDirTarget, S3Target, publish_run
-from wme_assets.publishing.huggingface import publish_to_hub
+from wme_assets.publishing.huggingface import DEFAULT_DRY_RUN_REPO, publish_to_hub
 from wme_assets.publishing.parquet import export_parquet, list_parquet_manifests, parquet_summary
-
-PUBLISH_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+from wme_assets.storage.lease import dumps_site_lease, huggingface_lease, parquet_lease
 
 
 def location_metadata(location: str) -> dg.MetadataValue:
@@ -44,10 +45,10 @@ def publishing_asset(*, check: str, kinds: set[str], deps: list[Any], descriptio
             group_name="publishing",
             kinds=kinds,
             deps=deps,
-            retry_policy=PUBLISH_RETRY,
+            retry_policy=TRANSIENT_RETRY,
             check_specs=[dg.AssetCheckSpec(check, asset=fn.__name__, blocking=True)],
             description=description,
-        )(fn)
+        )(fails_clearly(fn))
 
     return decorate
 
@@ -76,7 +77,8 @@ def dumps_site_run(
     project, date = project_and_date(context)
     store = object_storage.store
     target = dumps_site_target(publishing.dumps_site_target, store)
-    run = publish_run(store, target, date=date, tier="free")
+    with output_lease(context, store, dumps_site_lease(date), shared=True):
+        run = publish_run(store, target, date=date, tier="free")
     mine = {name: f for name, f in run.status.files.items() if f.dbname == project}
     not_done = {name: f.status for name, f in mine.items() if f.status not in ("done", "skipped")}
     return checked_result(
@@ -111,7 +113,10 @@ def dumps_site_run(
 def parquet_shards(context: dg.AssetExecutionContext, object_storage: ObjectStorageResource) -> dg.MaterializeResult:
     project, date = project_and_date(context)
     store = object_storage.store
-    with tempfile.TemporaryDirectory(prefix=f"wme-parquet-{project}-{date}-") as tmp:
+    with (
+        output_lease(context, store, parquet_lease(project, date)),
+        tempfile.TemporaryDirectory(prefix=f"wme-parquet-{project}-{date}-") as tmp,
+    ):
         exported = export_parquet(
             store,
             project,
@@ -160,7 +165,10 @@ def huggingface_dataset(
     ]
     if not manifests:
         raise dg.Failure(description=f"{project} {date}: no published Parquet shards", allow_retries=False)
-    with tempfile.TemporaryDirectory(prefix=f"wme-hf-{project}-{date}-") as tmp:
+    with (
+        output_lease(context, store, huggingface_lease(publishing.hf_repo or DEFAULT_DRY_RUN_REPO), shared=True),
+        tempfile.TemporaryDirectory(prefix=f"wme-hf-{project}-{date}-") as tmp,
+    ):
         # The token stays out of logs and metadata: only the repository and the outcome are reported.
         publication = publish_to_hub(
             store, manifests, work_dir=tmp, repo_id=publishing.hf_repo, token=publishing.hf_token

@@ -12,6 +12,8 @@ from functools import partial
 import dagster as dg
 
 from wme_assets.defs.enrichment.assets import articles
+from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.instance import TIER_TAG
@@ -19,9 +21,8 @@ from wme_assets.snapshots.manifest import record_schema
 from wme_assets.snapshots.publish import SnapshotPublishError, layout
 from wme_assets.snapshots.run import ExportResult, export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreNotFound
+from wme_assets.storage.lease import snapshot_lease
 
-# Snapshots read the object store only; retries cover a store that hiccups mid-upload.
-STORAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 SIZE_CHANGE_BOUND = 0.2  # warn when an archive grows or shrinks by more than 20% from the previous snapshot
 
 # The snapshot of day D holds the articles of the newest dump enriched on or before D (plus its hourly
@@ -183,16 +184,19 @@ def snapshot_asset(
         group_name="export",
         kinds={"s3", "python"},
         deps=[ARTICLES_LINEAGE],
-        retry_policy=STORAGE_RETRY,
+        retry_policy=TRANSIENT_RETRY,  # snapshots read and write the store only: this covers its hiccups
         check_specs=_checks(name, kind),
         tags={TIER_TAG: tier},
         description=description,
     )
+    @fails_clearly
     def _snapshot(
         context: dg.AssetExecutionContext, object_storage: ObjectStorageResource, settings: StageSettingsResource
     ) -> dg.MaterializeResult:
         store = object_storage.store
-        return _result(store, _export(context, settings, partial(export, store), what))
+        project, _ = project_and_date(context)
+        with output_lease(context, store, snapshot_lease(kind, tier, project)):
+            return _result(store, _export(context, settings, partial(export, store), what))
 
     return _snapshot
 

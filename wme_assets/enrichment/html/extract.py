@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wme_assets.enrichment.abstract_rules import bounded_abstract
+
 from .abstract import abstract
 from .dom import _base_url, parse_html
 from .infoboxes import infoboxes
@@ -22,8 +24,13 @@ def html_fields(html: str | bytes, *, base_url: str | None = None) -> HtmlFields
     """
     doc = parse_html(html)
     base = base_url if base_url is not None else _base_url(doc)
+    # Parsoid renders what it cannot parse (an unclosed "{{", "[[") as literal text: Enterprise's
+    # GetAbstract would publish it; the bound keeps both paths' abstracts prose.
+    bounded = bounded_abstract(abstract(doc))
     return HtmlFields(
-        abstract=abstract(doc),
+        abstract=bounded.text,
+        abstract_withheld=bounded.withheld,
+        abstract_truncated=bounded.truncated,
         categories=categories(doc, base),
         templates=templates(doc, base),
         sections=sections(doc, base),

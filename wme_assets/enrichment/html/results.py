@@ -46,7 +46,11 @@ class HtmlPart:
 
 @dataclass
 class HtmlFields:
-    """Everything :func:`html_fields` derives from one revision's Parsoid HTML."""
+    """Everything :func:`html_fields` derives from one revision's Parsoid HTML.
+
+    ``abstract`` is bounded as on the wikitext path
+    (:func:`~wme_assets.enrichment.abstract_rules.bounded_abstract`): ``abstract_withheld`` says why it
+    is empty when the lead's text was not prose, ``abstract_truncated`` that it was cut to its bound."""
 
     abstract: str
     categories: list[HtmlRelation]
@@ -56,6 +60,8 @@ class HtmlFields:
     images: list[HtmlImage]
     links: list[HtmlLink]
     text: str
+    abstract_withheld: str | None = None
+    abstract_truncated: bool = False
 
     @property
     def image(self) -> HtmlImage | None:

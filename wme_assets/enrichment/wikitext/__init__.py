@@ -55,6 +55,10 @@ Enterprise conventions reproduced (checked against the real records in ``shared/
       clean-up (``( … )`` holding a space is removed unless the text looks like a formula); the
       space before ``; : ! ? »`` and after ``«`` becomes a no-break space as MediaWiki renders it,
       and a ``<sup>`` number is written as U+2070 + digit, as Enterprise writes it ("mc⁲").
+      Then wme's own bound (``bounded_abstract``, shared with the HTML path): a lead whose text still
+      holds markup the renderers did not consume (``{{``, ``[[``, ``{|``, ``<ref``…: a malformed
+      lead) gets no abstract and ``abstract_withheld`` says why; a longer one than
+      ``ABSTRACT_MAX_CHARS`` is cut at a sentence end.
     * ``sections``: the lead as "Abstract", then the headings nested by level, with ``paragraph`` /
       ``list`` parts and their links; "See also", "References", "External links"… (and their
       subsections) are left out and sections with no text are dropped, as in Enterprise's output.

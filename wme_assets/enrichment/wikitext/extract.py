@@ -76,7 +76,9 @@ def extract_wikitext_fields(
 
     lead_fields = _lead_fields(lead, names, deadline)
     if ns == 0:
-        fields.abstract = lead_fields.abstract
+        fields.abstract = lead_fields.abstract.text
+        fields.abstract_withheld = lead_fields.abstract.withheld
+        fields.abstract_truncated = lead_fields.abstract.truncated
     fields.infoboxes = lead_fields.infoboxes
     fields.image = lead_fields.image
     fields.description = lead_fields.description

@@ -18,11 +18,16 @@ class WikitextFields:
     ``tables`` are Enterprise Structured Contents tables (``identifier``, ``headers``, ``rows``,
     ``footers``, ``confidence_score``); the section holding a table lists it in ``table_references``.
     ``maintenance_tags`` is ``None`` where Enterprise omits it (not ns 0 of a ``*wiki`` project).
+    ``abstract_withheld`` is why ``abstract`` is empty though the lead has text (the lead did not render
+    into prose: a :func:`~wme_assets.enrichment.abstract_rules.leftover_markup` reason);
+    ``abstract_truncated`` is set when the abstract was cut to its bound.
     ``image`` is ``{"name", "content_url"}`` — the URL assumes the file is on Commons (local files
     live under ``/wikipedia/<lang>/``; the wikitext does not say which).
     """
 
     abstract: str = ""
+    abstract_withheld: str | None = None
+    abstract_truncated: bool = False
     description: str | None = None
     categories: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)

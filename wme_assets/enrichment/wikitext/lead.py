@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import mwparserfromhell
 
+from wme_assets.enrichment.abstract_rules import BoundedAbstract, bounded_abstract
+
 from .abstract import _abstract_from_rendered
 from .braces import _BRACES_RE, _BRACKETS_RE, _pairs, _replace_outermost, _split_top, _template_args
 from .deadline import _Deadline
@@ -197,7 +199,7 @@ def _lead_file_links(lead: str, names: WikiNames) -> list[tuple[int, str]]:
 
 @dataclass(slots=True)
 class _Lead:
-    abstract: str = ""
+    abstract: BoundedAbstract = BoundedAbstract("")
     infoboxes: list[dict] = field(default_factory=list)
     image: dict | None = None
     description: str | None = None
@@ -243,7 +245,7 @@ def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
 
     text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline)
     deadline.check("lead templates")
-    result.abstract = _lead_abstract(text, renderer)
+    result.abstract = bounded_abstract(_lead_abstract(text, renderer))
     if infobox_images:
         result.image = _image_dict(names, infobox_images[0])
     else:

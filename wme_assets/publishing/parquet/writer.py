@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from wme_assets.storage.parquet_dataset import schema_fingerprint
 from wme_assets.util.dates import check_yyyymmdd
 from wme_assets.util.digests import file_sha256
 from wme_assets.util.sizes import MiB
+from wme_assets.util.version import package_version
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,6 @@ DEFAULT_ROW_GROUP_BYTES = 64 * MiB  # of NDJSON; readers (datasets, DuckDB) work
 CONVERT_BATCH_ROWS = 1_000  # records held as Python objects at once, before they become Arrow arrays
 CONVERT_BATCH_BYTES = 16 * MiB
 
-
-def _generator_version() -> str:
-    try:
-        return package_metadata.version("wme")
-    except package_metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 
@@ -270,7 +264,7 @@ def write_parquet_shards(
         arrow_schema_fingerprint=schema_fingerprint(converter.schema),
         max_depth=max_depth,
         max_table_depth=max_table_depth,
-        generator=ParquetGenerator(version=_generator_version(), pyarrow=pa.__version__, **limits),
+        generator=ParquetGenerator(version=package_version(), pyarrow=pa.__version__, **limits),
         rows=sum(s.rows for s in shards),
         bytes=sum(s.bytes for s in shards),
         source_bytes=sum(s.source_bytes for s in shards),

@@ -1,0 +1,179 @@
+"""The catalogue of projects wme can serve: every Wikimedia text project, from Wikimedia's own site matrix.
+
+Wikimedia Enterprise serves 900 projects: every site of the eight text families (Wikipedia, Wiktionary,
+Wikibooks, Wikinews, Wikiquote, Wikisource, Wikiversity, Wikivoyage), open or closed. The authority for
+which sites exist, their URL and language is MediaWiki's ``action=sitematrix`` on meta.wikimedia.org; the
+catalogue is built from that response, fetched once and cached under ``WME_HOME`` (refreshable), so a run
+never depends on meta being up. Commons is added for its files namespace (6) only, as Enterprise does.
+
+A dbname the site matrix does not list is refused with a message saying so: a URL is never guessed from a
+dbname (``anpwiki`` could be anything until the site matrix says what it is).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+SITE_MATRIX_URL = "https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1"
+
+# The site matrix's family code → the family's name; the order is the one people list them in.
+TEXT_FAMILIES: dict[str, str] = {
+    "wiki": "wikipedia",
+    "wiktionary": "wiktionary",
+    "wikibooks": "wikibooks",
+    "wikinews": "wikinews",
+    "wikiquote": "wikiquote",
+    "wikisource": "wikisource",
+    "wikiversity": "wikiversity",
+    "wikivoyage": "wikivoyage",
+}
+ARTICLE_NAMESPACES = (0, 6, 10, 14)  # what Enterprise exports of a text project
+COMMONS = "commonswiki"
+COMMONS_NAMESPACES = (6,)  # Commons is served for its files only
+
+
+class CatalogError(ValueError):
+    """The site matrix could not be read, or it does not know a project."""
+
+
+@dataclass(frozen=True)
+class Project:
+    dbname: str
+    family: str  # "wikipedia", "wiktionary", …, or "commons"
+    language: str  # the site matrix's language code ("en", "zh-min-nan"); "commons" for Commons
+    language_name: str  # in English where the site matrix has it ("Afar"), else its own name
+    direction: str  # "ltr" or "rtl"
+    url: str  # "https://aa.wikipedia.org"
+    site_name: str  # the site's own name for itself ("Wikipedia", "Wikcionario")
+    closed: bool  # read-only: its dumps still exist and Enterprise still serves it
+    namespaces: tuple[int, ...] = ARTICLE_NAMESPACES
+
+
+@dataclass(frozen=True)
+class Catalog:
+    projects: dict[str, Project]
+    source: str  # where the site matrix came from
+    fetched_at: str  # RFC 3339, when it was fetched
+
+    def __len__(self) -> int:
+        return len(self.projects)
+
+    def __iter__(self) -> Iterator[Project]:
+        return iter(self.projects.values())
+
+    def __contains__(self, dbname: object) -> bool:
+        return dbname in self.projects
+
+    def get(self, dbname: str) -> Project:
+        try:
+            return self.projects[dbname]
+        except KeyError:
+            raise CatalogError(
+                f"project {dbname!r} is not in Wikimedia's site matrix ({self.source}, fetched {self.fetched_at}): "
+                "check the dbname, or refresh the catalogue if the wiki is new (`wme catalog refresh`)"
+            ) from None
+
+    def family(self, family: str) -> list[Project]:
+        return [p for p in self if p.family == family]
+
+    def select(self, dbnames: Iterable[str]) -> list[Project]:
+        """The named projects, in the order given; the first unknown one is refused (see :meth:`get`)."""
+        return [self.get(name) for name in dbnames]
+
+
+def parse_site_matrix(response: dict[str, Any], *, source: str, fetched_at: str) -> Catalog:
+    """The catalogue in an ``action=sitematrix`` response (formatversion 1, as the API sends it by default)."""
+    try:
+        matrix = response["sitematrix"]
+    except (KeyError, TypeError):
+        raise CatalogError(f"{source}: not an action=sitematrix response (no 'sitematrix' object)") from None
+    projects: dict[str, Project] = {}
+    for key, language in matrix.items():
+        if not key.isdigit():
+            continue  # "count" and "specials"
+        for site in language.get("site", []):
+            family = TEXT_FAMILIES.get(site.get("code", ""))
+            if family is None or site.get("private"):
+                continue
+            projects[site["dbname"]] = Project(
+                dbname=site["dbname"],
+                family=family,
+                language=language["code"],
+                language_name=language.get("localname") or language.get("name") or language["code"],
+                direction=language.get("dir", "ltr"),
+                url=site["url"],
+                site_name=site.get("sitename", ""),
+                closed="closed" in site,  # formatversion 1 marks flags by the key's presence
+            )
+    for site in matrix.get("specials", []):
+        if site.get("dbname") == COMMONS:
+            projects[COMMONS] = Project(
+                dbname=COMMONS,
+                family="commons",
+                language="commons",
+                language_name="Wikimedia Commons",
+                direction="ltr",
+                url=site["url"],
+                site_name=site.get("sitename", "Wikimedia Commons"),
+                closed="closed" in site,
+                namespaces=COMMONS_NAMESPACES,
+            )
+    if not projects:
+        raise CatalogError(f"{source}: the site matrix lists no text project")
+    return Catalog(projects=projects, source=source, fetched_at=fetched_at)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fetch_site_matrix(session: requests.Session, url: str = SITE_MATRIX_URL, timeout: float = 60.0) -> dict[str, Any]:
+    """The site matrix from the API (or a ``file://`` copy); errors name the URL and what went wrong."""
+    try:
+        response = session.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise CatalogError(f"cannot fetch the site matrix from {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise CatalogError(f"cannot fetch the site matrix from {url}: HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise CatalogError(f"{url} did not answer with JSON (is it an action=sitematrix URL?)") from None
+
+
+def load_catalog(
+    cache_path: Path,
+    *,
+    session: requests.Session,
+    url: str = SITE_MATRIX_URL,
+    refresh: bool = False,
+) -> Catalog:
+    """The catalogue from the cached site matrix, fetching (and caching) it when absent or on ``refresh``.
+
+    The cache keeps the response verbatim beside where and when it was fetched; it is replaced atomically,
+    so a failed refresh leaves the previous catalogue in place.
+    """
+    if not refresh and cache_path.exists():
+        try:
+            cached = json.loads(cache_path.read_text())
+            return parse_site_matrix(cached["response"], source=cached["source"], fetched_at=cached["fetched_at"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CatalogError(
+                f"{cache_path}: the cached site matrix is unreadable ({exc}); refresh it (`wme catalog refresh`)"
+            ) from exc
+    response = fetch_site_matrix(session, url)
+    fetched_at = _now()
+    catalog = parse_site_matrix(response, source=url, fetched_at=fetched_at)  # refuse a bad one before caching
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"source": url, "fetched_at": fetched_at, "response": response}))
+    os.replace(temporary, cache_path)
+    return catalog
