@@ -520,7 +520,7 @@ def storage_sweep(
         store = open_object_store(load_settings())
         result = sweep(store, older_than=timedelta(hours=older_than), dry_run=dry_run)
     except (ConfigurationError, ObjectStoreError) as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc)
     verb = "would remove" if dry_run else "removed"
     typer.echo(
         f"{verb} {len(result.staging)} staging objects, {result.uploads} unfinished uploads and "
