@@ -177,12 +177,7 @@ def _export_namespace(
     """Write one snapshot; read every line back and validate it while staging the files; publish (and apply
     retention). Returns the export and what was cleaned up on the way (this snapshot's staging)."""
     store, date, tier, kind, keep, log = (
-        options.store,
-        options.date,
-        options.tier,
-        options.kind,
-        options.keep,
-        options.log,
+        options.store, options.date, options.tier, options.kind, options.keep, options.log
     )
     files = write_snapshot(
         records,

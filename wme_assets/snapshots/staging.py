@@ -33,7 +33,7 @@ PHASES = ("chunks", "archive", "metadata", "manifest")
 """The order of the copies: a reader that sees the manifest finds everything it names already in place."""
 
 UPLOAD_WORKERS = 4
-COPY_WORKERS = 8  # server-side copies move no bytes through us: more at once shortens the window
+COPY_WORKERS = 8  # copies and checks move no bytes through us: more at once shortens the window
 
 
 @dataclass
@@ -171,23 +171,24 @@ class SnapshotStaging:
         return sha256
 
     def check(self) -> list[str]:
-        """Wait for every upload, then check every staged object; returns the problems (empty: all staged)."""
-        problems = []
-        for staged in self.files.values():
-            if staged.problem is None and staged.etag is None:
-                staged.problem = f"{staged.key}: never finished staging"
-            if staged.problem is None:
-                try:
-                    etag = staged.etag.result()
-                except Exception as exc:  # noqa: BLE001 - reported with the key, like any other problem
-                    staged.problem = f"{staged.key}: staging failed ({exc.__class__.__name__}: {exc})"
-                else:
-                    staged.problem = self.store.verify_staged(
-                        staged.staged_key, size=staged.bytes, sha256=staged.sha256, etag=etag
-                    )
-            if staged.problem is not None:
-                problems.append(staged.problem)
-        return problems
+        """Wait for every upload, then check every staged object (HEADs in parallel); returns the problems
+        (empty: everything is staged as the manifest says)."""
+        files = list(self.files.values())
+        with ThreadPoolExecutor(max_workers=COPY_WORKERS, thread_name_prefix="check") as pool:
+            for staged, problem in zip(files, pool.map(self._check_one, files), strict=True):
+                staged.problem = problem
+        return [staged.problem for staged in files if staged.problem is not None]
+
+    def _check_one(self, staged: StagedFile) -> str | None:
+        if staged.problem is not None:
+            return staged.problem
+        if staged.etag is None:
+            return f"{staged.key}: never finished staging"
+        try:
+            etag = staged.etag.result()
+        except Exception as exc:  # noqa: BLE001 - reported with the key, like any other problem
+            return f"{staged.key}: staging failed ({exc.__class__.__name__}: {exc})"
+        return self.store.verify_staged(staged.staged_key, size=staged.bytes, sha256=staged.sha256, etag=etag)
 
     def promote(self, phases: tuple[str, ...] = PHASES) -> list[str]:
         """Copy the staged objects of ``phases`` to their published keys, phase after phase, each phase in
