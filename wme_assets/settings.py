@@ -50,14 +50,20 @@ def use_embedded_credentials(environ: MutableMapping[str, str]) -> list[str]:
 
 
 def use_scratch_dir(path: Path) -> Path:
-    """Send every temporary file of this process and of the processes it starts to ``path``.
+    """Send every temporary file of this process to ``path``.
 
     The stages write temporary files through ``tempfile`` (and DuckDB spills beside them): without this they
     land in the container's ``/tmp``, a small overlay, instead of the scratch volume compose and Helm mount.
     """
+    import multiprocessing.util
+
     path.mkdir(parents=True, exist_ok=True)
-    os.environ["TMPDIR"] = str(path)  # worker processes, DuckDB, anything that asks the environment
-    tempfile.tempdir = str(path)  # this process: tempfile caches its choice on first use
+    # multiprocessing puts its fork server's Unix socket in its own temporary folder, and a socket path may
+    # not exceed ~107 bytes: let it pick (and cache) that folder in the system's short /tmp first. For the
+    # same reason TMPDIR is left alone: processes started from here (Dagster's step processes) would create
+    # their sockets under it; they call this function themselves (the object storage resource does).
+    multiprocessing.util.get_temp_dir()
+    tempfile.tempdir = str(path)
     return path
 
 

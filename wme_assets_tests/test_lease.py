@@ -6,12 +6,14 @@ Holders run in child processes that are SIGKILLed: nothing is faked, the kernel 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import dagster as dg
 import pytest
 
 from wme_assets.settings import Settings
+from wme_assets.snapshots.manifest import SnapshotManifest
 from wme_assets.snapshots.publish import verify_published
 from wme_assets.storage import open_object_store
 from wme_assets.storage.lease import (
@@ -34,6 +37,7 @@ from wme_assets.storage.lease import (
     snapshot_lease,
     writer_lease,
 )
+from wme_assets.storage.object_store import ObjectStoreError
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 
 NAME = snapshot_lease("articles", "paid", "bnwiki")
@@ -247,6 +251,62 @@ def test_asset_refused_by_the_lease_fails_once_naming_the_holder(postgres, s3_en
 # ----- the finding: two `wme snapshot` of one partition at once ----------------------------------------
 
 
+PUBLISHED_TOPS = ("snapshots", "chunks", "structured-snapshots", "structured-chunks")
+
+
+class PublishedWatcher(threading.Thread):
+    """Lists the dated folders of the published layout over and over, reading each object version it sees
+    (by ETag), so that afterwards every byte a consumer could have read is checked against the manifests."""
+
+    def __init__(self, store, date: str):
+        super().__init__(daemon=True)
+        self.store, self.date = store, date
+        self.seen: dict[tuple[str, str], str] = {}  # (key, etag) -> sha256 of the bytes read
+        self.polls = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.poll()
+            time.sleep(0.05)
+
+    def stop(self) -> PublishedWatcher:
+        self._halt.set()
+        self.join(timeout=120)
+        return self
+
+    def poll(self) -> None:
+        for top in PUBLISHED_TOPS:
+            for info in self.store.list(self.store.key(top, self.date) + "/"):
+                key = info.key[len(self.store.prefix) :]
+                if (key, info.etag) in self.seen:
+                    continue
+                try:
+                    data = self.store.read_bytes(info.key)
+                except ObjectStoreError as exc:
+                    if "NoSuchKey" in str(exc):
+                        continue  # replaced or removed between the listing and the read
+                    raise
+                self.seen[(key, info.etag)] = hashlib.sha256(data).hexdigest()
+        self.polls += 1
+
+
+def published_digests(store, date: str) -> dict[str, str]:
+    """key -> sha256 of every object the date's published manifests name, and of each manifest."""
+    expected: dict[str, str] = {}
+    for top in ("snapshots", "structured-snapshots"):
+        for info in store.list(store.key(top, date) + "/"):
+            if not info.key.endswith(".manifest.json"):
+                continue
+            data = store.read_bytes(info.key)
+            expected[info.key[len(store.prefix) :]] = hashlib.sha256(data).hexdigest()
+            manifest = SnapshotManifest.from_json(data)
+            for entry in [manifest.archive, *manifest.chunks]:
+                expected[entry.key] = entry.sha256
+                expected[entry.metadata.key] = entry.metadata.sha256
+    return expected
+
+
 def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url):
     """Embedded shape (SQLite instance, flock). Without the lease both runs rewrite the same chunks and neither
     snapshot verifies. Started together, the two meet on the first output they both write; with no wait, the
@@ -262,11 +322,17 @@ def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_
     )
     assert ready.returncode == 0, ready.stdout + ready.stderr
     command = [WME, "snapshot", "bnwiki", "--date", DUMP_DATE]
+    store = open_object_store(Settings())  # s3_env is this process's environment too
+    watcher = PublishedWatcher(store, DUMP_DATE)
+    watcher.start()
     runs = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
-    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    try:
+        outputs = [run.communicate(timeout=900)[0] for run in runs]
+    finally:
+        watcher.stop()
     codes = [run.returncode for run in runs]
     assert sorted(codes) == [0, 1], "\n\n".join(outputs)  # 1: a run failed (2: bad configuration)
     winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
@@ -280,10 +346,15 @@ def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_
         instance.dispose()
     assert any(f"Dagster run {run_id}, pid {runs[winner].pid}" in outputs[loser] for run_id in winner_runs)
     # What was published at the dated path is one snapshot, whole: every file matches its manifest.
-    store = open_object_store(Settings())
     manifest = f"snapshots/{DUMP_DATE}/bnwiki_namespace_0.manifest.json"
     assert store.exists(store.key(manifest))
     assert verify_published(store, store.uri(store.key(manifest)), deep=True) == []
+    # Nothing unverified was visible at any point: every object version seen at a published key while the
+    # two ran is, byte for byte, what the final manifests name.
+    expected = published_digests(store, DUMP_DATE)
+    assert watcher.polls > 10 and len(expected) > 700
+    unexpected = {key: digest for (key, _), digest in watcher.seen.items() if expected.get(key) != digest}
+    assert unexpected == {}, sorted(unexpected)[:5]
     verified = subprocess.run(
         [WME, "snapshot", "verify", store.uri(store.key(f"snapshots/{DUMP_DATE}/"))],
         env=env,

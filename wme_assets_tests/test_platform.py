@@ -3,7 +3,6 @@ storage is PostgreSQL, with its output in SeaweedFS S3; bad configuration failin
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -184,9 +183,30 @@ def test_every_step_writes_its_temporary_files_to_the_scratch_directory(s3_env, 
     resource = ObjectStorageResource.from_settings(load_settings())
     assert resource.scratch_dir == str(scratch)
     with dg.build_resources({"object_storage": resource}):  # what a step process does before its asset
-        assert tempfile.gettempdir() == str(scratch) == os.environ["TMPDIR"]
+        assert tempfile.gettempdir() == str(scratch)
         with tempfile.TemporaryDirectory(prefix="wme-export-") as work:
             assert Path(work).parent == scratch
     # Unset, it is WME_HOME/scratch.
     monkeypatch.delenv("WME_SCRATCH_DIR")
     assert load_settings().scratch_path == Path(s3_env["WME_HOME"]).resolve() / "scratch"
+
+
+def test_worker_pools_start_under_a_deep_scratch_directory(tmp_path):
+    """The fork server's Unix socket must not follow the scratch directory: a socket path over ~107 bytes
+    fails to bind ("AF_UNIX path too long"). A fresh interpreter, so the fork server starts here for sure."""
+    import subprocess
+    import sys
+
+    deep = tmp_path / ("scratch-" + "d" * 60) / ("volume-" + "e" * 60)
+    script = f"""
+from pathlib import Path
+from wme_assets.settings import use_scratch_dir
+from wme_assets.util.workers import worker_context
+
+use_scratch_dir(Path({str(deep)!r}))
+with worker_context().Pool(1) as pool:
+    print(pool.map(abs, [-1, -2]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[1, 2]"
