@@ -112,7 +112,7 @@ class RecentChangesSource:
             )
             if r.get("logid", 0) > cursor["logid"]
         ]
-        info = self._page_info({r.get("pageid") or r.get("logpage") for r in log_rows} - {None, 0})
+        info = self._page_info({r.get("logpage") or r.get("pageid") for r in log_rows} - {None, 0})
         merged = sorted(
             [(r.get("timestamp", ""), 0, r.get("rcid", 0), r) for r in rc_rows]
             + [(r.get("timestamp", ""), 1, r.get("logid", 0), r) for r in log_rows],
@@ -203,7 +203,9 @@ class RecentChangesSource:
         # A revision deletion of several revisions is one log entry and becomes one event per revision.
         raw = orjson.dumps(row).decode()
         namespace = int(row["ns"])
-        page_id = int(row.get("pageid") or row.get("logpage") or 0)
+        # logpage is the page the action was on; pageid is whatever page has that title now (after a move,
+        # the redirect left behind).
+        page_id = int(row.get("logpage") or row.get("pageid") or 0)
         page = info.get(page_id, {})
         common = {
             "source": "recentchanges",
