@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import MutableMapping
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -184,6 +185,31 @@ class Settings(BaseSettings):
         default="https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1",
         description="Wikimedia's site matrix (action=sitematrix), the catalogue of projects; cached under "
         "WME_HOME/catalog (http(s):// or file://).",
+    )
+    # ----- realtime: change sources and the raw event log -----
+    change_source: Literal["eventstreams", "recentchanges"] = Field(
+        default="eventstreams",
+        description="Where changes come from: Wikimedia's EventStreams (page_change), or each project's own "
+        "MediaWiki API (recentchanges + logevents, at WME_MEDIAWIKI_ENDPOINTS).",
+    )
+    eventstreams_url: str = Field(
+        default="https://stream.wikimedia.org/v2/stream/mediawiki.page_change.v1",
+        description="EventStreams URL of the page_change stream (one connection for every project).",
+    )
+    realtime_cold_start_seconds: int = Field(
+        default=3600, ge=0, description="With no stored cursor, how far back a change source starts (seconds)."
+    )
+    realtime_stall_seconds: float = Field(
+        default=30.0, gt=0, description="Seconds without a byte after which the event stream is reconnected."
+    )
+    realtime_flush_events: int = Field(
+        default=1000, ge=1, description="Events buffered before they are written to the event log."
+    )
+    realtime_flush_seconds: float = Field(
+        default=2.0, gt=0, description="Longest time an event waits in the buffer before it is written."
+    )
+    recentchanges_poll_seconds: float = Field(
+        default=10.0, gt=0, description="Seconds between two polls of recentchanges/logevents."
     )
 
     @field_validator("s3_prefix")
