@@ -211,6 +211,17 @@ class Settings(BaseSettings):
     recentchanges_poll_seconds: float = Field(
         default=10.0, gt=0, description="Seconds between two polls of recentchanges/logevents."
     )
+    # -- realtime: applying changes (wme_assets/realtime/apply.py) --
+    realtime_fetch_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Action API requests in flight at once per wiki when changed revisions are fetched.",
+    )
+    realtime_maxlag: int = Field(
+        default=5,
+        description="maxlag sent with every Action API request (s): a wiki whose replicas lag more asks us to "
+        "wait (Retry-After) and the fetch waits; Wikimedia asks bots for 5.",
+    )
 
     @field_validator("s3_prefix")
     @classmethod

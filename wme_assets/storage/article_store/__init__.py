@@ -62,7 +62,8 @@ The package, module by module:
 - :mod:`.writer`: :class:`ArticleStoreWriter`, rows to local part files;
 - :mod:`.state`: ``current.json``, the manifests it names, :func:`state_as_of` a past day;
 - :mod:`.publish`: :func:`publish_base`, :func:`publish_delta`, and the records a stage keeps beside a base;
-- :mod:`.read`: the merged current view, :func:`iter_current_batches` and :func:`iter_current_articles`;
+- :mod:`.read`: the merged current view, :func:`iter_current_batches` and :func:`iter_current_articles`, and
+  :func:`lookup_current` (the winning rows of a few pages, for writers that compare before they write);
 - :mod:`.compact`: :func:`compact`, deltas folded into a new base.
 """
 
@@ -92,7 +93,7 @@ from wme_assets.storage.article_store.publish import (
     read_inputs_record,
     write_inputs_record,
 )
-from wme_assets.storage.article_store.read import iter_current_articles, iter_current_batches
+from wme_assets.storage.article_store.read import iter_current_articles, iter_current_batches, lookup_current
 from wme_assets.storage.article_store.state import (
     ArticleStoreNotFound,
     CurrentState,
@@ -126,6 +127,7 @@ __all__ = [
     "iter_current_articles",
     "iter_current_batches",
     "list_bases",
+    "lookup_current",
     "publish_base",
     "publish_delta",
     "read_base_manifest",

@@ -64,9 +64,20 @@ def _base_batches(
 
 
 def _delta_winners(
-    con, files: list[tuple[int, int, Path]], schema: pa.Schema, namespace: int | None, batch_rows: int
+    con,
+    files: list[tuple[int, int, Path]],
+    schema: pa.Schema,
+    namespace: int | None,
+    batch_rows: int,
+    page_ids: list[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Per page id, the change that wins among the deltas, in page id order (over all namespaces)."""
+    """Per page id, the change that wins among the deltas, in page id order (over all namespaces).
+
+    ``page_ids`` restricts it to those pages (a literal list, which DuckDB checks against the row
+    groups' page id statistics, so a sorted base is not read beyond the row groups that hold them)."""
+    where = ""
+    if page_ids is not None:
+        where = f" WHERE page_id IN ({', '.join(str(int(p)) for p in page_ids) or 'NULL'})"
     columns = []
     for name in schema.names:
         quoted = f'"{name}"'
@@ -78,7 +89,7 @@ def _delta_winners(
     select = ", ".join(columns)
     branches = " UNION ALL ".join(
         f"SELECT {select}, revision_id AS _revision, {layer} AS _layer, {seq} AS _file, file_row_number AS _row "
-        f"FROM read_parquet({sql_literal(str(path))}, file_row_number = true)"
+        f"FROM read_parquet({sql_literal(str(path))}, file_row_number = true){where}"
         for layer, seq, path in files
     )
     names = ", ".join(f'"{name}"' for name in schema.names)
@@ -211,3 +222,49 @@ def iter_current_articles(
         memory_limit=memory_limit,
     ):
         yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+
+
+def lookup_current(
+    store: ObjectStore,
+    project: str,
+    page_ids: Iterable[int],
+    *,
+    cache_dir: str | os.PathLike[str],
+    columns: Iterable[str] = ("page_id", "namespace", "name", "revision_id", "content_hash", "op"),
+    state: CurrentState | None = None,
+) -> dict[int, dict[str, Any]]:
+    """The winning row of each of ``page_ids`` in the current state, deletes included (``op``), by page id.
+
+    For writers that must compare a change with what the store holds (the realtime stage: is this
+    revision older, is this article unchanged?) without reading every article: the base is one more
+    layer under the deltas, with the same winner rule as :func:`iter_current_batches`. A page the store
+    never held is absent from the result.
+    """
+    import duckdb
+
+    ids = sorted({int(p) for p in page_ids})
+    if not ids:
+        return {}
+    state = state if state is not None else read_current(store, project)
+    schema = _read_schema(columns)
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    manifests = [state.base_manifest, *(state.delta_manifests[hour] for hour in state.deltas)]
+    files = [
+        (layer, seq, path)
+        for layer, manifest in enumerate(manifests)
+        for seq, path in enumerate(cached_files(store, manifest, cache))
+    ]
+    if not files:
+        return {}
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET arrow_large_buffer_size = true")
+        found: dict[int, dict[str, Any]] = {}
+        for batch in _delta_winners(con, files, schema, None, 1_000, page_ids=ids):
+            for row in batch.to_pylist():
+                found[row["page_id"]] = row
+        return found
+    finally:
+        con.close()
