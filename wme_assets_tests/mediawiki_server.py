@@ -101,7 +101,10 @@ def fixture_export() -> tuple[bytes, dict[str, str]]:
     return xml, {r["name"]: r["article_body"]["wikitext"] for r in records}
 
 
-def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str]) -> tuple[MediaWikiServer, subprocess.Popen]:
+def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
+                    link_updates: bool = False) -> tuple[MediaWikiServer, subprocess.Popen]:
+    """Install, import ``xml`` and serve. ``link_updates`` imports with MediaWiki's link updates
+    (templatelinks, categorylinks…: what ``prop=templates`` reads), slower than revisions only."""
     timings: dict[str, float] = {}
     port = _free_port()  # baked into $wgServer at install time, so chosen first
     base_url = f"http://127.0.0.1:{port}"
@@ -129,7 +132,7 @@ $wgJobRunRate = 0;  # no job runs at the end of web requests: deterministic late
     timings["install_s"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    _php("importDump.php", "--no-updates", env=env, stdin=xml)
+    _php("importDump.php", *(() if link_updates else ("--no-updates",)), env=env, stdin=xml)
     timings["import_s"] = time.monotonic() - t0
 
     t0 = time.monotonic()
