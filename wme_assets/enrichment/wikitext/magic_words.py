@@ -35,13 +35,29 @@ _FUNCTIONS_CI = frozenset(s.casefold() for s in (
     "FULLURLE", "CANONICALURL", "CANONICALURLE", "FORMATNUM", "GRAMMAR", "GENDER", "PLURAL", "BIDI",
     "PADLEFT", "PADRIGHT", "ANCHORENCODE", "FILEPATH", "PAGEID", "INT",
     "noexternallanglinks",  # Wikibase client, registered without a hash
-    # Localized DEFAULTSORT/DISPLAYTITLE of the fixtures' wikis and other large ones. The wiki's
-    # magic-word translations are not in a dump; matched case-insensitively to be safe.
-    "CLEDETRI", "CLEFDETRI", "CLÉDETRI", "CLÉFDETRI", "SORTIERUNG", "ORDENAR", "ORDINA",
-    "СОРТИРОВКА", "СОРТИРОВКА_ПО_УМОЛЧАНИЮ", "КЛЮЧ_СОРТИРОВКИ", "СОРТУВАННЯ", "デフォルトソート",
-    "পূর্বনির্ধারিতবাছাই", "ΤΑΞΙΝΟΜΗΣΗ", "ԼՌՈՒԹՅԱՄԲ_ԴԱՍԱՎՈՐՈՒՄ", "डिफॉल्टसॉर्ट", "SẮPXẾPMẶCĐỊNH",
-    "DOMYŚLNIESORTUJ", "SORTEERWAARDE", "ЗАГОЛОВОК", "DISPLAYTITEL", "AFFICHERTITRE", "MOSTRARTÍTULO",
 ))
+# Localized DEFAULTSORT/DISPLAYTITLE of the fixtures' wikis and other large ones, per content language
+# (the wiki's magic-word translations are not in a dump). Only that language's wiki knows them: on
+# enwiki, {{SORTIERUNG:x}} is a transclusion of Template:SORTIERUNG:x. Matched case-insensitively.
+_RU = ("СОРТИРОВКА", "СОРТИРОВКА_ПО_УМОЛЧАНИЮ", "КЛЮЧ_СОРТИРОВКИ", "ЗАГОЛОВОК")
+_LOCALIZED_FUNCTIONS: dict[str, frozenset[str]] = {lang: frozenset(s.casefold() for s in words) for lang, words in {
+    "fr": ("CLEDETRI", "CLEFDETRI", "CLÉDETRI", "CLÉFDETRI", "AFFICHERTITRE"),
+    "de": ("SORTIERUNG", "DISPLAYTITEL", "SEITENTITEL"),
+    "es": ("ORDENAR", "MOSTRARTÍTULO"),
+    "pt": ("ORDENAR", "MOSTRARTÍTULO"),
+    "it": ("ORDINA",),
+    "ru": _RU,
+    "uk": ("СОРТУВАННЯ", *_RU),  # Ukrainian falls back to Russian
+    "ja": ("デフォルトソート",),
+    "bn": ("পূর্বনির্ধারিতবাছাই",),
+    "el": ("ΤΑΞΙΝΟΜΗΣΗ",),
+    "hy": ("ԼՌՈՒԹՅԱՄԲ_ԴԱՍԱՎՈՐՈՒՄ",),
+    "mr": ("डिफॉल्टसॉर्ट",),
+    "vi": ("SẮPXẾPMẶCĐỊNH",),
+    "pl": ("DOMYŚLNIESORTUJ",),
+    "nl": ("SORTEERWAARDE",),
+}.items()}
+_NONE: frozenset[str] = frozenset()
 _VARIABLES_CS = frozenset((
     "!", "=", "CURRENTMONTH", "CURRENTMONTH2", "CURRENTMONTH1", "CURRENTMONTHNAME", "CURRENTMONTHNAMEGEN",
     "CURRENTMONTHABBREV", "CURRENTDAY", "CURRENTDAY2", "CURRENTDAYNAME", "CURRENTYEAR", "CURRENTTIME",
@@ -72,11 +88,17 @@ def is_subst(raw_name: str) -> bool:
     return raw_name.lstrip()[:6].casefold() == "subst:"
 
 
-def is_parser_function(prefix: str) -> bool:
-    """Whether ``{{prefix:…}}`` calls a parser function (``prefix`` = the text before the first colon)."""
+def is_parser_function(prefix: str, language: str = "en") -> bool:
+    """Whether ``{{prefix:…}}`` calls a parser function (``prefix`` = the text before the first colon)
+    on a wiki whose content language is ``language``."""
     prefix = prefix.strip()
-    return (prefix.startswith("#") or prefix in _FUNCTIONS_CS
-            or prefix.casefold() in _FUNCTIONS_CI or prefix.replace(" ", "_").casefold() in _FUNCTIONS_CI)
+    if prefix.startswith("#") or prefix in _FUNCTIONS_CS:
+        return True
+    key = prefix.casefold()
+    if key in _FUNCTIONS_CI:
+        return True
+    localized = _LOCALIZED_FUNCTIONS.get(language) or _LOCALIZED_FUNCTIONS.get(language.split("-")[0], _NONE)
+    return key in localized or key.replace(" ", "_") in localized
 
 
 def is_variable(name: str) -> bool:

@@ -35,7 +35,7 @@ def _template_title(raw_name: str, names: WikiNames, has_args: bool = False) -> 
         if key in TRANSCLUSION_MODIFIERS:
             name = rest.strip()
             continue
-        if is_parser_function(prefix):
+        if is_parser_function(prefix, names.language):
             return None
         if not prefix.strip():  # {{:Page}} transcludes from the main namespace
             rest = _strip_fragment(rest)
@@ -71,7 +71,7 @@ def _template_key(raw_name: str, names: WikiNames) -> str | None:
     if ":" in name:
         prefix, rest = name.split(":", 1)
         key = prefix.strip().casefold()
-        if is_parser_function(prefix):
+        if is_parser_function(prefix, names.language):
             return key + ":"
         if names.namespace_of(prefix) == NS_TEMPLATE:
             name = rest
