@@ -102,9 +102,10 @@ def fixture_export() -> tuple[bytes, dict[str, str]]:
 
 
 def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
-                    link_updates: bool = False) -> tuple[MediaWikiServer, subprocess.Popen]:
+                    link_updates: bool = False, lang: str = "en") -> tuple[MediaWikiServer, subprocess.Popen]:
     """Install, import ``xml`` and serve. ``link_updates`` imports with MediaWiki's link updates
-    (templatelinks, categorylinks…: what ``prop=templates`` reads), slower than revisions only."""
+    (templatelinks, categorylinks…: what ``prop=templates`` reads), slower than revisions only;
+    ``lang`` is the content language (its namespace names and magic words)."""
     timings: dict[str, float] = {}
     port = _free_port()  # baked into $wgServer at install time, so chosen first
     base_url = f"http://127.0.0.1:{port}"
@@ -114,7 +115,7 @@ def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
 
     t0 = time.monotonic()
     _php("install.php", "--quiet", "--dbtype", "sqlite", "--dbpath", str(directory / "data"), "--dbname", "wiki",
-         "--server", base_url, "--scriptpath", "", "--confpath", str(directory), "--lang", "en",
+         "--server", base_url, "--scriptpath", "", "--confpath", str(directory), "--lang", lang,
          "--skins", "Vector", "--pass", "wme-test-Admin-pass-1", "WmeTestWiki", "Admin", env=env)
     with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
         fh.write(f"""

@@ -17,12 +17,15 @@ three on this wiki.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -32,8 +35,9 @@ import pytest
 import requests
 
 from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields
-from wme_assets.enrichment.wikitext.magic_words import english_tables
+from wme_assets.enrichment.wikitext.magic_words import LOCALIZED_TABLE, english_tables
 from wme_assets.enrichment.wikitext.transclusions import template_redirects
+from wme_assets.ingestion.dump_xml import DumpReader
 from wme_assets_tests.mediawiki_server import ENWIKI_RECORDS, ensure_installed, start_mediawiki
 from wme_assets_tests.paths import FIXTURES
 from wme_assets_tests.servers import refuse_outside_integration
@@ -41,6 +45,7 @@ from wme_assets_tests.servers import refuse_outside_integration
 pytestmark = pytest.mark.integration
 
 WTF = FIXTURES / "wtf_wikipedia-wikitext"
+DUMPS = FIXTURES / "xztextfilter-truncated-dumps"
 EN = WikiNames.for_wiki("enwiki")
 _COMMENT_RE = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 PROBE = "Wme transclusion probe"
@@ -112,8 +117,31 @@ class _Wiki:
 
     def siteinfo(self) -> dict:
         return requests.get(self.api, params={"action": "query", "meta": "siteinfo", "format": "json",
-                                              "siprop": "magicwords|functionhooks|variables",
+                                              "siprop": "general|magicwords|functionhooks|variables",
                                               "formatversion": "2"}, timeout=30).json()["query"]
+
+
+@contextlib.contextmanager
+def _serve(pages: list[str], lang: str, check_title: str, what: str) -> Iterator[str]:
+    """A wiki of its own with ``pages`` imported (link updates on); its base URL."""
+    xml = (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="{lang}">'
+           + "".join(pages) + "</mediawiki>").encode()
+    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-templates-", dir=parent))
+    proc: subprocess.Popen | None = None
+    try:
+        server, proc = start_mediawiki(directory, xml, {check_title: ""}, link_updates=True, lang=lang)
+        sys.stderr.write(f"\nMediaWiki ({what}) on {server.base_url}: {len(pages)} pages, {server.timings}\n")
+        yield server.base_url
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -125,27 +153,11 @@ def templates_wiki(request) -> Iterator[_Wiki]:
     articles = _articles()
     templates = {**_template_bodies(articles), **PROBE_TEMPLATES}
     templates.pop("Template:Wme missing", None)
+    # templates first: an article's link update reads the templates that exist when it is imported
     pages = [_page(t, 10, body) for t, body in sorted(templates.items())]
     pages += [_page(t, 0, text) for t, text in [*articles.items(), (PROBE, PROBE_TEXT)]]
-    xml = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">'
-           + "".join(pages) + "</mediawiki>").encode()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-templates-", dir=parent))
-    proc: subprocess.Popen | None = None
-    try:
-        server, proc = start_mediawiki(directory, xml, {PROBE: PROBE_TEXT}, link_updates=True)
-        sys.stderr.write(f"\nMediaWiki (templates) on {server.base_url}: {len(articles)} articles, "
-                         f"{len(templates)} templates, {server.timings}\n")
-        yield _Wiki(server.base_url, articles)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+    with _serve(pages, "en", PROBE, f"{len(articles)} articles, {len(templates)} stand-in templates") as url:
+        yield _Wiki(url, articles)
 
 
 def test_mediawiki_expands_lazily_and_records_missing_templates(templates_wiki):
@@ -250,3 +262,167 @@ def test_magic_word_tables_cover_mediawiki(templates_wiki):
                 assert alias in tables["functions_cs"], alias
             else:
                 assert alias.casefold() in tables["functions_ci"], alias
+
+
+# ==================================================================================================
+# A real wiki's own templates: mrwiki's dump (62 Template pages, 17 of them redirects)
+# ==================================================================================================
+
+
+@pytest.fixture(scope="module")
+def mrwiki(request):
+    """The mrwiki dump's templates and the articles that call any of them, on a Marathi wiki."""
+    refuse_outside_integration(request, "MediaWiki")
+    if not DUMPS.is_dir():
+        pytest.skip("fixtures missing")
+    ensure_installed()
+    with DumpReader(DUMPS / "mrwiki-truncated-100k.xml.xz", keep_partial=True) as reader:
+        names = WikiNames.from_siteinfo(reader.siteinfo)
+        pages = [(p.ns, p.title, p.latest.text or "") for p in reader if p.latest]
+    templates = {title: text for ns, title, text in pages if ns == 10}
+    names.template_redirects = template_redirects(pages, names)
+    articles = {}
+    for ns, title, text in pages:
+        if ns == 0 and not text.lstrip().startswith("#") and set(
+                extract_wikitext_fields(text, names).transcluded_templates) & set(templates):
+            articles[title] = text
+    xml_pages = [_page(t, 10, body) for t, body in templates.items()]
+    xml_pages += [_page(t, 0, text) for t, text in articles.items()]
+    with _serve(xml_pages, "mr", next(iter(articles)), "mrwiki dump") as url:
+        wiki = _Wiki(url, articles)
+        # The installer's own main page (मुखपृष्ठ) keeps its newer revision over the imported one.
+        articles.pop(wiki.siteinfo()["general"]["mainpage"], None)
+        yield wiki, names, templates
+
+
+def test_transcluded_templates_with_a_wikis_own_templates(mrwiki):
+    """Real template bodies decide part of MediaWiki's list: what they call (not in the page's text),
+    and which arguments get expanded at all. Both are counted apart; the rest — what the page's
+    wikitext decides — must match."""
+    wiki, names, templates = mrwiki
+    c = Counter()
+    examples: dict[str, set[str]] = {"fp top-level": set(), "fn written in the page": set()}
+    for title, text in wiki.articles.items():
+        truth = wiki.templates(title)
+        fields = extract_wikitext_fields(text, names)
+        ours = set(fields.transcluded_templates)
+        top = set(fields.templates)
+        top |= {names.template_redirects[t] for t in top if t in names.template_redirects}
+        c["tp"] += len(ours & truth)
+        c["fp top-level"] += len((ours - truth) & top)  # written at the top: MediaWiki expands it
+        examples["fp top-level"] |= (ours - truth) & top
+        c["fp in unexpanded arguments"] += len((ours - truth) - top)
+        literal = {t for t in truth - ours if _written_in(t, text, names)}
+        c["fn written in the page"] += len(literal)
+        examples["fn written in the page"] |= literal
+        c["fn from template bodies"] += len(truth - ours - literal)
+        c["redirect targets found"] += len(ours & truth & set(names.template_redirects.values())
+                                           - set(_without_redirects(text, names)))
+    raw_p = c["tp"] / (c["tp"] + c["fp top-level"] + c["fp in unexpanded arguments"])
+    raw_r = c["tp"] / (c["tp"] + c["fn written in the page"] + c["fn from template bodies"])
+    p = c["tp"] / (c["tp"] + c["fp top-level"])
+    r = c["tp"] / (c["tp"] + c["fn written in the page"])
+    print(f"\nmrwiki, {len(wiki.articles)} articles, {len(templates)} real templates: {dict(c)}\n"
+          f"everything MediaWiki lists: P {raw_p:.4f} R {raw_r:.4f} F1 {2 * raw_p * raw_r / (raw_p + raw_r):.4f}; "
+          f"what the wikitext decides: P {p:.4f} R {r:.4f} F1 {2 * p * r / (p + r):.4f}\n"
+          f"{ {k: sorted(v)[:10] for k, v in examples.items()} }")
+    assert c["redirect targets found"] > 0  # the dump's template redirects are followed
+    assert p >= 0.99 and r >= 0.99
+
+
+def _written_in(title: str, text: str, names: WikiNames) -> bool:
+    """Whether the text has ``{{Name`` (any namespace prefix, either first-letter case, spaces or
+    underscores) followed by the end of a name: the page itself calls it."""
+    name = title.split(":", 1)[1] if title.startswith(names.names[10] + ":") else title
+    pattern = "[" + re.escape(name[:1].upper() + name[:1].lower()) + "]" + "[ _]+".join(
+        re.escape(w) for w in name[1:].split(" "))
+    return re.search(r"\{\{\s*(?:[^{}|:]*:\s*)?" + pattern + r"\s*[|}#]", text) is not None
+
+
+def _without_redirects(text: str, names: WikiNames) -> list[str]:
+    plain = WikiNames(language=names.language, names=dict(names.names), lookup=dict(names.lookup),
+                      case_sensitive=names.case_sensitive)
+    return extract_wikitext_fields(text, plain).transcluded_templates
+
+
+# ==================================================================================================
+# Localized magic words: the table the extractor ships, against MediaWiki's language files
+# ==================================================================================================
+
+_PHP_DUMP = r"""
+foreach (['MEDIA' => -2, 'SPECIAL' => -1, 'MAIN' => 0, 'TALK' => 1, 'USER' => 2, 'USER_TALK' => 3,
+          'PROJECT' => 4, 'PROJECT_TALK' => 5, 'FILE' => 6, 'FILE_TALK' => 7, 'MEDIAWIKI' => 8,
+          'MEDIAWIKI_TALK' => 9, 'TEMPLATE' => 10, 'TEMPLATE_TALK' => 11, 'HELP' => 12, 'HELP_TALK' => 13,
+          'CATEGORY' => 14, 'CATEGORY_TALK' => 15, 'IMAGE' => 6, 'IMAGE_TALK' => 7] as $k => $v) {
+    define("NS_$k", $v);
+}
+$out = [];
+foreach (array_slice($argv, 1) as $code) {
+    $fallback = null; $magicWords = [];
+    $file = "/usr/share/mediawiki/languages/messages/Messages" . ucfirst(str_replace('-', '_', $code)) . ".php";
+    if (is_file($file)) { include $file; }
+    $out[$code] = ["fallback" => $fallback, "magicWords" => $magicWords];
+}
+echo json_encode($out, JSON_UNESCAPED_UNICODE);
+"""
+
+
+def _language_files(codes: list[str]) -> dict[str, dict]:
+    with tempfile.NamedTemporaryFile("w", suffix=".php", delete=False) as fh:
+        fh.write("<?php\n" + _PHP_DUMP)
+    try:
+        proc = subprocess.run(["php", fh.name, *codes], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(fh.name)
+    return json.loads(proc.stdout)
+
+
+def localized_magic_words(languages: list[str], siteinfo: dict) -> dict[str, dict[str, list[str]]]:
+    """Per content language, the synonyms of the variables and hash-less parser functions that its
+    MediaWiki language file (and its fallback chain, as the localisation cache merges them) adds to
+    the English ones."""
+    hooks = siteinfo["functionhooks"]
+    words = {w["name"]: w for w in siteinfo["magicwords"]}
+    english = {alias.rstrip(":") for w in words.values() for alias in w["aliases"]}
+    kinds: dict[str, list[str]] = {name: ["variables"] for name in siteinfo["variables"]}
+    for name in hooks:  # {{PAGENAME}} and {{PAGENAME:x}}: both a variable and a function
+        if not words[name]["aliases"][0].startswith("#") and not words[name]["aliases"][0].islower():
+            kinds.setdefault(name, []).append("functions")
+    files: dict[str, dict] = {}
+    table: dict[str, dict[str, list[str]]] = {}
+    for lang in languages:
+        chain, todo = [], [lang]
+        while todo:
+            code = todo.pop(0)
+            if code in chain or code == "en":
+                continue
+            if code not in files:
+                files.update(_language_files([code]))
+            chain.append(code)
+            todo += [c.strip() for c in (files[code]["fallback"] or "").split(",") if c.strip()]
+        entry: dict[str, set[str]] = {}
+        for code in chain:
+            for word_id, spec in (files[code]["magicWords"] or {}).items():
+                case = "cs" if int(spec[0]) else "ci"
+                for kind in kinds.get(word_id, ()):
+                    for alias in spec[1:]:
+                        alias = alias.rstrip(":")
+                        if alias and alias not in english and not alias.startswith("#"):
+                            entry.setdefault(f"{kind}_{case}", set()).add(alias if case == "cs" else alias.casefold())
+        if entry:
+            table[lang] = {k: sorted(v) for k, v in sorted(entry.items())}
+    return table
+
+
+def test_localized_magic_words_are_mediawikis(templates_wiki):
+    """The shipped table is what MediaWiki 1.39's language files say (regenerate it when they change:
+    ``python -m wme_assets_tests.test_transclusions``)."""
+    shipped = json.loads(LOCALIZED_TABLE.read_text(encoding="utf-8"))
+    assert localized_magic_words(sorted(shipped["languages"]), templates_wiki.siteinfo()) == shipped["words"]
+
+
+def _write_table(siteinfo: dict) -> None:
+    languages = json.loads(LOCALIZED_TABLE.read_text(encoding="utf-8"))["languages"]
+    words = localized_magic_words(sorted(languages), siteinfo)
+    LOCALIZED_TABLE.write_text(json.dumps({"languages": sorted(languages), "words": words}, ensure_ascii=False,
+                                          indent=0, sort_keys=True) + "\n", encoding="utf-8")

@@ -17,6 +17,10 @@ live wiki), kept here so that the extractor needs no MediaWiki. MediaWiki decide
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
+
 _FUNCTIONS_CS = frozenset((
     "NUMBEROFPAGES", "NUMBEROFUSERS", "NUMBEROFACTIVEUSERS", "NUMBEROFARTICLES", "NUMBEROFFILES",
     "NUMBEROFADMINS", "NUMBERINGROUP", "NUMINGROUP", "NUMBEROFEDITS", "DEFAULTSORT", "DEFAULTSORTKEY",
@@ -36,28 +40,6 @@ _FUNCTIONS_CI = frozenset(s.casefold() for s in (
     "PADLEFT", "PADRIGHT", "ANCHORENCODE", "FILEPATH", "PAGEID", "INT",
     "noexternallanglinks",  # Wikibase client, registered without a hash
 ))
-# Localized DEFAULTSORT/DISPLAYTITLE of the fixtures' wikis and other large ones, per content language
-# (the wiki's magic-word translations are not in a dump). Only that language's wiki knows them: on
-# enwiki, {{SORTIERUNG:x}} is a transclusion of Template:SORTIERUNG:x. Matched case-insensitively.
-_RU = ("СОРТИРОВКА", "СОРТИРОВКА_ПО_УМОЛЧАНИЮ", "КЛЮЧ_СОРТИРОВКИ", "ЗАГОЛОВОК")
-_LOCALIZED_FUNCTIONS: dict[str, frozenset[str]] = {lang: frozenset(s.casefold() for s in words) for lang, words in {
-    "fr": ("CLEDETRI", "CLEFDETRI", "CLÉDETRI", "CLÉFDETRI", "AFFICHERTITRE"),
-    "de": ("SORTIERUNG", "DISPLAYTITEL", "SEITENTITEL"),
-    "es": ("ORDENAR", "MOSTRARTÍTULO"),
-    "pt": ("ORDENAR", "MOSTRARTÍTULO"),
-    "it": ("ORDINA",),
-    "ru": _RU,
-    "uk": ("СОРТУВАННЯ", *_RU),  # Ukrainian falls back to Russian
-    "ja": ("デフォルトソート",),
-    "bn": ("পূর্বনির্ধারিতবাছাই",),
-    "el": ("ΤΑΞΙΝΟΜΗΣΗ",),
-    "hy": ("ԼՌՈՒԹՅԱՄԲ_ԴԱՍԱՎՈՐՈՒՄ",),
-    "mr": ("डिफॉल्टसॉर्ट",),
-    "vi": ("SẮPXẾPMẶCĐỊNH",),
-    "pl": ("DOMYŚLNIESORTUJ",),
-    "nl": ("SORTEERWAARDE",),
-}.items()}
-_NONE: frozenset[str] = frozenset()
 _VARIABLES_CS = frozenset((
     "!", "=", "CURRENTMONTH", "CURRENTMONTH2", "CURRENTMONTH1", "CURRENTMONTHNAME", "CURRENTMONTHNAMEGEN",
     "CURRENTMONTHABBREV", "CURRENTDAY", "CURRENTDAY2", "CURRENTDAYNAME", "CURRENTYEAR", "CURRENTTIME",
@@ -75,6 +57,11 @@ _VARIABLES_CS = frozenset((
     "NUMBEROFADMINS", "CASCADINGSOURCES",
     "PENDINGCHANGELEVEL", "NUMBEROFWIKIS",  # Wikimedia production extensions
 ))
+LOCALIZED_TABLE = Path(__file__).with_name("magic_words_localized.json")
+"""Per content language, the synonyms its MediaWiki language file (and fallbacks) adds to the English
+ones, for the languages of the largest Wikipedias (generated from MediaWiki 1.39; the test of the
+transclusions regenerates it and compares)."""
+
 _VARIABLES_CI = frozenset(s.casefold() for s in ("ARTICLEPATH", "PAGEID", "SERVER", "SERVERNAME",
                                                   "SCRIPTPATH", "STYLEPATH"))
 
@@ -88,6 +75,24 @@ def is_subst(raw_name: str) -> bool:
     return raw_name.lstrip()[:6].casefold() == "subst:"
 
 
+_EMPTY = (frozenset(), frozenset(), frozenset(), frozenset())
+
+
+@cache
+def _localized(language: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """(functions_cs, functions_ci, variables_cs, variables_ci) a content language adds. Only that
+    language's wiki knows them: on enwiki, ``{{SORTIERUNG:x}}`` transcludes Template:SORTIERUNG:x."""
+    words = _table().get(language) or _table().get(language.split("-")[0])
+    if not words:
+        return _EMPTY
+    return tuple(frozenset(words.get(k, ())) for k in ("functions_cs", "functions_ci", "variables_cs", "variables_ci"))
+
+
+@cache
+def _table() -> dict[str, dict[str, list[str]]]:
+    return json.loads(LOCALIZED_TABLE.read_text(encoding="utf-8"))["words"]
+
+
 def is_parser_function(prefix: str, language: str = "en") -> bool:
     """Whether ``{{prefix:…}}`` calls a parser function (``prefix`` = the text before the first colon)
     on a wiki whose content language is ``language``."""
@@ -97,13 +102,20 @@ def is_parser_function(prefix: str, language: str = "en") -> bool:
     key = prefix.casefold()
     if key in _FUNCTIONS_CI:
         return True
-    localized = _LOCALIZED_FUNCTIONS.get(language) or _LOCALIZED_FUNCTIONS.get(language.split("-")[0], _NONE)
-    return key in localized or key.replace(" ", "_") in localized
+    if language == "en":
+        return False
+    cs, ci, _vcs, _vci = _localized(language)
+    return prefix in cs or key in ci
 
 
-def is_variable(name: str) -> bool:
+def is_variable(name: str, language: str = "en") -> bool:
     """Whether ``{{name}}`` (no arguments, no colon) is a variable such as ``{{PAGENAME}}``."""
-    return name in _VARIABLES_CS or name.casefold() in _VARIABLES_CI
+    if name in _VARIABLES_CS or name.casefold() in _VARIABLES_CI:
+        return True
+    if language == "en":
+        return False
+    _cs, _ci, vcs, vci = _localized(language)
+    return name in vcs or name.casefold() in vci
 
 
 def english_tables() -> dict[str, frozenset[str]]:

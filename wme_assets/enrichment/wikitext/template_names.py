@@ -23,7 +23,7 @@ def _template_title(raw_name: str, names: WikiNames, has_args: bool = False) -> 
     if not name or name[0] == "#":
         return None
     if ":" not in name:  # the common case: {{Cite web}}
-        if not has_args and is_variable(name):
+        if not has_args and is_variable(name, names.language):
             return None
         name = _strip_fragment(name)
         return (NS_TEMPLATE, names.title_case(NS_TEMPLATE, name)) if name else None
@@ -45,7 +45,7 @@ def _template_title(raw_name: str, names: WikiNames, has_args: bool = False) -> 
             rest = _strip_fragment(rest)
             return (ns, names.title_case(ns, rest)) if rest else None
         break  # an unknown prefix is part of the template's own name ({{Graph:Chart}})
-    if not name or (not has_args and is_variable(name)):
+    if not name or (not has_args and is_variable(name, names.language)):
         return None
     name = _strip_fragment(name)
     return (NS_TEMPLATE, names.title_case(NS_TEMPLATE, name)) if name else None
