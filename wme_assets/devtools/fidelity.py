@@ -19,6 +19,11 @@ includes categories added by templates (hidden/maintenance ones) and, for record
 MediaWiki API (dewiki, simplewiki), every indirectly transcluded template and module — none of which
 the wikitext states. "wikitext-determined" restricts the expected set to names that occur literally
 as a ``[[…:Name`` / ``{{Name`` in the wikitext (checked independently of the extractor).
+Templates are also scored by the kind of list a record holds, for both of the extractor's lists
+(``templates``: top-level transclusions, as Parsoid marks them; ``transcluded_templates``: every
+depth, as MediaWiki's ``templatelinks``): the 12 records of 2023-2025 list what Parsoid marks; the
+two that list modules (dewiki, simplewiki, 2022) were built from ``prop=templates`` — there
+``transcluded_templates`` should find every name the wikitext writes, and a regression shows.
 
 **html** — :func:`~wme_assets.enrichment.html.html_fields` on the Parsoid pages of
 ``wme-parser-testdata`` (86 cases of 87, 9 wikis; see :mod:`~wme_assets.devtools.parser_goldens`)
@@ -307,6 +312,12 @@ class _Tally:
     categories_det: _PRF = field(default_factory=_PRF)
     templates_all: _PRF = field(default_factory=_PRF)
     templates_det: _PRF = field(default_factory=_PRF)
+    # by the kind of list a record holds (see _API_LIST_NOTE), `templates` and `transcluded_templates`
+    templates_parsoid: _PRF = field(default_factory=_PRF)
+    transcluded_parsoid: _PRF = field(default_factory=_PRF)
+    templates_api: _PRF = field(default_factory=_PRF)
+    transcluded_api: _PRF = field(default_factory=_PRF)
+    transcluded_api_det: _PRF = field(default_factory=_PRF)
     image_name: list[bool] = field(default_factory=list)
     image_url: list[bool] = field(default_factory=list)
     maintenance_exact: list[bool] = field(default_factory=list)
@@ -383,6 +394,8 @@ def _compare_article(record: _Record, fields: WikitextFields, tally: _Tally, res
         det.add(predicted & (literal | (predicted - expected)), literal)
         result.checks[kind] = {"missing": sorted(literal - predicted), "extra": sorted(predicted - expected),
                                "not_in_wikitext": len(expected - literal)}
+        if kind == "templates":
+            _compare_template_lists(record, fields, expected, literal, tally)
     if exp.get("image", {}).get("content_url"):
         expected_url = exp["image"]["content_url"]
         ours = fields.image or {}
@@ -397,6 +410,24 @@ def _compare_article(record: _Record, fields: WikitextFields, tally: _Tally, res
         result.checks["maintenance_tags"] = (ours_v, exp_v)
     if "number_of_characters" in version:
         tally.characters.append(fields.number_of_characters == version["number_of_characters"])
+
+
+def _compare_template_lists(record: _Record, fields: WikitextFields, expected: set[str], literal: set[str],
+                            tally: _Tally) -> None:
+    """Both template lists against each kind of record: the 2023-2025 records list what Parsoid marks
+    (top-level transclusions); those that list a Module were built from MediaWiki's API
+    (``prop=templates``: every depth, plus what templates call)."""
+    names = WikiNames.for_wiki(record.wiki)
+    api_list = any(names.split_title(t)[0] == 828 for t in expected)
+    top, every = set(fields.templates), set(fields.transcluded_templates)
+    if not api_list:
+        tally.templates_parsoid.add(top, expected)
+        tally.transcluded_parsoid.add(every, expected)
+        return
+    tally.templates_api.add(top, expected)
+    tally.transcluded_api.add(every, expected)
+    # what the page's wikitext decides: the listed names written in it, at any depth
+    tally.transcluded_api_det.add(every & (literal | (every - expected)), literal)
 
 
 def _compare_golden_sections(fields: WikitextFields, row: dict, tally: _Tally, result: RecordResult) -> None:
@@ -453,6 +484,14 @@ def _metrics(t: _Tally) -> list[Metric]:
     m += t.categories_det.metrics("categories (wikitext-determined)", "expected ∩ literally in the wikitext")
     m += t.templates_all.metrics("templates (all)", "dewiki/simplewiki: API list with indirect templates+modules")
     m += t.templates_det.metrics("templates (wikitext-determined)", "expected ∩ literally in the wikitext")
+    m += t.templates_parsoid.metrics("templates (Parsoid-list records)", "today's records: top-level transclusions")
+    m += t.transcluded_parsoid.metrics("transcluded_templates (Parsoid-list records)",
+                                       "every depth: more than these records list")
+    m += t.templates_api.metrics("templates (API-list records)", "dewiki/simplewiki: MediaWiki's templatelinks")
+    m += t.transcluded_api.metrics("transcluded_templates (API-list records)",
+                                   "the rest: templates called by templates, modules")
+    m += t.transcluded_api_det.metrics("transcluded_templates (API-list, wikitext-determined)",
+                                       "expected ∩ literally in the wikitext")
     m += [
         Metric("image", "file name match", _rate(t.image_name), len(t.image_name),
                "Enterprise's page image may come from Wikidata or a template"),
