@@ -101,7 +101,11 @@ def fixture_export() -> tuple[bytes, dict[str, str]]:
     return xml, {r["name"]: r["article_body"]["wikitext"] for r in records}
 
 
-def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str]) -> tuple[MediaWikiServer, subprocess.Popen]:
+def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
+                    link_updates: bool = False, lang: str = "en") -> tuple[MediaWikiServer, subprocess.Popen]:
+    """Install, import ``xml`` and serve. ``link_updates`` imports with MediaWiki's link updates
+    (templatelinks, categorylinks…: what ``prop=templates`` reads), slower than revisions only;
+    ``lang`` is the content language (its namespace names and magic words)."""
     timings: dict[str, float] = {}
     port = _free_port()  # baked into $wgServer at install time, so chosen first
     base_url = f"http://127.0.0.1:{port}"
@@ -111,7 +115,7 @@ def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str]) -> tu
 
     t0 = time.monotonic()
     _php("install.php", "--quiet", "--dbtype", "sqlite", "--dbpath", str(directory / "data"), "--dbname", "wiki",
-         "--server", base_url, "--scriptpath", "", "--confpath", str(directory), "--lang", "en",
+         "--server", base_url, "--scriptpath", "", "--confpath", str(directory), "--lang", lang,
          "--skins", "Vector", "--pass", "wme-test-Admin-pass-1", "WmeTestWiki", "Admin", env=env)
     with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
         fh.write(f"""
@@ -129,7 +133,7 @@ $wgJobRunRate = 0;  # no job runs at the end of web requests: deterministic late
     timings["install_s"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    _php("importDump.php", "--no-updates", env=env, stdin=xml)
+    _php("importDump.php", *(() if link_updates else ("--no-updates",)), env=env, stdin=xml)
     timings["import_s"] = time.monotonic() - t0
 
     t0 = time.monotonic()

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.integration
 
 DATE = "20230501"
 
-# Recorded before the packages were re-laid out (issue: one package per stage); unchanged since.
+# Recorded before the packages were re-laid out (one package per stage). namespace_0 since: the
+# `templates` of three articles lose a U+200E mark at the end of a template name (MediaWiki strips
+# bidi marks from titles).
 PINNED_ARCHIVES = {
-    "bnwiki_namespace_0": "8dff5aff8ad349d07a9f0b76ccfd143d8647f45a23b835d9b41b57c03c5053f1",
+    "bnwiki_namespace_0": "a9d575a9f7d8af5e24dff7376a3f386ccb2944bbe59ed50f404c4b4fd944a4a8",
     "bnwiki_namespace_6": "59de3d6c30b3a19f0a34c3642caeb58274162e204a0777538704b3a369956e7d",
     "bnwiki_namespace_10": "bd5cf1bd0fb53e978a8e278a13898ea39fc3d2f89b5ec7673166e4cc954e5c19",
     "bnwiki_namespace_14": "267f98f17a961026b5db0fb4937ef9640b3a3a5553f13d9195ddf94c0ed56297",

@@ -414,3 +414,48 @@ def test_to_enterprise_shape():
     assert record["templates"][0]["name"] == "Template:Stub"
     assert record["version"]["maintenance_tags"] == {}
     assert record["version"]["number_of_characters"] == fields.number_of_characters
+
+
+def test_transcluded_templates_read_every_depth():
+    """MediaWiki's reading (checked on a real wiki in test_transclusions): nested templates count, at
+    any depth and inside links, refs and parser functions; not in nowiki, comments or <pre>."""
+    text = (
+        "{{Infobox person|birth_date={{Birth date|1900|1|1}}|spouse={{plainlist|\n* {{marriage|[[A]]|{{nowrap|x}}}}}}}}"
+        "{{#if:x|{{In if}}}} [[Foo|{{In link}}]] <ref>{{cite web|title={{lang|fr|x}}}}</ref>"
+        "{{subst:Substituted}} {{safesubst:Safe}} {{PAGENAME|x}} {{PAGENAME}} {{pagename}} {{lc:X}} {{=}}"
+        "<nowiki>{{No}}</nowiki><!-- {{Comment}} --><pre>{{Pre}}</pre> {{ {{Dynamic}} }} {{Foo\u200e}}"
+    )
+    fields = extract(text)
+    assert fields.templates == ["Template:Infobox person", "Template:In link", "Template:Cite web",
+                                "Template:Substituted", "Template:Safe", "Template:PAGENAME",
+                                "Template:Pagename", "Template:Foo"]
+    assert set(fields.transcluded_templates) == {
+        "Template:Infobox person", "Template:Birth date", "Template:Plainlist", "Template:Marriage",
+        "Template:Nowrap", "Template:In if", "Template:In link", "Template:Cite web", "Template:Lang",
+        "Template:Safe", "Template:PAGENAME", "Template:Pagename", "Template:Dynamic", "Template:Foo",
+    }
+
+
+def test_magic_words_are_per_language():
+    """{{SORTIERUNG:…}} sorts on dewiki and is a template on enwiki; Vietnamese {{TÊNTRANG}} is PAGENAME."""
+    de = WikiNames.for_wiki("dewiki")
+    assert extract("{{SORTIERUNG:X}}{{DEFAULTSORT:X}}", de).transcluded_templates == []
+    assert extract("{{SORTIERUNG:X}}{{DEFAULTSORT:X}}").transcluded_templates == ["Template:SORTIERUNG:X"]
+    vi = WikiNames.for_wiki("viwiki")
+    assert extract("{{TÊNTRANG}} {{Tham khảo}}", vi).transcluded_templates == ["Bản mẫu:Tham khảo"]
+
+
+def test_transcluded_template_redirects_follow_the_dump():
+    """A transcluded redirect lists its target too, at most two hops (as MediaWiki), from the dump."""
+    with DumpReader(DUMPS / "mrwiki-truncated-100k.xml.xz", keep_partial=True) as reader:
+        names = WikiNames.from_siteinfo(reader.siteinfo)
+        pages = [(p.ns, p.title, p.latest.text or "") for p in reader if p.latest]
+    from wme_assets.enrichment.wikitext.transclusions import template_redirects
+
+    names.template_redirects = template_redirects(pages, names)
+    assert names.template_redirects["साचा:नदी"] == "साचा:माहितीचौकट नदी"
+    assert extract("{{नदी|x=1}}", names).transcluded_templates == ["साचा:नदी", "साचा:माहितीचौकट नदी"]
+    assert extract("{{नदी|x=1}}", names).templates == ["साचा:नदी"]  # Parsoid names what is written
+    chain = WikiNames.for_wiki("enwiki")
+    chain.template_redirects = {"Template:A": "Template:B", "Template:B": "Template:C", "Template:C": "Template:D"}
+    assert extract("{{a}}", chain).transcluded_templates == ["Template:A", "Template:B", "Template:C"]

@@ -19,6 +19,11 @@ includes categories added by templates (hidden/maintenance ones) and, for record
 MediaWiki API (dewiki, simplewiki), every indirectly transcluded template and module — none of which
 the wikitext states. "wikitext-determined" restricts the expected set to names that occur literally
 as a ``[[…:Name`` / ``{{Name`` in the wikitext (checked independently of the extractor).
+Templates are also scored by the kind of list a record holds, for both of the extractor's lists
+(``templates``: top-level transclusions, as Parsoid marks them; ``transcluded_templates``: every
+depth, as MediaWiki's ``templatelinks``): the 12 records of 2023-2025 list what Parsoid marks; the
+two that list modules (dewiki, simplewiki, 2022) were built from ``prop=templates`` — there
+``transcluded_templates`` should find every name the wikitext writes, and a regression shows.
 
 **html** — :func:`~wme_assets.enrichment.html.html_fields` on the Parsoid pages of
 ``wme-parser-testdata`` (86 cases of 87, 9 wikis; see :mod:`~wme_assets.devtools.parser_goldens`)
@@ -37,14 +42,13 @@ import json
 import lzma
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from wme_assets.devtools import parser_goldens as PG
-from wme_assets.enrichment.html import HtmlPart
 from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wikitext_fields
 
 __all__ = ["PATHS", "Metric", "RecordResult", "Report", "fidelity_report", "format_report", "load_records"]
@@ -307,6 +311,12 @@ class _Tally:
     categories_det: _PRF = field(default_factory=_PRF)
     templates_all: _PRF = field(default_factory=_PRF)
     templates_det: _PRF = field(default_factory=_PRF)
+    # by the kind of list a record holds (see _API_LIST_NOTE), `templates` and `transcluded_templates`
+    templates_parsoid: _PRF = field(default_factory=_PRF)
+    transcluded_parsoid: _PRF = field(default_factory=_PRF)
+    templates_api: _PRF = field(default_factory=_PRF)
+    transcluded_api: _PRF = field(default_factory=_PRF)
+    transcluded_api_det: _PRF = field(default_factory=_PRF)
     image_name: list[bool] = field(default_factory=list)
     image_url: list[bool] = field(default_factory=list)
     maintenance_exact: list[bool] = field(default_factory=list)
@@ -333,7 +343,9 @@ def fidelity_report(fixtures_dir: str | Path, paths: Iterable[str] = PATHS) -> R
         if path == "wikitext":
             part = _wikitext_report(fixtures_dir)
         else:
-            part = _html_report(fixtures_dir / PG.TESTDATA_DIRNAME)
+            from wme_assets.devtools.fidelity_html import html_report  # imports this module's types
+
+            part = html_report(fixtures_dir / PG.TESTDATA_DIRNAME)
         metrics += part.metrics
         records += part.records
     return Report(metrics, records)
@@ -383,6 +395,8 @@ def _compare_article(record: _Record, fields: WikitextFields, tally: _Tally, res
         det.add(predicted & (literal | (predicted - expected)), literal)
         result.checks[kind] = {"missing": sorted(literal - predicted), "extra": sorted(predicted - expected),
                                "not_in_wikitext": len(expected - literal)}
+        if kind == "templates":
+            _compare_template_lists(record, fields, expected, literal, tally)
     if exp.get("image", {}).get("content_url"):
         expected_url = exp["image"]["content_url"]
         ours = fields.image or {}
@@ -397,6 +411,24 @@ def _compare_article(record: _Record, fields: WikitextFields, tally: _Tally, res
         result.checks["maintenance_tags"] = (ours_v, exp_v)
     if "number_of_characters" in version:
         tally.characters.append(fields.number_of_characters == version["number_of_characters"])
+
+
+def _compare_template_lists(record: _Record, fields: WikitextFields, expected: set[str], literal: set[str],
+                            tally: _Tally) -> None:
+    """Both template lists against each kind of record: the 2023-2025 records list what Parsoid marks
+    (top-level transclusions); those that list a Module were built from MediaWiki's API
+    (``prop=templates``: every depth, plus what templates call)."""
+    names = WikiNames.for_wiki(record.wiki)
+    api_list = any(names.split_title(t)[0] == 828 for t in expected)
+    top, every = set(fields.templates), set(fields.transcluded_templates)
+    if not api_list:
+        tally.templates_parsoid.add(top, expected)
+        tally.transcluded_parsoid.add(every, expected)
+        return
+    tally.templates_api.add(top, expected)
+    tally.transcluded_api.add(every, expected)
+    # what the page's wikitext decides: the listed names written in it, at any depth
+    tally.transcluded_api_det.add(every & (literal | (every - expected)), literal)
 
 
 def _compare_golden_sections(fields: WikitextFields, row: dict, tally: _Tally, result: RecordResult) -> None:
@@ -453,6 +485,14 @@ def _metrics(t: _Tally) -> list[Metric]:
     m += t.categories_det.metrics("categories (wikitext-determined)", "expected ∩ literally in the wikitext")
     m += t.templates_all.metrics("templates (all)", "dewiki/simplewiki: API list with indirect templates+modules")
     m += t.templates_det.metrics("templates (wikitext-determined)", "expected ∩ literally in the wikitext")
+    m += t.templates_parsoid.metrics("templates (Parsoid-list records)", "today's records: top-level transclusions")
+    m += t.transcluded_parsoid.metrics("transcluded_templates (Parsoid-list records)",
+                                       "every depth: more than these records list")
+    m += t.templates_api.metrics("templates (API-list records)", "dewiki/simplewiki: MediaWiki's templatelinks")
+    m += t.transcluded_api.metrics("transcluded_templates (API-list records)",
+                                   "the rest: templates called by templates, modules")
+    m += t.transcluded_api_det.metrics("transcluded_templates (API-list, wikitext-determined)",
+                                       "expected ∩ literally in the wikitext")
     m += [
         Metric("image", "file name match", _rate(t.image_name), len(t.image_name),
                "Enterprise's page image may come from Wikidata or a template"),
@@ -472,80 +512,6 @@ def _metrics(t: _Tally) -> list[Metric]:
     m += [Metric("infobox", "field value recall", _rate(t.infobox_values), len(t.infobox_values),
                  "expected values found among ours")]
     return m
-
-
-# ==================================================================================================
-# The HTML path: html_fields vs Enterprise's parser goldens
-# ==================================================================================================
-
-# (field label, note) of the exact-match rows, per parser function
-_HTML_EXACT = {
-    "abstract": "",
-    "categories": "(name, URL) list",
-    "templates": "(name, URL) list",
-    "sections": "Part tree: name, type, value, values",
-    "infoboxes": "Part tree: name, type, value, values",
-    "images": "URL, alt text, caption, size",
-    "links": "(URL, text) list",
-    "text": "MD5 of the plain text",
-}
-
-
-def _html_parts(parts: list[HtmlPart]) -> Iterator[HtmlPart]:
-    for part in parts:
-        yield part
-        yield from _html_parts(part.has_parts)
-
-
-def _html_report(testdata: Path) -> Report:
-    """Exact-match rate per parser function and micro-averaged precision/recall of names, over the
-    cases of ``wme-parser-testdata`` whose HTML is present."""
-    cases = PG.parsed_cases(testdata)
-    goldens = {function: PG.load_golden(testdata, function) for function in PG.FUNCTIONS}
-    exact: dict[str, list[bool]] = {function: [] for function in PG.FUNCTIONS}
-    names = {kind: _PRF() for kind in ("categories", "templates", "section names", "infobox field names")}
-    results: list[RecordResult] = []
-    for case, fields in cases:
-        result = RecordResult(PG.TESTDATA_DIRNAME, case.wiki or "", case.title)
-        parsed: dict[str, list] = {}
-        for function in PG.FUNCTIONS:
-            row = goldens[function][case.case]
-            if "snapshot" in row and function not in ("abstract", "text"):
-                parsed[function] = PG.spew_parse(row["snapshot"])
-            ok = PG.ours(function, fields) == PG.expected(function, row, parsed.get(function))
-            exact[function].append(ok)
-            result.checks[function] = ok
-        predicted_expected = {
-            "categories": ({r.name for r in fields.categories}, {r["Name"] for r in parsed["categories"]}),
-            "templates": ({r.name for r in fields.templates}, {r["Name"] for r in parsed["templates"]}),
-            "section names": ({p.name for p in _html_parts(fields.sections) if p.type == "section"},
-                              {p.get("Name") or "" for p in PG.iter_parts(parsed["sections"])
-                               if p.get("Type") == "section"}),
-            "infobox field names": ({p.name for p in _html_parts(fields.infoboxes) if p.type == "field"},
-                                    {p.get("Name") or "" for p in PG.iter_parts(parsed["infoboxes"])
-                                     if p.get("Type") == "field"}),
-        }
-        for kind, (predicted, expected) in predicted_expected.items():
-            names[kind].add(predicted, expected)
-            if predicted != expected:
-                result.checks[f"{kind} (missing, extra)"] = (sorted(expected - predicted), sorted(predicted - expected))
-        results.append(result)
-    wikis = len({case.wiki for case, _ in cases if case.wiki})
-    scope = f"{len(cases)} cases, {wikis} wikis"
-    # name sets scored after a function's exact-match row: (function, field label, note)
-    name_rows = {
-        "categories": [("categories", "categories", "names, micro-averaged")],
-        "templates": [("templates", "templates", "names, micro-averaged")],
-        "sections": [("section names", "section names", "all levels, micro-averaged")],
-        "infoboxes": [("infobox field names", "infobox field names", "labels, micro-averaged")],
-    }
-    metrics: list[Metric] = []
-    for function, note in _HTML_EXACT.items():
-        metrics.append(Metric(f"{function} ({HTML_LABEL})", "exact match", _rate(exact[function]),
-                              len(exact[function]), f"{scope}; {note}" if note else scope, path="html"))
-        for kind, label, prf_note in name_rows.get(function, ()):
-            metrics += names[kind].metrics(f"{label} ({HTML_LABEL})", f"{scope}; {prf_note}", path="html", f1=False)
-    return Report(metrics, results)
 
 
 def format_report(report: Report) -> str:

@@ -15,8 +15,10 @@ The modules, in the order the extractor uses them
     ``masking``           :func:`mask_wikitext`: comments, ``<nowiki>`` and non-wikitext elements
                           out of the way of every later scan
     ``braces``            matched ``{{…}}`` / ``[[…]]`` spans; template bodies split into arguments
-    ``template_names``    the title a ``{{…}}`` transcludes (``templates``; categories come from
-                          one regex of :class:`WikiNames`)
+    ``template_names``    the title a ``{{…}}`` transcludes, with ``magic_words``: MediaWiki's
+                          parser functions and variables (English + per-language tables)
+    ``transclusions``     ``templates`` and ``transcluded_templates`` in one pass over the spans
+                          (categories come from one regex of :class:`WikiNames`)
     ``references``        each distinct ``<ref>`` (``references``)
     ``regex_renderer``    wikitext → plain text without a tree, built on:
     ``inline_templates``    the templates that render text (``{{convert}}``, ``{{lang}}``…)
@@ -47,6 +49,9 @@ Enterprise conventions reproduced (checked against the real records in ``shared/
     * ``templates``: what Parsoid reports — every transclusion that is *not* inside another
       template's arguments (templates inside ``<ref>``, links and image captions count), named
       ``<localized Template namespace>:<Title>``; parser functions and magic words are not templates.
+      ``transcluded_templates`` (not an Enterprise field) is MediaWiki's ``templatelinks`` reading of
+      the same text: every depth, and template redirects' targets when ``WikiNames.template_redirects``
+      is filled (``transclusions.template_redirects`` builds it from a dump's pages).
     * ``categories``: ``<localized Category namespace>:<Title>``, sort keys removed, deduplicated.
       Categories that templates add (hidden/maintenance ones) are not in the wikitext and cannot be
       derived here.

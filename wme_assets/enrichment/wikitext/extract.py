@@ -15,7 +15,7 @@ from .page_flags import _DISAMBIG_SWITCH_RE, _is_disambiguation_template, mainte
 from .references import _references
 from .sections import _build_sections, _headings, _SectionRenderer
 from .tables import _tables
-from .template_names import _template_title
+from .transclusions import template_lists
 
 
 def extract_wikitext_fields(
@@ -55,7 +55,7 @@ def extract_wikitext_fields(
 
     template_spans, _unmatched, _depth = _pairs(masked, _BRACES_RE, "{{", deadline)
     top_templates = _outermost(template_spans)
-    fields.templates = _templates(masked, top_templates, names, deadline)
+    fields.templates, fields.transcluded_templates = template_lists(masked, template_spans, names, deadline)
     fields.categories = _categories(masked, names)
     fields.is_disambiguation = bool(_DISAMBIG_SWITCH_RE.search(masked)) if "__" in masked else False
     fields.is_disambiguation = fields.is_disambiguation or any(
@@ -91,19 +91,6 @@ def extract_wikitext_fields(
     fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline, tables)
     deadline.check("sections")
     return fields
-
-
-def _templates(masked: str, top: list[tuple[int, int]], names: WikiNames, deadline: _Deadline) -> list[str]:
-    seen: dict[str, None] = {}
-    for i, (s, e) in enumerate(top):
-        if i & 1023 == 1023:
-            deadline.check("templates")
-        body = masked[s + 2:e - 2]
-        bar = body.find("|")
-        title = _template_title(body if bar < 0 else body[:bar], names)
-        if title is not None:
-            seen.setdefault(names.full_title(*title) if title[0] else title[1], None)
-    return list(seen)
 
 
 def _categories(masked: str, names: WikiNames) -> list[str]:

@@ -17,6 +17,9 @@ class WikitextFields:
     are Enterprise ``Part``-like dicts (``type``, ``name``, ``value``, ``links``, ``has_parts``).
     ``tables`` are Enterprise Structured Contents tables (``identifier``, ``headers``, ``rows``,
     ``footers``, ``confidence_score``); the section holding a table lists it in ``table_references``.
+    ``templates`` are Enterprise's (the top-level transclusions Parsoid reports);
+    ``transcluded_templates`` what MediaWiki's ``templatelinks`` record of the wikitext: every depth,
+    template redirects' targets (see :mod:`.transclusions`).
     ``maintenance_tags`` is ``None`` where Enterprise omits it (not ns 0 of a ``*wiki`` project).
     ``abstract_withheld`` is why ``abstract`` is empty though the lead has text (the lead did not render
     into prose: a :func:`~wme_assets.enrichment.abstract_rules.leftover_markup` reason);
@@ -31,6 +34,7 @@ class WikitextFields:
     description: str | None = None
     categories: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
+    transcluded_templates: list[str] = field(default_factory=list)
     sections: list[dict] = field(default_factory=list)
     infoboxes: list[dict] = field(default_factory=list)
     references: list[dict] = field(default_factory=list)

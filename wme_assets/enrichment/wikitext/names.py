@@ -118,6 +118,9 @@ class WikiNames:
     lookup: dict[str, int] = field(default_factory=dict)  # _name_key(name or alias) -> id
     case_sensitive: frozenset[int] = frozenset()
     article_url: str | None = None  # "https://en.wikipedia.org/wiki/"
+    # {redirect: target} of the wiki's template redirects (transclusions.template_redirects builds it
+    # from a dump's pages): MediaWiki records both a transcluded redirect and its target.
+    template_redirects: dict[str, str] = field(default_factory=dict)
     _category_re: re.Pattern[str] | None = None
     _file_re: re.Pattern[str] | None = None
 

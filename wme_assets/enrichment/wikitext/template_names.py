@@ -3,69 +3,61 @@ templates), and the lookup key of the inline renderers."""
 
 from __future__ import annotations
 
+import re
+
+from .magic_words import TRANSCLUSION_MODIFIERS, is_parser_function, is_variable
 from .names import NS_TEMPLATE, WikiNames, _clean_title
 
-# Parser functions and magic words with a colon ({{DEFAULTSORT:…}}, {{formatnum:…}}): not templates.
-_MAGIC_PREFIXES = frozenset(s.casefold() for s in (
-    "DEFAULTSORT", "DEFAULTSORTKEY", "DEFAULTCATEGORYSORT", "DISPLAYTITLE", "formatnum", "lc", "uc",
-    "lcfirst", "ucfirst", "urlencode", "anchorencode", "fullurl", "fullurle", "localurl", "localurle",
-    "canonicalurl", "canonicalurle", "filepath", "ns", "nse", "int", "padleft", "padright", "plural",
-    "grammar", "gender", "tag", "bidi", "language", "dir", "PAGESINCATEGORY", "PAGESIZE", "PROTECTIONLEVEL",
-    "PAGEID", "REVISIONID", "NUMBERINGROUP", "special", "speciale", "CASCADINGSOURCES", "noexternallanglinks",
-    "PAGENAME", "FULLPAGENAME", "BASEPAGENAME", "SUBPAGENAME", "ROOTPAGENAME", "NAMESPACE", "TALKPAGENAME",
-    "PAGENAMEE", "FULLPAGENAMEE", "NAMESPACENUMBER", "interwikilink", "interlanguagelink", "safesubst",
-    # localized DEFAULTSORT and friends on the wikis of the fixtures and other large ones
-    "CLEDETRI", "CLEFDETRI", "CLÉDETRI", "CLÉFDETRI", "SORTIERUNG", "ORDENAR", "ORDINA", "DEFAULTSORTKEY",
-    "СОРТИРОВКА", "СОРТИРОВКА_ПО_УМОЛЧАНИЮ", "КЛЮЧ_СОРТИРОВКИ", "СОРТУВАННЯ", "デフォルトソート",
-    "পূর্বনির্ধারিতবাছাই", "ΤΑΞΙΝΟΜΗΣΗ", "ԼՌՈՒԹՅԱՄԲ_ԴԱՍԱՎՈՐՈՒՄ", "डिफॉल्टसॉर्ट", "SẮPXẾPMẶCĐỊNH",
-    "DOMYŚLNIESORTUJ", "SORTEERWAARDE", "ЗАГОЛОВОК", "DISPLAYTITEL", "AFFICHERTITRE", "MOSTRARTÍTULO",
-))
-# Variables (case-sensitive, no colon) and the two magic-word templates {{!}} and {{=}}.
-_MAGIC_VARIABLES = frozenset((
-    "!", "=", "PAGENAME", "PAGENAMEE", "FULLPAGENAME", "FULLPAGENAMEE", "BASEPAGENAME", "SUBPAGENAME",
-    "ROOTPAGENAME", "TALKPAGENAME", "SUBJECTPAGENAME", "ARTICLEPAGENAME", "NAMESPACE", "NAMESPACEE",
-    "NAMESPACENUMBER", "SITENAME", "SERVER", "SERVERNAME", "SCRIPTPATH", "STYLEPATH", "CONTENTLANGUAGE",
-    "CONTENTLANG", "DIRMARK", "DIRECTIONMARK", "PAGEID", "PAGELANGUAGE", "REVISIONID", "REVISIONDAY",
-    "REVISIONDAY2", "REVISIONMONTH", "REVISIONMONTH1", "REVISIONYEAR", "REVISIONTIMESTAMP", "REVISIONUSER",
-    "REVISIONSIZE", "CURRENTYEAR", "CURRENTMONTH", "CURRENTMONTH1", "CURRENTMONTHNAME", "CURRENTMONTHNAMEGEN",
-    "CURRENTMONTHABBREV", "CURRENTDAY", "CURRENTDAY2", "CURRENTDOW", "CURRENTDAYNAME", "CURRENTTIME",
-    "CURRENTHOUR", "CURRENTWEEK", "CURRENTTIMESTAMP", "LOCALYEAR", "LOCALMONTH", "LOCALMONTHNAME",
-    "LOCALDAY", "LOCALDAY2", "LOCALDOW", "LOCALDAYNAME", "LOCALTIME", "LOCALHOUR", "LOCALWEEK",
-    "LOCALTIMESTAMP", "NUMBEROFPAGES", "NUMBEROFARTICLES", "NUMBEROFFILES", "NUMBEROFEDITS",
-    "NUMBEROFUSERS", "NUMBEROFADMINS", "NUMBEROFACTIVEUSERS", "TALKSPACE", "SUBJECTSPACE", "ARTICLESPACE",
-))
-_TEMPLATE_PREFIX_MODIFIERS = frozenset(("subst", "safesubst", "msgnw", "msg", "raw"))
+# Bidirectional marks: MediaWiki strips them from titles (MediaWikiTitleCodec::splitTitleString).
+_BIDI_RE = re.compile("[\u200e\u200f\u202a-\u202e]")
 
 
-def _template_title(raw_name: str, names: WikiNames) -> tuple[int, str] | None:
+def _template_title(raw_name: str, names: WikiNames, has_args: bool = False) -> tuple[int, str] | None:
     """``(namespace, title)`` a ``{{name}}`` transcludes, or ``None`` for parser functions, magic
-    words and names built from other templates/parameters (Parsoid does not report those)."""
+    words and names built from other templates or
+    parameters (their title is only known after expansion). ``has_args``: the call has a ``|``, which
+    makes ``{{PAGENAME|x}}`` a template, as in MediaWiki."""
     if "{" in raw_name or "}" in raw_name or "[" in raw_name or "<" in raw_name:
         return None
     name = _clean_title(raw_name)
     if not name or name[0] == "#":
         return None
-    for _ in range(2):  # {{subst:…}} / {{msgnw:…}} wrap an ordinary template name
+    if ":" not in name:  # the common case: {{Cite web}}
+        if not has_args and is_variable(name, names.language):
+            return None
+        name = _strip_fragment(name)
+        return (NS_TEMPLATE, names.title_case(NS_TEMPLATE, name)) if name else None
+    for _ in range(2):  # {{safesubst:…}} / {{msgnw:…}} wrap an ordinary title
         if ":" not in name:
             break
         prefix, rest = name.split(":", 1)
         key = prefix.strip().casefold()
-        if key in _TEMPLATE_PREFIX_MODIFIERS:
+        if key in TRANSCLUSION_MODIFIERS:
             name = rest.strip()
             continue
-        if key in _MAGIC_PREFIXES or key.replace(" ", "_") in _MAGIC_PREFIXES:
+        if is_parser_function(prefix, names.language):
             return None
         if not prefix.strip():  # {{:Page}} transcludes from the main namespace
-            return (0, names.title_case(0, rest.strip().split("#", 1)[0].strip())) if rest.strip() else None
+            rest = _strip_fragment(rest)
+            return (0, names.title_case(0, rest)) if rest else None
         ns = names.namespace_of(prefix)
         if ns is not None:
-            rest = rest.split("#", 1)[0].strip()
+            rest = _strip_fragment(rest)
             return (ns, names.title_case(ns, rest)) if rest else None
         break  # an unknown prefix is part of the template's own name ({{Graph:Chart}})
-    if name in _MAGIC_VARIABLES:
+    if not name or (not has_args and is_variable(name, names.language)):
         return None
-    name = name.split("#", 1)[0].strip()
+    name = _strip_fragment(name)
     return (NS_TEMPLATE, names.title_case(NS_TEMPLATE, name)) if name else None
+
+
+def _strip_fragment(name: str) -> str:
+    """The title without its ``#fragment`` and bidi marks, trimmed (``{{Foo#bar}}`` is ``Foo``)."""
+    if "#" in name:
+        name = name.split("#", 1)[0]
+    if _BIDI_RE.search(name):
+        name = _clean_title(_BIDI_RE.sub("", name))
+    return name.strip()
 
 
 def _template_key(raw_name: str, names: WikiNames) -> str | None:
@@ -79,7 +71,7 @@ def _template_key(raw_name: str, names: WikiNames) -> str | None:
     if ":" in name:
         prefix, rest = name.split(":", 1)
         key = prefix.strip().casefold()
-        if key in _MAGIC_PREFIXES or key.startswith("#"):
+        if is_parser_function(prefix, names.language):
             return key + ":"
         if names.namespace_of(prefix) == NS_TEMPLATE:
             name = rest
