@@ -569,3 +569,59 @@ def catalog_list(
         if family is None or project.family == family:
             closed = " (closed)" if project.closed else ""
             typer.echo(f"{project.dbname}\t{project.family}\t{project.language}\t{project.url}{closed}")
+
+
+# ----- realtime ------------------------------------------------------------------------------------------
+
+
+def _realtime_settings(projects: list[str] | None) -> Settings:
+    settings = prepare_environment().settings
+    if projects:
+        for project in projects:
+            if project not in settings.project_list:
+                _fail(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
+        settings = settings.model_copy(update={"projects": ",".join(projects)})
+    return settings
+
+
+@app.command()
+def listen(
+    project: list[str] = typer.Option(None, "--project", help="Only this project (repeatable); default all."),
+    once: bool = typer.Option(False, "--once", help="Read what is available now, apply it, and exit."),
+) -> None:
+    """Read changes from the change source (WME_CHANGE_SOURCE) and apply them to the article stores."""
+    from wme_assets.realtime.update import listen_and_update
+    from wme_assets.storage import open_object_store
+
+    settings = _realtime_settings(project)
+    typer.echo(f"change source: {settings.change_source}; projects: {', '.join(settings.project_list)}")
+    store = open_object_store(settings)
+    try:
+        listen_and_update(settings, store, once=once, echo=typer.echo)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    except ConfigurationError as exc:
+        _fail(str(exc), exc)
+
+
+@app.command()
+def update(
+    project: str = typer.Argument(..., help="Project (dbname) whose article store to bring up to date."),
+) -> None:
+    """Bring one project's article store up to date with its change source now."""
+    from wme_assets.realtime.listener import run_listener
+    from wme_assets.realtime.update import update_project
+    from wme_assets.storage import open_object_store
+
+    settings = _realtime_settings([project])
+    store = open_object_store(settings)
+    try:
+        if settings.change_source == "recentchanges":
+            stats = run_listener(settings, store, once=True)  # one poll of the project's own wiki
+            typer.echo(f"{project}: {stats.kept} new change events from its recentchanges")
+        else:
+            # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
+            typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
+        typer.echo(update_project(store, settings, project, log=lambda _: None).summary())
+    except ConfigurationError as exc:
+        _fail(str(exc), exc)

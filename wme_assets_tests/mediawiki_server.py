@@ -20,6 +20,7 @@ test session (~5–10 s) and stops it at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -171,6 +172,43 @@ $wgJobRunRate = 0;  # no job runs at the end of web requests: deterministic late
     server = MediaWikiServer(base_url=base_url, directory=directory, revisions=revisions,
                              wikitext=wikitext, log=log, timings=timings)
     return server, proc
+
+
+# What an admin may do on a wiki the tests change: Debian's 1.39 gives revision deletion and suppression only to
+# the (empty) suppress group; Wikimedia's wikis give sysops revision deletion. PHP reads LocalSettings on every
+# request, so a running server sees lines appended to it.
+ADMIN_REVISION_DELETION = (
+    "$wgGroupPermissions['sysop']['deleterevision'] = true;\n"
+    "$wgGroupPermissions['sysop']['suppressrevision'] = true;\n"
+    "$wgGroupPermissions['sysop']['suppressionlog'] = true;\n"
+)
+
+
+@contextlib.contextmanager
+def own_mediawiki(request, prefix: str, local_settings: str = ADMIN_REVISION_DELETION) -> Iterator[MediaWikiServer]:
+    """A wiki of one test module's own, with the enwiki fixture pages: for tests that edit, delete and move."""
+    refuse_outside_integration(request, "MediaWiki")
+    if not ENWIKI_RECORDS.is_dir():
+        pytest.skip(f"{ENWIKI_RECORDS} is missing")
+    ensure_installed()
+    xml, wikitext = fixture_export()
+    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    directory = Path(tempfile.mkdtemp(prefix=f"wme-mediawiki-{prefix}-", dir=parent))
+    proc = None
+    try:
+        server, proc = start_mediawiki(directory, xml, wikitext)
+        with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
+            fh.write(local_settings)
+        yield server
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,6 @@ like the hours of a real wiki; each asserts on the pages it changed.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -28,8 +24,8 @@ from wme_assets.realtime.events import ChangeEvent
 from wme_assets.sources.action_api import ActionApiClient, ActionApiError
 from wme_assets.sources.mediawiki import MediaWikiClient
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_articles, publish_base
-from wme_assets_tests.mediawiki_server import ENWIKI_RECORDS, ensure_installed, fixture_export, start_mediawiki
-from wme_assets_tests.servers import new_test_store, refuse_outside_integration
+from wme_assets_tests.mediawiki_server import own_mediawiki
+from wme_assets_tests.servers import new_test_store
 from wme_assets_tests.wiki_admin import WikiAdmin
 
 pytestmark = pytest.mark.integration
@@ -40,29 +36,8 @@ _ids = count(1)
 @pytest.fixture(scope="module")
 def wiki(request):
     """A wiki of this module's own: these tests edit, delete and move its pages."""
-    refuse_outside_integration(request, "MediaWiki")
-    if not ENWIKI_RECORDS.is_dir():
-        pytest.skip(f"{ENWIKI_RECORDS} is missing")
-    ensure_installed()
-    xml, wikitext = fixture_export()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-rt-", dir=parent))
-    proc = None
-    try:
-        server, proc = start_mediawiki(directory, xml, wikitext)
-        # Debian's 1.39 does not give sysops revision deletion; Wikimedia wikis do (and oversighters suppress).
-        with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
-            fh.write("$wgGroupPermissions['sysop']['deleterevision'] = true;\n")
+    with own_mediawiki(request, "rt") as server:
         yield server
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class World:

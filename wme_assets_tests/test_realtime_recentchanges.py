@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -15,39 +10,15 @@ import requests
 from wme_assets.realtime.event_log import EventLog
 from wme_assets.realtime.listener import run_listener
 from wme_assets.settings import Settings
-from wme_assets_tests.mediawiki_server import ENWIKI_RECORDS, ensure_installed, fixture_export, start_mediawiki
-from wme_assets_tests.servers import refuse_outside_integration
+from wme_assets_tests.mediawiki_server import own_mediawiki
 
 ADMIN, ADMIN_PASSWORD = "Admin", "wme-test-Admin-pass-1"  # what start_mediawiki's install.php creates
 
 
 @pytest.fixture(scope="module")
 def own_wiki(request, seaweedfs):
-    refuse_outside_integration(request, "MediaWiki")
-    if not ENWIKI_RECORDS.is_dir():
-        pytest.skip(f"{ENWIKI_RECORDS} is missing")
-    ensure_installed()
-    xml, wikitext = fixture_export()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-rc-", dir=parent))
-    proc = None
-    try:
-        server, proc = start_mediawiki(directory, xml, wikitext)
-        # MediaWiki 1.39 gives revision deletion and suppression only to the (empty) suppress group by default;
-        # the admin gets them here. PHP reads LocalSettings on every request, so the running server sees this.
-        with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
-            fh.write("$wgGroupPermissions['sysop']['deleterevision'] = true;\n"
-                     "$wgGroupPermissions['sysop']['suppressrevision'] = true;\n"
-                     "$wgGroupPermissions['sysop']['suppressionlog'] = true;\n")
+    with own_mediawiki(request, "rc") as server:
         yield server
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Admin:

@@ -1,0 +1,181 @@
+"""Bringing one project's article store up to date: the events its change log holds, applied in order from
+where the last application stopped.
+
+The listener (``listener.py``) only stores events; this applies them. Where it stopped is a small object
+per project, ``events/_applied/{project}.json`` (``{"seq": …, "position": …, "event_id": …}``: the last
+applied event of the log), replaced only after the delta of a batch is published. A crash between the
+two re-applies that batch, which changes nothing: the application is idempotent (an unchanged revision is
+not rewritten, an older one never overwrites a newer one).
+
+Revisions come from the project's own MediaWiki (``WME_MEDIAWIKI_ENDPOINTS``: its Action API, and its
+Parsoid HTML as on the dump path with an endpoint), so a project without an endpoint is refused with the
+setting to set.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from wme_assets.realtime.apply import ApplyResult, HtmlSource, RevisionSource, apply_changes
+from wme_assets.realtime.event_log import EVENTS_DIR, EventLog, LoggedEvent, now_rfc3339
+from wme_assets.settings import ConfigurationError, Settings, validate_project
+from wme_assets.storage.object_store import ObjectStore
+
+APPLIED_DIR = f"{EVENTS_DIR}/_applied"
+BATCH_EVENTS = 500  # events per application: one delta write each, and a bounded fetch
+
+
+@dataclass
+class AppliedPosition:
+    seq: int = -1  # the last applied event's seq in the project's log; -1 = nothing applied yet
+    position: str | None = None
+    event_id: str | None = None
+    updated: str | None = None
+
+
+@dataclass
+class UpdateResult:
+    project: str
+    applied_from: int  # the seq applied before this update
+    applied_to: int  # the seq applied after it
+    events: int = 0
+    batches: list[ApplyResult] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("upserts", "tombstones", "skipped_older", "unchanged", "missing")
+        return {key: sum(getattr(b, key) for b in self.batches) for key in keys} | {
+            "quarantined": sum(sum(b.quarantined.values()) for b in self.batches)
+        }
+
+    def summary(self) -> str:
+        if not self.events:
+            return f"{self.project}: up to date (applied through seq {self.applied_to})"
+        totals = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in self.totals().items())
+        return f"{self.project}: {self.events} events applied (seq {self.applied_from + 1}–{self.applied_to}): {totals}"
+
+
+def applied_key(store: ObjectStore, project: str) -> str:
+    return store.key(APPLIED_DIR, f"{validate_project(project)}.json")
+
+
+def load_applied(store: ObjectStore, project: str) -> AppliedPosition:
+    key = applied_key(store, project)
+    if not store.exists(key):
+        return AppliedPosition()
+    data = orjson.loads(store.read_bytes(key))
+    return AppliedPosition(int(data["seq"]), data.get("position"), data.get("event_id"), data.get("updated"))
+
+
+def save_applied(store: ObjectStore, project: str, last: LoggedEvent) -> None:
+    data = {"seq": last.seq, "position": last.position, "event_id": last.event_id, "updated": now_rfc3339()}
+    store.put_bytes(applied_key(store, project), orjson.dumps(data), content_type="application/json")
+
+
+def pending_events(store: ObjectStore, stream: str, project: str) -> tuple[AppliedPosition, list[LoggedEvent]]:
+    """Where the project's application stands, and the logged events after it, in log order."""
+    applied = load_applied(store, project)
+    return applied, [e for e in EventLog(store, stream).read(project) if e.seq > applied.seq]
+
+
+def _batches(events: list[LoggedEvent], size: int) -> Iterable[list[LoggedEvent]]:
+    for start in range(0, len(events), size):
+        yield events[start : start + size]
+
+
+def update_project(
+    store: ObjectStore,
+    settings: Settings,
+    project: str,
+    *,
+    revisions: RevisionSource | None = None,
+    html: HtmlSource | None = None,
+    siteinfo: dict[str, Any] | None = None,
+    batch_events: int = BATCH_EVENTS,
+    run_id: str | None = None,
+    log: Callable[[str], None] = print,
+) -> UpdateResult:
+    """Apply every logged event of ``project`` not applied yet, ``batch_events`` at a time (see the module doc)."""
+    applied, pending = pending_events(store, settings.change_source, project)
+    result = UpdateResult(project, applied_from=applied.seq, applied_to=applied.seq)
+    if not pending:
+        return result
+    if revisions is None:
+        revisions, html = _clients(settings, project)
+    siteinfo = siteinfo or revisions.siteinfo()
+    run_id = run_id or f"update-{uuid.uuid4().hex[:12]}"
+    for batch in _batches(pending, batch_events):
+        applied_batch = apply_changes(
+            store, project, [e.change for e in batch], revisions=revisions, siteinfo=siteinfo, html=html,
+            run_id=run_id, log=log,
+        )  # fmt: skip
+        save_applied(store, project, batch[-1])
+        result.batches.append(applied_batch)
+        result.events += len(batch)
+        result.applied_to = batch[-1].seq
+    return result
+
+
+def _clients(settings: Settings, project: str):
+    from wme_assets.sources.action_api import ActionApiClient
+    from wme_assets.sources.mediawiki import MediaWikiClient
+
+    endpoint = settings.mediawiki_endpoint(project)
+    if not endpoint:
+        raise ConfigurationError(
+            f"{project}: changed revisions are fetched from the project's MediaWiki, and it has none: add it to "
+            "WME_MEDIAWIKI_ENDPOINTS (project=url, e.g. enwiki=https://en.wikipedia.org/w)"
+        )
+    revisions = ActionApiClient(
+        f"{endpoint}/api.php",
+        concurrency=settings.realtime_fetch_concurrency,
+        retries=settings.http_retries,
+        backoff=settings.http_backoff,
+        maxlag=settings.realtime_maxlag,
+    )
+    html = MediaWikiClient(endpoint, retries=settings.http_retries, backoff=settings.http_backoff)
+    return revisions, html
+
+
+def listen_and_update(
+    settings: Settings,
+    store: ObjectStore,
+    *,
+    once: bool,
+    stop: threading.Event | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[UpdateResult]:
+    """``wme listen``: the change source into the event log, and the log into each project's article store.
+
+    ``once``: read what the source has now (EventStreams until the server ends the stream; recentchanges one
+    poll per project), apply it, return. Otherwise the listener runs in a thread and every
+    ``WME_RECENTCHANGES_POLL_SECONDS`` the projects are brought up to date, until ``stop`` is set.
+    """
+    from wme_assets.realtime.listener import run_listener
+
+    stop = stop or threading.Event()
+    if once:
+        stats = run_listener(settings, store, once=True)
+        echo(f"listener: {stats.as_dict()}")
+        return [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+    listener = threading.Thread(
+        target=run_listener, args=(settings, store), kwargs={"once": False, "stop": stop}, daemon=True, name="listener"
+    )
+    listener.start()
+    results: list[UpdateResult] = []
+    while not stop.is_set():
+        results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+        stop.wait(settings.recentchanges_poll_seconds)
+    listener.join(timeout=60)
+    return results
+
+
+def _update_and_say(store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]) -> UpdateResult:
+    result = update_project(store, settings, project, log=lambda _: None)
+    echo(result.summary())
+    return result
