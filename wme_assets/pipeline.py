@@ -303,8 +303,10 @@ def terminal_line(entry, *, stack_traces: bool = False) -> str | None:
     None for the debug-level events, which the UI shows."""
     if entry.level < logging.INFO:
         return None
-    message = entry.user_message or (entry.dagster_event.message if entry.dagster_event else "") or ""
-    error = getattr(entry.dagster_event.event_specific_data, "error", None) if entry.dagster_event else None
+    event = entry.dagster_event
+    # Some of Dagster's events (the queue's) carry no message: their type says what happened.
+    message = entry.user_message or (event and (event.message or event.event_type_value)) or ""
+    error = getattr(event.event_specific_data, "error", None) if event else None
     if stack_traces and error is not None and "Stack Trace:" not in message:
         message = f"{message}\n\n{error.to_string()}"
     if not stack_traces:

@@ -116,7 +116,9 @@ def open_workspace(instance, workspace: Path) -> Iterator:
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-    with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(workspace)])) as process:
+    # The code server's own start and stop lines are no news to the user: warnings and errors only.
+    target = WorkspaceFileTarget(paths=[str(workspace)])
+    with WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as process:
         context = process.create_request_context()
         if context.has_code_location_error(LOCATION_NAME):
             raise RuntimeError(f"the code location failed to load: {context.get_code_location_error(LOCATION_NAME)}")
