@@ -438,7 +438,9 @@ def backfill(
             for i in todo
         ]
     else:
-        runs = _backfill_failed(todo, since=since, wait=wait)
+        from wme_assets.submission import backfill_failed
+
+        runs = backfill_failed(todo, since=since, wait=wait, echo=typer.echo)
         if runs is None:
             return
     failures = [r for r in runs if not r.success]
@@ -449,26 +451,6 @@ def backfill(
     if failures:
         first = failures[0]
         _fail(f"{len(failures)} of {len(runs)} failed again; {first.job} {first.partition}: {first.error}", code=1)
-
-
-def _backfill_failed(todo, *, since: str | None, wait: bool):
-    """One Dagster backfill per job of its failed partitions; their runs' summaries, or None (``--no-wait``)."""
-    from wme_assets.submission import Submission, follow_backfill, launch_failed_backfills
-
-    title = "wme backfill --failed" + (f" --since {since}" if since else "")
-    # Without --no-wait the daemon is needed until the runs end: the session stays open while following.
-    with Submission(typer.echo, need_daemon=wait) as session:
-        launched = launch_failed_backfills(session, todo, title)
-        for backfill_id, (job, partitions) in launched.items():
-            typer.echo(f"backfill {backfill_id}: job {job}, {len(partitions)} partition(s): {', '.join(partitions)}")
-        if not wait:
-            typer.echo("not waiting (--no-wait): follow them under Backfills in the UI (`wme ui`)")
-            return None
-        return [
-            summary
-            for backfill_id, (_, partitions) in launched.items()
-            for summary in follow_backfill(session.instance, backfill_id, partitions, echo=typer.echo)
-        ]
 
 
 @app.command()

@@ -390,3 +390,22 @@ def launch_failed_backfills(session: Submission, failed, title: str) -> dict[str
     for job, partitions in by_job(failed).items():
         launched[launch_backfill(session.context, job, partitions, title)] = (job, partitions)
     return launched
+
+
+def backfill_failed(failed, *, since: str | None, wait: bool, echo: Callable[[str], None] = print):
+    """``wme backfill --failed``: one Dagster backfill per job of its failed partitions; the summaries of
+    their runs once all ended, or None with ``wait`` False (``--no-wait``)."""
+    title = "wme backfill --failed" + (f" --since {since}" if since else "")
+    # While following, the daemon is needed until the runs end: the session stays open meanwhile.
+    with Submission(echo, need_daemon=wait) as session:
+        launched = launch_failed_backfills(session, failed, title)
+        for backfill_id, (job, partitions) in launched.items():
+            echo(f"backfill {backfill_id}: job {job}, {len(partitions)} partition(s): {', '.join(partitions)}")
+        if not wait:
+            echo("not waiting (--no-wait): follow them under Backfills in the UI (`wme ui`)")
+            return None
+        return [
+            summary
+            for backfill_id, (_, partitions) in launched.items()
+            for summary in follow_backfill(session.instance, backfill_id, partitions, echo=echo)
+        ]

@@ -268,8 +268,8 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
 
         # 2. A run of `wme ingest --in-process` (execute_in_process), killed with its whole process group.
         processes.append(ingest := subprocess.Popen(
-            [str(BIN / "wme"), "ingest", "bnwiki", "--date", DUMP_DATE, "--in-process"], env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [str(BIN / "wme"), "ingest", "bnwiki", "--date", DUMP_DATE, "--in-process"], env=env,
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
         in_process = _wait_for_worker(pg_instance, "wme ingest's run", tags={PARTITION_TAG: f"{DUMP_DATE}|bnwiki"})
         assert Worker.from_tags(in_process.tags).pid == ingest.pid
