@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -318,11 +319,21 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
     assert f"failed: ingest {DUMP_DATE}|jawiki (run {queued_id})" in listed.stdout
 
 
-def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp_path):
+@pytest.fixture
+def short_scratch():
+    path = Path(tempfile.mkdtemp(prefix="wme-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp_path, short_scratch):
     # The embedded shape: SQLite under WME_HOME, no daemon. `wme backfill --failed` judges the runs itself,
     # then backfills through a daemon it starts for the command.
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["WME_DUMPS_URL"] = dumps_url
+    # The run workers' scratch on a short path: multiprocessing's sockets live there, and under pytest's
+    # tmp_path their path can exceed AF_UNIX's 107 bytes.
+    env["WME_SCRATCH_DIR"] = str(short_scratch)
     ingest = subprocess.Popen(
         [str(BIN / "wme"), "--in-process", "ingest", "bnwiki", "--date", DUMP_DATE], env=env, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
