@@ -33,7 +33,7 @@ from wme_assets.settings import (
     use_scratch_dir,
 )
 
-_options = {"debug": False}  # the global options of this invocation (set by `main`)
+_options = {"debug": False, "in_process": False}  # the global options of this invocation (set by `main`)
 
 
 class _Commands(TyperGroup):
@@ -67,12 +67,10 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
-WORKSPACE_YAML = """\
-load_from:
-  - python_module:
-      module_name: wme_assets.definitions
-      location_name: wme_assets
-"""
+IN_PROCESS_HELP = (
+    "Execute the runs in this process (development) instead of submitting them to the instance's queue, "
+    "its tier limits, run retries and monitoring."
+)
 
 
 @dataclass
@@ -90,9 +88,11 @@ def main(
     version: bool = typer.Option(
         False, "--version", is_eager=True, callback=lambda shown: _print_version(shown), help="Print the version."
     ),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
     """wme: Wikipedia as machine-readable Enterprise-schema data, on your own storage."""
     _options["debug"] = debug
+    _options["in_process"] = in_process
 
 
 def _print_version(asked: bool) -> None:
@@ -169,9 +169,10 @@ def ui(
     port: int = typer.Option(3000, help="Port of the Dagster webserver."),
 ) -> None:
     """Start the Dagster webserver and daemon on the configured instance (embedded services first)."""
+    from wme_assets.submission import write_workspace
+
     env = prepare_environment()
-    workspace = env.dagster_home / "workspace.yaml"
-    workspace.write_text(WORKSPACE_YAML)
+    workspace = write_workspace(env.dagster_home)
     bin_dir = Path(sys.executable).parent
     commands = [
         [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)],
@@ -244,6 +245,7 @@ def _guarded(action):
 def demo(
     project: str = typer.Option("bnwiki", help="Project (dbname) to run."),
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
     """Run the whole chain for one project on the configured (default: embedded) services.
 
@@ -255,11 +257,13 @@ def demo(
     _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
-    runs = _guarded(
-        lambda: run_snapshot_chain(
-            project, dump_date=dump_date, snapshot_date=dump_date, tier="paid", echo=typer.echo, stack_traces=_debug()
+    with _runner(in_process) as run:
+        runs = _guarded(
+            lambda: run_snapshot_chain(
+                project, dump_date=dump_date, snapshot_date=dump_date, tier="paid", echo=typer.echo,
+                stack_traces=_debug(), run=run,
+            )
         )
-    )
     _report(runs, env)
 
 
@@ -267,16 +271,18 @@ def demo(
 def ingest(
     project: str = typer.Argument(..., help="Project (dbname), e.g. bnwiki."),
     date: str = typer.Option("latest", help="Dump date YYYYMMDD, or 'latest' finished run."),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
     """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
-    from wme_assets.pipeline import check_date, check_project, resolve_dump_date, run_partition
+    from wme_assets.pipeline import check_date, check_project, resolve_dump_date
 
     _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
-    summary = _guarded(
-        lambda: run_partition("ingest", project=project, date=dump_date, echo=typer.echo, stack_traces=_debug())
-    )
+    with _runner(in_process) as run:
+        summary = _guarded(
+            lambda: run("ingest", project=project, date=dump_date, echo=typer.echo, stack_traces=_debug())
+        )
     _report([summary], env)
 
 
@@ -290,6 +296,7 @@ def snapshot(
         None, help="Snapshot date YYYYMMDD, not in the future (default: today, UTC); free tier: a 2nd or 21st."
     ),
     tier: str = typer.Option("paid", help="paid (daily) or free (the 2nd and 21st)."),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
     """`wme snapshot PROJECT`: ingest, enrich and export a snapshot; `wme snapshot verify URI`: check one.
 
@@ -311,16 +318,18 @@ def snapshot(
     _guarded(lambda: (check_project(target), check_date(snapshot_date, tier)))
     env = prepare_environment(subject=target)
     dump_date = _guarded(lambda: dump_date_for_snapshot(target, snapshot_date, echo=typer.echo))
-    runs = _guarded(
-        lambda: run_snapshot_chain(
-            target,
-            dump_date=dump_date,
-            snapshot_date=snapshot_date,
-            tier=tier,
-            echo=typer.echo,
-            stack_traces=_debug(),
+    with _runner(in_process) as run:
+        runs = _guarded(
+            lambda: run_snapshot_chain(
+                target,
+                dump_date=dump_date,
+                snapshot_date=snapshot_date,
+                tier=tier,
+                echo=typer.echo,
+                stack_traces=_debug(),
+                run=run,
+            )
         )
-    )
     _report(runs, env)
 
 
@@ -351,6 +360,13 @@ def _debug() -> bool:
     return _options["debug"]
 
 
+def _runner(in_process: bool):
+    """Runs one partition: submitted to the instance, or in this process with ``--in-process``."""
+    from wme_assets.submission import partition_runner
+
+    return partition_runner(in_process=in_process or _options["in_process"], echo=typer.echo)
+
+
 PUBLISH_TARGETS = {"dumps": ["dumps_site_run"], "hf": ["parquet_shards", "huggingface_dataset"]}
 
 
@@ -359,10 +375,11 @@ def publish(
     project: str = typer.Argument(..., help="Project (dbname) whose free-tier snapshots to publish."),
     date: str = typer.Option(..., help="Snapshot date YYYYMMDD (a 2nd or a 21st)."),
     to: str = typer.Option("all", help="dumps (the dumps-site layout), hf (Hugging Face) or all."),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
     """Publish one project's verified free-tier snapshots of a day, through the Dagster instance."""
     from wme_assets.definitions import defs
-    from wme_assets.pipeline import check_date, check_project, run_partition
+    from wme_assets.pipeline import check_date, check_project
 
     if to not in (*PUBLISH_TARGETS, "all"):
         _fail(f"--to must be one of {', '.join([*PUBLISH_TARGETS, 'all'])}, not {to!r}")
@@ -372,16 +389,13 @@ def publish(
     assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
     if not assets:
         _fail(f"publishing to {to} is not available in this version")
-    _report(
-        [
-            _guarded(
-                lambda: run_partition(
-                    "publish_job", project=project, date=date, assets=assets, echo=typer.echo, stack_traces=_debug()
-                )
+    with _runner(in_process) as run:
+        summary = _guarded(
+            lambda: run(
+                "publish_job", project=project, date=date, assets=assets, echo=typer.echo, stack_traces=_debug()
             )
-        ],
-        env,
-    )
+        )
+    _report([summary], env)
 
 
 @app.command()
@@ -391,8 +405,13 @@ def backfill(
         None, help="Only runs started on or after this day (YYYY-MM-DD or YYYYMMDD, not in the future)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would run, run nothing."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the backfills until their runs end."),
+    in_process: bool = typer.Option(False, "--in-process", help=IN_PROCESS_HELP),
 ) -> None:
-    """Re-run exactly the failed partitions (per job, project and date), through the Dagster instance."""
+    """Re-run exactly the failed partitions (per job, project and date) as a Dagster backfill per job.
+
+    The backfills show under Backfills in the UI; without ``--no-wait`` the command follows them to the end.
+    """
     from wme_assets.backfill import failed_partitions
     from wme_assets.pipeline import check_since
 
@@ -408,13 +427,22 @@ def backfill(
         typer.echo(f"failed: {item.job} {item.partition} (run {item.run_id})")
     if dry_run:
         return
-    from wme_assets.pipeline import run_partition
+    if in_process or _options["in_process"]:
+        from wme_assets.pipeline import run_partition
 
-    debug = _debug()
-    runs = [
-        _guarded(lambda i=i: run_partition(i.job, project=i.project, date=i.date, echo=typer.echo, stack_traces=debug))
-        for i in todo
-    ]
+        debug = _debug()
+        runs = [
+            _guarded(
+                lambda i=i: run_partition(i.job, project=i.project, date=i.date, echo=typer.echo, stack_traces=debug)
+            )
+            for i in todo
+        ]
+    else:
+        from wme_assets.submission import backfill_failed
+
+        runs = backfill_failed(todo, since=since, wait=wait, echo=typer.echo)
+        if runs is None:
+            return
     failures = [r for r in runs if not r.success]
     for summary in runs:
         state = "succeeded" if summary.success else f"failed again: {summary.error}"

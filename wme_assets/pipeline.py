@@ -1,7 +1,9 @@
 """Running jobs for one project through the Dagster instance, so every run shows in the UI.
 
-``wme ingest``, ``wme demo``, ``wme snapshot`` and ``wme backfill`` all come through here: they execute a
-job for one partition in this process, recording the run and its events in the configured instance.
+The checks every ``wme`` command makes before it runs anything, and :func:`run_partition`, which executes a
+job for one partition in this process (``--in-process``), recording the run and its events in the
+configured instance. By default the commands submit their runs instead (wme_assets/submission.py); the
+summary of a run (:class:`RunSummary`, :func:`failure_reason`) is the same either way.
 
 Dates are checked here before anything runs, against the same partitions definitions Dagster uses, so a
 bad ``--date`` is refused with the forms it accepts instead of surfacing as Dagster's unknown-partition error
@@ -176,15 +178,7 @@ def run_partition(
             # in the instance's event log, where the UI shows them.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO", "stack_traces": stack_traces}}}},
         )
-        outputs = []
-        for event in result.get_asset_materialization_events():
-            materialization = event.event_specific_data.materialization
-            uri = materialization.metadata.get("uri")
-            summary = materialization.metadata.get("summary")
-            outputs.append(
-                f"{materialization.asset_key.to_user_string()}: {uri.value if uri else '(no uri)'}"
-                + (f"\n      {summary.value}" if summary else "")
-            )
+        outputs = materialized_outputs(result.all_events)
         error = None if result.success else failure_reason(result.all_events)
     return RunSummary(
         job=job_name,
@@ -205,18 +199,39 @@ def run_snapshot_chain(
     tier: str,
     echo: Callable[[str], None] = print,
     stack_traces: bool = False,
+    run: Callable[..., RunSummary] | None = None,
 ) -> list[RunSummary]:
-    """Ingest and enrich a dump run, then export the tier's snapshot of ``snapshot_date``; stops at a failure."""
+    """Ingest and enrich a dump run, then export the tier's snapshot of ``snapshot_date``; stops at a failure.
+
+    ``run`` runs one partition (default :func:`run_partition`, in this process; the CLI passes the
+    submitting one of wme_assets/submission.py)."""
+    run = run or run_partition
     check_date(dump_date, "dump", "the dump date")
     check_date(snapshot_date, tier, "the snapshot date")
-    runs = [run_partition("main", project=project, date=dump_date, echo=echo, stack_traces=stack_traces)]
+    runs = [run("main", project=project, date=dump_date, echo=echo, stack_traces=stack_traces)]
     if runs[-1].success:
         runs.append(
-            run_partition(
+            run(
                 f"{tier}_snapshot_job", project=project, date=snapshot_date, echo=echo, stack_traces=stack_traces
             )
         )
     return runs
+
+
+def materialized_outputs(events) -> list[str]:
+    """What a run materialized, one entry per asset: its key and URI, and its summary when it has one."""
+    outputs = []
+    for event in events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.event_specific_data.materialization
+        uri = materialization.metadata.get("uri")
+        summary = materialization.metadata.get("summary")
+        outputs.append(
+            f"{materialization.asset_key.to_user_string()}: {uri.value if uri else '(no uri)'}"
+            + (f"\n      {summary.value}" if summary else "")
+        )
+    return outputs
 
 
 # ----- why a run failed ---------------------------------------------------------------------------
@@ -281,6 +296,24 @@ class _WithoutStackTraces(logging.Formatter):
         message = _CAUSE_CHAIN.sub("", _STACK_TRACE.sub("", record.getMessage()))
         record.msg, record.args = message, None
         return self.inner.format(record)
+
+
+def terminal_line(entry, *, stack_traces: bool = False) -> str | None:
+    """One event-log entry of a run as the terminal shows it (INFO and above, as the in-process log does);
+    None for the debug-level events, which the UI shows."""
+    if entry.level < logging.INFO:
+        return None
+    event = entry.dagster_event
+    # Some of Dagster's events (the queue's) carry no message: their type says what happened.
+    message = entry.user_message or (event and (event.message or event.event_type_value)) or ""
+    error = getattr(event.event_specific_data, "error", None) if event else None
+    if stack_traces and error is not None and "Stack Trace:" not in message:
+        message = f"{message}\n\n{error.to_string()}"
+    if not stack_traces:
+        message = _CAUSE_CHAIN.sub("", _STACK_TRACE.sub("", message))
+    when = datetime.fromtimestamp(entry.timestamp, UTC).strftime("%H:%M:%S")
+    step = f" {entry.step_key}" if entry.step_key else ""
+    return f"{when} {logging.getLevelName(entry.level)}{step} - {message}"
 
 
 def _terminal_logger(init_context) -> logging.Logger:

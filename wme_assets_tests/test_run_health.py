@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -266,10 +267,10 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
         # server still runs: Dagster watches its own children.)
         _kill_group(first_daemon)
 
-        # 2. A run of `wme ingest` (execute_in_process), killed with its whole process group.
+        # 2. A run of `wme ingest --in-process` (execute_in_process), killed with its whole process group.
         processes.append(ingest := subprocess.Popen(
-            [str(BIN / "wme"), "ingest", "bnwiki", "--date", DUMP_DATE], env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [str(BIN / "wme"), "ingest", "bnwiki", "--date", DUMP_DATE, "--in-process"], env=env,
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
         in_process = _wait_for_worker(pg_instance, "wme ingest's run", tags={PARTITION_TAG: f"{DUMP_DATE}|bnwiki"})
         assert Worker.from_tags(in_process.tags).pid == ingest.pid
@@ -318,12 +319,23 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
     assert f"failed: ingest {DUMP_DATE}|jawiki (run {queued_id})" in listed.stdout
 
 
-def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp_path):
-    # The embedded shape: SQLite under WME_HOME, no daemon. `wme backfill --failed` judges the runs itself.
+@pytest.fixture
+def short_scratch():
+    path = Path(tempfile.mkdtemp(prefix="wme-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp_path, short_scratch):
+    # The embedded shape: SQLite under WME_HOME, no daemon. `wme backfill --failed` judges the runs itself,
+    # then backfills through a daemon it starts for the command.
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["WME_DUMPS_URL"] = dumps_url
+    # The run workers' scratch on a short path: multiprocessing's sockets live there, and under pytest's
+    # tmp_path their path can exceed AF_UNIX's 107 bytes.
+    env["WME_SCRATCH_DIR"] = str(short_scratch)
     ingest = subprocess.Popen(
-        [str(BIN / "wme"), "ingest", "bnwiki", "--date", DUMP_DATE], env=env, start_new_session=True,
+        [str(BIN / "wme"), "--in-process", "ingest", "bnwiki", "--date", DUMP_DATE], env=env, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -346,7 +358,11 @@ def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp
     assert f"marked failed: run {killed.run_id} of ingest ({DUMP_DATE}|bnwiki): " in done.stdout
     assert f"failed: ingest {DUMP_DATE}|bnwiki (run {killed.run_id})" in done.stdout
     assert f"ingest {DUMP_DATE}|bnwiki: succeeded" in done.stdout
+    assert "dagster-daemon: none running for this instance; starting one for this command" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        (backfill,) = instance.get_backfills()
+        assert backfill.partition_names == [f"{DUMP_DATE}|bnwiki"]
+        assert instance.get_daemon_heartbeats() == {}  # the command's daemon is gone, and said so
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
         assert f"pid {ingest.pid} is gone" in _failure_message(instance, killed.run_id)
         runs = instance.get_runs(dg.RunsFilter(job_name="ingest"))

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("defs",),
     ("definitions",),
     ("pipeline", "backfill", "devtools"),
+    ("submission",),
     ("cli",),
 ]
 ROLES = {
@@ -51,7 +52,8 @@ ROLES = {
     "failures": "why something failed, in one line, and whether a retry can help",
     "defs": "Dagster definitions only, one folder per stage",
     "pipeline": "runs the jobs through the instance for the CLI",
-    "backfill": "finds and re-runs failed partitions",
+    "backfill": "finds the failed partitions to re-run",
+    "submission": "submits runs and backfills to the instance (its queue and daemon), follows them to the end",
     "definitions": "the single Dagster entry point",
     "devtools": "mirror builder, fidelity report, parser goldens, this check (never imported by defs)",
     "cli": "the `wme` command",
