@@ -14,14 +14,16 @@ How, and why this way:
   the partitions, merges the job's tags (the tier) and submits, without wme building Dagster's internal
   run or backfill records itself.
 - The queued coordinator needs a daemon to dequeue. When none beats for this instance, one is started for
-  the duration of the command (:class:`TemporaryDaemon`) and stopped after it: on a fresh machine
-  (embedded SQLite) the commands work as they did. A deployment runs its own daemon, which is then used.
+  the duration of the command (:class:`TemporaryDaemon`), shared with the commands that run meanwhile and
+  stopped once none uses it (:func:`daemon_for`): on a fresh machine (embedded SQLite) the commands work as
+  they did. A deployment runs its own daemon, which is then used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -90,21 +92,76 @@ class TemporaryDaemon:
             process.wait(30)
 
 
+HEARTBEAT_WAIT = 120.0  # how long a started daemon may take to beat for the first time
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        yield
+
+
 @contextlib.contextmanager
 def daemon_for(instance, workspace: Path, echo: Callable[[str], None]) -> Iterator[None]:
-    """The instance's own daemon when one beats; otherwise a temporary one for the block."""
-    if daemon_alive(instance.get_daemon_heartbeats(), time.time()):
-        echo("dagster-daemon: running for this instance; the run goes through its queue")
-        yield
-        return
-    log = Path(instance.root_directory or workspace.parent) / "wme-daemon.log"
-    echo(f"dagster-daemon: none running for this instance; starting one for this command (log: {log})")
-    with TemporaryDaemon(workspace, log):
+    """The instance's own daemon when one beats; otherwise a temporary one, shared by the commands that run
+    meanwhile and stopped by the command that started it once no other command uses it.
+
+    The run workers a daemon launches are its children: stopping it under another command's run would kill
+    that run. So every command holds a shared lock on ``wme-daemon.users`` while it lasts, and the starter
+    stops the daemon only once it gets that lock exclusively; ``wme-daemon.lock`` serialises the decision
+    (look for a heartbeat, start a daemon, wait for its first beat), so two commands never start two.
+    """
+    home = Path(instance.root_directory or workspace.parent)
+    decide, users = home / "wme-daemon.lock", home / "wme-daemon.users"
+    with contextlib.ExitStack() as stack:
+        with _flock(decide, fcntl.LOCK_EX):
+            users_handle = stack.enter_context(users.open("a"))
+            fcntl.flock(users_handle, fcntl.LOCK_SH)
+            if daemon_alive(instance.get_daemon_heartbeats(), time.time()):
+                echo("dagster-daemon: running for this instance; the run goes through its queue")
+                daemon = None
+            else:
+                log = home / "wme-daemon.log"
+                echo(f"dagster-daemon: none running for this instance; starting one for this command (log: {log})")
+                daemon = stack.enter_context(TemporaryDaemon(workspace, log))
+                _wait_for_heartbeat(instance, daemon)
         try:
             yield
         finally:
-            # Its last heartbeats would make the next command believe a daemon still runs.
-            instance.wipe_daemon_heartbeats()
+            if daemon is not None:
+                _stop_when_unused(instance, daemon, decide, users_handle, echo)
+
+
+def _wait_for_heartbeat(instance, daemon: TemporaryDaemon) -> None:
+    deadline = time.monotonic() + HEARTBEAT_WAIT
+    while not daemon_alive(instance.get_daemon_heartbeats(), time.time()):
+        if daemon.process is not None and daemon.process.poll() is not None:
+            raise RuntimeError(f"dagster-daemon exited with {daemon.process.returncode}; see {daemon.log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"dagster-daemon did not beat within {HEARTBEAT_WAIT:.0f} s; see {daemon.log}")
+        time.sleep(POLL_SECONDS)
+
+
+def _stop_when_unused(instance, daemon: TemporaryDaemon, decide: Path, users_handle, echo) -> None:
+    fcntl.flock(users_handle, fcntl.LOCK_UN)
+    said = False
+    while True:
+        with _flock(decide, fcntl.LOCK_EX):  # no command can start using the daemon meanwhile
+            try:
+                fcntl.flock(users_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another command's run still needs it
+            else:
+                daemon.__exit__(None, None, None)
+                # Its last heartbeats would make the next command believe a daemon still runs.
+                instance.wipe_daemon_heartbeats()
+                fcntl.flock(users_handle, fcntl.LOCK_UN)
+                return
+        if not said:
+            echo("dagster-daemon: other commands' runs still use the daemon this command started; stopping it later")
+            said = True
+        time.sleep(1.0)
 
 
 # ----- the workspace and Dagster's GraphQL API -----------------------------------------------------
