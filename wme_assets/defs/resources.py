@@ -55,23 +55,25 @@ class ObjectStorageResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.scratch_dir:
             use_scratch_dir(Path(self.scratch_dir))
-        # Fail before any work when the endpoint is down or the bucket is missing.
-        self._store = open_object_store(
-            Settings(
-                s3_endpoint_url=self.endpoint_url,
-                s3_bucket=self.bucket,
-                s3_prefix=self.prefix,
-                s3_region=self.region,
-                s3_create_bucket=self.create_bucket,
-                home=self.home,
-                embedded_s3_port=self.embedded_port,
-            )
-        )
 
     @property
     def store(self) -> ObjectStore:
+        """The store, opened (endpoint reached, bucket checked) on first use: every asset asks for it first
+        thing, inside its failure handling, so an unreachable endpoint is a step failure that is retried as
+        transient. Opened in ``setup_for_execution`` it would be a resource failure, which no retry policy
+        covers (each step process of the multiprocess executor sets its resources up anew)."""
         if self._store is None:
-            raise RuntimeError("ObjectStorageResource used outside a run (setup_for_execution not called)")
+            self._store = open_object_store(
+                Settings(
+                    s3_endpoint_url=self.endpoint_url,
+                    s3_bucket=self.bucket,
+                    s3_prefix=self.prefix,
+                    s3_region=self.region,
+                    s3_create_bucket=self.create_bucket,
+                    home=self.home,
+                    embedded_s3_port=self.embedded_port,
+                )
+            )
         return self._store
 
 
