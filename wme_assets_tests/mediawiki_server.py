@@ -185,20 +185,14 @@ ADMIN_REVISION_DELETION = (
 
 
 @contextlib.contextmanager
-def own_mediawiki(request, prefix: str, local_settings: str = ADMIN_REVISION_DELETION) -> Iterator[MediaWikiServer]:
-    """A wiki of one test module's own, with the enwiki fixture pages: for tests that edit, delete and move."""
-    refuse_outside_integration(request, "MediaWiki")
-    if not ENWIKI_RECORDS.is_dir():
-        pytest.skip(f"{ENWIKI_RECORDS} is missing")
-    ensure_installed()
-    xml, wikitext = fixture_export()
+def running_mediawiki(prefix: str, xml: bytes, wikitext: dict[str, str], **options) -> Iterator[MediaWikiServer]:
+    """A wiki in a directory of its own (tmpfs when there is one: SQLite writes during the import are the
+    slow part on disk), stopped and removed at the end; ``options`` go to :func:`start_mediawiki`."""
     parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     directory = Path(tempfile.mkdtemp(prefix=f"wme-mediawiki-{prefix}-", dir=parent))
     proc = None
     try:
-        server, proc = start_mediawiki(directory, xml, wikitext)
-        with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
-            fh.write(local_settings)
+        server, proc = start_mediawiki(directory, xml, wikitext, **options)
         yield server
     finally:
         if proc is not None:
@@ -209,6 +203,20 @@ def own_mediawiki(request, prefix: str, local_settings: str = ADMIN_REVISION_DEL
                 proc.kill()
                 proc.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_mediawiki(request, prefix: str, local_settings: str = ADMIN_REVISION_DELETION) -> Iterator[MediaWikiServer]:
+    """A wiki of one test module's own, with the enwiki fixture pages: for tests that edit, delete and move."""
+    refuse_outside_integration(request, "MediaWiki")
+    if not ENWIKI_RECORDS.is_dir():
+        pytest.skip(f"{ENWIKI_RECORDS} is missing")
+    ensure_installed()
+    xml, wikitext = fixture_export()
+    with running_mediawiki(prefix, xml, wikitext) as server:
+        with open(server.directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
+            fh.write(local_settings)
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -219,21 +227,7 @@ def mediawiki(request) -> Iterator[MediaWikiServer]:
         pytest.skip(f"{ENWIKI_RECORDS} is missing")
     install_s = ensure_installed()
     xml, wikitext = fixture_export()
-    # tmpfs when there is one: SQLite writes during the import are the slow part on disk
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-", dir=parent))
-    proc = None
-    try:
-        server, proc = start_mediawiki(directory, xml, wikitext)
+    with running_mediawiki("session", xml, wikitext) as server:
         server.timings["apt_install_s"] = install_s
         sys.stderr.write(f"\nMediaWiki on {server.base_url}: {server.timings}\n")
         yield server
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(directory, ignore_errors=True)

@@ -185,6 +185,33 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
+    """``predicate()``'s first truthy value, polled every ``interval``; fails naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what} within {timeout:.0f} s")
+
+
+def start_dagster_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """``dagster-daemon run`` on the repository's workspace, in its own process group (which its code server
+    and the run workers that server starts join), so a test can kill the lot."""
+    import sys
+
+    from wme_assets_tests.paths import REPO_ROOT
+
+    command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")]
+    if log is None:
+        return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
 def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)

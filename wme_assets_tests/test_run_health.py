@@ -41,19 +41,10 @@ from wme_assets.run_health import (
     run_liveness,
 )
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
+from wme_assets_tests.servers import start_dagster_daemon, wait_until
 
 BIN = Path(sys.executable).parent
 PARTITION_TAG = "dagster/partition"
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} within {timeout:.0f} s")
 
 
 # ----- the worker's identity ---------------------------------------------------------------------------
@@ -68,7 +59,7 @@ def test_process_start_ticks_tell_a_live_process_from_an_exited_one():
         assert process_start_ticks(os.getpid()) != start
         child.kill()
         # Killed but not reaped yet: a zombie is no worker, it will never write its run's end.
-        _wait(lambda: process_start_ticks(child.pid) is None, 10, "the killed process is not seen as gone")
+        wait_until(lambda: process_start_ticks(child.pid) is None, 10, "the killed process is not seen as gone")
         assert Path(f"/proc/{child.pid}/stat").exists()
     finally:
         child.kill()
@@ -157,7 +148,8 @@ def test_runs_judged_by_process_or_heartbeat_and_dead_ones_marked_failed(pg_inst
     untagged = _started_run(pg_instance, "elwiki", {})
     for run_id, age in ((stale, 600), (fresh, 20), (this_process, 3600), (reused_pid, 10)):
         beat(pg_instance, run_id, now=now - age)
-    assert set(last_heartbeats(pg_instance, [stale, fresh, untagged])) == {stale, fresh}
+    stored = last_heartbeats(pg_instance, [stale, fresh, untagged])
+    assert set(stored) == {stale, fresh}
 
     judged = {r.run_id: r for r in check_started_runs(pg_instance, now=now, stale_after=300)}
     assert {run_id: r.state for run_id, r in judged.items()} == {
@@ -176,7 +168,9 @@ def test_runs_judged_by_process_or_heartbeat_and_dead_ones_marked_failed(pg_inst
     assert status == {stale: failure, fresh: started, this_process: started, reused_pid: failure, untagged: started}
     message = _failure_message(pg_instance, stale)
     assert "no heartbeat from run worker worker-7.example pid 4242 for " in message
-    heartbeat = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 600))
+    # As stored (to the millisecond, so it may round into the next second of now - 600).
+    assert abs(stored[stale] - (now - 600)) < 0.001
+    heartbeat = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stored[stale]))
     assert f"last heartbeat {heartbeat}" in message
     assert f"run worker {here.host} pid {here.pid} is gone (pid {here.pid} is now another process)" in (
         _failure_message(pg_instance, reused_pid)
@@ -197,7 +191,7 @@ def test_run_liveness_beats_while_the_block_runs(pg_instance):
     with run_liveness(pg_instance, run_id, tag_run=True, interval=0.2) as tags:
         assert pg_instance.get_run_by_id(run_id).tags[WORKER_TAG] == tags[WORKER_TAG]
         first = last_heartbeats(pg_instance, [run_id])[run_id]
-        later = _wait(
+        later = wait_until(
             lambda: (beat_at := last_heartbeats(pg_instance, [run_id])[run_id]) > first and beat_at,
             10,
             "no second heartbeat",
@@ -221,20 +215,12 @@ def _wait_for_worker(instance: dg.DagsterInstance, what: str, **filters) -> dg.D
             )
         return None
 
-    return _wait(started, 180, f"{what} did not start")
+    return wait_until(started, 180, f"{what} did not start", interval=0.1)
 
 
 def _sensor_ticks(instance: dg.DagsterInstance) -> list:
     (state,) = [s for s in instance.all_instigator_state() if s.name == "dead_run_monitor"]
     return instance.get_ticks(state.instigator_origin_id, state.selector_id)
-
-
-def _start_daemon(env: dict[str, str]) -> subprocess.Popen:
-    # Its own process group, which its code server and the run workers that server starts join.
-    return subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-        cwd=REPO_ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -249,7 +235,7 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
     try:
         # 1. A run from the queue, launched by the daemon through the DefaultRunLauncher, as from the UI. No
         # run retry: the test looks at the failed run, not at its retry.
-        processes.append(first_daemon := _start_daemon(env))
+        processes.append(first_daemon := start_dagster_daemon(env))
         queued_id = str(uuid.uuid4())
         tags = {PARTITION_TAG: f"{DUMP_DATE}|jawiki", "dagster/max_retries": "0"}
         subprocess.run(
@@ -285,20 +271,20 @@ def test_killed_runs_are_marked_failed_by_the_daemon_and_listed_for_backfill(pg_
             assert pg_instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
 
         # 3. A daemon started again: its sensor (a tick a minute) marks both failed, naming the dead worker.
-        processes.append(_start_daemon(env))
+        processes.append(start_dagster_daemon(env))
 
         def both_failed():
             runs = [pg_instance.get_run_by_id(r) for r in (queued_id, in_process.run_id)]
             return all(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
 
-        _wait(both_failed, 240, "the daemon did not mark the killed runs failed", interval=1)
+        wait_until(both_failed, 240, "the daemon did not mark the killed runs failed", interval=1)
 
         # The tick says so in the UI (its reason is written once the evaluation returns).
         def reported():
             reasons = [tick.skip_reason or "" for tick in _sensor_ticks(pg_instance)]
             return next((r for r in reasons if "2 dead marked" in r), None)
 
-        reason = _wait(reported, 60, "no sensor tick reported the dead runs", interval=1)
+        reason = wait_until(reported, 60, "no sensor tick reported the dead runs", interval=1)
     finally:
         for process in processes:
             _kill_group(process)
@@ -340,7 +326,7 @@ def test_backfill_marks_a_killed_run_failed_and_reruns_it(s3_env, dumps_url, tmp
     )
     try:
         home = Path(s3_env["WME_HOME"]) / "dagster"
-        _wait(lambda: (home / "dagster.yaml").exists(), 120, "wme ingest wrote no instance")
+        wait_until(lambda: (home / "dagster.yaml").exists(), 120, "wme ingest wrote no instance", interval=0.1)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             killed = _wait_for_worker(instance, "wme ingest's run", job_name="ingest")
             os.killpg(ingest.pid, signal.SIGKILL)

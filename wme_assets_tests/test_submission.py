@@ -33,7 +33,7 @@ from wme_assets.submission import (
     run_params,
 )
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
-from wme_assets_tests.servers import stop_process_group
+from wme_assets_tests.servers import start_dagster_daemon, stop_process_group, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -101,24 +101,6 @@ def _instance_dir(postgres, monkeypatch, tmp_path, free_limit: int | None = None
     return home
 
 
-def _start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-            cwd=REPO_ROOT, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
-        )
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} within {timeout:.0f} s")
-
-
 @pytest.fixture
 def daemon_env(postgres, s3_env, dumps_url, monkeypatch, tmp_path):
     """The environment of the commands, and a daemon on the test's instance that beats before it returns."""
@@ -128,10 +110,11 @@ def daemon_env(postgres, s3_env, dumps_url, monkeypatch, tmp_path):
     scratch = tempfile.mkdtemp(prefix="wme-", dir="/tmp")
     monkeypatch.setenv("WME_SCRATCH_DIR", scratch)
     env = {**os.environ, "WME_DUMPS_URL": dumps_url}
-    daemon = _start_daemon(env, tmp_path / "daemon.log")
+    daemon = start_dagster_daemon(env, tmp_path / "daemon.log")
     try:
         with dg.DagsterInstance.get() as instance:
-            _wait(lambda: daemon_alive(instance.get_daemon_heartbeats(), time.time()), 120, "the daemon did not beat")
+            heartbeats = instance.get_daemon_heartbeats
+            wait_until(lambda: daemon_alive(heartbeats(), time.time()), 120, "the daemon did not beat")
         yield env, home
     finally:
         stop_process_group(daemon, timeout=30)

@@ -21,13 +21,11 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import mwparserfromhell
@@ -38,7 +36,7 @@ from wme_assets.enrichment.wikitext import WikiNames, extract_wikitext_fields
 from wme_assets.enrichment.wikitext.magic_words import LOCALIZED_TABLE, english_tables
 from wme_assets.enrichment.wikitext.transclusions import template_redirects
 from wme_assets.ingestion.dump_xml import DumpReader
-from wme_assets_tests.mediawiki_server import ENWIKI_RECORDS, ensure_installed, start_mediawiki
+from wme_assets_tests.mediawiki_server import ENWIKI_RECORDS, ensure_installed, running_mediawiki
 from wme_assets_tests.paths import FIXTURES
 from wme_assets_tests.servers import refuse_outside_integration
 
@@ -126,22 +124,9 @@ def _serve(pages: list[str], lang: str, check_title: str, what: str) -> Iterator
     """A wiki of its own with ``pages`` imported (link updates on); its base URL."""
     xml = (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="{lang}">'
            + "".join(pages) + "</mediawiki>").encode()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-templates-", dir=parent))
-    proc: subprocess.Popen | None = None
-    try:
-        server, proc = start_mediawiki(directory, xml, {check_title: ""}, link_updates=True, lang=lang)
+    with running_mediawiki("templates", xml, {check_title: ""}, link_updates=True, lang=lang) as server:
         sys.stderr.write(f"\nMediaWiki ({what}) on {server.base_url}: {len(pages)} pages, {server.timings}\n")
         yield server.base_url
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
