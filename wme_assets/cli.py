@@ -638,8 +638,9 @@ def update(
 ) -> None:
     """Bring one project's article store up to date with its change source now."""
     from wme_assets.realtime.listener import run_listener
-    from wme_assets.realtime.update import update_project
+    from wme_assets.realtime.update import article_store_lease, update_project
     from wme_assets.storage import open_object_store
+    from wme_assets.storage.lease import LeaseRefused
 
     settings = _realtime_settings([project])
     store = open_object_store(settings)
@@ -650,6 +651,48 @@ def update(
         else:
             # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
             typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
-        typer.echo(update_project(store, settings, project, log=lambda _: None).summary())
-    except ConfigurationError as exc:
+        with article_store_lease(store, settings, project):
+            typer.echo(update_project(store, settings, project, log=lambda _: None).summary())
+    except (ConfigurationError, LeaseRefused) as exc:
         _fail(str(exc), exc)
+
+
+@app.command()
+def batch(
+    project: str = typer.Argument(..., help="Project (dbname) whose hourly batch to export."),
+    hour: str = typer.Option(..., "--hour", help="The hour, YYYYMMDDHH (UTC); it must have closed."),
+) -> None:
+    """Export one closed hour's batch: the changes the project's article store took in during that hour."""
+    from datetime import UTC, datetime
+
+    from wme_assets.realtime.batches import HourNotClosed, check_hour_closed, export_batch
+    from wme_assets.realtime.update import article_store_lease
+    from wme_assets.schema.validate import record_validator
+    from wme_assets.snapshots.layout import batches_listing_key
+    from wme_assets.storage import open_object_store
+    from wme_assets.storage.article_store import ArticleStoreNotFound
+    from wme_assets.storage.lease import LeaseRefused, batches_listing_lease, writer_lease
+    from wme_assets.util.dates import check_yyyymmddhh
+
+    try:  # checked before any service starts
+        check_hour_closed(project, check_yyyymmddhh(hour, "--hour"), datetime.now(UTC))
+    except ValueError as exc:
+        _fail(str(exc), exc)
+    settings = _realtime_settings([project])
+    store = open_object_store(settings)
+    try:
+        # The lease makes the hour's delta final: an application that chose this hour has published it.
+        with article_store_lease(store, settings, project):
+            result = export_batch(
+                store, project, hour, validator=record_validator("article"), keep_days=settings.batch_retention_days,
+                listing_lease=lambda h: writer_lease(
+                    settings, batches_listing_lease(h), scope=f"{store.bucket}/{store.prefix}", shared=True
+                ),
+                log=typer.echo,
+            )  # fmt: skip
+    except (HourNotClosed, ArticleStoreNotFound, LeaseRefused) as exc:
+        _fail(str(exc), exc)
+    for namespace in result.namespaces:
+        assert namespace.published is not None
+        typer.echo(f"  {namespace.identifier}: {namespace.records} records → {namespace.published.uri(store)}")
+    typer.echo(f"listing: {store.uri(store.key(batches_listing_key(hour)))} ({result.listed} batches of the hour)")

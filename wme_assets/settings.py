@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         "wait (Retry-After) and the fetch waits; Wikimedia asks bots for 5.",
     )
 
+    # -- realtime: hourly batches (wme_assets/realtime/batches.py) --
+    batch_retention_days: int = Field(
+        default=7, ge=1, description="Days the hourly batches are kept (Wikimedia Enterprise keeps 2)."
+    )
+
     @field_validator("s3_prefix")
     @classmethod
     def _normalise_prefix(cls, value: str) -> str:

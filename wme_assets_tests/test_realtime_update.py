@@ -7,22 +7,18 @@ deletes pages, and `wme update` polls the wiki, stores the events and applies th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import orjson
 import pytest
 from typer.testing import CliRunner
 
 from wme_assets.cli import app
-from wme_assets.enrichment.article import Site
-from wme_assets.realtime.apply import build_fetched
 from wme_assets.realtime.update import load_applied
 from wme_assets.settings import Settings
 from wme_assets.sources.action_api import ActionApiClient
 from wme_assets.storage import open_object_store
-from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_articles, publish_base
+from wme_assets.storage.article_store import iter_current_articles
 from wme_assets_tests.mediawiki_server import own_mediawiki
-from wme_assets_tests.wiki_admin import WikiAdmin
+from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +27,6 @@ pytestmark = pytest.mark.integration
 def wiki(request):
     with own_mediawiki(request, "update") as server:
         yield server
-
-
-def _publish_base(store, client: ActionApiClient, titles, project: str, work) -> None:
-    site = Site.from_siteinfo(client.siteinfo())
-    writer = ArticleStoreWriter(work, project=project, source="api:base", run_id="base")
-    for rev in sorted(client.latest_revisions(titles).revisions.values(), key=lambda r: r.page_id):
-        built = build_fetched(rev, site, run_id="base", source="api:base")
-        writer.add(built.page_id, built.namespace, built.name, built.revision_id, built.date_modified,
-                   built.article_json, structured=built.structured_json.decode())  # fmt: skip
-    writer.close()
-    publish_base(store, work, project, datetime.now(UTC).strftime("%Y%m%d"))
 
 
 def test_wme_update_applies_the_wikis_changes_once(wiki, s3_env, monkeypatch, tmp_path):
@@ -54,7 +39,7 @@ def test_wme_update_applies_the_wikis_changes_once(wiki, s3_env, monkeypatch, tm
     }.items():
         monkeypatch.setenv(name, value)
     store = open_object_store(Settings())
-    _publish_base(store, client, list(wiki.revisions), project, tmp_path / "base")
+    publish_wiki_base(store, client, list(wiki.revisions), project, tmp_path / "base")
 
     admin = WikiAdmin(wiki.base_url)
     edited, deleted = sorted(wiki.revisions)[:2]

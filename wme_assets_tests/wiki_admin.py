@@ -6,9 +6,17 @@ Each call returns what the wiki answered, so tests can turn the change into a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
+
+from wme_assets.enrichment.article import Site
+from wme_assets.realtime.apply import build_fetched
+from wme_assets.sources.action_api import ActionApiClient
+from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
+from wme_assets.storage.object_store import ObjectStore
 
 ADMIN, ADMIN_PASSWORD = "Admin", "wme-test-Admin-pass-1"  # what mediawiki_server.start_mediawiki installs
 
@@ -57,9 +65,39 @@ class WikiAdmin:
 
     def hide(self, title: str, revision_id: int, parts: str) -> dict[str, Any]:
         """Revision-delete ``parts`` (``content``, ``user``, ``comment``, joined by ``|``) of a revision."""
-        return self._post(action="revisiondelete", type="revision", target=title, ids=str(revision_id),
-                          hide=parts, reason="test")
+        return self._post(
+            action="revisiondelete", type="revision", target=title, ids=str(revision_id), hide=parts, reason="test"
+        )
 
     def page(self, title: str) -> dict[str, Any]:
         """``{pageid, ns, title, lastrevid, ...}`` of a page (``missing`` when there is none)."""
         return self._get(prop="info", titles=title)["query"]["pages"][0]
+
+
+def publish_wiki_base(
+    store: ObjectStore,
+    client: ActionApiClient,
+    titles: list[str],
+    project: str,
+    work: Path,
+    *,
+    run_id: str = "base",
+    html: str | None = None,
+) -> str:
+    """An article-store base of the wiki's current pages, through the fetch and enrichment the application uses
+    (with ``html``, the wiki's base URL, their Parsoid HTML too, as for a project with an endpoint); returns its
+    date (today, UTC)."""
+    from wme_assets.sources.mediawiki import MediaWikiClient
+
+    parsoid = MediaWikiClient(html) if html else None
+    site = Site.from_siteinfo(client.siteinfo())
+    writer = ArticleStoreWriter(work, project=project, source="api:base", run_id=run_id)
+    for rev in sorted(client.latest_revisions(titles).revisions.values(), key=lambda r: r.page_id):
+        page_html = parsoid.revision_html(rev.revision_id) if parsoid else None
+        built = build_fetched(rev, site, run_id=run_id, source="api:base", html=page_html)
+        writer.add(built.page_id, built.namespace, built.name, built.revision_id, built.date_modified,
+                   built.article_json, structured=built.structured_json.decode())  # fmt: skip
+    writer.close()
+    date = datetime.now(UTC).strftime("%Y%m%d")
+    publish_base(store, work, project, date)
+    return date

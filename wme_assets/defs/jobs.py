@@ -46,6 +46,14 @@ publish_job = dg.define_asset_job(
     description="Publish one project's verified free-tier snapshots of a day (`wme publish`).",
 )
 
+# Hourly batches are sold with the paid tier, as Enterprise's are.
+batch_job = dg.define_asset_job(
+    name="hourly_batch_job",
+    selection=dg.AssetSelection.assets("hourly_batch"),
+    tags={TIER_TAG: "paid"},
+    description="One project's hourly batch of one closed hour (`wme batch`).",
+)
+
 # One run request per project for the day's partition; UTC throughout. Both start stopped: turn them on in
 # the UI once the projects have been ingested (a snapshot needs an enriched dump on or before its day).
 paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
@@ -54,4 +62,9 @@ paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
 # The free tier ticks at 06:00 (its partitions' cron), after the paid run of the same day at 01:00.
 free_snapshot_schedule = dg.build_schedule_from_partitioned_job(
     free_snapshot_job, tags={TIER_TAG: "free"}, name="free_snapshot_2nd_and_21st"
+)
+# Five minutes past each hour, for the hour that has just closed (the newest partition), one run per project.
+# Starts stopped like the others: it needs the realtime applications (`wme listen`) running.
+batch_schedule = dg.build_schedule_from_partitioned_job(
+    batch_job, minute_of_hour=5, tags={TIER_TAG: "paid"}, name="hourly_batches"
 )

@@ -47,3 +47,16 @@ free_snapshot_dates = dg.TimeWindowPartitionsDefinition(
 
 paid_snapshot_partitions = dg.MultiPartitionsDefinition({"date": paid_snapshot_dates, "project": project_partitions})
 free_snapshot_partitions = dg.MultiPartitionsDefinition({"date": free_snapshot_dates, "project": project_partitions})
+
+
+# Hourly batches: one partition per project and hour, keys YYYYMMDDHH (UTC). end_offset=0: an hour is a
+# partition once it has closed, so the schedule never asks for an hour still being written.
+batch_hours = dg.HourlyPartitionsDefinition(start_date="2026010100", fmt="%Y%m%d%H", timezone="UTC", end_offset=0)
+batch_partitions = dg.MultiPartitionsDefinition({"hour": batch_hours, "project": project_partitions})
+
+
+def project_and_hour(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    key = context.partition_key
+    if not isinstance(key, dg.MultiPartitionKey):
+        raise ValueError(f"expected a project × hour partition key, got {key!r}")
+    return key.keys_by_dimension["project"], key.keys_by_dimension["hour"]

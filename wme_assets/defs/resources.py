@@ -102,6 +102,7 @@ class StageSettingsResource(dg.ConfigurableResource):
     snapshot_member_bytes: int = _DEFAULTS["snapshot_member_bytes"].default
     snapshot_validate_every: int = _DEFAULTS["snapshot_validate_every"].default
     snapshot_retention: int = _DEFAULTS["snapshot_retention"].default
+    batch_retention_days: int = _DEFAULTS["batch_retention_days"].default
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "StageSettingsResource":

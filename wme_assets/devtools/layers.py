@@ -46,7 +46,7 @@ ROLES = {
     "enrichment": "stage: page store → Enterprise articles and Structured Contents",
     "snapshots": "stage: article store → verified snapshots in Enterprise's layout",
     "publishing": "stage: snapshots → dumps-site layout, Parquet, Hugging Face",
-    "realtime": "stage: change events → the always-current article store, hourly batches (being built)",
+    "realtime": "stage: change events → the always-current article store, hourly batches",
     "instance": "the Dagster instance (SQLite embedded / PostgreSQL), configuration checks",
     "run_health": "liveness of runs: worker tags, heartbeats, dead STARTED runs marked failed",
     "failures": "why something failed, in one line, and whether a retry can help",

@@ -122,13 +122,18 @@ def apply_changes(
     html: HtmlSource | None = None,
     html_concurrency: int = 4,
     hour: str | None = None,
+    now: datetime | None = None,
     time_budget_s: float | None = 30.0,
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> ApplyResult:
-    """Apply ``events`` of ``project`` to its article store (see the module docstring); returns the counts."""
+    """Apply ``events`` of ``project`` to its article store (see the module docstring); returns the counts.
+
+    The delta is ``hour``'s, by default :func:`application_hour` at ``now`` (default: the clock). The caller
+    holds the project's article-store lease: the hour is chosen and its delta published as one step.
+    """
     started = time.monotonic()
-    hour = hour or application_hour(store, project)
+    hour = hour or application_hour(store, project, now)
     result = ApplyResult(project, hour, events=len(events))
     site = Site.from_siteinfo(siteinfo)
     plan = plan_changes(events, project)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,6 +27,7 @@ import orjson
 from wme_assets.realtime.apply import ApplyResult, HtmlSource, RevisionSource, apply_changes
 from wme_assets.realtime.event_log import EVENTS_DIR, EventLog, LoggedEvent, now_rfc3339
 from wme_assets.settings import ConfigurationError, Settings, validate_project
+from wme_assets.storage.lease import LeaseRefused, articles_lease, writer_lease
 from wme_assets.storage.object_store import ObjectStore
 
 APPLIED_DIR = f"{EVENTS_DIR}/_applied"
@@ -98,9 +101,14 @@ def update_project(
     siteinfo: dict[str, Any] | None = None,
     batch_events: int = BATCH_EVENTS,
     run_id: str | None = None,
+    now: datetime | None = None,
     log: Callable[[str], None] = print,
 ) -> UpdateResult:
-    """Apply every logged event of ``project`` not applied yet, ``batch_events`` at a time (see the module doc)."""
+    """Apply every logged event of ``project`` not applied yet, ``batch_events`` at a time (see the module doc).
+
+    The caller holds the project's article-store lease (:func:`article_store_lease`). ``now`` is the clock of
+    the hourly logic (which delta the changes go to; tests drive it), default the real one.
+    """
     applied, pending = pending_events(store, settings.change_source, project)
     result = UpdateResult(project, applied_from=applied.seq, applied_to=applied.seq)
     if not pending:
@@ -112,13 +120,24 @@ def update_project(
     for batch in _batches(pending, batch_events):
         applied_batch = apply_changes(
             store, project, [e.change for e in batch], revisions=revisions, siteinfo=siteinfo, html=html,
-            run_id=run_id, log=log,
+            run_id=run_id, now=now, log=log,
         )  # fmt: skip
         save_applied(store, project, batch[-1])
         result.batches.append(applied_batch)
         result.events += len(batch)
         result.applied_to = batch[-1].seq
     return result
+
+
+def article_store_lease(
+    store: ObjectStore, settings: Settings, project: str, *, wait: float | None = None
+) -> AbstractContextManager:
+    """The lease every writer of ``project``'s article store holds (the enrichment asset holds the same one).
+
+    Applications hold it for each update, the hourly batch while it reads an hour's delta: so the hour an
+    application chose is published before that hour's batch is read (:mod:`wme_assets.realtime.batches`).
+    """
+    return writer_lease(settings, articles_lease(project), scope=f"{store.bucket}/{store.prefix}", wait=wait)
 
 
 def _clients(settings: Settings, project: str):
@@ -176,6 +195,12 @@ def listen_and_update(
 
 
 def _update_and_say(store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]) -> UpdateResult:
-    result = update_project(store, settings, project, log=lambda _: None)
+    try:
+        # Not waiting: a project whose store another run writes (a dump's enrichment) is applied next round.
+        with article_store_lease(store, settings, project, wait=0):
+            result = update_project(store, settings, project, log=lambda _: None)
+    except LeaseRefused as exc:
+        echo(f"{project}: not applied this round, its article store is being written: {exc}")
+        return UpdateResult(project, applied_from=-1, applied_to=-1)
     echo(result.summary())
     return result

@@ -18,7 +18,7 @@ MANIFEST_SCHEMA_VERSION = 1
 POINTER_SCHEMA_VERSION = 1
 """Version of the ``latest`` pointer's layout."""
 
-SnapshotKind = Literal["articles", "structured"]
+SnapshotKind = Literal["articles", "structured", "batches"]  # batches: the hourly files, article records
 Tier = Literal["paid", "free"]
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from wme_assets.schema.manifest import LatestPointer
 from wme_assets.snapshots.manifest import RECORD_SCHEMAS, SnapshotManifest
 from wme_assets.storage.object_store import STAGING_DIR, ObjectStore
-from wme_assets.util.dates import check_yyyymmdd
+from wme_assets.util.dates import check_yyyymmdd, check_yyyymmddhh
 
 FREE_TIER_GROUP = "group_1"
 TIER_SUFFIX: dict[str, str] = {"paid": "", "free": f"_{FREE_TIER_GROUP}"}
@@ -44,7 +44,8 @@ LAYOUTS: dict[str, KindLayout] = {
     "articles": KindLayout(snapshots="snapshots", chunks="chunks"),
     "structured": KindLayout(snapshots="structured-snapshots", chunks="structured-chunks"),
 }
-assert LAYOUTS.keys() == RECORD_SCHEMAS.keys(), "every kind of snapshot needs a layout and a record schema"
+BATCHES = "batches"  # the hourly batches: their own layout (below), article records, no chunks, no `latest`
+assert LAYOUTS.keys() | {BATCHES} == RECORD_SCHEMAS.keys(), "every kind of snapshot needs a layout and a record schema"
 
 
 def suffix(tier: str) -> str:
@@ -97,7 +98,12 @@ def chunks_listing_key(identifier: str, tier: str, *, kind: str = "articles") ->
 
 
 def staging_folder(kind: str, date: str, project: str, tier: str) -> str:
-    """``_staging/{kind}/{date}/{project}{sfx}/``: the staging of every run of one partition."""
+    """``_staging/{kind}/{date}/{project}{sfx}/``: the staging of every run of one partition.
+
+    For batches ``date`` is the hour, ``YYYYMMDDHH``, and there is no tier: ``_staging/batches/{hour}/{project}/``.
+    """
+    if kind == BATCHES:
+        return f"{STAGING_DIR}/{BATCHES}/{check_yyyymmddhh(date, 'batch hour')}/{project}/"
     layout(kind)
     return f"{STAGING_DIR}/{kind}/{checked_date(date)}/{project}{suffix(tier)}/"
 
@@ -105,6 +111,30 @@ def staging_folder(kind: str, date: str, project: str, tier: str) -> str:
 def new_attempt() -> str:
     """A name for one run's staging inside its partition's folder: when it started, and unique."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+# --- hourly batches ---------------------------------------------------------------------------------
+# Enterprise's layout: batches/{YYYY-MM-DD}/{HH}/{id}.tar.gz|.json and aggregations/batches/{YYYY-MM-DD}/{HH}/
+# batches.ndjson; our manifest beside the archive. No chunks, no tiers (batches are sold to the paid tier).
+
+
+def batch_folder(hour: str) -> str:
+    """``batches/{YYYY-MM-DD}/{HH}/`` of an hour ``YYYYMMDDHH``."""
+    hour = check_yyyymmddhh(hour, "batch hour")
+    return f"{BATCHES}/{hour[:4]}-{hour[4:6]}-{hour[6:8]}/{hour[8:]}/"
+
+
+def batch_key(hour: str, identifier: str, file: str = "archive") -> str:
+    """``batches/{YYYY-MM-DD}/{HH}/{id}{.tar.gz|.json|.manifest.json}`` for file archive/metadata/manifest."""
+    return f"{batch_folder(hour)}{identifier}{_EXTENSIONS[file]}"
+
+
+def batches_listing_key(hour: str) -> str:
+    """``aggregations/batches/{YYYY-MM-DD}/{HH}/batches.ndjson``: every batch of the hour, Enterprise's format."""
+    return f"aggregations/{batch_folder(hour)}batches.ndjson"
+
+
+DATED_BATCH = re.compile(r"^batches/(\d{4})-(\d{2})-(\d{2})/(\d{2})/([^/]+?)(\.tar\.gz|\.manifest\.json|\.json)$")
 
 
 # --- parsing keys back -----------------------------------------------------------------------------
@@ -120,7 +150,8 @@ LATEST_POINTER = re.compile(rf"^{_SNAPSHOT_TOP}/{LATEST}/[^/]+\.json$")
 
 def kind_of(key: str) -> str | None:
     """The kind of snapshot whose folder holds ``key`` (None: outside every kind's folders)."""
-    return _SNAPSHOT_TOPS.get(key.split("/", 1)[0])
+    top = key.split("/", 1)[0]
+    return BATCHES if top == BATCHES else _SNAPSHOT_TOPS.get(top)
 
 
 def chunk_kind(top: str) -> str:

@@ -86,7 +86,7 @@ class Sink(Protocol):
     def close(self, complete: bool) -> None: ...  # complete: every byte of the file was written
 
 
-RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content"}
+RECORD_SCHEMAS: dict[str, str] = {"articles": "article", "structured": "structured-content", "batches": "article"}
 """Snapshot kind → the JSON Schema its lines follow (``wme_assets/schema/jsonschema/{name}-{version}.schema.json``)."""
 
 
@@ -366,7 +366,8 @@ def _check_consistency(manifest: SnapshotManifest, problems: _Problems) -> None:
     where = f"manifest of {manifest.identifier}"
     if manifest.schema_version != MANIFEST_SCHEMA_VERSION:
         problems.add(where, f"schema_version {manifest.schema_version} is not {MANIFEST_SCHEMA_VERSION}")
-    if len(manifest.chunks) != len(manifest.members):
+    # An hourly batch is one archive without chunks, as Enterprise's batches are.
+    if manifest.kind != "batches" and len(manifest.chunks) != len(manifest.members):
         problems.add(where, f"{len(manifest.chunks)} chunks for {len(manifest.members)} members")
     for position, chunk in enumerate(manifest.chunks):
         if chunk.index != position:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from wme_assets.schema.manifest import Tier
 from wme_assets.snapshots.layout import (
+    BATCHES,
     LAYOUTS,
     DatedKey,
     layout,
@@ -108,7 +109,8 @@ class SweepResult:
 def _staging_folder_of(store: ObjectStore, key: str) -> str:
     """The folder that one run owns alone: a partition's attempt, or one ``ObjectStore.publish`` call's."""
     parts = key[len(store.prefix) :].split("/")
-    depth = 5 if len(parts) > 5 and parts[1] in LAYOUTS else 2  # _staging/kind/date/partition/attempt/
+    partitioned = parts[1] in LAYOUTS or parts[1] == BATCHES
+    depth = 5 if len(parts) > 5 and partitioned else 2  # _staging/kind/date/partition/attempt/
     return store.prefix + "/".join(parts[:depth]) + "/"
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from wme_assets.schema.manifest import LatestPointer
 from wme_assets.snapshots.layout import (
+    DATED_BATCH,
     DATED_CHUNK,
     DATED_SNAPSHOT,
     LATEST_POINTER,
@@ -95,6 +96,8 @@ def _resolve(store: ObjectStore, relative: str) -> list[_Target]:
     if match := DATED_SNAPSHOT.match(relative):
         top, date, name = match.group(1), match.group(2), match.group(3)
         return [_Target(f"{top}/{date}/{name}.manifest.json")]
+    if match := DATED_BATCH.match(relative):
+        return [_Target(relative[: match.start(6)] + ".manifest.json")]
     if match := DATED_CHUNK.match(relative):
         top, date, identifier, group = match.group(1), match.group(2), match.group(3), match.group(4) or ""
         snapshots = layout(chunk_kind(top)).snapshots

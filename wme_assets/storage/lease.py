@@ -88,6 +88,11 @@ def snapshot_lease(kind: str, tier: str, project: str) -> str:
     return f"snapshots/{kind}/{tier}/{project}"
 
 
+def batches_listing_lease(hour: str) -> str:
+    """The listing of an hour's batches, which every project's batch of that hour rewrites in turn."""
+    return f"batches/{hour}"
+
+
 def dumps_site_lease(date: str) -> str:
     return f"dumps-site/{date}"
 

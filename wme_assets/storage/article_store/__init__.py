@@ -62,8 +62,9 @@ The package, module by module:
 - :mod:`.writer`: :class:`ArticleStoreWriter`, rows to local part files;
 - :mod:`.state`: ``current.json``, the manifests it names, :func:`state_as_of` a past day;
 - :mod:`.publish`: :func:`publish_base`, :func:`publish_delta`, and the records a stage keeps beside a base;
-- :mod:`.read`: the merged current view, :func:`iter_current_batches` and :func:`iter_current_articles`, and
-  :func:`lookup_current` (the winning rows of a few pages, for writers that compare before they write);
+- :mod:`.read`: the merged current view, :func:`iter_current_batches` and :func:`iter_current_articles`, one
+  delta's changes (:func:`iter_delta_changes`, what an hourly batch exports), and :func:`lookup_current` (the
+  winning rows of a few pages, for writers that compare before they write);
 - :mod:`.compact`: :func:`compact`, deltas folded into a new base.
 """
 
@@ -93,14 +94,22 @@ from wme_assets.storage.article_store.publish import (
     read_inputs_record,
     write_inputs_record,
 )
-from wme_assets.storage.article_store.read import iter_current_articles, iter_current_batches, lookup_current
+from wme_assets.storage.article_store.read import (
+    iter_current_articles,
+    iter_current_batches,
+    iter_delta_changes,
+    lookup_current,
+)
 from wme_assets.storage.article_store.state import (
     ArticleStoreNotFound,
     CurrentState,
+    delta_exists,
     list_bases,
     read_base_manifest,
     read_current,
+    read_delta_manifest,
     state_as_of,
+    state_before,
 )
 from wme_assets.storage.article_store.writer import ArticleStoreSummary, ArticleStoreWriter
 
@@ -123,17 +132,21 @@ __all__ = [
     "base_prefix",
     "compact",
     "current_key",
+    "delta_exists",
     "delta_prefix",
     "iter_current_articles",
     "iter_current_batches",
+    "iter_delta_changes",
     "list_bases",
     "lookup_current",
     "publish_base",
     "publish_delta",
     "read_base_manifest",
     "read_current",
+    "read_delta_manifest",
     "read_inputs_record",
     "state_as_of",
+    "state_before",
     "store_prefix",
     "write_inputs_record",
 ]

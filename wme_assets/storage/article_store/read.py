@@ -224,6 +224,46 @@ def iter_current_articles(
         yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
 
 
+def iter_delta_changes(
+    store: ObjectStore,
+    project: str,
+    manifest: Mapping[str, Any],
+    *,
+    cache_dir: str | os.PathLike[str],
+    columns: Iterable[str] | None = None,
+    namespace: int | None = None,
+    batch_rows: int = 1_000,
+    memory_limit: str = "1GB",
+) -> Iterator[pa.RecordBatch]:
+    """The changes of one delta (its manifest), one winning row per page id, deletes included, in page id order.
+
+    What the hour's batch exports: the store's within-hour rule picks the row per page (an application writes
+    one row per page and hour, so this is the row it wrote). With ``namespace``, the rows of other namespaces
+    come without their payload (``article`` and ``structured`` are null): a reader of one namespace still
+    sees the pages that left it (their row is in the namespace they went to) without reading their articles.
+    """
+    import duckdb
+
+    schema = _read_schema(columns)
+    wanted = list(columns) if columns is not None else ARTICLE_SCHEMA.names
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    files = [(0, seq, path) for seq, path in enumerate(cached_files(store, manifest, cache))]
+    if not files:
+        return
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET arrow_large_buffer_size = true")
+        con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
+        con.execute(f"SET temp_directory = {sql_literal(str(cache / '.duckdb-spill'))}")
+        for batch in _delta_winners(con, files, schema, namespace, batch_rows):
+            if batch.num_rows:
+                yield batch.select(wanted)
+    finally:
+        con.close()
+
+
 def lookup_current(
     store: ObjectStore,
     project: str,

@@ -25,7 +25,7 @@ from wme_assets.storage.article_store.layout import (
     store_prefix,
 )
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.parquet_dataset import read_manifest
+from wme_assets.storage.parquet_dataset import MANIFEST_NAME, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,32 @@ def read_base_manifest(store: ObjectStore, project: str, date: str) -> dict[str,
     )
 
 
-def _read_delta_manifest(store: ObjectStore, project: str, hour: str) -> dict[str, Any]:
+def read_delta_manifest(store: ObjectStore, project: str, hour: str) -> dict[str, Any]:
     return read_manifest(
         store, delta_prefix(project, hour), format=DELTA_FORMAT, fingerprint=SCHEMA_FINGERPRINT, what="article delta"
+    )
+
+
+def delta_exists(store: ObjectStore, project: str, hour: str) -> bool:
+    """Whether the delta of ``hour`` was published (its manifest is there), named by the pointer or not."""
+    return store.head(store.key(delta_prefix(project, hour), MANIFEST_NAME)) is not None
+
+
+def state_before(state: CurrentState, hour: str) -> CurrentState | None:
+    """The state as it stood before the delta of ``hour`` was applied: the base and the earlier deltas.
+
+    None when the base already holds that hour (compaction folded it), so that state is no longer at hand.
+    """
+    if hour <= state.deltas_after:
+        return None
+    earlier = tuple(h for h in state.deltas if h < hour)
+    return CurrentState(
+        project=state.project,
+        base=state.base,
+        deltas=earlier,
+        base_manifest=state.base_manifest,
+        delta_manifests={h: state.delta_manifests[h] for h in earlier},
+        updated_at=state.updated_at,
     )
 
 
@@ -105,7 +128,7 @@ def read_current(store: ObjectStore, project: str) -> CurrentState:
         base=base,
         deltas=tuple(deltas),
         base_manifest=base_manifest,
-        delta_manifests={hour: _read_delta_manifest(store, project, hour) for hour in deltas},
+        delta_manifests={hour: read_delta_manifest(store, project, hour) for hour in deltas},
         updated_at=pointer.get("updated_at"),
     )
 

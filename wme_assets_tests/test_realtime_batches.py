@@ -1,0 +1,175 @@
+"""Hourly batches: a real wiki's changes, through its recentchanges into the article store, out as the hour's batch.
+
+A real MediaWiki of this module's own (the enwiki fixture pages) and the real SeaweedFS. The wiki's admin edits,
+creates, deletes, moves, undeletes and hides revision details in two hours (the test drives the hourly clock:
+which delta each application writes, and when the export runs); each hour's batch must hold exactly that
+hour's changes with the right ``event.type``, verify against its manifest, be listed, and, applied to the
+base in hour order, give what the store holds.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from wme_assets.cli import app
+from wme_assets.realtime.batches import HourNotClosed, export_batch
+from wme_assets.realtime.listener import run_listener
+from wme_assets.realtime.update import update_project
+from wme_assets.schema.validate import record_validator
+from wme_assets.settings import Settings
+from wme_assets.snapshots.layout import batch_key, batches_listing_key
+from wme_assets.snapshots.verify import verify_published
+from wme_assets.sources.action_api import ActionApiClient
+from wme_assets.storage import open_object_store
+from wme_assets.storage.article_store import iter_current_articles
+from wme_assets_tests.mediawiki_server import own_mediawiki
+from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def wiki(request):
+    with own_mediawiki(request, "batches") as server:
+        yield server
+
+
+def _records(store, key: str) -> list[dict]:
+    with tarfile.open(fileobj=io.BytesIO(store.read_bytes(store.key(key))), mode="r:gz") as tar:
+        return [orjson.loads(line) for m in tar for line in tar.extractfile(m).read().splitlines()]  # type: ignore[union-attr]
+
+
+def _batch(store, hour: str, project: str, namespace: int = 0) -> dict[int, dict]:
+    return {r["identifier"]: r for r in _records(store, batch_key(hour, f"{project}_namespace_{namespace}"))}
+
+
+def _current(store, project: str, cache) -> dict[int, dict]:
+    return {page: orjson.loads(line) for page, line in iter_current_articles(store, project, cache_dir=cache)}
+
+
+def _poll_and_apply(settings: Settings, store, project: str, now: datetime) -> None:
+    run_listener(settings, store, once=True)  # one poll of the wiki's recentchanges and logevents
+    update_project(store, settings, project, now=now, log=lambda _: None)
+
+
+def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tmp_path):
+    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
+    project = client.siteinfo()["dbname"]
+    for name, value in {
+        "WME_PROJECTS": project,
+        "WME_CHANGE_SOURCE": "recentchanges",
+        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    store = open_object_store(settings)
+    # Every page of the wiki, its installer's Main Page too (recentchanges still holds its creation), with Parsoid
+    # HTML as the application makes them (the project has an endpoint).
+    publish_wiki_base(store, client, [*wiki.revisions, "Main Page"], project, tmp_path / "base", html=wiki.base_url)
+    base = _current(store, project, tmp_path / "r0")
+    edited, deleted, moved, hidden = sorted(wiki.revisions)
+    admin = WikiAdmin(wiki.base_url)
+    ids = {title: admin.page(title)["pageid"] for title in wiki.revisions}
+
+    # Hour 1 (two hours ago): an edit, a new page, a deletion and a move.
+    hour1_at = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(hours=2)
+    hour1 = hour1_at.strftime("%Y%m%d%H")
+    edit1 = admin.edit(edited, wiki.wikitext[edited] + "\n\nA sentence of the first hour.", "batch hour 1")
+    created = admin.edit("Batch hour page", "A page created in the first hour. It is short prose.", create=True)
+    admin.delete(deleted)
+    admin.move(moved, f"{moved} (moved)")
+    _poll_and_apply(settings, store, project, hour1_at)
+
+    # Hour 2 (the previous hour): the deleted page restored, a revision's editor and comment hidden, an edit.
+    hour2_at = hour1_at + timedelta(hours=1)
+    hour2 = hour2_at.strftime("%Y%m%d%H")
+    admin.undelete(deleted)
+    admin.hide(hidden, wiki.revisions[hidden], "user|comment")
+    edit2 = admin.edit(edited, wiki.wikitext[edited] + "\n\nA sentence of the second hour.", "batch hour 2")
+    _poll_and_apply(settings, store, project, hour2_at)
+
+    # The current hour has not closed: refused, by the function and the command.
+    with pytest.raises(HourNotClosed, match="has not closed"):
+        export_batch(store, project, hour2, now=hour2_at)
+    this_hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    refused = CliRunner().invoke(app, ["batch", project, "--hour", this_hour])
+    assert refused.exit_code == 2 and "the hour has not closed" in refused.output
+
+    first = export_batch(store, project, hour1, now=hour2_at, validator=record_validator("article"))
+    batch1 = _batch(store, hour1, project)
+    assert {page: r["event"]["type"] for page, r in batch1.items()} == {
+        ids[edited]: "update",
+        created["pageid"]: "create",
+        ids[deleted]: "delete",
+        ids[moved]: "move",
+    }
+    assert batch1[ids[edited]]["version"]["identifier"] == edit1["newrevid"]
+    assert batch1[ids[moved]]["name"] == f"{moved} (moved)"
+    assert batch1[ids[deleted]]["name"] == deleted and batch1[ids[deleted]]["namespace"] == {"identifier": 0}
+    assert all(r["event"]["date_published"] == hour2_at.strftime("%Y-%m-%dT%H:00:00Z") for r in batch1.values())
+    assert first.types() == {"create": 1, "delete": 1, "move": 1, "update": 1}
+
+    # Through the command (the hour has closed by the real clock too).
+    done = CliRunner().invoke(app, ["batch", project, "--hour", hour2], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    batch2 = _batch(store, hour2, project)
+    assert {page: r["event"]["type"] for page, r in batch2.items()} == {
+        ids[deleted]: "create",
+        ids[hidden]: "visibility-change",
+        ids[edited]: "update",
+    }
+    assert batch2[ids[hidden]]["visibility"] == {"text": True, "editor": False, "comment": False}
+    assert batch2[ids[edited]]["version"]["identifier"] == edit2["newrevid"]
+
+    # Verified against its manifest and the article schema; listed in Enterprise's format.
+    verified = CliRunner().invoke(
+        app, ["snapshot", "verify", store.uri(store.key(batch_key(hour1, f"{project}_namespace_0")))]
+    )
+    assert verified.exit_code == 0, verified.output
+    assert verify_published(store, batch_key(hour2, f"{project}_namespace_0", "manifest")) == []
+    listing = [orjson.loads(line) for line in store.read_bytes(store.key(batches_listing_key(hour1))).splitlines()]
+    metadata = orjson.loads(store.read_bytes(store.key(batch_key(hour1, f"{project}_namespace_0", "metadata"))))
+    assert listing == [metadata]
+    assert set(metadata) == {"identifier", "version", "date_modified", "is_part_of", "in_language", "namespace", "size"}
+
+    # Exporting an hour again rewrites nothing.
+    again = export_batch(store, project, hour1, now=hour2_at)
+    assert [n.published.copied for n in again.namespaces] == [[]]
+
+    # The base, then each hour's batch applied in order, is what the store holds.
+    replayed = dict(base)
+    for batch in (batch1, batch2):
+        for page, record in batch.items():
+            if record["event"]["type"] == "delete":
+                replayed.pop(page, None)
+            else:
+                replayed[page] = record
+    current = _current(store, project, tmp_path / "r1")
+    assert {p: a["version"]["identifier"] for p, a in replayed.items() if a["namespace"]["identifier"] == 0} == {
+        p: a["version"]["identifier"] for p, a in current.items() if a["namespace"]["identifier"] == 0
+    }
+
+
+def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project():
+    import dagster as dg
+
+    from wme_assets.definitions import defs
+    from wme_assets.instance import TIER_TAG
+    from wme_assets.settings import DEFAULT_PROJECTS
+
+    definitions = defs()
+    schedule = definitions.resolve_schedule_def("hourly_batches")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 * * * *", "UTC")
+    context = dg.build_schedule_context(
+        instance=dg.DagsterInstance.ephemeral(), repository_def=definitions.get_repository_def(),
+        scheduled_execution_time=datetime(2026, 12, 3, 7, 5, tzinfo=UTC),
+    )  # fmt: skip
+    requests = list(schedule.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == [f"2026120306|{p}" for p in DEFAULT_PROJECTS.split(",")]
+    assert {r.tags[TIER_TAG] for r in requests} == {"paid"}
