@@ -165,10 +165,10 @@ def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_projec
 
     definitions = defs()
     schedule = definitions.resolve_schedule_def("hourly_batches")
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 * * * *", "UTC")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("1 * * * *", "UTC")
     context = dg.build_schedule_context(
         instance=dg.DagsterInstance.ephemeral(), repository_def=definitions.get_repository_def(),
-        scheduled_execution_time=datetime(2026, 12, 3, 7, 5, tzinfo=UTC),
+        scheduled_execution_time=datetime(2026, 12, 3, 7, 1, tzinfo=UTC),
     )  # fmt: skip
     requests = list(schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == [f"2026120306|{p}" for p in DEFAULT_PROJECTS.split(",")]

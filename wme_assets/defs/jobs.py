@@ -63,8 +63,9 @@ paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
 free_snapshot_schedule = dg.build_schedule_from_partitioned_job(
     free_snapshot_job, tags={TIER_TAG: "free"}, name="free_snapshot_2nd_and_21st"
 )
-# Five minutes past each hour, for the hour that has just closed (the newest partition), one run per project.
+# One minute past each hour, for the hour that has just closed (the newest partition), one run per project: an
+# application that chose that hour publishes within seconds of its end, and the asset's lease waits for it.
 # Starts stopped like the others: it needs the realtime applications (`wme listen`) running.
 batch_schedule = dg.build_schedule_from_partitioned_job(
-    batch_job, minute_of_hour=5, tags={TIER_TAG: "paid"}, name="hourly_batches"
+    batch_job, minute_of_hour=1, tags={TIER_TAG: "paid"}, name="hourly_batches"
 )

@@ -1,7 +1,7 @@
 """Realtime assets: the hourly batches, one partition per project and closed hour.
 
 The work is in :mod:`wme_assets.realtime.batches`; here are the partitions, the leases and the metadata. The
-schedule asks for each closed hour a few minutes after it ends (`defs/jobs.py`): by then the applications
+schedule asks for each closed hour a minute after it ends (`defs/jobs.py`): by then the applications
 that chose that hour have published (the article-store lease the asset takes waits for one still running).
 """
 
