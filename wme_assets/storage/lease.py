@@ -88,6 +88,10 @@ def snapshot_lease(kind: str, tier: str, project: str) -> str:
     return f"snapshots/{kind}/{tier}/{project}"
 
 
+def diff_lease(project: str) -> str:
+    return f"diffs/{project}"
+
+
 def dumps_site_lease(date: str) -> str:
     return f"dumps-site/{date}"
 
