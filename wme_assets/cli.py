@@ -112,12 +112,12 @@ def _fail(message: str, exc: BaseException | None = None, *, code: int = 2) -> N
     raise typer.Exit(code)
 
 
-def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> Environment:
+def prepare_environment(*, check_postgres: bool = True, subject: str = "", echo=typer.echo) -> Environment:
     """Resolve settings, start embedded services if unconfigured, and fail fast on bad configuration.
 
     The resolved S3 endpoint and credentials are exported to the environment, so that the Dagster
     webserver, daemon and run workers started from here use the same storage. ``subject`` (e.g. the project)
-    starts the message of a failure.
+    starts the message of a failure; ``echo`` says which storage is used (stderr when stdout is data).
     """
     from wme_assets.instance import check_postgres as check_pg
     from wme_assets.instance import prepare_dagster_home
@@ -133,7 +133,7 @@ def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> En
             # meant for some other S3, and SeaweedFS would otherwise adopt them (see storage/seaweedfs.py).
             replaced = use_embedded_credentials(os.environ)
             ignored = f"; {', '.join(replaced)} from the environment not used for it" if replaced else ""
-            typer.echo(
+            echo(
                 f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed), "
                 f"with wme's built-in key pair (access key {EMBEDDED_ACCESS_KEY!r}){ignored}"
             )
@@ -390,8 +390,9 @@ def diff(
     _guarded(lambda: (check_project(project), check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to")))
     if from_date >= to_date:
         _fail(f"--from must be a day before --to, got {from_date} and {to_date}")
-    store = _guarded(lambda: open_object_store(prepare_environment(subject=project).settings))
+    # With --format ndjson, stdout is the changes only: everything else goes to stderr.
     log = (lambda line: typer.echo(line, err=True)) if output == "ndjson" else typer.echo
+    store = open_object_store(prepare_environment(subject=project, echo=log).settings)
     namespaces = EXPORTED_NAMESPACES if namespace is None else (namespace,)
     try:
         summary = diff_snapshots(store, project, from_date, to_date, tier=tier, namespaces=namespaces, log=log)
