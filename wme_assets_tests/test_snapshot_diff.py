@@ -40,6 +40,7 @@ from wme_assets.snapshots.diff import (
     summary_key,
 )
 from wme_assets.snapshots.layout import snapshot_key
+from wme_assets.snapshots.read import SnapshotMismatchError
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base, publish_delta
 from wme_assets.storage.object_store import ObjectStore
@@ -227,17 +228,34 @@ def test_bad_input_is_refused_clearly(snapshots, seaweedfs):
     assert not store.exists(store.key(summary_key(PROJECT, DAY_1, "20230503")))
 
 
-def test_a_missing_manifest_and_a_snapshot_of_another_project(snapshots, seaweedfs):
-    """On a copy of the two snapshots: day 1's namespace 14 manifest removed, then day 1's namespace 10
-    manifest claiming another project."""
+@pytest.fixture
+def copied(snapshots, seaweedfs) -> ObjectStore:
+    """A store of its own holding a copy of the two snapshots, for tests that break them."""
     source = snapshots.store
     store = new_test_store(seaweedfs)
-    for info in source.list(source.key("snapshots") + "/"):
-        relative = info.key[len(source.prefix) :]
-        store.put_bytes(store.key(relative), source.read_bytes(info.key))
-    for info in source.list(source.key("chunks") + "/"):
-        relative = info.key[len(source.prefix) :]
-        store.put_bytes(store.key(relative), source.read_bytes(info.key))
+    for top in ("snapshots", "chunks"):
+        for info in source.list(source.key(top) + "/"):
+            store.put_bytes(store.key(info.key[len(source.prefix) :]), source.read_bytes(info.key))
+    return store
+
+
+def test_an_archive_that_differs_from_its_manifest_publishes_no_diff(copied):
+    """The gzip trailer of day 2's namespace 0 archive broken, its size and recorded SHA-256 kept: the reader
+    finds out only after the last record, and nothing of the diff is published."""
+    store = copied
+    archive = store.key(snapshot_key(DAY_2, f"{PROJECT}_namespace_0", "paid"))
+    info = store.head(archive)
+    data = store.read_bytes(archive)
+    broken = data[:-8] + bytes(b ^ 0xFF for b in data[-8:])
+    store.client.put_object(Bucket=store.bucket, Key=archive, Body=broken, Metadata={"sha256": info.sha256})
+    with pytest.raises(SnapshotMismatchError, match=re.escape(store.uri(archive))):
+        diff_snapshots(store, PROJECT, DAY_1, DAY_2, log=lambda _: None)
+    assert not list(store.list(store.key("diffs") + "/"))
+
+
+def test_a_missing_manifest_and_a_snapshot_of_another_project(copied):
+    """Day 1's namespace 14 manifest removed, then day 1's namespace 10 manifest claiming another project."""
+    store = copied
     removed = snapshot_key(DAY_1, f"{PROJECT}_namespace_14", "paid", "manifest")
     store.delete(store.key(removed))
 
@@ -382,4 +400,3 @@ def test_snapshot_diff_asset_compares_with_the_previous_paid_snapshot(snapshots,
     assert second["from"] == DAY_1
     assert (second["added"], second["changed"], second["deleted"]) == (3, 4, 3)
     assert second["uri"] == store.uri(store.key(f"diffs/{PROJECT}/{DAY_1}-{DAY_2}")) + "/"
-
