@@ -4,7 +4,8 @@ Two real snapshots of bnwiki: the base of day 1 is every article of namespaces 0
 builds from the real dump fixture, less three pages held back; day 2 adds a delta of real changes: the held
 back pages created, three pages deleted (one in namespace 14), two edited (a new revision keeping only the
 lead of the real text), one moved to the title of its real redirect, and one given that real redirect (the
-same revision, other content). Namespace 6 has no page: its snapshots are empty on both days.
+same revision, other content); one more page written again by another run (its line differs, its content
+hash does not: unchanged). Namespace 6 has no page: its snapshots are empty on both days.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from wme_assets.snapshots.diff import (
     summary_key,
 )
 from wme_assets.snapshots.layout import snapshot_key
-from wme_assets.snapshots.read import SnapshotMismatchError
+from wme_assets.snapshots.read import SnapshotMismatchError, iter_snapshot_records
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base, publish_delta
 from wme_assets.storage.object_store import ObjectStore
@@ -58,6 +59,7 @@ DELETED = (1266, 2024, 2359)  # 2359: namespace 14
 EDITED = (796, 2353)
 MOVED = (1369, "টমাস ম্যাল্থাস")  # to the title of its real redirect (page 1368)
 REDIRECT_ADDED = (1572, "রাসায়নিক মৌল")  # the real redirect page 1301 folded in
+REWRITTEN = 839  # written again by another run: only the provenance's run id differs, so unchanged
 
 
 # --- the two real snapshots ------------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def snapshots(seaweedfs, tmp_path_factory) -> TwoSnapshots:
     store = new_test_store(seaweedfs)
     pages = {p.id: p for p in iter_pages(BNWIKI, name=BNWIKI.name, keep_partial=True)}
     exported = [p for p in sorted(pages.values(), key=lambda p: p.id) if p.ns in NAMESPACES and not p.is_redirect]
-    assert {*HELD_BACK, *DELETED, *EDITED, MOVED[0], REDIRECT_ADDED[0]} <= {p.id for p in exported}
+    assert {*HELD_BACK, *DELETED, *EDITED, MOVED[0], REDIRECT_ADDED[0], REWRITTEN} <= {p.id for p in exported}
     assert pages[1368].redirect_target == pages[MOVED[0]].title and pages[1368].title == MOVED[1]
     assert pages[1301].redirect_target == pages[REDIRECT_ADDED[0]].title and pages[1301].title == REDIRECT_ADDED[1]
 
@@ -118,9 +120,12 @@ def snapshots(seaweedfs, tmp_path_factory) -> TwoSnapshots:
     }
     changed[MOVED[0]] = enriched(pages[MOVED[0]], title=MOVED[1])
     changed[REDIRECT_ADDED[0]] = enriched(pages[REDIRECT_ADDED[0]], redirects=[REDIRECT_ADDED[1]])
+    rewritten = enriched(pages[REWRITTEN], run_id="r2")
+    assert rewritten.article_json != base[REWRITTEN].article_json
+    assert rewritten.content_hash == base[REWRITTEN].content_hash
     hour = f"{DAY_2}12"
     with ArticleStoreWriter(tmp / hour, project=PROJECT, source=f"events:{hour}", run_id="r2") as writer:
-        for built in changed.values():
+        for built in [*changed.values(), rewritten]:
             add(writer, built)
         for page_id in DELETED:
             writer.delete(page_id, pages[page_id].ns, base[page_id].revision_id, name=pages[page_id].title)
@@ -170,6 +175,11 @@ def test_diff_lists_exactly_the_added_changed_and_deleted_pages(snapshots):
 
     expected = expected_changes(snapshots)
     assert stored_changes(store, summary) == expected
+    # The rewritten page's line differs between the two snapshots, and it is not listed.
+    ns0_lines = [
+        dict(iter_snapshot_records(store, identifier=f"{PROJECT}_namespace_0", date=d)) for d in (DAY_1, DAY_2)
+    ]
+    assert ns0_lines[0][REWRITTEN] != ns0_lines[1][REWRITTEN]
     by_namespace = {entry.namespace: entry for entry in summary.namespaces}
     assert list(by_namespace) == list(NAMESPACES)
     ns0 = by_namespace[0]
