@@ -10,6 +10,7 @@ is one); dates are checked before any of that work. Tracebacks only with ``wme -
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -111,12 +112,12 @@ def _fail(message: str, exc: BaseException | None = None, *, code: int = 2) -> N
     raise typer.Exit(code)
 
 
-def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> Environment:
+def prepare_environment(*, check_postgres: bool = True, subject: str = "", echo=typer.echo) -> Environment:
     """Resolve settings, start embedded services if unconfigured, and fail fast on bad configuration.
 
     The resolved S3 endpoint and credentials are exported to the environment, so that the Dagster
     webserver, daemon and run workers started from here use the same storage. ``subject`` (e.g. the project)
-    starts the message of a failure.
+    starts the message of a failure; ``echo`` says which storage is used (stderr when stdout is data).
     """
     from wme_assets.instance import check_postgres as check_pg
     from wme_assets.instance import prepare_dagster_home
@@ -132,7 +133,7 @@ def prepare_environment(*, check_postgres: bool = True, subject: str = "") -> En
             # meant for some other S3, and SeaweedFS would otherwise adopt them (see storage/seaweedfs.py).
             replaced = use_embedded_credentials(os.environ)
             ignored = f"; {', '.join(replaced)} from the environment not used for it" if replaced else ""
-            typer.echo(
+            echo(
                 f"object storage: embedded SeaweedFS under {settings.home_dir / 'seaweedfs'} (starting if needed), "
                 f"with wme's built-in key pair (access key {EMBEDDED_ACCESS_KEY!r}){ignored}"
             )
@@ -354,6 +355,97 @@ def _verify_snapshot(uri: str | None) -> None:
             typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"ok: {uri} matches its manifest and every line validates")
+
+
+DIFF_FORMATS = ("summary", "ndjson")
+
+
+@app.command()
+def diff(
+    project: str = typer.Argument(..., help="Project (dbname) whose snapshots to compare."),
+    from_date: str = typer.Option(..., "--from", help="The earlier snapshot's date, YYYYMMDD."),
+    to_date: str = typer.Option(..., "--to", help="The later snapshot's date, YYYYMMDD."),
+    tier: str = typer.Option("paid", help="paid or free (the 2nd and 21st)."),
+    namespace: int | None = typer.Option(None, help="Only this namespace (0, 6, 10 or 14); default all four."),
+    output: str = typer.Option("summary", "--format", help="summary (counts and the first changes) or ndjson."),
+    first: int = typer.Option(5, min=0, help="With --format summary: how many changes of each kind to show."),
+) -> None:
+    """The pages added, changed (revision, title, content) and deleted between two published snapshots.
+
+    Reads both snapshots as published (verified against their manifests), writes the diff to
+    diffs/PROJECT/FROM-TO/ (one NDJSON file per namespace and a summary.json; reused when the snapshots are
+    the same) and prints the counts, the first changes and where the diff is; `--format ndjson` prints every
+    change as one JSON line.
+    """
+    from wme_assets.pipeline import check_date, check_project
+    from wme_assets.snapshots.diff import EXPORTED_NAMESPACES, SnapshotDiffError, diff_snapshots
+    from wme_assets.storage import open_object_store
+
+    if tier not in ("paid", "free"):
+        _fail(f"--tier must be paid or free, not {tier!r}")
+    if output not in DIFF_FORMATS:
+        _fail(f"--format must be summary or ndjson, not {output!r}")
+    if namespace is not None and namespace not in EXPORTED_NAMESPACES:
+        _fail(f"--namespace must be one of {', '.join(map(str, EXPORTED_NAMESPACES))}, not {namespace}")
+    _guarded(lambda: (check_project(project), check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to")))
+    if from_date >= to_date:
+        _fail(f"--from must be a day before --to, got {from_date} and {to_date}")
+    # With --format ndjson, stdout is the changes only: everything else goes to stderr.
+    log = (lambda line: typer.echo(line, err=True)) if output == "ndjson" else typer.echo
+    store = open_object_store(prepare_environment(subject=project, echo=log).settings)
+    namespaces = EXPORTED_NAMESPACES if namespace is None else (namespace,)
+    try:
+        summary = diff_snapshots(store, project, from_date, to_date, tier=tier, namespaces=namespaces, log=log)
+    except SnapshotDiffError as exc:
+        _fail(str(exc), exc, code=1)
+    entries = [entry for entry in summary.namespaces if entry.namespace in namespaces]
+    if output == "ndjson":
+        _print_diff_ndjson(store, entries)
+    else:
+        _print_diff_summary(store, summary, entries, first)
+
+
+def _print_diff_ndjson(store, entries) -> None:
+    from wme_assets.snapshots.diff import iter_page_diffs
+
+    for entry in entries:
+        for page in iter_page_diffs(store, entry):
+            typer.echo(page.model_dump_json())
+
+
+def _print_diff_summary(store, summary, entries, first: int) -> None:
+    from wme_assets.snapshots.diff import CHANGE_KINDS, diff_folder, iter_page_diffs
+
+    typer.echo(f"{summary.project} {summary.from_date} → {summary.to_date} ({summary.tier} tier):")
+    for entry in entries:
+        if not entry.compared:
+            typer.echo(f"  {entry.identifier}: not compared, no published snapshot on {', '.join(entry.missing_on)}")
+            continue
+        counts = ", ".join(f"{count} {kind}" for kind, count in entry.counts.items())
+        aspects = ", ".join(f"{count} {aspect}" for aspect, count in entry.changed.items() if count)
+        typer.echo(f"  {entry.identifier}: {counts}" + (f" (changed: {aspects})" if aspects else ""))
+    for kind in CHANGE_KINDS:
+        wanted = min(first, sum(entry.counts.get(kind, 0) for entry in entries))
+        if not wanted:
+            continue
+        typer.echo(f"first {wanted} {kind}:")
+        shown = (page for entry in entries for page in iter_page_diffs(store, entry) if page.change == kind)
+        for page in itertools.islice(shown, wanted):
+            typer.echo(f"  {_describe(page)}")
+    folder = diff_folder(summary.project, summary.from_date, summary.to_date, summary.tier)
+    typer.echo(f"full diff: {store.uri(store.key(folder))}/")
+
+
+def _describe(page) -> str:
+    before, after = page.before, page.after
+    where = f"ns {page.namespace} page {page.identifier}"
+    if before is None:
+        return f"{where} {after.name!r} rev {after.revision}"
+    if after is None:
+        return f"{where} {before.name!r} rev {before.revision} (tombstone)"
+    title = f"{before.name!r} → {after.name!r}" if before.name != after.name else repr(after.name)
+    revision = f"{before.revision} → {after.revision}" if before.revision != after.revision else str(after.revision)
+    return f"{where} {title} rev {revision} [{', '.join(page.changes)}]"
 
 
 def _debug() -> bool:

@@ -22,12 +22,16 @@ main_job = dg.define_asset_job(
 )
 
 # Structured Contents snapshots are a paid-tier product at Enterprise: they are made with the daily paid
-# snapshots, from the same day's state of the article store.
+# snapshots, from the same day's state of the article store. The diff against the previous paid snapshot
+# follows the day's article snapshot.
 paid_snapshot_job = dg.define_asset_job(
     name="paid_snapshot_job",
-    selection=dg.AssetSelection.assets("paid_snapshot", "structured_snapshot"),
+    selection=dg.AssetSelection.assets("paid_snapshot", "structured_snapshot", "snapshot_diff"),
     tags={TIER_TAG: "paid"},
-    description="The daily (paid tier) snapshots of one project: articles and Structured Contents.",
+    description=(
+        "The daily (paid tier) snapshots of one project: articles and Structured Contents, and the diff of the "
+        "articles against the previous paid snapshot."
+    ),
 )
 
 # The free tier's publishing runs in the same job, after the snapshot's blocking checks pass: a snapshot

@@ -37,14 +37,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
 ]
 ROLES = {
-    "schema": "every record read or written: Enterprise article, Structured Contents, metadata, manifests, page",
+    "schema": "every record read or written: Enterprise article, Structured Contents, metadata, manifests, page, diffs",
     "util": "one helper per concern: dates, digests, sizes, HTTP session, progress, worker pools",
     "settings": "every setting, from environment variables",
     "storage": "S3 object store, embedded SeaweedFS, key layout, page store, article store, writer leases",
     "sources": "clients of the outside world: dumps site, MediaWiki Action/REST APIs",
     "ingestion": "stage: dumps run → raw zone → page store",
     "enrichment": "stage: page store → Enterprise articles and Structured Contents",
-    "snapshots": "stage: article store → verified snapshots in Enterprise's layout",
+    "snapshots": "stage: article store → verified snapshots in Enterprise's layout, diffs between them",
     "publishing": "stage: snapshots → dumps-site layout, Parquet, Hugging Face",
     "realtime": "stage: change events → the always-current article store, hourly batches",
     "instance": "the Dagster instance (SQLite embedded / PostgreSQL), configuration checks",

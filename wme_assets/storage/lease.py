@@ -93,6 +93,10 @@ def batches_listing_lease(hour: str) -> str:
     return f"batches/{hour}"
 
 
+def diff_lease(project: str) -> str:
+    return f"diffs/{project}"
+
+
 def dumps_site_lease(date: str) -> str:
     return f"dumps-site/{date}"
 
