@@ -104,3 +104,19 @@ def test_schema_copies_are_the_documented_ones():
     }
     for name, sha256 in expected.items():
         assert hashlib.sha256(Path(SCHEMAS / name).read_bytes()).hexdigest() == sha256, name
+
+
+def test_the_listener_deployment_has_the_code_locations_settings():
+    """infra/helm/listener.yaml runs `wme listen` with every WME_* setting the code location has, and the same
+    secrets: the listener must write where the pipeline reads."""
+    listener = yaml.safe_load((REPO_ROOT / "infra" / "helm" / "listener.yaml").read_text())
+    [container] = listener["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["wme", "listen"] and listener["spec"]["replicas"] == 1
+    [deployment] = yaml.safe_load(HELM_VALUES.read_text())["dagster-user-deployments"]["deployments"]
+    location_env = {e["name"]: e["value"] for e in deployment["env"]}
+    listener_env = {e["name"]: e["value"] for e in container["env"]}
+    assert {k: listener_env.get(k) for k in location_env} == location_env
+    assert {s["secretRef"]["name"] for s in container["envFrom"]} == {s["name"] for s in deployment["envSecrets"]}
+    assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert compose["services"]["listener"]["command"] == ["wme", "listen"]

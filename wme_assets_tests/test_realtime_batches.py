@@ -13,13 +13,17 @@ import io
 import tarfile
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
 import orjson
 import pytest
 from typer.testing import CliRunner
 
 from wme_assets.cli import app
+from wme_assets.defs.realtime.monitor import realtime_monitor
+from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.realtime.batches import HourNotClosed, export_batch
 from wme_assets.realtime.listener import run_listener
+from wme_assets.realtime.status import realtime_status
 from wme_assets.realtime.update import update_project
 from wme_assets.schema.validate import record_validator
 from wme_assets.settings import Settings
@@ -94,6 +98,20 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     edit2 = admin.edit(edited, wiki.wikitext[edited] + "\n\nA sentence of the second hour.", "batch hour 2")
     _poll_and_apply(settings, store, project, hour2_at)
 
+    # What the monitor reports: the last listener run's counts (the undeletion, the hiding, the edit), nothing
+    # left to apply, the last applied change.
+    status = realtime_status(store, "recentchanges", [project])
+    assert not status.listener_stale and status.kept == 3 and status.stats["bad"] == {}
+    [applied] = status.projects
+    assert applied.events_behind == 0 and applied.logged == applied.applied >= 7
+    assert applied.last_applied_event and applied.last_applied_change_dt
+    monitor = realtime_monitor(
+        dg.build_sensor_context(resources={"object_storage": ObjectStorageResource.from_settings(settings)})
+    )
+    observed = {(e.asset_key.to_user_string(), e.partition): e.metadata for e in monitor.asset_events}
+    assert observed[("realtime_article_store", project)]["events_behind"].value == 0
+    assert observed[("realtime_listener", None)]["kept_total"].value == status.kept
+
     # The current hour has not closed: refused, by the function and the command.
     with pytest.raises(HourNotClosed, match="has not closed"):
         export_batch(store, project, hour2, now=hour2_at)
@@ -157,8 +175,6 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
 
 
 def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project():
-    import dagster as dg
-
     from wme_assets.definitions import defs
     from wme_assets.instance import TIER_TAG
     from wme_assets.settings import DEFAULT_PROJECTS

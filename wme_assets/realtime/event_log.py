@@ -44,6 +44,7 @@ from wme_assets.storage.object_store import ObjectStore
 EVENTS_DIR = "events"
 REJECTED_DIR = f"{EVENTS_DIR}/_rejected"
 CURSOR_DIR = f"{EVENTS_DIR}/_cursor"
+STATUS_DIR = f"{EVENTS_DIR}/_status"
 SEGMENT_SUFFIX = ".ndjson.gz"
 DEDUP_WINDOW = 1_000_000  # event ids remembered while reading; replays after a reconnect are far closer
 GZIP_LEVEL = 6
@@ -128,6 +129,20 @@ class EventLog:
             next_seq={k: int(v) for k, v in data.get("next_seq", {}).items()},
             updated=data.get("updated"),
         )
+
+    # ----- status -------------------------------------------------------------------------------
+
+    def status_key(self) -> str:
+        return self.store.key(STATUS_DIR, f"{self.stream}.json")
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        """The listener's counts (``events/_status/{stream}.json``), rewritten as it runs; not part of the log."""
+        body = orjson.dumps({"stream": self.stream, "updated": now_rfc3339(), **status})
+        self.store.put_bytes(self.status_key(), body, content_type="application/json")
+
+    def read_status(self) -> dict[str, Any] | None:
+        key = self.status_key()
+        return orjson.loads(self.store.read_bytes(key)) if self.store.exists(key) else None
 
     # ----- writing ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ the log's reader drops the rarer duplicates a crash between segment and cursor l
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -42,6 +43,7 @@ from wme_assets.storage.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 
+STATUS_SECONDS = 15.0  # how often the listener's status object is rewritten (and at every stop)
 RECENT_IDS = 200_000  # event ids remembered for skipping replays; a reconnect replays at most seconds of stream
 EVENTSTREAMS_CURSOR = "eventstreams"
 MAX_BACKOFF_SECONDS = 10.0
@@ -86,6 +88,8 @@ class _Buffer:
         self.since = time.monotonic()
         self.recent: OrderedDict[str, None] = OrderedDict()
         self.last_dt: dict[str, datetime] = {}
+        self.started = now_rfc3339()
+        self.status_at = 0.0
 
     def keep(self, change: ChangeEvent, raw: str) -> None:
         if change.event_id in self.recent:
@@ -114,13 +118,29 @@ class _Buffer:
     def due(self) -> bool:
         return len(self.events) >= self.flush_events or time.monotonic() - self.since >= self.flush_seconds
 
-    def flush(self) -> None:
+    def flush(self, *, final: bool = False) -> None:
         if self.events or self.rejected or any(self.cursor.positions.get(k) != v for k, v in self.positions.items()):
             self.cursor = self.log.append(self.events, self.rejected, self.cursor, self.positions)
             self.stats.kept += len(self.events)
             self.stats.flushes += 1
         self.events, self.rejected, self.positions = [], [], {}
         self.since = time.monotonic()
+        if final or self.since - self.status_at >= STATUS_SECONDS:
+            self.write_status()
+
+    def write_status(self) -> None:
+        """The listener's counts and newest event time per project, for the Dagster monitor (``status.py``)."""
+        self.status_at = time.monotonic()
+        try:
+            self.log.write_status({
+                "started": self.started,
+                "pid": os.getpid(),
+                "stats": self.stats.as_dict(),
+                "newest_dt": {p: dt.strftime("%Y-%m-%dT%H:%M:%SZ") for p, dt in self.last_dt.items()},
+                "next_seq": self.cursor.next_seq,
+            })  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the status is for watching; it never stops the listener
+            log.warning("could not write the listener's status: %s", exc)
 
 
 def run_listener(
@@ -182,7 +202,7 @@ def _listen_eventstreams(
             reason = "stalled" if "stalled" in str(exc) else "connection lost"
             stats.reconnects[reason] += 1
             log.warning("event stream interrupted, resuming after %s: %s", last_id or "(cold start)", exc)
-        buffer.flush()
+        buffer.flush(final=once or stop.is_set())
         if once:
             break
         # A clean end is reconnected at once (almost: a server that ends every stream must not spin us).
@@ -266,7 +286,7 @@ def _listen_recentchanges(
             for item in result.items:
                 _handle_item(item, buffer, stats)
             buffer.positions[project] = result.state
-            buffer.flush()
+            buffer.flush(final=once)
         if once:
             break
         stop.wait(settings.recentchanges_poll_seconds)

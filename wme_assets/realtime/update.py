@@ -39,7 +39,8 @@ class AppliedPosition:
     seq: int = -1  # the last applied event's seq in the project's log; -1 = nothing applied yet
     position: str | None = None
     event_id: str | None = None
-    updated: str | None = None
+    updated: str | None = None  # when it was applied
+    dt: str | None = None  # when that change happened on the wiki
 
 
 @dataclass
@@ -72,11 +73,16 @@ def load_applied(store: ObjectStore, project: str) -> AppliedPosition:
     if not store.exists(key):
         return AppliedPosition()
     data = orjson.loads(store.read_bytes(key))
-    return AppliedPosition(int(data["seq"]), data.get("position"), data.get("event_id"), data.get("updated"))
+    return AppliedPosition(
+        int(data["seq"]), data.get("position"), data.get("event_id"), data.get("updated"), data.get("dt")
+    )
 
 
 def save_applied(store: ObjectStore, project: str, last: LoggedEvent) -> None:
-    data = {"seq": last.seq, "position": last.position, "event_id": last.event_id, "updated": now_rfc3339()}
+    data = {
+        "seq": last.seq, "position": last.position, "event_id": last.event_id, "updated": now_rfc3339(),
+        "dt": last.change.dt,
+    }  # fmt: skip
     store.put_bytes(applied_key(store, project), orjson.dumps(data), content_type="application/json")
 
 
