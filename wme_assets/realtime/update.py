@@ -15,6 +15,7 @@ setting to set.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -32,6 +33,7 @@ from wme_assets.storage.object_store import ObjectStore
 
 APPLIED_DIR = f"{EVENTS_DIR}/_applied"
 BATCH_EVENTS = 500  # events per application: one delta write each, and a bounded fetch
+APPLY_CHECK_SECONDS = 0.5  # how often `wme listen` looks whether the listener stored new events
 
 
 @dataclass
@@ -178,24 +180,31 @@ def listen_and_update(
     """``wme listen``: the change source into the event log, and the log into each project's article store.
 
     ``once``: read what the source has now (EventStreams until the server ends the stream; recentchanges one
-    poll per project), apply it, return. Otherwise the listener runs in a thread and every
-    ``WME_RECENTCHANGES_POLL_SECONDS`` the projects are brought up to date, until ``stop`` is set.
+    poll per project), apply it, return. Otherwise the listener runs in a thread and the projects are brought
+    up to date as soon as it has stored new events (checked every ``APPLY_CHECK_SECONDS``), and at least every
+    ``WME_RECENTCHANGES_POLL_SECONDS``, until ``stop`` is set: applying on a timer of its own would add up to
+    one more period to every change's lag.
     """
-    from wme_assets.realtime.listener import run_listener
+    from wme_assets.realtime.listener import ListenerStats, run_listener
 
     stop = stop or threading.Event()
     if once:
         stats = run_listener(settings, store, once=True)
         echo(f"listener: {stats.as_dict()}")
         return [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+    stats = ListenerStats()
     listener = threading.Thread(
-        target=run_listener, args=(settings, store), kwargs={"once": False, "stop": stop}, daemon=True, name="listener"
-    )
+        target=run_listener, args=(settings, store), kwargs={"once": False, "stop": stop, "stats": stats},
+        daemon=True, name="listener",
+    )  # fmt: skip
     listener.start()
     results: list[UpdateResult] = []
+    applied_kept, applied_at = -1, 0.0
     while not stop.is_set():
-        results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
-        stop.wait(settings.recentchanges_poll_seconds)
+        if stats.kept != applied_kept or time.monotonic() - applied_at >= settings.recentchanges_poll_seconds:
+            applied_kept, applied_at = stats.kept, time.monotonic()
+            results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+        stop.wait(APPLY_CHECK_SECONDS)
     listener.join(timeout=60)
     return results
 
