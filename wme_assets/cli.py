@@ -348,12 +348,20 @@ def _verify_snapshot(uri: str | None) -> None:
     store = _guarded(lambda: open_object_store(settings))
     # Each snapshot's lines against the schema of its kind (its manifest says which): a prefix may hold both.
     validators = {kind: record_validator(schema) for kind, schema in RECORD_SCHEMAS.items()}
-    problems = verify_published(store, uri, deep=True, validators=validators)
+    problems = verify_published(store, uri, deep=True, validators=validators, on_manifest=_say_cut_point)
     if problems:
         for problem in problems:
             typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"ok: {uri} matches its manifest and every line validates")
+
+
+def _say_cut_point(key: str, manifest) -> None:
+    """The change stream's cut point a snapshot holds (fresh snapshots): where its consumer continues."""
+    cut = manifest.inputs.cut_point
+    if cut is not None:  # a snapshot without change events has none
+        typer.echo(f"{key}: cut point: {cut.describe()}")
+        typer.echo(f"  {cut.model_dump_json(exclude_none=True)}")
 
 
 def _debug() -> bool:
@@ -637,19 +645,17 @@ def update(
     project: str = typer.Argument(..., help="Project (dbname) whose article store to bring up to date."),
 ) -> None:
     """Bring one project's article store up to date with its change source now."""
-    from wme_assets.realtime.listener import run_listener
-    from wme_assets.realtime.update import update_project
+    from wme_assets.realtime.update import applier_lease, bring_up_to_date
     from wme_assets.storage import open_object_store
+    from wme_assets.storage.lease import LeaseRefused
 
     settings = _realtime_settings([project])
     store = open_object_store(settings)
+    if settings.change_source == "eventstreams":
+        # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
+        typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
     try:
-        if settings.change_source == "recentchanges":
-            stats = run_listener(settings, store, once=True)  # one poll of the project's own wiki
-            typer.echo(f"{project}: {stats.kept} new change events from its recentchanges")
-        else:
-            # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
-            typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
-        typer.echo(update_project(store, settings, project, log=lambda _: None).summary())
-    except ConfigurationError as exc:
+        with applier_lease(settings, store, project, log=typer.echo):
+            bring_up_to_date(store, settings, project, log=typer.echo)
+    except (ConfigurationError, LeaseRefused) as exc:
         _fail(str(exc), exc)

@@ -10,6 +10,10 @@ not rewritten, an older one never overwrites a newer one).
 Revisions come from the project's own MediaWiki (``WME_MEDIAWIKI_ENDPOINTS``: its Action API, and its
 Parsoid HTML as on the dump path with an endpoint), so a project without an endpoint is refused with the
 setting to set.
+
+Every application holds the project's article store lease (``articles/{project}``, :func:`applier_lease`), as
+every other writer of the store does: so a reader holding it (a fresh snapshot) sees the store and the
+applied position of the same moment.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import orjson
 from wme_assets.realtime.apply import ApplyResult, HtmlSource, RevisionSource, apply_changes
 from wme_assets.realtime.event_log import EVENTS_DIR, EventLog, LoggedEvent, now_rfc3339
 from wme_assets.settings import ConfigurationError, Settings, validate_project
+from wme_assets.storage.lease import Lease, LeaseRefused, articles_lease, writer_lease
 from wme_assets.storage.object_store import ObjectStore
 
 APPLIED_DIR = f"{EVENTS_DIR}/_applied"
@@ -121,6 +126,49 @@ def update_project(
     return result
 
 
+def applier_lease(
+    settings: Settings,
+    store: ObjectStore,
+    project: str,
+    *,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Lease:
+    """The lease every writer of ``project``'s article store holds (``articles/{project}``)."""
+    scope = f"{store.bucket}/{store.prefix}"
+    return writer_lease(settings, articles_lease(project), scope=scope, run_id=run_id, log=log)
+
+
+def has_change_source(store: ObjectStore, settings: Settings, project: str) -> bool:
+    """Whether ``project`` gets change events: a wiki to poll (recentchanges), or events in its log or applied."""
+    if settings.change_source == "recentchanges" and settings.mediawiki_endpoint(project):
+        return True
+    if store.exists(applied_key(store, project)):
+        return True
+    return bool(EventLog(store, settings.change_source).segments(project))
+
+
+def bring_up_to_date(
+    store: ObjectStore,
+    settings: Settings,
+    project: str,
+    *,
+    run_id: str | None = None,
+    log: Callable[[str], None] = print,
+) -> UpdateResult:
+    """What ``wme update`` does, under the caller's lease: with recentchanges one poll of the project's wiki
+    first, then every logged event not applied yet (with EventStreams, what ``wme listen`` has stored)."""
+    if settings.change_source == "recentchanges" and settings.mediawiki_endpoint(project):
+        from wme_assets.realtime.listener import run_listener
+
+        own = settings.model_copy(update={"projects": project})
+        stats = run_listener(own, store, once=True)  # one poll of the project's own wiki
+        log(f"{project}: {stats.kept} new change events from its recentchanges")
+    result = update_project(store, settings, project, run_id=run_id, log=lambda _: None)
+    log(result.summary())
+    return result
+
+
 def _clients(settings: Settings, project: str):
     from wme_assets.sources.action_api import ActionApiClient
     from wme_assets.sources.mediawiki import MediaWikiClient
@@ -162,20 +210,32 @@ def listen_and_update(
     if once:
         stats = run_listener(settings, store, once=True)
         echo(f"listener: {stats.as_dict()}")
-        return [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+        return _updates(store, settings, echo)
     listener = threading.Thread(
         target=run_listener, args=(settings, store), kwargs={"once": False, "stop": stop}, daemon=True, name="listener"
     )
     listener.start()
     results: list[UpdateResult] = []
     while not stop.is_set():
-        results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+        results = _updates(store, settings, echo)
         stop.wait(settings.recentchanges_poll_seconds)
     listener.join(timeout=60)
     return results
 
 
-def _update_and_say(store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]) -> UpdateResult:
-    result = update_project(store, settings, project, log=lambda _: None)
+def _updates(store: ObjectStore, settings: Settings, echo: Callable[[str], None]) -> list[UpdateResult]:
+    results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+    return [r for r in results if r is not None]
+
+
+def _update_and_say(
+    store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]
+) -> UpdateResult | None:
+    try:
+        with applier_lease(settings, store, project, log=echo):
+            result = update_project(store, settings, project, log=lambda _: None)
+    except LeaseRefused as exc:  # another writer of the store (an enrichment, a snapshot): the next round
+        echo(f"{project}: not applied this round: {exc}")
+        return None
     echo(result.summary())
     return result
