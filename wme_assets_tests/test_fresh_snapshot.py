@@ -22,14 +22,18 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+from typer.testing import CliRunner
 
+from wme_assets.cli import app
 from wme_assets.defs.snapshots.fresh import snapshot_state
 from wme_assets.enrichment.article import BuiltArticle, Site
 from wme_assets.realtime.apply import build_fetched
-from wme_assets.realtime.event_log import EventLog
+from wme_assets.realtime.cut_point import cut_point_of
+from wme_assets.realtime.event_log import Cursor, EventLog, LoggedEvent, now_rfc3339
+from wme_assets.realtime.events import ChangeEvent
 from wme_assets.realtime.recentchanges import LOG_KINDS
-from wme_assets.realtime.update import load_applied
-from wme_assets.schema.manifest import SnapshotManifest
+from wme_assets.realtime.update import AppliedPosition, load_applied
+from wme_assets.schema.manifest import CutPoint, SnapshotManifest, StreamPartition
 from wme_assets.settings import Settings
 from wme_assets.snapshots.run import ExportResult, export_snapshots
 from wme_assets.sources.action_api import ActionApiClient, FetchedRevision
@@ -269,6 +273,7 @@ def test_past_date_applies_nothing_and_the_cut_point_survives_a_rerun(wiki, proj
     first = _fresh_export(store, project, today)
     assert first.cut_point is not None and first.cut_point.seq >= 0
     manifest = _manifest(store, today, project)
+    _shown_by_verify_and_in_metadata(store, today, project, first)
     again = _fresh_export(store, project, today)
     assert again.cut_point == first.cut_point
     assert _archives(again) == _archives(first)
@@ -277,3 +282,50 @@ def test_past_date_applies_nothing_and_the_cut_point_survives_a_rerun(wiki, proj
     # Yesterday again: today's delta is not in its state, so where the stream stood then is not known.
     rerun = _fresh_export(store, project, yesterday)
     assert rerun.cut_point is None and _archives(rerun) == _archives(past)
+
+
+def _shown_by_verify_and_in_metadata(store: ObjectStore, date: str, project: str, result: ExportResult) -> None:
+    from wme_assets.defs.snapshots.assets import _cut_point_metadata
+
+    uri = store.uri(store.key(f"snapshots/{date}/{project}_namespace_0.manifest.json"))
+    done = CliRunner().invoke(app, ["snapshot", "verify", uri], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    cut = result.cut_point
+    assert f"cut point: recentchanges after rcid {cut.rcid}, logevents after logid {cut.logid}" in done.output
+    metadata = _cut_point_metadata(result)
+    assert metadata["cut_point"].value == cut.model_dump(mode="json")
+    assert metadata["cut_point_summary"] == cut.describe()
+
+
+def test_eventstreams_cut_point_names_every_partition(object_store):
+    # The SSE id of the last applied event lists every partition: a consumer sends it as Last-Event-ID.
+    ids = [
+        '[{"topic":"eqiad.mediawiki.page_change.v1","partition":0,"offset":516188566},'
+        '{"topic":"codfw.mediawiki.page_change.v1","partition":0,"timestamp":1764720000000}]',
+        '[{"topic":"eqiad.mediawiki.page_change.v1","partition":0,"offset":516188567},'
+        '{"topic":"codfw.mediawiki.page_change.v1","partition":0,"timestamp":1764720000000}]',
+    ]
+    events = [
+        LoggedEvent(
+            change=ChangeEvent(
+                source="eventstreams", event_id=f"meta-{i}", position=sse_id, project="bnwiki", kind="edit",
+                dt=f"2026-12-02T00:00:0{i}Z", page_id=1, namespace=0, title="X", revision_id=5 + i,
+            ),
+            raw="{}", received=now_rfc3339(),
+        )  # fmt: skip
+        for i, sse_id in enumerate(ids)
+    ]
+    EventLog(object_store, "eventstreams").append(events, [], Cursor(stream="eventstreams"), {"eventstreams": ids[1]})
+    assert cut_point_of(object_store, "eventstreams", "bnwiki", AppliedPosition()) is None
+    cut = cut_point_of(object_store, "eventstreams", "bnwiki", AppliedPosition(seq=1, position=ids[1]))
+    assert cut == CutPoint(
+        source="eventstreams", seq=1, event_id=ids[1], event_dt="2026-12-02T00:00:01Z",
+        partitions=[
+            StreamPartition(topic="eqiad.mediawiki.page_change.v1", partition=0, offset=516188567),
+            StreamPartition(topic="codfw.mediawiki.page_change.v1", partition=0, timestamp=1764720000000),
+        ],
+    )  # fmt: skip
+    assert cut.describe().startswith(
+        "EventStreams after eqiad.mediawiki.page_change.v1[0]@offset 516188567, "
+        "codfw.mediawiki.page_change.v1[0]@ts 1764720000000 (event log seq 1"
+    )
