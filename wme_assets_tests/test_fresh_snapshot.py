@@ -56,7 +56,8 @@ BASE_SOURCE = "api:base"
 
 @pytest.fixture(scope="module")
 def wiki(request):
-    with own_mediawiki(request, "fresh") as server:
+    # enwiki: a project of WME_PROJECTS's default, so that the Dagster assets have a partition for it.
+    with own_mediawiki(request, "fresh", dbname="enwiki") as server:
         yield server
 
 
@@ -329,3 +330,37 @@ def test_eventstreams_cut_point_names_every_partition(object_store):
         "EventStreams after eqiad.mediawiki.page_change.v1[0]@offset 516188567, "
         "codfw.mediawiki.page_change.v1[0]@ts 1764720000000 (event log seq 1"
     )
+
+
+def test_paid_snapshot_assets_apply_the_changes_and_report_the_cut_point(wiki, project, tmp_path):
+    import dagster as dg
+
+    from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
+    from wme_assets.defs.snapshots.assets import paid_snapshot, structured_snapshot
+
+    today = _today()
+    store = open_object_store(Settings())
+    _publish_wiki_base(store, wiki, project, tmp_path / "base", today)
+    title = sorted(wiki.revisions)[1]
+    edit = WikiAdmin(wiki.base_url).edit(title, wiki.wikitext[title] + "\n\nA sentence for the assets.", "fresh")
+
+    resource = ObjectStorageResource(endpoint_url=store.endpoint_url, bucket=store.bucket, prefix=store.prefix)
+    result = dg.materialize(
+        [paid_snapshot, structured_snapshot],
+        partition_key=dg.MultiPartitionKey({"date": today, "project": project}),
+        resources={"object_storage": resource, "settings": StageSettingsResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    view = {a["name"]: a for a in (orjson.loads(line) for _, line in
+                                   iter_current_articles(store, project, cache_dir=tmp_path / "read"))}  # fmt: skip
+    assert view[title]["version"]["identifier"] == edit["newrevid"]
+    applied = load_applied(store, project)
+    # The first asset applied the changes; the second found nothing more: both at the same cut point.
+    for asset in ("paid_snapshot", "structured_snapshot"):
+        metadata = result.asset_materializations_for_node(asset)[0].metadata
+        assert metadata["cut_point"].value["seq"] == applied.seq
+        assert metadata["cut_point"].value["rcid"] == _wiki_last_ids(wiki)[0]
+    structured = store.read_bytes(store.key(f"structured-snapshots/{today}/{project}_namespace_0.manifest.json"))
+    assert SnapshotManifest.from_json(structured).inputs.cut_point.seq == applied.seq
+    assert SnapshotManifest.from_json(_manifest(store, today, project)).inputs.cut_point.seq == applied.seq
