@@ -38,7 +38,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wme_assets.realtime.cut_point import cut_point_of
-from wme_assets.realtime.update import applier_lease, bring_up_to_date, has_change_source, load_applied
+from wme_assets.realtime.update import (
+    AppliedPosition,
+    applier_lease,
+    bring_up_to_date,
+    has_change_source,
+    load_applied,
+)
 from wme_assets.schema.manifest import CutPoint
 from wme_assets.settings import Settings
 from wme_assets.snapshots.run import PinnedState
@@ -76,7 +82,9 @@ def pin_state(
     return PinnedState(state=state, cache_dir=cache_dir, cut_point=cut_point)
 
 
-def _cut_point_of_state(store, settings, project, state: CurrentState, applied) -> CutPoint | None:
+def _cut_point_of_state(
+    store: ObjectStore, settings: Settings, project: str, state: CurrentState, applied: AppliedPosition
+) -> CutPoint | None:
     """The applied position's cut point, when ``state`` is the store's current state (module docstring)."""
     try:
         current = read_current(store, project)
