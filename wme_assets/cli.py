@@ -349,7 +349,7 @@ def _verify_snapshot(uri: str | None) -> None:
     store = _guarded(lambda: open_object_store(settings))
     # Each snapshot's lines against the schema of its kind (its manifest says which): a prefix may hold both.
     validators = {kind: record_validator(schema) for kind, schema in RECORD_SCHEMAS.items()}
-    problems = verify_published(store, uri, deep=True, validators=validators)
+    problems = verify_published(store, uri, deep=True, validators=validators, on_manifest=_say_cut_point)
     if problems:
         for problem in problems:
             typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)
@@ -446,6 +446,14 @@ def _describe(page) -> str:
     title = f"{before.name!r} → {after.name!r}" if before.name != after.name else repr(after.name)
     revision = f"{before.revision} → {after.revision}" if before.revision != after.revision else str(after.revision)
     return f"{where} {title} rev {revision} [{', '.join(page.changes)}]"
+
+
+def _say_cut_point(key: str, manifest) -> None:
+    """The change stream's cut point a snapshot holds (fresh snapshots): where its consumer continues."""
+    cut = manifest.inputs.cut_point
+    if cut is not None:  # a snapshot without change events has none
+        typer.echo(f"{key}: cut point: {cut.describe()}")
+        typer.echo(f"  {cut.model_dump_json(exclude_none=True)}")
 
 
 def _debug() -> bool:
@@ -729,22 +737,18 @@ def update(
     project: str = typer.Argument(..., help="Project (dbname) whose article store to bring up to date."),
 ) -> None:
     """Bring one project's article store up to date with its change source now."""
-    from wme_assets.realtime.listener import run_listener
-    from wme_assets.realtime.update import article_store_lease, update_project
+    from wme_assets.realtime.update import applier_lease, bring_up_to_date
     from wme_assets.storage import open_object_store
     from wme_assets.storage.lease import LeaseRefused
 
     settings = _realtime_settings([project])
     store = open_object_store(settings)
+    if settings.change_source == "eventstreams":
+        # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
+        typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
     try:
-        if settings.change_source == "recentchanges":
-            stats = run_listener(settings, store, once=True)  # one poll of the project's own wiki
-            typer.echo(f"{project}: {stats.kept} new change events from its recentchanges")
-        else:
-            # EventStreams is one connection for every wiki: `wme listen` keeps the log current.
-            typer.echo(f"{project}: applying the events `wme listen` has stored from EventStreams")
-        with article_store_lease(store, settings, project):
-            typer.echo(update_project(store, settings, project, log=lambda _: None).summary())
+        with applier_lease(settings, store, project, log=typer.echo):
+            bring_up_to_date(store, settings, project, log=typer.echo)
     except (ConfigurationError, LeaseRefused) as exc:
         _fail(str(exc), exc)
 
@@ -758,7 +762,7 @@ def batch(
     from datetime import UTC, datetime
 
     from wme_assets.realtime.batches import HourNotClosed, check_hour_closed, export_batch
-    from wme_assets.realtime.update import article_store_lease
+    from wme_assets.realtime.update import applier_lease
     from wme_assets.schema.validate import record_validator
     from wme_assets.snapshots.layout import batches_listing_key
     from wme_assets.storage import open_object_store
@@ -774,7 +778,7 @@ def batch(
     store = open_object_store(settings)
     try:
         # The lease makes the hour's delta final: an application that chose this hour has published it.
-        with article_store_lease(store, settings, project):
+        with applier_lease(settings, store, project, log=typer.echo):
             result = export_batch(
                 store, project, hour, validator=record_validator("article"), keep_days=settings.batch_retention_days,
                 listing_lease=lambda h: writer_lease(

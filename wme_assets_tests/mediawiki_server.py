@@ -103,10 +103,12 @@ def fixture_export() -> tuple[bytes, dict[str, str]]:
 
 
 def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
-                    link_updates: bool = False, lang: str = "en") -> tuple[MediaWikiServer, subprocess.Popen]:
+                    link_updates: bool = False, lang: str = "en", dbname: str = "wiki",
+                    ) -> tuple[MediaWikiServer, subprocess.Popen]:
     """Install, import ``xml`` and serve. ``link_updates`` imports with MediaWiki's link updates
     (templatelinks, categorylinks…: what ``prop=templates`` reads), slower than revisions only;
-    ``lang`` is the content language (its namespace names and magic words)."""
+    ``lang`` is the content language (its namespace names and magic words); ``dbname`` the wiki's id (siteinfo
+    ``wikiid``: the project a test names, e.g. one of WME_PROJECTS for a Dagster partition)."""
     timings: dict[str, float] = {}
     port = _free_port()  # baked into $wgServer at install time, so chosen first
     base_url = f"http://127.0.0.1:{port}"
@@ -115,7 +117,7 @@ def start_mediawiki(directory: Path, xml: bytes, wikitext: dict[str, str], *,
     env = {**os.environ, "MW_CONFIG_FILE": str(directory / "LocalSettings.php")}
 
     t0 = time.monotonic()
-    _php("install.php", "--quiet", "--dbtype", "sqlite", "--dbpath", str(directory / "data"), "--dbname", "wiki",
+    _php("install.php", "--quiet", "--dbtype", "sqlite", "--dbpath", str(directory / "data"), "--dbname", dbname,
          "--server", base_url, "--scriptpath", "", "--confpath", str(directory), "--lang", lang,
          "--skins", "Vector", "--pass", "wme-test-Admin-pass-1", "WmeTestWiki", "Admin", env=env)
     with open(directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
@@ -206,14 +208,17 @@ def running_mediawiki(prefix: str, xml: bytes, wikitext: dict[str, str], **optio
 
 
 @contextlib.contextmanager
-def own_mediawiki(request, prefix: str, local_settings: str = ADMIN_REVISION_DELETION) -> Iterator[MediaWikiServer]:
-    """A wiki of one test module's own, with the enwiki fixture pages: for tests that edit, delete and move."""
+def own_mediawiki(
+    request, prefix: str, local_settings: str = ADMIN_REVISION_DELETION, **options
+) -> Iterator[MediaWikiServer]:
+    """A wiki of one test module's own, with the enwiki fixture pages: for tests that edit, delete and move;
+    ``options`` go to :func:`start_mediawiki`."""
     refuse_outside_integration(request, "MediaWiki")
     if not ENWIKI_RECORDS.is_dir():
         pytest.skip(f"{ENWIKI_RECORDS} is missing")
     ensure_installed()
     xml, wikitext = fixture_export()
-    with running_mediawiki(prefix, xml, wikitext) as server:
+    with running_mediawiki(prefix, xml, wikitext, **options) as server:
         with open(server.directory / "LocalSettings.php", "a", encoding="utf-8") as fh:
             fh.write(local_settings)
         yield server

@@ -63,6 +63,12 @@ class WikiAdmin:
         extra = {} if redirect else {"noredirect": "1"}
         return self._post(action="move", **{"from": title}, to=to, reason="test", **extra)["move"]
 
+    def protect(self, title: str, protections: str = "edit=sysop", expiry: str = "infinite") -> dict[str, Any]:
+        """Protect a page (``protections`` as the API takes them: ``edit=sysop|move=sysop``)."""
+        return self._post(action="protect", title=title, protections=protections, expiry=expiry, reason="test")[
+            "protect"
+        ]
+
     def hide(self, title: str, revision_id: int, parts: str) -> dict[str, Any]:
         """Revision-delete ``parts`` (``content``, ``user``, ``comment``, joined by ``|``) of a revision."""
         return self._post(

@@ -10,6 +10,10 @@ not rewritten, an older one never overwrites a newer one).
 Revisions come from the project's own MediaWiki (``WME_MEDIAWIKI_ENDPOINTS``: its Action API, and its
 Parsoid HTML as on the dump path with an endpoint), so a project without an endpoint is refused with the
 setting to set.
+
+Every application holds the project's article store lease (``articles/{project}``, :func:`applier_lease`), as
+every other writer of the store does: so a reader holding it (a fresh snapshot) sees the store and the
+applied position of the same moment.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +31,7 @@ import orjson
 from wme_assets.realtime.apply import ApplyResult, HtmlSource, RevisionSource, apply_changes
 from wme_assets.realtime.event_log import EVENTS_DIR, EventLog, LoggedEvent, now_rfc3339
 from wme_assets.settings import ConfigurationError, Settings, validate_project
-from wme_assets.storage.lease import LeaseRefused, articles_lease, writer_lease
+from wme_assets.storage.lease import Lease, LeaseRefused, articles_lease, writer_lease
 from wme_assets.storage.object_store import ObjectStore
 
 APPLIED_DIR = f"{EVENTS_DIR}/_applied"
@@ -114,7 +117,7 @@ def update_project(
 ) -> UpdateResult:
     """Apply every logged event of ``project`` not applied yet, ``batch_events`` at a time (see the module doc).
 
-    The caller holds the project's article-store lease (:func:`article_store_lease`). ``now`` is the clock of
+    The caller holds the project's article-store lease (:func:`applier_lease`). ``now`` is the clock of
     the hourly logic (which delta the changes go to; tests drive it), default the real one.
     """
     applied, pending = pending_events(store, settings.change_source, project)
@@ -137,15 +140,53 @@ def update_project(
     return result
 
 
-def article_store_lease(
-    store: ObjectStore, settings: Settings, project: str, *, wait: float | None = None
-) -> AbstractContextManager:
-    """The lease every writer of ``project``'s article store holds (the enrichment asset holds the same one).
+def applier_lease(
+    settings: Settings,
+    store: ObjectStore,
+    project: str,
+    *,
+    run_id: str | None = None,
+    wait: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Lease:
+    """The lease every writer of ``project``'s article store holds (``articles/{project}``; the enrichment asset
+    holds the same one).
 
     Applications hold it for each update, the hourly batch while it reads an hour's delta: so the hour an
     application chose is published before that hour's batch is read (:mod:`wme_assets.realtime.batches`).
     """
-    return writer_lease(settings, articles_lease(project), scope=f"{store.bucket}/{store.prefix}", wait=wait)
+    scope = f"{store.bucket}/{store.prefix}"
+    return writer_lease(settings, articles_lease(project), scope=scope, run_id=run_id, wait=wait, log=log)
+
+
+def has_change_source(store: ObjectStore, settings: Settings, project: str) -> bool:
+    """Whether ``project`` gets change events: a wiki to poll (recentchanges), or events in its log or applied."""
+    if settings.change_source == "recentchanges" and settings.mediawiki_endpoint(project):
+        return True
+    if store.exists(applied_key(store, project)):
+        return True
+    return bool(EventLog(store, settings.change_source).segments(project))
+
+
+def bring_up_to_date(
+    store: ObjectStore,
+    settings: Settings,
+    project: str,
+    *,
+    run_id: str | None = None,
+    log: Callable[[str], None] = print,
+) -> UpdateResult:
+    """What ``wme update`` does, under the caller's lease: with recentchanges one poll of the project's wiki
+    first, then every logged event not applied yet (with EventStreams, what ``wme listen`` has stored)."""
+    if settings.change_source == "recentchanges" and settings.mediawiki_endpoint(project):
+        from wme_assets.realtime.listener import run_listener
+
+        own = settings.model_copy(update={"projects": project})
+        stats = run_listener(own, store, once=True)  # one poll of the project's own wiki
+        log(f"{project}: {stats.kept} new change events from its recentchanges")
+    result = update_project(store, settings, project, run_id=run_id, log=lambda _: None)
+    log(result.summary())
+    return result
 
 
 def _clients(settings: Settings, project: str):
@@ -191,7 +232,7 @@ def listen_and_update(
     if once:
         stats = run_listener(settings, store, once=True)
         echo(f"listener: {stats.as_dict()}")
-        return [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+        return _updates(store, settings, echo)
     stats = ListenerStats()
     listener = threading.Thread(
         target=run_listener, args=(settings, store), kwargs={"once": False, "stop": stop, "stats": stats},
@@ -203,19 +244,26 @@ def listen_and_update(
     while not stop.is_set():
         if stats.kept != applied_kept or time.monotonic() - applied_at >= settings.recentchanges_poll_seconds:
             applied_kept, applied_at = stats.kept, time.monotonic()
-            results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+            results = _updates(store, settings, echo)
         stop.wait(APPLY_CHECK_SECONDS)
     listener.join(timeout=60)
     return results
 
 
-def _update_and_say(store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]) -> UpdateResult:
+def _updates(store: ObjectStore, settings: Settings, echo: Callable[[str], None]) -> list[UpdateResult]:
+    results = [_update_and_say(store, settings, project, echo) for project in settings.project_list]
+    return [r for r in results if r is not None]
+
+
+def _update_and_say(
+    store: ObjectStore, settings: Settings, project: str, echo: Callable[[str], None]
+) -> UpdateResult | None:
     try:
-        # Not waiting: a project whose store another run writes (a dump's enrichment) is applied next round.
-        with article_store_lease(store, settings, project, wait=0):
+        # Not waiting: a project whose store another run writes is applied on the next round.
+        with applier_lease(settings, store, project, wait=0, log=echo):
             result = update_project(store, settings, project, log=lambda _: None)
-    except LeaseRefused as exc:
-        echo(f"{project}: not applied this round, its article store is being written: {exc}")
-        return UpdateResult(project, applied_from=-1, applied_to=-1)
+    except LeaseRefused as exc:  # another writer of the store (an enrichment, a snapshot): the next round
+        echo(f"{project}: not applied this round: {exc}")
+        return None
     echo(result.summary())
     return result

@@ -70,9 +70,47 @@ class ChunkEntry(FileEntry):
     member: str
 
 
+class StreamPartition(_Model):
+    """One partition of an EventStreams topic as the SSE id of the last applied event names it."""
+
+    topic: str
+    partition: int
+    offset: int | None = None  # the Kafka offset, when the id gives one
+    timestamp: int | None = None  # milliseconds since the epoch, when the id gives one (EventStreams' newer ids)
+
+
+class CutPoint(_Model):
+    """Where the project's change stream stood when the snapshot's state was read: the snapshot holds every
+    change up to and including this point and none after it, so a consumer continues the stream right after
+    it (EventStreams: ``Last-Event-ID`` = :attr:`event_id`; recentchanges/logevents: ids above :attr:`rcid`
+    and :attr:`logid`). Applying a change twice is harmless, so starting a little earlier is safe; later is not.
+    """
+
+    source: Literal["eventstreams", "recentchanges"]
+    seq: int  # the last applied event's seq in the project's event log (events/{project}/...)
+    event_id: str | None = None  # the source's position of that event: the SSE id (EventStreams) or rc:/log:{id}
+    event_dt: str | None = None  # when that event happened (its dt)
+    partitions: list[StreamPartition] | None = None  # EventStreams: every partition of the SSE id
+    rcid: int | None = None  # recentchanges: the last applied recentchanges id
+    logid: int | None = None  # recentchanges: the last applied logevents id
+
+    def describe(self) -> str:
+        """One line for people: where a consumer resumes."""
+        if self.source == "eventstreams":
+            parts = ", ".join(
+                f"{p.topic}[{p.partition}]@" + (f"offset {p.offset}" if p.offset is not None else f"ts {p.timestamp}")
+                for p in self.partitions or []
+            )
+            where = f"EventStreams after {parts or self.event_id}"
+        else:
+            where = f"recentchanges after rcid {self.rcid}, logevents after logid {self.logid}"
+        return f"{where} (event log seq {self.seq}, event time {self.event_dt})"
+
+
 class Inputs(_Model):
     dump_date: str | None = None
     event_cutoff: str | None = None
+    cut_point: CutPoint | None = None  # None: no change was ever applied (left out of the JSON then)
 
 
 class Generator(_Model):
@@ -123,9 +161,14 @@ class SnapshotManifest(_Model):
         return "articles" if self.content is None else self.content.kind
 
     def to_json(self) -> bytes:
-        # Article manifests leave `content` out: they stay byte-identical to those written before it existed.
-        exclude = {"content"} if self.content is None else None
-        return orjson.dumps(self.model_dump(mode="json", exclude=exclude), option=orjson.OPT_INDENT_2) + b"\n"
+        # Fields added later are left out when unset, so manifests without them stay byte-identical to those
+        # written before they existed: `content` (article manifests) and the inputs' `cut_point` (no events).
+        exclude: dict[str, Any] = {}
+        if self.content is None:
+            exclude["content"] = True
+        if self.inputs.cut_point is None:
+            exclude["inputs"] = {"cut_point": True}
+        return orjson.dumps(self.model_dump(mode="json", exclude=exclude or None), option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
     def from_json(cls, data: bytes | str) -> SnapshotManifest:

@@ -55,6 +55,7 @@ from wme_assets.schema.manifest import (
     MANIFEST_SCHEMA_VERSION,
     ChunkEntry,
     Content,
+    CutPoint,
     FileEntry,
     Generator,
     Inputs,
@@ -103,9 +104,14 @@ def record_schema(kind: str) -> str:
 
 
 def build_manifest(
-    files: SnapshotFiles, *, date_modified: datetime | str | None = None, kind: SnapshotKind = "articles"
+    files: SnapshotFiles,
+    *,
+    date_modified: datetime | str | None = None,
+    kind: SnapshotKind = "articles",
+    cut_point: CutPoint | None = None,
 ) -> SnapshotManifest:
-    """The manifest of freshly written files (``date_modified`` defaults to now, UTC) of a ``kind`` of snapshot."""
+    """The manifest of freshly written files (``date_modified`` defaults to now, UTC) of a ``kind`` of snapshot;
+    ``cut_point``: where the change stream stood when the exported state was read (None: no change applied)."""
     when = rfc3339(date_modified or datetime.now(UTC))
     assert when is not None
     schema = record_schema(kind)
@@ -116,7 +122,7 @@ def build_manifest(
         namespace=files.namespace,
         in_language=files.language,
         date_modified=when,
-        inputs=Inputs(dump_date=files.dump_date, event_cutoff=files.event_cutoff),
+        inputs=Inputs(dump_date=files.dump_date, event_cutoff=files.event_cutoff, cut_point=cut_point),
         generator=Generator(
             version=package_version(),
             codec=files.codec,

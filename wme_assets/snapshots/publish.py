@@ -83,7 +83,7 @@ from datetime import datetime
 import orjson
 from pydantic import ValidationError
 
-from wme_assets.schema.manifest import ArchiveRef, LatestPointer, Tier
+from wme_assets.schema.manifest import ArchiveRef, CutPoint, LatestPointer, Tier
 from wme_assets.snapshots.archive import SnapshotFiles
 from wme_assets.snapshots.layout import (
     FREE_TIER_GROUP,
@@ -230,6 +230,7 @@ def plan_publication(
     tier: Tier = "paid",
     kind: SnapshotKind = "articles",
     date_modified: datetime | str | None = None,
+    cut_point: CutPoint | None = None,
 ) -> SnapshotPlan:
     """Decide a publication (module docstring); raises :class:`SnapshotPublishError` when ``latest`` serves
     other files under the same date. Call after :func:`~wme_assets.snapshots.sweep.remove_leftovers`."""
@@ -250,7 +251,7 @@ def plan_publication(
     if date_modified is None and existing is not None:
         date_modified = existing.date_modified  # the same bytes again: a re-run rewrites nothing
 
-    manifest = build_manifest(files, date_modified=date_modified, kind=kind)
+    manifest = build_manifest(files, date_modified=date_modified, kind=kind, cut_point=cut_point)
     manifest.published = Publication(tier=tier, date=date)
     json_objects: dict[str, tuple[str, bytes]] = {}
 

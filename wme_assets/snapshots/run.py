@@ -19,6 +19,12 @@ orphans at its dated keys, :func:`~wme_assets.snapshots.sweep.remove_leftovers`)
 at the end, published or not; :attr:`ExportResult.cleanup` counts both. Nothing here is random or
 clock-dependent apart from Enterprise's ``date_modified``, so a re-run for the same day gives byte-identical
 archives.
+
+Which state is exported: by default :func:`~wme_assets.storage.article_store.state_as_of` the day, read here.
+A caller that keeps the store current (the snapshot assets, which first apply the pending change events)
+passes a :class:`PinnedState` instead: the state it read together with the cut point of the change stream,
+its delta files already in a local cache. This stage knows nothing of change events: it exports that state
+and records the cut point in each manifest.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wme_assets.schema.manifest import CutPoint
 from wme_assets.schema.validate import record_validator
 from wme_assets.snapshots.archive import write_snapshot
 from wme_assets.snapshots.manifest import (
@@ -63,6 +70,20 @@ STRUCTURED_TIER: Tier = "paid"  # Enterprise sells Structured Contents snapshots
 DEFAULT_MEMBER_BYTES = 100_000_000  # Enterprise's member size: 100 MB of NDJSON
 
 
+@dataclass(frozen=True)
+class PinnedState:
+    """A state of the article store read by the caller, what the export reads instead of the day's state.
+
+    ``cache_dir`` already holds (at least) the state's delta files, verified: the export reads them from there,
+    so a delta republished in place afterwards cannot change what it reads. ``cut_point`` is where the change
+    stream stood when ``state`` was read (None: no change was ever applied), recorded in every manifest.
+    """
+
+    state: CurrentState
+    cache_dir: Path
+    cut_point: CutPoint | None = None
+
+
 @dataclass
 class NamespaceExport:
     namespace: int
@@ -88,6 +109,7 @@ class ExportResult:
     kind: SnapshotKind = "articles"
     validate_every: int = 1  # every how many lines were schema-validated
     cleanup: Cleanup = field(default_factory=Cleanup)  # staging and orphans removed, earlier runs' and its own
+    cut_point: CutPoint | None = None  # where the change stream stood for the exported state
 
     @property
     def records(self) -> int:
@@ -165,6 +187,7 @@ class _ExportOptions:
     validate_every: int
     keep: int | None
     log: Callable[[str], None]
+    cut_point: CutPoint | None = None
     validator: RecordValidator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,7 +214,7 @@ def _export_namespace(
     published = None
     label = files.identifier if kind == "articles" else f"{files.identifier} ({kind})"
     with SnapshotStaging(store, kind, date, options.project, tier) as staging:
-        plan = plan_publication(store, files, date=date, tier=tier, kind=kind)
+        plan = plan_publication(store, files, date=date, tier=tier, kind=kind, cut_point=options.cut_point)
         # Every line parsed and schema-validated, counts, hashes and page-id order checked, with the files
         # going to staging on the same read; a snapshot with problems is not published (its staging is
         # deleted) and the asset checks report them. finish_publication then checks every staged object.
@@ -219,6 +242,24 @@ def _export_namespace(
         problems=problems,
     )
     return export, cleanup
+
+
+def _state_to_export(
+    store: ObjectStore, project: str, date: str, pinned: PinnedState | None
+) -> tuple[CurrentState, CutPoint | None]:
+    if pinned is None:
+        return state_as_of(store, project, date), None
+    return pinned.state, pinned.cut_point
+
+
+def _cache_dir(pinned: PinnedState | None, tmp: str) -> Path:
+    """Where the store's files are read from: the pinned state's cache, else the run's own temporary one."""
+    return pinned.cache_dir if pinned is not None else Path(tmp) / "cache"
+
+
+def _log_cut_point(log: Callable[[str], None], project: str, date: str, cut_point: CutPoint | None) -> None:
+    if cut_point is not None:
+        log(f"{project} {date}: the state at the cut point {cut_point.describe()}")
 
 
 def _begin(options: _ExportOptions, result: ExportResult) -> None:
@@ -251,6 +292,7 @@ def export_snapshots(
     validate_every: int = 1,
     keep: int | None = None,
     work_dir: Path | None = None,
+    pinned: PinnedState | None = None,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export and publish the article snapshots of ``project`` for ``date`` (YYYYMMDD) in ``tier``.
@@ -258,20 +300,24 @@ def export_snapshots(
     Every written archive is re-read from the local files and each ``validate_every``-th record validated
     against the article schema (1: all of them) before anything is published. With ``keep``, only the newest
     ``keep`` dated snapshots of each identifier remain afterwards (never the one ``latest`` points to).
+    ``pinned``: the state to export (module docstring); default the state as of the end of ``date``.
     """
     started = time.monotonic()
-    state = state_as_of(store, project, date)
-    result = ExportResult(project, date, tier, state.base, state.deltas, validate_every=validate_every)
+    state, cut_point = _state_to_export(store, project, date, pinned)
+    result = ExportResult(
+        project, date, tier, state.base, state.deltas, validate_every=validate_every, cut_point=cut_point
+    )
     log(f"{project} {date}: articles of base {state.base}" + (f" + {len(state.deltas)} deltas" if state.deltas else ""))
+    _log_cut_point(log, project, date, cut_point)
     options = _ExportOptions(
-        store, project, date, state.base, tier, "articles", max_member_bytes, validate_every, keep, log
+        store, project, date, state.base, tier, "articles", max_member_bytes, validate_every, keep, log, cut_point
     )
     result.expected_records = expected_article_counts(state) or {}
     _begin(options, result)
     with tempfile.TemporaryDirectory(prefix=f"wme-export-{project}-{date}-", dir=work_dir) as tmp:
         for namespace in namespaces:
             records = iter_current_articles(
-                store, project, cache_dir=Path(tmp) / "cache", namespace=namespace, state=state
+                store, project, cache_dir=_cache_dir(pinned, tmp), namespace=namespace, state=state
             )
             progress = Progress(
                 f"exporting {project}_namespace_{namespace}",
@@ -297,30 +343,35 @@ def export_structured_snapshot(
     validate_every: int = 1,
     keep: int | None = None,
     work_dir: Path | None = None,
+    pinned: PinnedState | None = None,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export and publish the Structured Contents snapshot of ``project`` for ``date`` (YYYYMMDD), paid tier.
 
-    The same state of the article store as :func:`export_snapshots` of that day; the records of namespace 0
-    that have Structured Contents, each ``validate_every``-th line (1: all) validated against the Structured
-    Contents schema before anything is published. ``expected_records`` is the store's count of those records.
+    The same state of the article store as :func:`export_snapshots` of that day (or ``pinned``); the records of
+    namespace 0 that have Structured Contents, each ``validate_every``-th line (1: all) validated against the
+    Structured Contents schema before anything is published. ``expected_records`` is the store's count of those
+    records.
     """
     started = time.monotonic()
-    state = state_as_of(store, project, date)
+    state, cut_point = _state_to_export(store, project, date, pinned)
     result = ExportResult(
-        project, date, STRUCTURED_TIER, state.base, state.deltas, kind="structured", validate_every=validate_every
-    )
+        project, date, STRUCTURED_TIER, state.base, state.deltas, kind="structured", validate_every=validate_every,
+        cut_point=cut_point,
+    )  # fmt: skip
     log(
         f"{project} {date}: Structured Contents of base {state.base}"
         + (f" + {len(state.deltas)} deltas" if state.deltas else "")
     )
+    _log_cut_point(log, project, date, cut_point)
     options = _ExportOptions(
-        store, project, date, state.base, STRUCTURED_TIER, "structured", max_member_bytes, validate_every, keep, log
-    )
+        store, project, date, state.base, STRUCTURED_TIER, "structured", max_member_bytes, validate_every, keep, log,
+        cut_point,
+    )  # fmt: skip
     count = StructuredCount()
     _begin(options, result)
     with tempfile.TemporaryDirectory(prefix=f"wme-export-structured-{project}-{date}-", dir=work_dir) as tmp:
-        records = iter_current_structured(store, project, cache_dir=Path(tmp) / "cache", state=state, count=count)
+        records = iter_current_structured(store, project, cache_dir=_cache_dir(pinned, tmp), state=state, count=count)
         records = Progress(f"exporting {project} Structured Contents", None, log, unit="records").wrap(records)
         exported, cleanup = _export_namespace(options, records, Path(tmp) / "structured", STRUCTURED_NAMESPACE)
         result.namespaces.append(exported)

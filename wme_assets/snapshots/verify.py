@@ -7,7 +7,7 @@ names, reached through a ``latest`` pointer, the manifest's key, any of its file
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -121,6 +121,7 @@ def verify_published(
     deep: bool = True,
     validator: RecordValidator | None = None,
     validators: Mapping[str, RecordValidator] | None = None,
+    on_manifest: Callable[[str, SnapshotManifest], None] | None = None,
 ) -> list[str]:
     """Verify published snapshots; returns the problems (empty: all good). For ``wme snapshot verify URI``.
 
@@ -131,6 +132,7 @@ def verify_published(
     re-hashes every byte and reads every archive and chunk record by record
     (:func:`~wme_assets.snapshots.manifest.verify_snapshot_files`). Each record goes to the ``validators`` entry
     of the manifest's kind (a prefix may hold articles and Structured Contents), else to ``validator``.
+    ``on_manifest`` hears each manifest read, with its key (the CLI shows each snapshot's cut point).
     """
     try:
         relative = _relative(store, target)
@@ -154,6 +156,8 @@ def verify_published(
         except ValidationError as exc:
             problems.append(f"{manifest_key}: not a snapshot manifest ({exc.error_count()} errors)")
             continue
+        if on_manifest is not None:
+            on_manifest(manifest_key, manifest)
         if manifest.published is None:
             problems.append(f"{manifest_key}: manifest was never published (no 'published' section)")
             continue

@@ -2,10 +2,13 @@
 
 ``paid_snapshot`` and ``free_snapshot`` are the article snapshots (``snapshots/{date}/``); ``structured_snapshot``
 is the Structured Contents snapshot of namespace 0 (``structured-snapshots/{date}/``), paid tier only. The work
-is in :mod:`wme_assets.snapshots.run`; here are only the partitions, metadata and checks.
+is in :mod:`wme_assets.snapshots.run`; here are only the partitions, metadata and checks. Which state of the
+article store is exported, and the paid snapshots' update first (fresh snapshots, with their cut point), is
+:mod:`wme_assets.defs.snapshots.fresh`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,12 +19,14 @@ from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
 from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import free_snapshot_partitions, paid_snapshot_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
+from wme_assets.defs.snapshots.fresh import snapshot_state
 from wme_assets.instance import TIER_TAG
+from wme_assets.settings import ConfigurationError, load_settings
 from wme_assets.snapshots.manifest import record_schema
 from wme_assets.snapshots.publish import SnapshotPublishError, layout
-from wme_assets.snapshots.run import ExportResult, export_snapshots, export_structured_snapshot
+from wme_assets.snapshots.run import ExportResult, PinnedState, export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreNotFound
-from wme_assets.storage.lease import snapshot_lease
+from wme_assets.storage.lease import LeaseRefused, snapshot_lease
 
 SIZE_CHANGE_BOUND = 0.2  # warn when an archive grows or shrinks by more than 20% from the previous snapshot
 
@@ -84,6 +89,30 @@ def _export(
         raise dg.Failure(description=f"{project} {date} ({what}): {exc}", allow_retries=False) from exc
 
 
+@contextmanager
+def _state(context: dg.AssetExecutionContext, store, *, update: bool) -> Iterator[PinnedState | None]:
+    """The state to export (:func:`~wme_assets.defs.snapshots.fresh.snapshot_state`); what cannot succeed on a
+    retry (another writer holds the store, events without a wiki to fetch from, no article store) fails at once."""
+    project, date = project_and_date(context)
+    try:
+        with snapshot_state(
+            store, load_settings(), project, date, update=update, run_id=context.run.run_id, log=context.log.info
+        ) as pinned:
+            yield pinned
+    except (LeaseRefused, ConfigurationError, ArticleStoreNotFound) as exc:
+        raise dg.Failure(description=f"{project} {date}: {exc}", allow_retries=False) from exc
+
+
+def _cut_point_metadata(result: ExportResult) -> dict:
+    """The cut point of the exported state, when it has one (the manifests carry the same)."""
+    if result.cut_point is None:
+        return {}
+    return {
+        "cut_point": dg.MetadataValue.json(result.cut_point.model_dump(mode="json")),
+        "cut_point_summary": result.cut_point.describe(),
+    }
+
+
 def _result(store, result: ExportResult) -> dg.MaterializeResult:
     """Metadata and check results of an export, the same for every kind and tier."""
     kind, labels = result.kind, LABELS[result.kind]
@@ -130,6 +159,7 @@ def _result(store, result: ExportResult) -> dg.MaterializeResult:
             "staging_removed": result.cleanup.leftover_staging + result.cleanup.staging,
             "leftover_staging_removed": result.cleanup.leftover_staging,
             "orphans_removed": result.cleanup.orphans,
+            **_cut_point_metadata(result),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -175,8 +205,11 @@ def snapshot_asset(
     what: str,
     description: str,
     kind: str = "articles",
+    update: bool = False,
 ) -> dg.AssetsDefinition:
-    """One snapshot asset: ``export(store, project=..., date=..., ...)`` for its partition, with the shared checks."""
+    """One snapshot asset: ``export(store, project=..., date=..., ...)`` for its partition, with the shared checks.
+
+    ``update``: today's snapshot first brings the article store up to date with its change events (fresh)."""
 
     @dg.asset(
         name=name,
@@ -195,8 +228,10 @@ def snapshot_asset(
     ) -> dg.MaterializeResult:
         store = object_storage.store
         project, _ = project_and_date(context)
-        with output_lease(context, store, snapshot_lease(kind, tier, project)):
-            return _result(store, _export(context, settings, partial(export, store), what))
+        with output_lease(context, store, snapshot_lease(kind, tier, project)), _state(
+            context, store, update=update
+        ) as pinned:
+            return _result(store, _export(context, settings, partial(export, store, pinned=pinned), what))
 
     return _snapshot
 
@@ -207,10 +242,12 @@ paid_snapshot = snapshot_asset(
     tier="paid",
     export=partial(export_snapshots, tier="paid"),
     what="paid",
+    update=True,
     description=(
         "Daily snapshots (paid tier) in Wikimedia Enterprise's layout: per namespace a tar.gz of NDJSON "
         "members, its chunks and metadata, plus a manifest with SHA-256s; dated paths and a `latest` pointer "
-        "moved only after the new snapshot verifies."
+        "moved only after the new snapshot verifies. Today's snapshot first applies the project's pending "
+        "change events; the manifest records the cut point (where the change stream continues)."
     ),
 )
 
@@ -233,6 +270,7 @@ structured_snapshot = snapshot_asset(
     export=export_structured_snapshot,
     what="structured, paid",
     kind="structured",
+    update=True,
     description=(
         "Daily Structured Contents snapshots (paid tier only, as Enterprise sells them): namespace 0's "
         "Structured Contents as a tar.gz of NDJSON members, its chunks, metadata and manifest under "
