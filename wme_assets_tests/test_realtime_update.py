@@ -87,3 +87,54 @@ def test_wme_update_without_an_endpoint_says_which_setting(s3_env, monkeypatch):
     assert done.exit_code == 2
     assert "bnwiki: changed revisions are fetched from the project's MediaWiki" in done.output
     assert "WME_MEDIAWIKI_ENDPOINTS" in done.output
+
+
+def test_wme_listen_applies_an_edit_soon_after_the_listener_stores_it(wiki, s3_env, monkeypatch, tmp_path):
+    """`wme listen` as a service (listen_and_update, not --once): the listener polls the wiki in its thread and
+    the application follows as soon as new events are stored, not on a timer of its own; holding the project's
+    article-store lease while a dump's enrichment would, it skips the round and applies on the next."""
+    import threading
+    import time
+
+    from wme_assets.realtime.update import applier_lease, listen_and_update
+    from wme_assets.storage.article_store import lookup_current
+
+    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
+    project = client.siteinfo()["dbname"]
+    for name, value in {
+        "WME_PROJECTS": project, "WME_CHANGE_SOURCE": "recentchanges",
+        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
+        # A poll every second; a timer-driven application would wait this long again.
+        "WME_RECENTCHANGES_POLL_SECONDS": "1", "WME_REALTIME_FLUSH_SECONDS": "0.2",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    store = open_object_store(settings)
+    publish_wiki_base(store, client, [*wiki.revisions, "Main Page"], project, tmp_path / "base", html=wiki.base_url)
+    page = sorted(wiki.revisions)[-1]
+    said: list[str] = []
+    stop = threading.Event()
+    service = threading.Thread(target=listen_and_update, args=(settings, store),
+                               kwargs={"once": False, "stop": stop, "echo": said.append})  # fmt: skip
+    service.start()
+    try:
+        # Another writer holds the store: the rounds meanwhile are skipped, saying so, and nothing waits on it.
+        with applier_lease(settings, store, project):
+            edit = WikiAdmin(wiki.base_url).edit(page, wiki.wikitext[page] + "\n\nAdded while `wme listen` ran.")
+            deadline = time.monotonic() + 30
+            while not any("not applied this round" in line for line in said) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert any("not applied this round" in line for line in said), said
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = lookup_current(store, project, [edit["pageid"]], cache_dir=tmp_path / "watch").get(edit["pageid"])
+            if row is not None and row["revision_id"] == edit["newrevid"]:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the edit never reached the article store: {said[-5:]}")
+    finally:
+        stop.set()
+        service.join(timeout=60)
+    assert not service.is_alive()
+    assert load_applied(store, project).seq >= 0
