@@ -19,8 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wme_assets.cli import app
+from wme_assets.defs.realtime.assets import compacted_article_store, hourly_batch
 from wme_assets.defs.realtime.monitor import realtime_monitor
-from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.realtime.batches import HourNotClosed, export_batch
 from wme_assets.realtime.listener import run_listener
 from wme_assets.realtime.status import realtime_status
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def wiki(request):
-    with own_mediawiki(request, "batches") as server:
+    # Named enwiki: one of the projects the Dagster assets have partitions for.
+    with own_mediawiki(request, "batches", dbname="enwiki") as server:
         yield server
 
 
@@ -75,14 +77,17 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     store = open_object_store(settings)
     # Every page of the wiki, its installer's Main Page too (recentchanges still holds its creation), with Parsoid
     # HTML as the application makes them (the project has an endpoint).
-    publish_wiki_base(store, client, [*wiki.revisions, "Main Page"], project, tmp_path / "base", html=wiki.base_url)
+    # The base is of two days ago, the two hours of changes of yesterday: today's compaction can fold them.
+    now = datetime.now(UTC)
+    publish_wiki_base(store, client, [*wiki.revisions, "Main Page"], project, tmp_path / "base", html=wiki.base_url,
+                      date=(now - timedelta(days=2)).strftime("%Y%m%d"))  # fmt: skip
     base = _current(store, project, tmp_path / "r0")
     edited, deleted, moved, hidden = sorted(wiki.revisions)
     admin = WikiAdmin(wiki.base_url)
     ids = {title: admin.page(title)["pageid"] for title in wiki.revisions}
 
-    # Hour 1 (two hours ago): an edit, a new page, a deletion and a move.
-    hour1_at = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(hours=2)
+    # Hour 1 (yesterday 10:00): an edit, a new page, a deletion and a move.
+    hour1_at = (now - timedelta(days=1)).replace(hour=10, minute=10, second=0, microsecond=0)
     hour1 = hour1_at.strftime("%Y%m%d%H")
     edit1 = admin.edit(edited, wiki.wikitext[edited] + "\n\nA sentence of the first hour.", "batch hour 1")
     created = admin.edit("Batch hour page", "A page created in the first hour. It is short prose.", create=True)
@@ -90,7 +95,7 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     admin.move(moved, f"{moved} (moved)")
     _poll_and_apply(settings, store, project, hour1_at)
 
-    # Hour 2 (the previous hour): the deleted page restored, a revision's editor and comment hidden, an edit.
+    # Hour 2 (the next hour): the deleted page restored, a revision's editor and comment hidden, an edit.
     hour2_at = hour1_at + timedelta(hours=1)
     hour2 = hour2_at.strftime("%Y%m%d%H")
     admin.undelete(deleted)
@@ -172,6 +177,28 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     assert {p: a["version"]["identifier"] for p, a in replayed.items() if a["namespace"]["identifier"] == 0} == {
         p: a["version"]["identifier"] for p, a in current.items() if a["namespace"]["identifier"] == 0
     }
+
+
+    # Through Dagster: the hour's asset (published already: nothing is copied again), then today's compaction of
+    # the store, after which the hour's batch, re-exported, stays as published (its event types need the state
+    # before the hour, which the new base no longer has).
+    resources = {"object_storage": ObjectStorageResource.from_settings(settings), "settings": StageSettingsResource()}
+    archive = store.head(store.key(batch_key(hour1, f"{project}_namespace_0"))).sha256
+    run = dg.materialize([hourly_batch], partition_key=dg.MultiPartitionKey({"hour": hour1, "project": project}),
+                         resources=resources, instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    assert run.success
+    assert run.asset_materializations_for_node("hourly_batch")[0].metadata["records"].value == 4
+    today = now.strftime("%Y%m%d")
+    day = dg.MultiPartitionKey({"date": today, "project": project})
+    run = dg.materialize([compacted_article_store], partition_key=day, resources=resources,
+                         instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    assert run.success
+    compaction = run.asset_materializations_for_node("compacted_article_store")[0].metadata
+    assert compaction["folded_deltas"].value == 2 and compaction["base"].value == today
+    assert _current(store, project, tmp_path / "r2") == current
+    kept = export_batch(store, project, hour1, now=hour2_at + timedelta(hours=1))
+    assert kept.kept_published == [0] and not kept.previous_known
+    assert store.head(store.key(batch_key(hour1, f"{project}_namespace_0"))).sha256 == archive
 
 
 def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project():

@@ -89,10 +89,11 @@ def publish_wiki_base(
     *,
     run_id: str = "base",
     html: str | None = None,
+    date: str | None = None,
 ) -> str:
     """An article-store base of the wiki's current pages, through the fetch and enrichment the application uses
     (with ``html``, the wiki's base URL, their Parsoid HTML too, as for a project with an endpoint); returns its
-    date (today, UTC)."""
+    date (default today, UTC)."""
     from wme_assets.sources.mediawiki import MediaWikiClient
 
     parsoid = MediaWikiClient(html) if html else None
@@ -104,6 +105,6 @@ def publish_wiki_base(
         writer.add(built.page_id, built.namespace, built.name, built.revision_id, built.date_modified,
                    built.article_json, structured=built.structured_json.decode())  # fmt: skip
     writer.close()
-    date = datetime.now(UTC).strftime("%Y%m%d")
+    date = date or datetime.now(UTC).strftime("%Y%m%d")
     publish_base(store, work, project, date)
     return date

@@ -58,6 +58,14 @@ batch_job = dg.define_asset_job(
     description="One project's hourly batch of one closed hour (`wme batch`).",
 )
 
+# Store maintenance, in the ingest tier with the dumps' own jobs.
+compaction_job = dg.define_asset_job(
+    name="compaction_job",
+    selection=dg.AssetSelection.assets("compacted_article_store"),
+    tags={TIER_TAG: "ingest"},
+    description="One project's article store: the deltas of the days before folded into a new base.",
+)
+
 # One run request per project for the day's partition; UTC throughout. Both start stopped: turn them on in
 # the UI once the projects have been ingested (a snapshot needs an enriched dump on or before its day).
 paid_snapshot_schedule = dg.build_schedule_from_partitioned_job(
@@ -72,4 +80,8 @@ free_snapshot_schedule = dg.build_schedule_from_partitioned_job(
 # Starts stopped like the others: it needs the realtime applications (`wme listen`) running.
 batch_schedule = dg.build_schedule_from_partitioned_job(
     batch_job, minute_of_hour=1, tags={TIER_TAG: "paid"}, name="hourly_batches"
+)
+# 00:30 UTC, before the paid snapshots at 01:00 (which then merge at most the new day's deltas). Stopped by default.
+compaction_schedule = dg.build_schedule_from_partitioned_job(
+    compaction_job, hour_of_day=0, minute_of_hour=30, tags={TIER_TAG: "ingest"}, name="article_store_compaction_daily"
 )

@@ -50,6 +50,7 @@ from wme_assets.snapshots.batches import (
     publish_batch,
     rebuild_batches_listing,
 )
+from wme_assets.snapshots.layout import batch_key, load_manifest
 from wme_assets.snapshots.manifest import RecordValidator
 from wme_assets.storage.article_store import (
     DELETE,
@@ -98,6 +99,7 @@ class BatchExport:
     hour: str
     changed_pages: int = 0  # rows of the hour's delta (0: nothing changed, nothing published)
     previous_known: bool = True  # False when compaction folded the hour: every change is then an "update"
+    kept_published: list[int] = field(default_factory=list)  # namespaces left as published (compacted since)
     namespaces: list[NamespaceBatch] = field(default_factory=list)
     listed: int = 0  # batches the hour's listing names (all projects)
     retention_removed: list[str] = field(default_factory=list)
@@ -114,6 +116,8 @@ class BatchExport:
         return dict(sorted(total.items()))
 
     def summary(self) -> str:
+        if self.kept_published:
+            return f"{self.project} {self.hour}: compacted since; its published batches are kept as they are"
         if not self.changed_pages:
             return f"{self.project} {self.hour}: no changes in that hour; nothing to publish"
         types = ", ".join(f"{n} {t}" for t, n in self.types().items())
@@ -280,6 +284,16 @@ def _export_delta(store, project, hour, manifest, state, tmp: Path, validator, r
     before = state_before(state, hour)
     result.previous_known = before is not None
     if before is None:
+        published = [
+            ns
+            for ns in EXPORTED_NAMESPACES
+            if load_manifest(store, batch_key(hour, snapshot_identifier(project, ns), "manifest"))
+        ]
+        if published:
+            # Re-exported now, the hour's records would lose their event types: what was published stays.
+            log(f"{project} {hour}: the store was compacted past that hour; its published batches stay as they are")
+            result.kept_published = sorted(published)
+            return
         log(f"{project} {hour}: the store's base already holds that hour (compacted); event types are 'update'")
     previous = _previous_states(store, project, [p for p, _ in changes], before, cache) if before else {}
     language = _language(store, project, manifest, previous, before, cache)
