@@ -223,6 +223,12 @@ class Settings(BaseSettings):
         "wait (Retry-After) and the fetch waits; Wikimedia asks bots for 5.",
     )
 
+    mediawiki_bot_user: str | None = Field(
+        default=None,
+        description="Login of the recentchanges source (a bot password, e.g. 'WmeBot@wme'): with the "
+        "suppressionlog right it reads the private suppression log too.",
+    )
+    mediawiki_bot_password: SecretStr | None = Field(default=None, description="Password of WME_MEDIAWIKI_BOT_USER.")
     # -- realtime: hourly batches (wme_assets/realtime/batches.py) --
     batch_retention_days: int = Field(
         default=7, ge=1, description="Days the hourly batches are kept (Wikimedia Enterprise keeps 2)."
@@ -249,6 +255,14 @@ class Settings(BaseSettings):
 
     def mediawiki_endpoint(self, project: str) -> str | None:
         return mediawiki_endpoint(self.mediawiki_endpoints, project)
+
+    def mediawiki_login(self) -> tuple[str, str] | None:
+        """(user, password) of the recentchanges source's login, or None (anonymous); both or neither are set."""
+        if bool(self.mediawiki_bot_user) != bool(self.mediawiki_bot_password):
+            raise ConfigurationError("set both WME_MEDIAWIKI_BOT_USER and WME_MEDIAWIKI_BOT_PASSWORD, or neither")
+        if not self.mediawiki_bot_user or self.mediawiki_bot_password is None:
+            return None
+        return self.mediawiki_bot_user, self.mediawiki_bot_password.get_secret_value()
 
     @property
     def home_dir(self) -> Path:

@@ -97,3 +97,34 @@ def test_changes_through_the_api_are_normalised(own_wiki, object_store):
     assert again.kept == 1
     last = list(EventLog(object_store, "recentchanges").read("enwiki"))[-1].change
     assert (last.kind, last.revision_id) == ("edit", later["newrevid"])
+
+
+def test_a_login_reads_the_private_suppression_log(own_wiki, seaweedfs):
+    """A suppression (revision deletion by an oversighter) is logged in the suppression log, which MediaWiki lists
+    only to users with `suppressionlog`: anonymous polls do not see it, a logged-in source does; a wrong password
+    is a clear error that names the wiki and the user, never the password."""
+    from wme_assets.realtime.recentchanges import LoginFailed
+    from wme_assets_tests.servers import new_test_store
+
+    admin = Admin(own_wiki.base_url)
+    page = admin.do("edit", title="Suppression probe", text="Text.", summary="a comment to suppress")["edit"]
+    base = dict(projects="enwiki", change_source="recentchanges", mediawiki_endpoints=f"enwiki={own_wiki.base_url}",
+                realtime_cold_start_seconds=3600)  # fmt: skip
+    anonymous, logged_in = new_test_store(seaweedfs), new_test_store(seaweedfs)
+    # Both listeners start before the suppression: they then resume from the same log position.
+    run_listener(Settings(**base), anonymous, once=True)
+    settings = Settings(**base, mediawiki_bot_user=ADMIN, mediawiki_bot_password=ADMIN_PASSWORD)
+    run_listener(settings, logged_in, once=True)
+    admin.do("revisiondelete", type="revision", target="Suppression probe", ids=page["newrevid"], hide="comment",
+             suppress="yes")  # fmt: skip
+
+    assert run_listener(Settings(**base), anonymous, once=True).kept == 0
+    assert run_listener(settings, logged_in, once=True).kept == 1
+    suppressed = list(EventLog(logged_in, "recentchanges").read("enwiki"))[-1].change
+    assert (suppressed.kind, suppressed.revision_id) == ("visibility_change", page["newrevid"])
+    assert suppressed.visibility.comment is False and suppressed.visibility.text
+
+    wrong = Settings(**base, mediawiki_bot_user=ADMIN, mediawiki_bot_password="not-the-password")
+    with pytest.raises(LoginFailed, match="login to .* as 'Admin' failed") as refused:
+        run_listener(wrong, new_test_store(seaweedfs), once=True)
+    assert "not-the-password" not in str(refused.value)

@@ -266,8 +266,9 @@ def _listen_recentchanges(
             endpoint = settings.mediawiki_endpoint(project)
             if endpoint:
                 sources[project] = RecentChangesSource(
-                    project, endpoint, retries=settings.http_retries, backoff=settings.http_backoff
-                )
+                    project, endpoint, retries=settings.http_retries, backoff=settings.http_backoff,
+                    login=settings.mediawiki_login(),
+                )  # fmt: skip
         if not sources:
             from wme_assets.settings import ConfigurationError
 

@@ -12,6 +12,12 @@ of reach. Two lists, each continued from its last id, merged by timestamp (edits
 Log actions come from ``logevents`` rather than recentchanges' own log rows because MediaWiki never puts the
 suppression log in recentchanges, and logevents keeps entries past ``$wgRCMaxAge``.
 
+The suppression log is private: MediaWiki lists its entries (``suppress/revision``, ``suppress/delete``) only to a
+user with the ``suppressionlog`` right. With a login (``WME_MEDIAWIKI_BOT_USER`` and ``WME_MEDIAWIKI_BOT_PASSWORD``,
+a bot password of an account that has the right) the source logs in before its first poll and sends
+``assert=user`` with every query, so an expired session is an error and a new login (never a poll that quietly
+misses the suppressions); anonymous, it sees every other change.
+
 The log does not say which revision a page is at after a restore, move or protection; it is read with one
 ``prop=info`` query per poll (the page's latest revision when polled, which is what a refresh needs).
 Titles arrive in display form (``File:Foo bar.jpg``) and are stored in database form (``Foo_bar.jpg``).
@@ -49,6 +55,14 @@ LOG_KINDS: dict[tuple[str, str], ChangeKind] = {
 }
 
 
+class LoginFailed(RuntimeError):
+    """The wiki refused the configured login (the message names the wiki and the user, never the password)."""
+
+
+class SessionExpired(RuntimeError):
+    """A query with ``assert=user`` found the session gone."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceItem:
     """One row read from the API: normalised (``change``), skipped (``skip`` says why) or bad (``reason``)."""
@@ -77,11 +91,30 @@ class RecentChangesSource:
 
     name = "recentchanges"
 
-    def __init__(self, project: str, endpoint: str, *, retries: int = 4, backoff: float = 1.0, timeout: float = 60):
+    def __init__(
+        self, project: str, endpoint: str, *, retries: int = 4, backoff: float = 1.0, timeout: float = 60,
+        login: tuple[str, str] | None = None,
+    ):  # fmt: skip
         self.project = project
         self.api = endpoint.rstrip("/") + "/api.php"
         self.session = retrying_session(retries, backoff)
         self.timeout = timeout
+        self.login_as = login  # (user, password): read the private suppression log too
+        self.logged_in = False
+
+    def _login(self) -> None:
+        user, password = self.login_as  # type: ignore[misc]
+        token = self._query({"meta": "tokens", "type": "login"})["query"]["tokens"]["logintoken"]
+        reply = self.session.post(
+            self.api, timeout=self.timeout,
+            data={"action": "login", "lgname": user, "lgpassword": password, "lgtoken": token, "format": "json"},
+        ).json()  # fmt: skip
+        result = reply.get("login", {}).get("result")
+        if result != "Success":
+            reason = reply.get("login", {}).get("reason") or result or reply.get("error", {}).get("info")
+            raise LoginFailed(f"{self.project}: login to {self.api} as {user!r} failed: {reason} "
+                              "(WME_MEDIAWIKI_BOT_USER, WME_MEDIAWIKI_BOT_PASSWORD)")  # fmt: skip
+        self.logged_in = True
 
     def poll(self, state: str | None, *, since: datetime) -> PollResult:
         """Everything after ``state`` (or, with none, since ``since``), oldest first, and the state after it."""
@@ -133,11 +166,25 @@ class RecentChangesSource:
     # ----- reading the API ------------------------------------------------------------------------
 
     def _get(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.login_as is None:
+            return self._query(params)
+        if not self.logged_in:
+            self._login()
+        try:
+            return self._query({**params, "assert": "user"})
+        except SessionExpired:  # the wiki dropped the session: log in again, once
+            self.logged_in = False
+            self._login()
+            return self._query({**params, "assert": "user"})
+
+    def _query(self, params: dict[str, Any]) -> dict[str, Any]:
         params = {"action": "query", "format": "json", "formatversion": "2", **params}
         response = self.session.get(self.api, params=params, timeout=self.timeout)
         if response.status_code != 200:
             raise RuntimeError(f"{self.api}: HTTP {response.status_code} for {params}: {response.text[:300]}")
         reply = response.json()
+        if reply.get("error", {}).get("code") == "assertuserfailed":
+            raise SessionExpired(f"{self.api}: the login session has ended")
         if "error" in reply:
             raise RuntimeError(f"{self.api}: API error {reply['error'].get('code')}: {reply['error'].get('info')}")
         return reply
