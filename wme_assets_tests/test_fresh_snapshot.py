@@ -261,7 +261,7 @@ def test_past_date_applies_nothing_and_the_cut_point_survives_a_rerun(wiki, proj
     _publish_wiki_base(store, wiki, project, tmp_path / "base", yesterday)
     admin = WikiAdmin(wiki.base_url)
     title = sorted(wiki.revisions)[-1]
-    admin.edit(title, wiki.wikitext[title] + "\n\nAnother sentence, for the past-date test.", "fresh")
+    edit = admin.edit(title, wiki.wikitext[title] + "\n\nAnother sentence, for the past-date test.", "fresh")
 
     # A past day: the state as of its end, nothing polled, nothing applied.
     past = _fresh_export(store, project, yesterday)
@@ -279,6 +279,14 @@ def test_past_date_applies_nothing_and_the_cut_point_survives_a_rerun(wiki, proj
     assert again.cut_point == first.cut_point
     assert _archives(again) == _archives(first)
     assert _manifest(store, today, project) == manifest
+
+    # `wme diff` between the two days: the edit, and nothing else.
+    diff = CliRunner().invoke(app, ["diff", project, "--from", yesterday, "--to", today, "--format", "ndjson"])
+    assert diff.exit_code == 0, diff.output
+    changes = [orjson.loads(line) for line in diff.stdout.splitlines() if line.startswith("{")]
+    assert [(c["change"], c["after"]["name"], c["after"]["revision"]) for c in changes] == [
+        ("changed", title, edit["newrevid"])
+    ]
 
     # Yesterday again: today's delta is not in its state, so where the stream stood then is not known.
     rerun = _fresh_export(store, project, yesterday)
