@@ -138,3 +138,29 @@ def test_wme_listen_applies_an_edit_soon_after_the_listener_stores_it(wiki, s3_e
         service.join(timeout=60)
     assert not service.is_alive()
     assert load_applied(store, project).seq >= 0
+
+
+def test_the_log_is_read_from_where_the_application_stopped(object_store, monkeypatch):
+    """Pending events are read without the log's older segments (not downloaded) and older hours (not listed)."""
+    from wme_assets.realtime.event_log import Cursor, EventLog, LoggedEvent, now_rfc3339
+    from wme_assets.realtime.events import ChangeEvent
+
+    log = EventLog(object_store, "recentchanges")
+    cursor = Cursor(stream="recentchanges")
+    started = now_rfc3339()  # every segment below is written in this hour or a later one
+    for segment in range(3):  # three segments of two events: seqs 0-1, 2-3, 4-5
+        events = [
+            LoggedEvent(change=ChangeEvent("recentchanges", f"rc:{n}", f"rc:{n}", "bnwiki", "edit",
+                                           "2026-12-02T00:00:00Z", 10 + n, 0, f"P{n}", 100 + n),
+                        raw="{}", received=now_rfc3339())
+            for n in (2 * segment, 2 * segment + 1)
+        ]  # fmt: skip
+        cursor = log.append(events, [], cursor, {"bnwiki": f"rc:{2 * segment + 1}"})
+    downloaded: list[str] = []
+    read_bytes = object_store.read_bytes
+    monkeypatch.setattr(object_store, "read_bytes", lambda key: downloaded.append(key) or read_bytes(key))
+    assert [e.seq for e in log.read("bnwiki", after_seq=2)] == [3, 4, 5]
+    assert len(downloaded) == 2  # the segment of seqs 0-1 was skipped
+    first_hour = started[:13].replace("-", "").replace("T", "")
+    assert [e.seq for e in log.read("bnwiki", after_seq=3, from_hour=first_hour)] == [4, 5]
+    assert log.segments("bnwiki", from_hour="2099010100") == []  # nothing written in or after that hour

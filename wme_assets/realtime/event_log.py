@@ -204,22 +204,36 @@ class EventLog:
 
     # ----- reading ------------------------------------------------------------------------------
 
-    def segments(self, project: str) -> list[str]:
-        """The project's segment keys in log order (first seq, then writer)."""
+    def segments(self, project: str, *, from_hour: str | None = None) -> list[str]:
+        """The project's segment keys in log order (first seq, then writer); with ``from_hour`` (``YYYYMMDDHH``),
+        only those written in that hour or later (S3 lists from there: the log's older hours are not read)."""
         prefix = self.store.key(EVENTS_DIR, validate_project(project)) + "/"
+        start_after = f"{prefix}{from_hour[:8]}/{from_hour[8:]}/" if from_hour else None
 
         def order(key: str) -> tuple[int, str]:
             first, _, writer = key.rsplit("/", 1)[1].removesuffix(SEGMENT_SUFFIX).partition("-")
             return int(first), writer
 
-        return sorted((o.key for o in self.store.list(prefix) if o.key.endswith(SEGMENT_SUFFIX)), key=order)
+        listed = self.store.list(prefix, start_after=start_after)
+        return sorted((o.key for o in listed if o.key.endswith(SEGMENT_SUFFIX)), key=order)
 
-    def read(self, project: str) -> Iterator[LoggedEvent]:
-        """The project's events in arrival order, each event_id once (see the module docstring)."""
+    def read(self, project: str, *, after_seq: int = -1, from_hour: str | None = None) -> Iterator[LoggedEvent]:
+        """The project's events in arrival order, each event_id once (see the module docstring).
+
+        ``after_seq``: only the events after it, and segments wholly before it are not downloaded (a segment
+        holds the seqs from its first up to the next segment's first). ``from_hour``: see :meth:`segments`;
+        the hour an event after ``after_seq`` was received in, or an earlier one.
+        """
         seen: OrderedDict[str, None] = OrderedDict()
-        for key in self.segments(project):
+        keys = self.segments(project, from_hour=from_hour)
+        firsts = [int(key.rsplit("/", 1)[1].split("-", 1)[0]) for key in keys]
+        for index, key in enumerate(keys):
+            if index + 1 < len(keys) and firsts[index + 1] <= after_seq + 1:
+                continue  # every seq of this segment is at or before after_seq
             for line in gzip.decompress(self.store.read_bytes(key)).splitlines():
                 record = orjson.loads(line)
+                if record["seq"] <= after_seq:
+                    continue
                 event_id = record["event_id"]
                 if event_id in seen:
                     continue

@@ -46,6 +46,7 @@ class AppliedPosition:
     event_id: str | None = None
     updated: str | None = None  # when it was applied
     dt: str | None = None  # when that change happened on the wiki
+    received: str | None = None  # when the listener received it: the log is read from that hour on
 
 
 @dataclass
@@ -79,14 +80,15 @@ def load_applied(store: ObjectStore, project: str) -> AppliedPosition:
         return AppliedPosition()
     data = orjson.loads(store.read_bytes(key))
     return AppliedPosition(
-        int(data["seq"]), data.get("position"), data.get("event_id"), data.get("updated"), data.get("dt")
-    )
+        int(data["seq"]), data.get("position"), data.get("event_id"), data.get("updated"), data.get("dt"),
+        data.get("received"),
+    )  # fmt: skip
 
 
 def save_applied(store: ObjectStore, project: str, last: LoggedEvent) -> None:
     data = {
         "seq": last.seq, "position": last.position, "event_id": last.event_id, "updated": now_rfc3339(),
-        "dt": last.change.dt,
+        "dt": last.change.dt, "received": last.received,
     }  # fmt: skip
     store.put_bytes(applied_key(store, project), orjson.dumps(data), content_type="application/json")
 
@@ -94,7 +96,9 @@ def save_applied(store: ObjectStore, project: str, last: LoggedEvent) -> None:
 def pending_events(store: ObjectStore, stream: str, project: str) -> tuple[AppliedPosition, list[LoggedEvent]]:
     """Where the project's application stands, and the logged events after it, in log order."""
     applied = load_applied(store, project)
-    return applied, [e for e in EventLog(store, stream).read(project) if e.seq > applied.seq]
+    # Read from the hour the last applied event arrived in: the log's older hours hold nothing after it.
+    from_hour = applied.received[:13].replace("-", "").replace("T", "") if applied.received else None
+    return applied, list(EventLog(store, stream).read(project, after_seq=applied.seq, from_hour=from_hour))
 
 
 def _batches(events: list[LoggedEvent], size: int) -> Iterable[list[LoggedEvent]]:

@@ -289,14 +289,18 @@ class ObjectStore:
 
     # ----- listing, deleting, presigning ------------------------------------------------------
 
-    def list(self, prefix: str = "", *, include_staging: bool = False) -> Iterator[ObjectInfo]:
-        """Every object under a full key prefix (use ``key()`` to build it), staging excluded unless asked.
+    def list(
+        self, prefix: str = "", *, include_staging: bool = False, start_after: str | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Every object under a full key prefix (use ``key()`` to build it), staging excluded unless asked;
+        with ``start_after`` (a full key), only the keys after it in key order (S3 skips the others itself).
 
         Folder entries (keys ending in ``/``, module docstring) are not objects and are never listed.
         """
         paginator = self.client.get_paginator("list_objects_v2")
         staging = self.prefix + STAGING_DIR + "/"
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        extra = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
             for item in page.get("Contents", []):
                 if item["Key"].endswith("/") or (not include_staging and item["Key"].startswith(staging)):
                     continue
