@@ -164,3 +164,19 @@ def test_the_log_is_read_from_where_the_application_stopped(object_store, monkey
     first_hour = started[:13].replace("-", "").replace("T", "")
     assert [e.seq for e in log.read("bnwiki", after_seq=3, from_hour=first_hour)] == [4, 5]
     assert log.segments("bnwiki", from_hour="2099010100") == []  # nothing written in or after that hour
+
+
+def test_a_project_log_continues_its_seqs_when_the_change_source_changes(object_store):
+    """The project's log is one sequence: events stored by a second change source come after the first's."""
+    from wme_assets.realtime.event_log import Cursor, EventLog, LoggedEvent, now_rfc3339
+    from wme_assets.realtime.events import ChangeEvent
+
+    def events(source: str, ids: range) -> list[LoggedEvent]:
+        return [LoggedEvent(change=ChangeEvent(source, f"{source}-{n}", f"p{n}", "bnwiki", "edit",
+                                               "2026-12-02T00:00:00Z", 10 + n, 0, f"P{n}", 100 + n),
+                            raw="{}", received=now_rfc3339()) for n in ids]  # fmt: skip
+
+    EventLog(object_store, "recentchanges").append(events("recentchanges", range(3)), [], Cursor("recentchanges"), {})
+    later = EventLog(object_store, "eventstreams")
+    later.append(events("eventstreams", range(3, 5)), [], later.load_cursor(), {})
+    assert [e.seq for e in later.read("bnwiki")] == [0, 1, 2, 3, 4]

@@ -159,7 +159,7 @@ class EventLog:
         firsts: dict[str, int] = {}
         for event in events:
             project = event.change.project
-            seq = next_seq.get(project, 0)
+            seq = next_seq[project] if project in next_seq else self._log_end(project)
             next_seq[project] = seq + 1
             firsts.setdefault(project, seq)
             by_project.setdefault(project, []).append(
@@ -201,6 +201,19 @@ class EventLog:
             )
             self.store.put_bytes(self.cursor_key(), body, content_type="application/json")
         return new
+
+    def _log_end(self, project: str) -> int:
+        """The seq after the last one in the project's log: where a stream new to the project continues.
+
+        A project's log is one sequence whatever the source (``events/{project}/``): when the deployment moves
+        from one change source to the other, the new source's events must come after the old one's, or the
+        applied position (a seq) would take them for applied already.
+        """
+        keys = self.segments(project)
+        if not keys:
+            return 0
+        last = gzip.decompress(self.store.read_bytes(keys[-1])).splitlines()
+        return max(orjson.loads(line)["seq"] for line in last) + 1 if last else 0
 
     # ----- reading ------------------------------------------------------------------------------
 
