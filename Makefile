@@ -33,9 +33,12 @@ test: setup
 lint: setup
 	$(BIN)/ruff check wme_assets wme_assets_tests benchmarks
 
-# Refresh the pinned versions after changing dependencies in pyproject.toml.
+# Refresh the pinned versions after changing dependencies in pyproject.toml: constraints.txt (make setup, CI)
+# and, from the same versions, the image's lock with hashes (infra/requirements.lock).
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check > constraints.txt
+	$(BIN)/uv pip compile pyproject.toml infra/image-requirements.in -c constraints.txt --generate-hashes \
+	  --python-version 3.11 --no-header --quiet -o infra/requirements.lock
 
 clean:
 	rm -rf $(VENV) .wme
