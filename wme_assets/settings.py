@@ -223,6 +223,21 @@ class Settings(BaseSettings):
         "wait (Retry-After) and the fetch waits; Wikimedia asks bots for 5.",
     )
 
+    # ----- serving: the API of `wme serve` (wme_assets/serving/) -----
+    api_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret signing the API's access and refresh tokens (HS256). Unset: generated once and kept "
+        "in WME_HOME/api/secret (embedded only: servers sharing PostgreSQL must share a secret, so set it there).",
+    )
+    api_access_token_ttl: int = Field(default=86400, ge=1, description="Lifetime of an access token (s).")
+    api_refresh_token_ttl: int = Field(default=30 * 86400, ge=1, description="Lifetime of a refresh token (s).")
+    api_rate_limit: int = Field(
+        default=600, ge=1, description="Requests per minute per account; above it, 429 with Retry-After."
+    )
+    api_login_attempts: int = Field(
+        default=10, ge=1, description="Login attempts per username and client address per 5 minutes."
+    )
+
     @field_validator("s3_prefix")
     @classmethod
     def _normalise_prefix(cls, value: str) -> str:

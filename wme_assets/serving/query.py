@@ -1,0 +1,143 @@
+"""Enterprise's request model for lists and entities: ``fields``, ``filters`` and ``limit``.
+
+One pydantic model for the POST body and the GET query string, as Enterprise's proxy binds both into one
+struct (``api/main/packages/proxy/proxy.go``). Enterprise answers metadata lists with S3 Select over an
+NDJSON listing, so its filters are exact matches on scalar paths (``in_language.identifier``,
+``namespace.identifier``) and ``fields`` is a projection by dotted path; at most 255 of each. The same
+semantics here, in Python over the listing's records (a listing has one line per snapshot: small).
+
+GET takes ``fields`` repeated or comma-separated, ``filters`` repeated as ``field:value`` (or a JSON array of
+``{"field", "value"}`` objects) and ``limit``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_ITEMS = 255
+FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+Path = Annotated[str, Field(pattern=FIELD_PATH, max_length=255)]
+Scalar = str | int | float | bool | None
+
+
+class Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: Path
+    value: Scalar
+
+
+class QueryModel(BaseModel):
+    """What a client may ask of a list or an entity. Unknown keys (the realtime API's ``since``, ``parts``…)
+    are ignored, as Enterprise's shared model ignores those an endpoint does not use."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    fields: list[Path] = Field(default_factory=list, max_length=MAX_ITEMS)
+    filters: list[Filter] = Field(default_factory=list, max_length=MAX_ITEMS)
+    limit: int | None = Field(default=None, ge=1)
+
+    def select(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records that pass every filter, at most ``limit`` of them, projected on ``fields``."""
+        chosen = [r for r in records if all(_matches(r, f) for f in self.filters)]
+        if self.limit is not None:
+            chosen = chosen[: self.limit]
+        return [self.project(r) for r in chosen]
+
+    def project(self, record: dict[str, Any]) -> dict[str, Any]:
+        if not self.fields:
+            return record
+        out: dict[str, Any] = {}
+        for path in self.fields:
+            _copy_path(record, out, path.split("."))
+        return out
+
+
+def _lookup(record: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if not isinstance(record, dict) or part not in record:
+            return _MISSING
+        record = record[part]
+    return record
+
+
+_MISSING = object()
+
+
+def _matches(record: dict[str, Any], flt: Filter) -> bool:
+    value = _lookup(record, flt.field.split("."))
+    if value is _MISSING or isinstance(value, dict | list):
+        return False  # exact match on scalar paths only
+    if value == flt.value and type(value) is type(flt.value):
+        return True
+    # S3 Select compares the text of a JSON value: "0" matches the namespace 0, "true" the boolean true.
+    return _text(value) == _text(flt.value)
+
+
+def _text(value: Scalar) -> str:
+    return orjson.dumps(value).decode().strip('"') if not isinstance(value, str) else value
+
+
+def _copy_path(source: Any, target: dict[str, Any], parts: list[str]) -> None:
+    if not isinstance(source, dict) or parts[0] not in source:
+        return
+    head, rest = parts[0], parts[1:]
+    value = source[head]
+    if not rest:
+        target[head] = value
+    elif isinstance(value, dict):
+        _copy_path(value, target.setdefault(head, {}), rest)
+    elif isinstance(value, list):
+        items = target.setdefault(head, [{} for _ in value])
+        for item, into in zip(value, items, strict=False):
+            _copy_path(item, into, rest)
+
+
+def _filters_from_params(values: list[str]) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = []
+    for value in values:
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if not isinstance(parsed, list):
+                raise RequestValidationError([{"loc": ("query", "filters"), "msg": "not a JSON array", "type": "x"}])
+            filters += parsed
+        else:
+            field, sep, wanted = text.partition(":")
+            if not sep:
+                raise RequestValidationError(
+                    [{"loc": ("query", "filters"), "msg": "expected field:value", "type": "value_error"}]
+                )
+            filters.append({"field": field, "value": wanted})
+    return filters
+
+
+async def read_query(
+    request: Request,
+    fields: Annotated[list[str], Query(description="Dotted paths to return (repeated or comma-separated)")] = [],  # noqa: B006
+    filters: Annotated[list[str], Query(description="Exact matches, `field:value` (repeated)")] = [],  # noqa: B006
+    limit: Annotated[int | None, Query(ge=1, description="At most this many records")] = None,
+) -> QueryModel:
+    """The request's model: the JSON body of a POST (empty or ``null``: none), else the query string."""
+    try:
+        if request.method == "POST":
+            body = (await request.body()).strip()
+            if body and body != b"null":
+                return QueryModel.model_validate_json(body)
+        names = [name.strip() for value in fields for name in value.split(",") if name.strip()]
+        return QueryModel.model_validate({"fields": names, "filters": _filters_from_params(filters), "limit": limit})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+def wants_ndjson(request: Request) -> bool:
+    """``Accept: application/x-ndjson`` switches a list from a JSON array to one record per line."""
+    return "application/x-ndjson" in request.headers.get("accept", "")
