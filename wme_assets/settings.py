@@ -235,7 +235,7 @@ class Settings(BaseSettings):
         default=600, ge=1, description="Requests per minute per account; above it, 429 with Retry-After."
     )
     api_login_attempts: int = Field(
-        default=10, ge=1, description="Login attempts per username and client address per 5 minutes."
+        default=10, ge=1, description="Failed logins per username and client address per 5 minutes."
     )
 
     @field_validator("s3_prefix")

@@ -8,7 +8,7 @@ refresh takes ``{"username", "refresh_token"}`` and answers a new access (and id
 Every other endpoint takes ``Authorization: Bearer <access token>`` (:func:`require_account`), checked on every
 request against the accounts database: the account exists and is enabled, the token's version is the
 account's (disabling an account ends its tokens at once) and its session is not revoked. Then the account's
-rate limit (429 with ``Retry-After``). Logins are limited per username and client address. Neither tokens nor
+rate limit (429 with ``Retry-After``). Failed logins are limited per username and client address. Neither tokens nor
 passwords are ever logged.
 """
 
@@ -70,12 +70,14 @@ def _retry_after(seconds: float) -> dict[str, str]:
 
 @router.post("/login", response_model=LoginResponse)
 def login(body: LoginRequest, request: Request, svc: Annotated[Services, Depends(services)]) -> LoginResponse:
-    wait = svc.login_limit.hit(f"{body.username}\x00{_client(request)}")
+    key = f"{body.username}\x00{_client(request)}"
+    wait = svc.login_limit.check(key)  # failed attempts count; once over the limit, every attempt waits
     if wait is not None:
         log.warning("login attempts for %r from %s limited", body.username, _client(request))
-        raise ApiError(429, "Too Many Requests: too many login attempts, try again later", _retry_after(wait))
+        raise ApiError(429, "Too Many Requests: too many failed logins, try again later", _retry_after(wait))
     account = svc.accounts.authenticate(body.username, body.password)
     if account is None:
+        svc.login_limit.hit(key)
         log.info("failed login for %r from %s", body.username, _client(request))
         raise ApiError(401, "Unauthorized: wrong username or password, or the account is disabled")
     session = new_session()

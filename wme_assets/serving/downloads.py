@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC
 from email.utils import format_datetime
 
 from fastapi import Request, Response
@@ -77,7 +78,7 @@ def serve(request: Request, store: ObjectStore, download: Download) -> Response:
         "Content-Disposition": f'attachment; filename="{download.filename}"',
     }
     if info.last_modified is not None:
-        headers["Last-Modified"] = format_datetime(info.last_modified, usegmt=True)
+        headers["Last-Modified"] = format_datetime(info.last_modified.astimezone(UTC), usegmt=True)
     wanted = parse_range(request.headers.get("range"), size)
     if_range = request.headers.get("if-range")
     if wanted is not None and if_range and if_range.strip() != headers["ETag"]:

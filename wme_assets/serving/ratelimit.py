@@ -25,6 +25,13 @@ class SlidingWindow:
 
     def hit(self, key: str) -> float | None:
         """Count a hit; None when allowed, else the seconds until the next one would be (``Retry-After``)."""
+        return self._count(key, record=True)
+
+    def check(self, key: str) -> float | None:
+        """As :meth:`hit`, without counting (a login counts only its failures)."""
+        return self._count(key, record=False)
+
+    def _count(self, key: str, *, record: bool) -> float | None:
         now = self.clock()
         with self._lock:
             if now >= self._next_prune:
@@ -34,7 +41,8 @@ class SlidingWindow:
                 hits.popleft()
             if len(hits) >= self.limit:
                 return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
+            if record:
+                hits.append(now)
             return None
 
     def _prune(self, now: float) -> None:
