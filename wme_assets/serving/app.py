@@ -8,13 +8,14 @@ without a token: ``/v1/login``, ``/v1/token-refresh``, ``/v1/token-revoke``, ``/
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from wme_assets.serving import auth, metadata, snapshots
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
-from wme_assets.serving.errors import install_error_handlers
+from wme_assets.serving.errors import documented, install_error_handlers
 from wme_assets.serving.published import SnapshotReader
+from wme_assets.serving.query import known_parameters_only
 from wme_assets.serving.ratelimit import SlidingWindow
 from wme_assets.serving.services import LOGIN_WINDOW, REQUEST_WINDOW, Services
 from wme_assets.serving.tokens import TokenIssuer, signing_secret
@@ -32,6 +33,7 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
         version=package_version(),
         docs_url=None,  # no HTML pages: the API is JSON and archives; /openapi.json describes it
         redoc_url=None,
+        dependencies=[Depends(known_parameters_only)],
     )
     app.state.services = Services(
         settings=settings,
@@ -51,7 +53,7 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
     app.include_router(snapshots.router)
     app.include_router(metadata.router)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], responses=documented(422))
     def health() -> dict[str, str]:
         """Liveness, without a token: the process answers."""
         return {"status": "ok"}

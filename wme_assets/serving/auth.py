@@ -23,12 +23,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from wme_assets.serving.accounts import Account
-from wme_assets.serving.errors import ApiError
+from wme_assets.serving.errors import ApiError, documented
 from wme_assets.serving.services import Services, services
 from wme_assets.serving.tokens import Claims, TokenError, new_session
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(prefix="/v1", tags=["auth"], responses=documented(400, 401, 422))
 _bearer = HTTPBearer(auto_error=False, description="An access token from /v1/login")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="wme"'}
 
@@ -68,7 +68,7 @@ def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-@router.post("/login", response_model=LoginResponse)
+@router.post("/login", response_model=LoginResponse, responses=documented(429))
 def login(body: LoginRequest, request: Request, svc: Annotated[Services, Depends(services)]) -> LoginResponse:
     key = f"{body.username}\x00{_client(request)}"
     wait = svc.login_limit.check(key)  # failed attempts count; once over the limit, every attempt waits
@@ -117,7 +117,9 @@ def token_refresh(body: RefreshRequest, svc: Annotated[Services, Depends(service
     )
 
 
-@router.post("/token-revoke", status_code=200, response_class=Response)
+@router.post(
+    "/token-revoke", status_code=200, response_class=Response, responses={200: {"description": "Revoked (no body)"}}
+)
 def token_revoke(body: RevokeRequest, svc: Annotated[Services, Depends(services)]) -> Response:
     """Revoke the refresh token's session: it and every access token issued in it stop working."""
     try:

@@ -11,7 +11,23 @@ from http import HTTPStatus
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorBody(BaseModel):
+    """Enterprise's error body."""
+
+    status: int
+    message: str
+
+
+def documented(*statuses: int) -> dict[int | str, dict]:
+    """The OpenAPI ``responses`` of these refusals, each with Enterprise's error body."""
+    return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+AUTHENTICATED = documented(401, 403, 404, 422, 429)  # every route behind a bearer token
 
 
 class ApiError(HTTPException):

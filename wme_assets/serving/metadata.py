@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from wme_assets.serving.auth import require_account
 from wme_assets.serving.catalogue import CatalogUnavailable, Metadata
-from wme_assets.serving.errors import ApiError
+from wme_assets.serving.errors import AUTHENTICATED, ApiError, documented
 from wme_assets.serving.query import QueryModel, read_query
-from wme_assets.serving.responses import entity_response, list_response
+from wme_assets.serving.responses import ENTITY, LIST, entity_response, list_response
 from wme_assets.serving.services import Services, services
 
-router = APIRouter(prefix="/v2", tags=["metadata"], dependencies=[Depends(require_account)])
+router = APIRouter(prefix="/v2", tags=["metadata"], dependencies=[Depends(require_account)], responses=AUTHENTICATED)
 Svc = Annotated[Services, Depends(services)]
 Query = Annotated[QueryModel, Depends(read_query)]
 
@@ -51,8 +51,10 @@ def _register(kind: str, pattern: str) -> None:
         return entity_response(query, objects[key])
 
     for method in ("GET", "POST"):
-        router.add_api_route(f"/{kind}", listing, methods=[method], name=f"{kind}")
-        router.add_api_route(f"/{kind}/{{identifier}}", one, methods=[method], name=f"{kind[:-1]}")
+        for path, function, responses in ((f"/{kind}", listing, LIST), (f"/{kind}/{{identifier}}", one, ENTITY)):
+            router.add_api_route(
+                path, function, methods=[method], responses=responses | documented(503), response_class=Response
+            )
 
 
 for _kind, _pattern in KINDS.items():

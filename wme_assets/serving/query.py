@@ -6,8 +6,8 @@ NDJSON listing, so its filters are exact matches on scalar paths (``in_language.
 ``namespace.identifier``) and ``fields`` is a projection by dotted path; at most 255 of each. The same
 semantics here, in Python over the listing's records (a listing has one line per snapshot: small).
 
-GET takes ``fields`` repeated or comma-separated, ``filters`` repeated as ``field:value`` (or a JSON array of
-``{"field", "value"}`` objects) and ``limit``.
+GET takes ``fields`` repeated or comma-separated, ``filters`` repeated as ``field:value`` (the value as text)
+and ``limit``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 MAX_ITEMS = 255
-FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-Path = Annotated[str, Field(pattern=FIELD_PATH, max_length=255)]
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+FIELD_PATH = rf"^{_PATH}$"
+Path = Annotated[str, Field(pattern=FIELD_PATH, max_length=4096)]
+# The query string's forms: `fields=a.b,c` (or repeated), `filters=a.b:value` (repeated).
+FieldsParam = Annotated[str, StringConstraints(pattern=rf"^{_PATH}(,{_PATH})*$", max_length=4096)]
+FilterParam = Annotated[str, StringConstraints(pattern=rf"^{_PATH}:.*$", max_length=4096)]
 Scalar = str | int | float | bool | None
+JSON_LITERALS = frozenset({"null", "true", "false"})
 
 
 class Filter(BaseModel):
@@ -99,32 +104,15 @@ def _copy_path(source: Any, target: dict[str, Any], parts: list[str]) -> None:
 
 
 def _filters_from_params(values: list[str]) -> list[dict[str, Any]]:
-    filters: list[dict[str, Any]] = []
-    for value in values:
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                parsed = None
-            if not isinstance(parsed, list):
-                raise RequestValidationError([{"loc": ("query", "filters"), "msg": "not a JSON array", "type": "x"}])
-            filters += parsed
-        else:
-            field, sep, wanted = text.partition(":")
-            if not sep:
-                raise RequestValidationError(
-                    [{"loc": ("query", "filters"), "msg": "expected field:value", "type": "value_error"}]
-                )
-            filters.append({"field": field, "value": wanted})
-    return filters
+    """``field:value`` items: the value is text, compared as S3 Select compares (see ``_matches``)."""
+    return [dict(zip(("field", "value"), value.split(":", 1), strict=True)) for value in values]
 
 
 async def read_query(
     request: Request,
-    fields: Annotated[list[str], Query(description="Dotted paths to return (repeated or comma-separated)")] = [],  # noqa: B006
-    filters: Annotated[list[str], Query(description="Exact matches, `field:value` (repeated)")] = [],  # noqa: B006
-    limit: Annotated[int | None, Query(ge=1, description="At most this many records")] = None,
+    fields: Annotated[list[FieldsParam], Query(description="Dotted paths to return (repeated, or a,b)")] = [],  # noqa: B006
+    filters: Annotated[list[FilterParam], Query(description="Exact matches, `field:value` (repeated)")] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, description="At most this many records")] = None,  # type: ignore[assignment]
 ) -> QueryModel:
     """The request's model: the JSON body of a POST (empty or ``null``: none), else the query string."""
     try:
@@ -133,9 +121,34 @@ async def read_query(
             if body and body != b"null":
                 return QueryModel.model_validate_json(body)
         names = [name.strip() for value in fields for name in value.split(",") if name.strip()]
+        if set(names) & JSON_LITERALS:  # `fields=null` is a client's null or false, not a field named so
+            raise RequestValidationError(
+                [{"loc": ("query", "fields"), "msg": "not a field: null, true or false", "type": "value_error"}]
+            )
         return QueryModel.model_validate({"fields": names, "filters": _filters_from_params(filters), "limit": limit})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
+
+
+def _query_names(dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_parameters_only(request: Request) -> None:
+    """Refuse a query parameter the route does not take: a misspelt ``filter=`` must not quietly return
+    everything. (Every route of the application depends on this.)"""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    unknown = set(request.query_params) - _query_names(dependant)
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "unknown query parameter", "type": "extra_forbidden"} for name in unknown]
+        )
 
 
 def wants_ndjson(request: Request) -> bool:

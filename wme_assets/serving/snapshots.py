@@ -28,12 +28,14 @@ from wme_assets.schema.manifest import LatestPointer
 from wme_assets.serving.accounts import Account
 from wme_assets.serving.auth import require_account
 from wme_assets.serving.downloads import serve
-from wme_assets.serving.errors import ApiError
+from wme_assets.serving.errors import AUTHENTICATED, ApiError
 from wme_assets.serving.query import QueryModel, read_query
-from wme_assets.serving.responses import entity_response, list_response
+from wme_assets.serving.responses import DOWNLOAD, ENTITY, LIST, entity_response, list_response
 from wme_assets.serving.services import Services, services
 
-router = APIRouter(prefix="/v2/snapshots", tags=["snapshots"], dependencies=[Depends(require_account)])
+router = APIRouter(
+    prefix="/v2/snapshots", tags=["snapshots"], dependencies=[Depends(require_account)], responses=AUTHENTICATED
+)
 
 IDENTIFIER = r"^[a-z0-9_]{1,128}$"
 Identifier = Annotated[str, Path(pattern=IDENTIFIER, description="e.g. enwiki_namespace_0")]
@@ -61,60 +63,66 @@ def _pointer(svc: Services, account: Account, kind: str, identifier: str) -> Lat
     raise ApiError(404, f"Not Found: no snapshot {identifier}")
 
 
-def _get_post(path: str):
+def _route(path: str, methods: tuple[str, ...], responses: dict):
+    """One route per method (each its own OpenAPI operation) for the same function; the responses are
+    documented by hand (the functions return their own Response: JSON, NDJSON or an archive)."""
+
     def register(function):
-        for method in ("GET", "POST"):
-            router.add_api_route(path, function, methods=[method])
+        for method in methods:
+            router.add_api_route(path, function, methods=[method], responses=responses, response_class=Response)
         return function
 
     return register
 
 
-def _get_head(path: str):
-    def register(function):
-        for method in ("GET", "HEAD"):
-            router.add_api_route(path, function, methods=[method])
-        return function
+def _list(path: str):
+    return _route(path, ("GET", "POST"), LIST)
 
-    return register
+
+def _entity(path: str):
+    return _route(path, ("GET", "POST"), ENTITY)
+
+
+def _download(path: str):
+    return _route(path, ("GET", "HEAD"), DOWNLOAD)
 
 
 # Structured Contents first: "structured-contents" must not be taken for a snapshot identifier.
 
 
-@_get_post("/structured-contents")
+@_list("/structured-contents")
 def structured_snapshots(request: Request, svc: Svc, account: Caller, query: Query) -> Response:
     return list_response(request, query, svc.snapshots.listing(STRUCTURED, _tier(account, STRUCTURED)))
 
 
-@_get_post("/structured-contents/{identifier}")
+@_entity("/structured-contents/{identifier}")
 def structured_snapshot(identifier: Identifier, svc: Svc, account: Caller, query: Query) -> Response:
     return entity_response(query, _pointer(svc, account, STRUCTURED, identifier).snapshot)
 
 
-@_get_head("/structured-contents/{identifier}/download")
+@_download("/structured-contents/{identifier}/download")
 def structured_snapshot_download(identifier: Identifier, request: Request, svc: Svc, account: Caller) -> Response:
     pointer = _pointer(svc, account, STRUCTURED, identifier)
     return serve(request, svc.snapshots.store, svc.snapshots.archive(pointer))
 
 
-@_get_post("")
+@_list("")
 def snapshots(request: Request, svc: Svc, account: Caller, query: Query) -> Response:
     return list_response(request, query, svc.snapshots.listing(ARTICLES, _tier(account, ARTICLES)))
 
 
-@_get_post("/{identifier}")
+@_entity("/{identifier}")
 def snapshot(identifier: Identifier, svc: Svc, account: Caller, query: Query) -> Response:
     return entity_response(query, _pointer(svc, account, ARTICLES, identifier).snapshot)
 
 
-@_get_head("/{identifier}/download")
+@_download("/{identifier}/download")
 def snapshot_download(identifier: Identifier, request: Request, svc: Svc, account: Caller) -> Response:
     pointer = _pointer(svc, account, ARTICLES, identifier)
     return serve(request, svc.snapshots.store, svc.snapshots.archive(pointer))
 
 
-@_get_post("/{identifier}/chunks")
+@_list("/{identifier}/chunks")
 def chunks(identifier: Identifier, request: Request, svc: Svc, account: Caller, query: Query) -> Response:
     pointer = _pointer(svc, account, ARTICLES, identifier)
     return list_response(request, query, [metadata for _, metadata in svc.snapshots.chunks(pointer)])
@@ -129,12 +137,12 @@ def _chunk(svc: Services, account: Account, identifier: str, chunk: str):
     raise ApiError(404, f"Not Found: {identifier} has no chunk {chunk}")
 
 
-@_get_post("/{identifier}/chunks/{chunk}")
+@_entity("/{identifier}/chunks/{chunk}")
 def chunk(identifier: Identifier, chunk: ChunkId, svc: Svc, account: Caller, query: Query) -> Response:
     return entity_response(query, _chunk(svc, account, identifier, chunk)[1])
 
 
-@_get_head("/{identifier}/chunks/{chunk}/download")
+@_download("/{identifier}/chunks/{chunk}/download")
 def chunk_download(identifier: Identifier, chunk: ChunkId, request: Request, svc: Svc, account: Caller) -> Response:
     entry, _ = _chunk(svc, account, identifier, chunk)
     return serve(request, svc.snapshots.store, svc.snapshots.chunk_download(entry))
