@@ -6,8 +6,7 @@ NDJSON listing, so its filters are exact matches on scalar paths (``in_language.
 ``namespace.identifier``) and ``fields`` is a projection by dotted path; at most 255 of each. The same
 semantics here, in Python over the listing's records (a listing has one line per snapshot: small).
 
-GET takes ``fields`` repeated or comma-separated, ``filters`` repeated as ``field:value`` (the value as text)
-and ``limit``.
+GET takes ``fields`` and ``filters`` (as ``field:value``, the value as text), each repeated, and ``limit``.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ MAX_ITEMS = 255
 _PATH = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 FIELD_PATH = rf"^{_PATH}$"
 Path = Annotated[str, Field(pattern=FIELD_PATH, max_length=4096)]
-# The query string's forms: `fields=a.b,c` (or repeated), `filters=a.b:value` (repeated).
-FieldsParam = Annotated[str, StringConstraints(pattern=rf"^{_PATH}(,{_PATH})*$", max_length=4096)]
+# The query string's forms: `fields=a.b` and `filters=a.b:value`, each repeated (at most 255 times).
+FieldsParam = Annotated[str, StringConstraints(pattern=FIELD_PATH, max_length=4096)]
 FilterParam = Annotated[str, StringConstraints(pattern=rf"^{_PATH}:.*$", max_length=4096)]
 Scalar = str | int | float | bool | None
 JSON_LITERALS = frozenset({"null", "true", "false"})
@@ -110,8 +109,14 @@ def _filters_from_params(values: list[str]) -> list[dict[str, Any]]:
 
 async def read_query(
     request: Request,
-    fields: Annotated[list[FieldsParam], Query(description="Dotted paths to return (repeated, or a,b)")] = [],  # noqa: B006
-    filters: Annotated[list[FilterParam], Query(description="Exact matches, `field:value` (repeated)")] = [],  # noqa: B006
+    # No default in the OpenAPI document (default_factory), and `limit` not nullable: a query string cannot
+    # carry a null, so the document describes what a client can send.
+    fields: Annotated[
+        list[FieldsParam], Query(default_factory=list, max_length=MAX_ITEMS, description="A dotted path (repeated)")
+    ],
+    filters: Annotated[
+        list[FilterParam], Query(default_factory=list, max_length=MAX_ITEMS, description="`field:value` (repeated)")
+    ],
     limit: Annotated[int, Query(ge=1, description="At most this many records")] = None,  # type: ignore[assignment]
 ) -> QueryModel:
     """The request's model: the JSON body of a POST (empty or ``null``: none), else the query string."""
@@ -120,7 +125,7 @@ async def read_query(
             body = (await request.body()).strip()
             if body and body != b"null":
                 return QueryModel.model_validate_json(body)
-        names = [name.strip() for value in fields for name in value.split(",") if name.strip()]
+        names = list(fields)
         if set(names) & JSON_LITERALS:  # `fields=null` is a client's null or false, not a field named so
             raise RequestValidationError(
                 [{"loc": ("query", "fields"), "msg": "not a field: null, true or false", "type": "value_error"}]
