@@ -55,6 +55,7 @@ def test_accounts_in_sqlite_under_wme_home(tmp_path):
     settings = Settings(home=tmp_path)
     store = AccountStore.open(settings)
     assert store.db.where == f"SQLite {tmp_path.resolve() / 'api' / 'accounts.sqlite3'}"
+    assert (tmp_path / "api").stat().st_mode & 0o777 == 0o700  # password hashes: the owner's only
     _exercise(store)
     # A second server process on the same home sees the same accounts.
     assert [a.name for a in AccountStore.open(settings).list()] == [a.name for a in store.list()]

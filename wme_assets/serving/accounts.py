@@ -66,7 +66,7 @@ class _Database:
 
 class _Sqlite(_Database):
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # password hashes: the owner's only
         self.path = path
         self.where = f"SQLite {path}"
         self._local = threading.local()  # one connection per thread: sqlite3 connections are not shared
