@@ -718,6 +718,13 @@ def accounts_disable(name: str = typer.Argument(..., help="The account to disabl
     typer.echo(f"disabled account {name}; its tokens no longer work")
 
 
+@accounts_app.command("enable")
+def accounts_enable(name: str = typer.Argument(..., help="The account to enable again.")) -> None:
+    """Enable a disabled account: it can log in again (the tokens it held before stay invalid)."""
+    _account_change(lambda store: store.enable(name))
+    typer.echo(f"enabled account {name}")
+
+
 @accounts_app.command("set-tier")
 def accounts_set_tier(
     name: str = typer.Argument(..., help="The account."),

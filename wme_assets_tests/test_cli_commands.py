@@ -120,3 +120,5 @@ def test_accounts_create_list_set_tier_and_disable(tmp_path, monkeypatch):
     assert unknown.exit_code == 2 and "no account named 'nobody'" in unknown.output
     rows = [line.split("\t")[:3] for line in invoke("accounts", "list").stdout.splitlines()]
     assert rows == [["alice", "paid", "disabled"], ["bob", "paid", "enabled"]]
+    assert invoke("accounts", "enable", "alice").stdout == "enabled account alice\n"
+    assert invoke("accounts", "list").stdout.startswith("alice\tpaid\tenabled\t")
