@@ -233,6 +233,24 @@ class Settings(BaseSettings):
     batch_retention_days: int = Field(
         default=7, ge=1, description="Days the hourly batches are kept (Wikimedia Enterprise keeps 2)."
     )
+    # ----- serving: the API of `wme serve` (wme_assets/serving/) -----
+    api_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret signing the API's access and refresh tokens (HS256). Unset: generated once and kept "
+        "in WME_HOME/api/secret (embedded only: servers sharing PostgreSQL must share a secret, so set it there).",
+    )
+    api_access_token_ttl: int = Field(default=86400, ge=1, description="Lifetime of an access token (s).")
+    api_refresh_token_ttl: int = Field(default=30 * 86400, ge=1, description="Lifetime of a refresh token (s).")
+    api_rate_limit: int = Field(
+        # Each ranged GET of a parallel download counts: the SDK's 20 MB ranges at 100 per second are 2 GB/s.
+        default=6000,
+        ge=1,
+        description="Requests per minute per account (each range of a download counts); above it, 429 with "
+        "Retry-After.",
+    )
+    api_login_attempts: int = Field(
+        default=10, ge=1, description="Failed logins per username and client address per 5 minutes."
+    )
 
     @field_validator("s3_prefix")
     @classmethod

@@ -98,3 +98,27 @@ def test_catalog_refresh_and_list_from_a_served_site_matrix(tmp_path, monkeypatc
     unknown = CliRunner().invoke(app, ["catalog", "list", "anpwiki"])
     assert unknown.exit_code == 2
     assert "'anpwiki' is not in Wikimedia's site matrix" in unknown.output
+
+
+def test_accounts_create_list_set_tier_and_disable(tmp_path, monkeypatch):
+    monkeypatch.setenv("WME_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WME_PG_HOST", raising=False)
+    runner = CliRunner()
+    created = runner.invoke(app, ["accounts", "create", "alice", "--tier", "paid"], input="a long password\n")
+    assert created.exit_code == 0, created.output
+    assert created.stdout == "created account alice (paid)\n" and "a long password" not in created.output
+    assert runner.invoke(app, ["accounts", "create", "bob"], input="another password\n").exit_code == 0
+    again = runner.invoke(app, ["accounts", "create", "alice"], input="a long password\n")
+    assert again.exit_code == 2 and "account 'alice' exists already" in again.output
+    short = runner.invoke(app, ["accounts", "create", "carol"], input="short\n")
+    assert short.exit_code == 2 and "too short" in short.output
+
+    assert invoke("accounts", "set-tier", "bob", "paid").stdout == "account bob is now paid\n"
+    assert "tier must be one of free, paid" in runner.invoke(app, ["accounts", "set-tier", "bob", "gold"]).output
+    assert invoke("accounts", "disable", "alice").stdout == "disabled account alice; its tokens no longer work\n"
+    unknown = runner.invoke(app, ["accounts", "disable", "nobody"])
+    assert unknown.exit_code == 2 and "no account named 'nobody'" in unknown.output
+    rows = [line.split("\t")[:3] for line in invoke("accounts", "list").stdout.splitlines()]
+    assert rows == [["alice", "paid", "disabled"], ["bob", "paid", "enabled"]]
+    assert invoke("accounts", "enable", "alice").stdout == "enabled account alice\n"
+    assert invoke("accounts", "list").stdout.startswith("alice\tpaid\tenabled\t")

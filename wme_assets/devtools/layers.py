@@ -2,10 +2,11 @@
 
 Arrows point down: a package imports only packages of lower layers (and itself). The record schema is at
 the bottom and imports nothing of ours; the stages (ingestion → enrichment → snapshots → publishing, and
-realtime and serving when they land) import the layers below them and the stages before them, never one
-after them; ``defs`` (Dagster) and the command line sit on top, and nothing imports ``devtools`` but the
-command line and the tests. The README's layout table is this module's output (``python -m
-wme_assets.devtools.layers``); a test keeps the two equal and fails on any import that breaks a rule.
+realtime) import the layers below them and the stages before them, never one after them; ``defs``
+(Dagster) and ``serving`` (the API) sit above the stages, beside each other, the command line on top, and
+nothing imports ``devtools`` but the command line and the tests. The README's layout table is this
+module's output (``python -m wme_assets.devtools.layers``); a test keeps the two equal and fails on any
+import that breaks a rule.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("snapshots",),
     ("publishing", "realtime"),
     ("instance", "run_health", "failures"),
-    ("defs",),
+    ("defs", "serving"),
     ("definitions",),
     ("pipeline", "backfill", "devtools"),
     ("submission",),
@@ -51,6 +52,7 @@ ROLES = {
     "run_health": "liveness of runs: worker tags, heartbeats, dead STARTED runs marked failed",
     "failures": "why something failed, in one line, and whether a retry can help",
     "defs": "Dagster definitions only, one folder per stage",
+    "serving": "the API (`wme serve`): Enterprise's auth, snapshot and metadata endpoints over published snapshots",
     "pipeline": "runs the jobs through the instance for the CLI",
     "backfill": "finds the failed partitions to re-run",
     "submission": "submits runs and backfills to the instance (its queue and daemon), follows them to the end",

@@ -55,6 +55,7 @@ class Project:
     site_name: str  # the site's own name for itself ("Wikipedia", "Wikcionario")
     closed: bool  # read-only: its dumps still exist and Enterprise still serves it
     namespaces: tuple[int, ...] = ARTICLE_NAMESPACES
+    language_autonym: str = ""  # the language's name in itself ("Deutsch"), where the site matrix has it
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def parse_site_matrix(response: dict[str, Any], *, source: str, fetched_at: str)
                 url=site["url"],
                 site_name=site.get("sitename", ""),
                 closed="closed" in site,  # formatversion 1 marks flags by the key's presence
+                language_autonym=language.get("name", ""),
             )
     for site in matrix.get("specials", []):
         if site.get("dbname") == COMMONS:

@@ -1,0 +1,69 @@
+"""The API application: Enterprise's auth, snapshot and metadata endpoints over what the pipeline published.
+
+:func:`create_app` builds it from the settings (and an object store, which the caller opens: ``wme serve``
+starts the embedded S3 server first when none is configured); :func:`serve` runs it under uvicorn. Public
+without a token: ``/v1/login``, ``/v1/token-refresh``, ``/v1/token-revoke``, ``/health`` and
+``/openapi.json``; every other route requires a bearer access token (a test walks the routes to keep it so).
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from wme_assets.serving import auth, metadata, snapshots
+from wme_assets.serving.accounts import AccountStore
+from wme_assets.serving.catalogue import CatalogSource
+from wme_assets.serving.errors import documented, install_error_handlers
+from wme_assets.serving.published import SnapshotReader
+from wme_assets.serving.query import known_parameters_only
+from wme_assets.serving.ratelimit import SlidingWindow
+from wme_assets.serving.services import LOGIN_WINDOW, REQUEST_WINDOW, Services
+from wme_assets.serving.tokens import TokenIssuer, signing_secret
+from wme_assets.settings import Settings
+from wme_assets.storage.object_store import ObjectStore
+from wme_assets.util.version import package_version
+
+PUBLIC_PATHS = frozenset({"/v1/login", "/v1/token-refresh", "/v1/token-revoke", "/health", "/openapi.json"})
+
+
+def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore | None = None) -> FastAPI:
+    app = FastAPI(
+        title="wme",
+        summary="Wikimedia Enterprise-compatible API over the snapshots wme publishes",
+        version=package_version(),
+        docs_url=None,  # no HTML pages: the API is JSON and archives; /openapi.json describes it
+        redoc_url=None,
+        dependencies=[Depends(known_parameters_only)],
+    )
+    app.state.services = Services(
+        settings=settings,
+        accounts=accounts or AccountStore.open(settings),
+        issuer=TokenIssuer(
+            signing_secret(settings),
+            access_ttl=settings.api_access_token_ttl,
+            refresh_ttl=settings.api_refresh_token_ttl,
+        ),
+        snapshots=SnapshotReader(store),
+        catalog=CatalogSource(settings),
+        login_limit=SlidingWindow(settings.api_login_attempts, LOGIN_WINDOW),
+        request_limit=SlidingWindow(settings.api_rate_limit, REQUEST_WINDOW),
+    )
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(snapshots.router)
+    app.include_router(metadata.router)
+
+    @app.get("/health", tags=["health"], responses=documented(422))
+    def health() -> dict[str, str]:
+        """Liveness, without a token: the process answers."""
+        return {"status": "ok"}
+
+    return app
+
+
+def serve(settings: Settings, store: ObjectStore, *, host: str, port: int) -> None:
+    """Run the API under uvicorn until interrupted. Its access log names method, path and status only (tokens
+    travel in headers and passwords in bodies, neither of which is logged)."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings, store), host=host, port=port, server_header=False, log_level="info")

@@ -1,0 +1,83 @@
+"""What the pipeline published, read for the API: listings, ``latest`` pointers, manifests.
+
+Everything goes through the snapshot layout (:mod:`wme_assets.snapshots.layout`): the listing
+``aggregations/{snapshots}/{snapshots}{sfx}.ndjson`` for the lists, the ``latest`` pointer for one
+snapshot's metadata and archive, and the dated manifest it names for the chunks. Pointers are re-read on
+every request (they move when a new snapshot verifies); a manifest is cached by its key and SHA-256, since a
+dated manifest is immutable once a pointer names it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from wme_assets.schema.manifest import LatestPointer
+from wme_assets.snapshots.layout import read_latest, snapshots_listing_key
+from wme_assets.snapshots.manifest import ChunkEntry, SnapshotManifest, chunk_metadata
+from wme_assets.storage.object_store import ObjectStore
+
+MANIFEST_CACHE = 64
+
+
+@dataclass(frozen=True)
+class Download:
+    """One published ``.tar.gz``: its key, size, MD5 (Enterprise's ``version``, our ETag) and file name."""
+
+    key: str
+    bytes: int
+    md5: str
+    filename: str
+
+
+class SnapshotReader:
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self._manifests: OrderedDict[tuple[str, str], SnapshotManifest] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def listing(self, kind: str, tier: str) -> list[dict[str, Any]]:
+        """The kind's listing for the tier, one snapshot object per line (none yet: empty)."""
+        key = self.store.key(snapshots_listing_key(tier, kind=kind))
+        if self.store.head(key) is None:
+            return []
+        return [orjson.loads(line) for line in self.store.read_bytes(key).splitlines() if line.strip()]
+
+    def pointer(self, kind: str, identifier: str, tier: str) -> LatestPointer | None:
+        return read_latest(self.store, identifier, tier, kind=kind)
+
+    def manifest(self, pointer: LatestPointer) -> SnapshotManifest:
+        cache_key = (pointer.manifest.key, pointer.manifest.sha256)
+        with self._lock:
+            if cache_key in self._manifests:
+                self._manifests.move_to_end(cache_key)
+                return self._manifests[cache_key]
+        manifest = SnapshotManifest.from_json(self.store.read_bytes(self.store.key(pointer.manifest.key)))
+        with self._lock:
+            self._manifests[cache_key] = manifest
+            while len(self._manifests) > MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
+        return manifest
+
+    def chunks(self, pointer: LatestPointer) -> list[tuple[ChunkEntry, dict[str, Any]]]:
+        """Each chunk of the pointer's snapshot with its Enterprise metadata object."""
+        manifest = self.manifest(pointer)
+        return [(chunk, chunk_metadata(manifest, chunk).to_dict()) for chunk in manifest.chunks]
+
+    @staticmethod
+    def archive(pointer: LatestPointer) -> Download:
+        return Download(
+            key=pointer.archive.key,
+            bytes=pointer.archive.bytes,
+            md5=pointer.archive.md5,
+            filename=f"{pointer.identifier}.tar.gz",
+        )
+
+    @staticmethod
+    def chunk_download(chunk: ChunkEntry) -> Download:
+        assert chunk.key is not None, "a published manifest names every chunk's key"
+        return Download(key=chunk.key, bytes=chunk.bytes, md5=chunk.md5, filename=f"{chunk.identifier}.tar.gz")
