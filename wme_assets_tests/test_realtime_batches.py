@@ -28,6 +28,7 @@ from wme_assets.realtime.status import realtime_status
 from wme_assets.realtime.update import update_project
 from wme_assets.schema.validate import record_validator
 from wme_assets.settings import Settings
+from wme_assets.snapshots.batches import apply_batch_retention, published_batch_hours
 from wme_assets.snapshots.layout import batch_key, batches_listing_key
 from wme_assets.snapshots.verify import verify_published
 from wme_assets.sources.action_api import ActionApiClient
@@ -199,6 +200,12 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     kept = export_batch(store, project, hour1, now=hour2_at + timedelta(hours=1))
     assert kept.kept_published == [0] and not kept.previous_known
     assert store.head(store.key(batch_key(hour1, f"{project}_namespace_0"))).sha256 == archive
+
+    # Retention: a week and a day later both hours are gone, batches and listings, and nothing else.
+    assert published_batch_hours(store) == [hour1, hour2]
+    removed = apply_batch_retention(store, project, keep_days=7, now=hour2_at + timedelta(days=8))
+    assert removed == [hour1, hour2]
+    assert not list(store.list(store.key("batches/"))) and not list(store.list(store.key("aggregations/batches/")))
 
 
 def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project():

@@ -43,15 +43,7 @@ DEFAULT_SWEEP_AGE = timedelta(hours=24)
 
 def _date_folders(store: ObjectStore, top: str) -> set[str]:
     """The ``YYYYMMDD`` folders directly under ``top`` (one delimited listing, not every object)."""
-    paginator = store.client.get_paginator("list_objects_v2")
-    prefix = store.key(top) + "/"
-    dates = set()
-    for page in paginator.paginate(Bucket=store.bucket, Prefix=prefix, Delimiter="/"):
-        for common in page.get("CommonPrefixes", []):
-            name = common["Prefix"][len(prefix) :].rstrip("/")
-            if is_yyyymmdd(name):
-                dates.add(name)
-    return dates
+    return {name for name in store.folders(store.key(top) + "/") if is_yyyymmdd(name)}
 
 
 def _dated_objects(store: ObjectStore, prefix: str) -> list[tuple[DatedKey, ObjectInfo]]:

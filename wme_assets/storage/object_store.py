@@ -311,6 +311,15 @@ class ObjectStore:
                     last_modified=item.get("LastModified"),
                 )
 
+    def folders(self, prefix: str) -> list[str]:
+        """The names of the folders directly under a full key prefix ending in ``/`` (one delimited listing:
+        S3 groups the keys itself, so a folder of many objects costs one entry, not a page per thousand)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        names = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            names += [common["Prefix"][len(prefix) :].rstrip("/") for common in page.get("CommonPrefixes", [])]
+        return sorted(names)
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
