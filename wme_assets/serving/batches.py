@@ -7,9 +7,10 @@ Paths as Enterprise's SDK (``modules/api/api_client.py``: ``batches/{%Y-%m-%d}/{
     GET|HEAD  /v2/batches/{YYYY-MM-DD}/{HH}/{identifier}/download    its .tar.gz (Range)
 
 Batches are sold to the paid tier: a free account gets 403. An hour older than the retention
-(``WME_BATCH_RETENTION_DAYS``), or without a listing (not exported yet, or nothing changed), is 404. The date,
-hour and identifier are checked against strict patterns, then the date and hour against the calendar (422),
-before any key is built from them, so a path parameter can name nothing outside ``batches/``.
+(``WME_BATCH_RETENTION_DAYS``), or without a listing (not exported yet, or nothing changed), is 404. A date,
+hour or identifier not of its pattern (``YYYY-MM-DD``, ``HH`` 00 to 23, ``[a-z0-9_]``) is 422, and a well-formed
+date not in the calendar (02-30) is 404, all before any key is built from them, so a path parameter can name
+nothing outside ``batches/``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ router = APIRouter(
     prefix="/v2/batches", tags=["batches"], dependencies=[Depends(require_account)], responses=AUTHENTICATED
 )
 
-Day = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The batch's day, YYYY-MM-DD (UTC)")]
-Hour = Annotated[str, Path(pattern=r"^\d{2}$", description="The batch's hour, HH (UTC, 00 to 23)")]
+DAY = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+HOUR = r"^([01]\d|2[0-3])$"
+Day = Annotated[str, Path(pattern=DAY, description="The batch's day, YYYY-MM-DD (UTC)")]
+Hour = Annotated[str, Path(pattern=HOUR, description="The batch's hour, HH (UTC, 00 to 23)")]
 Identifier = Annotated[str, Path(pattern=IDENTIFIER, description="e.g. enwiki_namespace_0")]
 Svc = Annotated[Services, Depends(services)]
 Caller = Annotated[Account, Depends(require_account)]
@@ -52,8 +55,8 @@ def _hour(svc: Services, account: Account, day: str, hour: str) -> str:
         raise ApiError(403, "Forbidden: hourly batches are for paid accounts")
     try:
         start = datetime.strptime(f"{day} {hour}", "%Y-%m-%d %H").replace(tzinfo=UTC)
-    except ValueError:
-        raise ApiError(422, f"Unprocessable Entity: {day}/{hour} is not an hour (YYYY-MM-DD/HH, UTC)") from None
+    except ValueError:  # well formed, but not in the calendar (02-30): no such hour, so no batches
+        raise ApiError(404, f"Not Found: {day} is not a day of the calendar") from None
     days = svc.settings.batch_retention_days
     if start < datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days):
         raise ApiError(404, f"Not Found: batches are kept {days} days; {day}/{hour} is older")
