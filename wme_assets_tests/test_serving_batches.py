@@ -194,7 +194,7 @@ def test_read_batch_sees_every_record_as_published(server, paid):
     assert deleted and all(r["namespace"]["identifier"] == 0 for r in deleted)
 
 
-def test_free_accounts_are_refused(server, free, tmp_path):
+def test_free_accounts_are_refused(server, free):
     for call in (lambda: free.get_batches(SECOND), lambda: free.get_batch(SECOND, ID),
                  lambda: free.head_batch(SECOND, ID)):  # fmt: skip
         with pytest.raises(APIStatusError) as refused:

@@ -30,7 +30,7 @@ from wme_assets.snapshots.layout import (
     snapshots_listing_key,
 )
 from wme_assets.snapshots.manifest import ChunkEntry, SnapshotManifest, chunk_metadata
-from wme_assets.storage.object_store import ObjectStore
+from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 
 MANIFEST_CACHE = 64
 
@@ -60,10 +60,8 @@ class SnapshotReader:
 
     def batch_listing(self, hour: str) -> list[dict[str, Any]] | None:
         """The batch objects of an hour (``YYYYMMDDHH``) from its listing; None when the hour has none."""
-        key = self.store.key(batches_listing_key(hour))
-        if self.store.head(key) is None:
-            return None
-        return [orjson.loads(line) for line in self.store.read_bytes(key).splitlines() if line.strip()]
+        data = self._read_if_there(batches_listing_key(hour))
+        return None if data is None else [orjson.loads(line) for line in data.splitlines() if line.strip()]
 
     def batch(self, hour: str, identifier: str) -> tuple[dict[str, Any], Download] | None:
         """One published batch of an hour: Enterprise's batch object and its archive; None when there is none."""
@@ -71,9 +69,21 @@ class SnapshotReader:
         archive = manifest.archive if manifest is not None and manifest.published is not None else None
         if archive is None or archive.key is None or archive.metadata is None:
             return None
-        metadata = orjson.loads(self.store.read_bytes(self.store.key(archive.metadata.key)))
+        metadata = self._read_if_there(archive.metadata.key)  # None: removed by retention since the manifest was read
+        if metadata is None:
+            return None
         download = Download(key=archive.key, bytes=archive.bytes, md5=archive.md5, filename=f"{identifier}.tar.gz")
-        return metadata, download
+        return orjson.loads(metadata), download
+
+    def _read_if_there(self, relative_key: str) -> bytes | None:
+        """The object's bytes; None when there is none (a failure to read one that is there is raised)."""
+        key = self.store.key(relative_key)
+        try:
+            return self.store.read_bytes(key)
+        except ObjectStoreError:
+            if self.store.head(key) is not None:
+                raise
+            return None
 
     def pointer(self, kind: str, identifier: str, tier: str) -> LatestPointer | None:
         return read_latest(self.store, identifier, tier, kind=kind)
