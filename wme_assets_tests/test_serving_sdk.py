@@ -17,6 +17,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -128,10 +130,11 @@ class Server:
         return httpx.get(f"{self.url}{path}", headers=headers, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def server(published, tmp_path_factory) -> Server:
-    home = tmp_path_factory.mktemp("serving-home")
-    env = _env(published, home)
+@contextmanager
+def running_server(store: ObjectStore, home: Path) -> Iterator[Server]:
+    """`wme serve` over ``store`` in a subprocess on loopback, with this module's accounts (made by `wme accounts
+    create`); stopped on exit, its log then checked for secrets. The batch tests run it over their own store."""
+    env = _env(store, home)
     for name, tier in (("paid-user", "paid"), ("free-user", "free"), ("other-user", "free"), ("contract", "paid")):
         created = wme(env, "accounts", "create", name, "--tier", tier, stdin=PASSWORD + "\n")
         assert created.returncode == 0, created.stderr
@@ -156,13 +159,19 @@ def server(published, tmp_path_factory) -> Server:
 
     try:
         wait_until(healthy, 60, "wme serve answers /health")
-        yield Server(url, env, published)
+        yield Server(url, env, store)
     finally:
         stop_process_group(process)
         log.close()
         # Nothing secret in the server's log: no password, no token, no secret.
         text = (home / "serve.log").read_text()
         assert PASSWORD not in text and SECRET not in text and not JWT.search(text)
+
+
+@pytest.fixture(scope="module")
+def server(published, tmp_path_factory) -> Iterator[Server]:
+    with running_server(published, tmp_path_factory.mktemp("serving-home")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -482,7 +491,7 @@ def test_metadata_endpoints_from_the_catalogue(paid):
 
 # ----- security --------------------------------------------------------------------------------------
 
-SAMPLE = {"identifier": ID, "chunk": "0"}
+SAMPLE = {"identifier": ID, "chunk": "0", "day": "2023-05-02", "hour": "10"}
 
 
 def test_no_endpoint_answers_without_a_token_but_the_public_ones(server):

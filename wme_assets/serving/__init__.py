@@ -4,8 +4,9 @@ A FastAPI application (``app.py``) run by uvicorn (``wme serve``), so that Enter
 SDKs first — work against wme by changing their base URLs only. One module per concern: accounts and their
 storage (``accounts.py``), signed tokens (``tokens.py``), the auth endpoints and the bearer check
 (``auth.py``), rate limits (``ratelimit.py``), Enterprise's ``fields``/``filters``/``limit`` model
-(``query.py``), the snapshot endpoints (``snapshots.py``) over what is published (``published.py``) with
-ranged downloads (``downloads.py``), the metadata endpoints (``metadata.py``) over the catalogue of projects
-(``catalogue.py``), Enterprise's error body (``errors.py``), JSON and NDJSON bodies (``responses.py``), and
-what every request reaches (``services.py``).
+(``query.py``), the snapshot endpoints (``snapshots.py``) and the hourly batch endpoints (``batches.py``)
+over what is published (``published.py``) with ranged downloads (``downloads.py``), the metadata endpoints
+(``metadata.py``) over the catalogue of projects (``catalogue.py``), Enterprise's error body (``errors.py``),
+JSON and NDJSON bodies and the routes of lists, entities and downloads (``responses.py``), and what every
+request reaches (``services.py``).
 """

@@ -1,10 +1,15 @@
-"""What the pipeline published, read for the API: listings, ``latest`` pointers, manifests.
+"""What the pipeline published, read for the API: listings, ``latest`` pointers, manifests, hourly batches.
 
 Everything goes through the snapshot layout (:mod:`wme_assets.snapshots.layout`): the listing
 ``aggregations/{snapshots}/{snapshots}{sfx}.ndjson`` for the lists, the ``latest`` pointer for one
 snapshot's metadata and archive, and the dated manifest it names for the chunks. Pointers are re-read on
 every request (they move when a new snapshot verifies); a manifest is cached by its key and SHA-256, since a
 dated manifest is immutable once a pointer names it.
+
+Hourly batches have their own layout (:mod:`wme_assets.snapshots.batches`): the hour's listing
+``aggregations/batches/{YYYY-MM-DD}/{HH}/batches.ndjson`` for the list, and for one batch its manifest
+``batches/{YYYY-MM-DD}/{HH}/{id}.manifest.json`` (a batch is published when its manifest is there), which names
+the archive and Enterprise's batch object beside it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,15 @@ from typing import Any
 import orjson
 
 from wme_assets.schema.manifest import LatestPointer
-from wme_assets.snapshots.layout import read_latest, snapshots_listing_key
+from wme_assets.snapshots.layout import (
+    batch_key,
+    batches_listing_key,
+    load_manifest,
+    read_latest,
+    snapshots_listing_key,
+)
 from wme_assets.snapshots.manifest import ChunkEntry, SnapshotManifest, chunk_metadata
-from wme_assets.storage.object_store import ObjectStore
+from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 
 MANIFEST_CACHE = 64
 
@@ -46,6 +57,33 @@ class SnapshotReader:
         if self.store.head(key) is None:
             return []
         return [orjson.loads(line) for line in self.store.read_bytes(key).splitlines() if line.strip()]
+
+    def batch_listing(self, hour: str) -> list[dict[str, Any]] | None:
+        """The batch objects of an hour (``YYYYMMDDHH``) from its listing; None when the hour has none."""
+        data = self._read_if_there(batches_listing_key(hour))
+        return None if data is None else [orjson.loads(line) for line in data.splitlines() if line.strip()]
+
+    def batch(self, hour: str, identifier: str) -> tuple[dict[str, Any], Download] | None:
+        """One published batch of an hour: Enterprise's batch object and its archive; None when there is none."""
+        manifest = load_manifest(self.store, batch_key(hour, identifier, "manifest"))
+        archive = manifest.archive if manifest is not None and manifest.published is not None else None
+        if archive is None or archive.key is None or archive.metadata is None:
+            return None
+        metadata = self._read_if_there(archive.metadata.key)  # None: removed by retention since the manifest was read
+        if metadata is None:
+            return None
+        download = Download(key=archive.key, bytes=archive.bytes, md5=archive.md5, filename=f"{identifier}.tar.gz")
+        return orjson.loads(metadata), download
+
+    def _read_if_there(self, relative_key: str) -> bytes | None:
+        """The object's bytes; None when there is none (a failure to read one that is there is raised)."""
+        key = self.store.key(relative_key)
+        try:
+            return self.store.read_bytes(key)
+        except ObjectStoreError:
+            if self.store.head(key) is not None:
+                raise
+            return None
 
     def pointer(self, kind: str, identifier: str, tier: str) -> LatestPointer | None:
         return read_latest(self.store, identifier, tier, kind=kind)

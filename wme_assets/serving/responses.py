@@ -1,11 +1,12 @@
-"""Lists as a JSON array, or as NDJSON when the client asks (``Accept: application/x-ndjson``)."""
+"""Lists as a JSON array, or as NDJSON when the client asks (``Accept: application/x-ndjson``); the routes of
+Enterprise's three kinds of endpoint (list, entity, download) with their documented responses."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 
 from wme_assets.serving.query import QueryModel, wants_ndjson
 
@@ -41,3 +42,29 @@ def list_response(request: Request, query: QueryModel, records: list[dict[str, A
 
 def entity_response(query: QueryModel, record: dict[str, Any]) -> Response:
     return json_response(query.project(record))
+
+
+def _route(router: APIRouter, path: str, methods: tuple[str, ...], responses: dict):
+    """One route per method (each its own OpenAPI operation) for the same function; the responses are
+    documented by hand (the functions return their own Response: JSON, NDJSON or an archive)."""
+
+    def register(function):
+        for method in methods:
+            router.add_api_route(path, function, methods=[method], responses=responses, response_class=Response)
+        return function
+
+    return register
+
+
+def list_route(router: APIRouter, path: str):
+    """``GET`` and ``POST`` (Enterprise's request model in the query string or the body) of a list."""
+    return _route(router, path, ("GET", "POST"), LIST)
+
+
+def entity_route(router: APIRouter, path: str):
+    return _route(router, path, ("GET", "POST"), ENTITY)
+
+
+def download_route(router: APIRouter, path: str):
+    """``GET`` and ``HEAD`` of an archive (:func:`wme_assets.serving.downloads.serve`)."""
+    return _route(router, path, ("GET", "HEAD"), DOWNLOAD)

@@ -30,7 +30,13 @@ from wme_assets.serving.auth import require_account
 from wme_assets.serving.downloads import serve
 from wme_assets.serving.errors import AUTHENTICATED, ApiError
 from wme_assets.serving.query import QueryModel, read_query
-from wme_assets.serving.responses import DOWNLOAD, ENTITY, LIST, entity_response, list_response
+from wme_assets.serving.responses import (
+    download_route,
+    entity_response,
+    entity_route,
+    list_response,
+    list_route,
+)
 from wme_assets.serving.services import Services, services
 
 router = APIRouter(
@@ -63,28 +69,16 @@ def _pointer(svc: Services, account: Account, kind: str, identifier: str) -> Lat
     raise ApiError(404, f"Not Found: no snapshot {identifier}")
 
 
-def _route(path: str, methods: tuple[str, ...], responses: dict):
-    """One route per method (each its own OpenAPI operation) for the same function; the responses are
-    documented by hand (the functions return their own Response: JSON, NDJSON or an archive)."""
-
-    def register(function):
-        for method in methods:
-            router.add_api_route(path, function, methods=[method], responses=responses, response_class=Response)
-        return function
-
-    return register
-
-
 def _list(path: str):
-    return _route(path, ("GET", "POST"), LIST)
+    return list_route(router, path)
 
 
 def _entity(path: str):
-    return _route(path, ("GET", "POST"), ENTITY)
+    return entity_route(router, path)
 
 
 def _download(path: str):
-    return _route(path, ("GET", "HEAD"), DOWNLOAD)
+    return download_route(router, path)
 
 
 # Structured Contents first: "structured-contents" must not be taken for a snapshot identifier.
