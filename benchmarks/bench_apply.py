@@ -21,60 +21,17 @@ import argparse
 import resource
 import tempfile
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wme_assets.devtools.mirror import XZTEXTFILTER_WIKIS
-from wme_assets.ingestion.dump_xml import DumpReader
-from wme_assets.ingestion.run import siteinfo_record
+from wme_assets.devtools.prefetched import PrefetchedRevisions, load
 from wme_assets.realtime.apply import apply_changes
-from wme_assets.realtime.events import EXPORTED_NAMESPACES, ChangeEvent
-from wme_assets.schema.page import Page
+from wme_assets.realtime.events import ChangeEvent
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-from wme_assets.sources.action_api import FetchedRevision, RevisionBatch
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import start_seaweedfs
-
-
-class PrefetchedRevisions:
-    """The revision source of the benchmark: revisions fetched before the clock started."""
-
-    def __init__(self, revisions: dict[int, FetchedRevision]) -> None:
-        self._revisions = revisions
-
-    def revisions(self, revision_ids: Iterable[int]) -> RevisionBatch:
-        batch = RevisionBatch()
-        for rev_id in revision_ids:
-            if rev_id in self._revisions:
-                batch.revisions[rev_id] = self._revisions[rev_id]
-            else:
-                batch.missing.add(rev_id)
-        return batch
-
-
-def fetched_from_dump(page: Page) -> FetchedRevision:
-    """A dump page's latest revision as the Action API client returns one."""
-    rev = page.latest
-    title = page.title.split(":", 1)[1] if page.ns and ":" in page.title else page.title
-    return FetchedRevision(
-        page_id=page.id, namespace=page.ns, title=title.replace(" ", "_"), is_redirect=False,
-        latest_revision_id=rev.id, revision_id=rev.id, parent_revision_id=rev.parent_id, timestamp=rev.timestamp,
-        user=rev.contributor_ip or rev.contributor_name, user_id=rev.contributor_id,
-        is_anonymous=bool(rev.contributor_ip), comment=rev.comment, text=rev.text, content_model=rev.model,
-        size=rev.size, sha1=rev.sha1, is_minor=rev.minor, tags=(), text_hidden=rev.text_deleted,
-        user_hidden=rev.contributor_deleted, comment_hidden=rev.comment_deleted,
-    )
-
-
-def load(path: Path) -> tuple[dict, list[FetchedRevision]]:
-    reader = DumpReader(path, keep_partial=True)  # the fixtures are cut mid-page: keep the complete ones
-    revisions = [
-        fetched_from_dump(page) for page in reader
-        if page.ns in EXPORTED_NAMESPACES and not page.is_redirect and page.redirect_target is None and page.latest
-    ]
-    return siteinfo_record(reader.siteinfo), revisions
 
 
 def cpu_seconds() -> float:

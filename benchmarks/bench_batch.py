@@ -26,9 +26,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench_apply import PrefetchedRevisions, load
-
 from wme_assets.devtools.mirror import XZTEXTFILTER_WIKIS
+from wme_assets.devtools.prefetched import PrefetchedRevisions, load
 from wme_assets.realtime.apply import apply_changes
 from wme_assets.realtime.batches import export_batch
 from wme_assets.realtime.events import ChangeEvent

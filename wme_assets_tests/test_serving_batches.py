@@ -3,7 +3,7 @@
 Once per module: the real bnwiki fixture dump's articles are applied to an empty article store as two hours'
 changes (the first hour creates half of them; the second creates the other half and deletes a fifth of the
 first hour's), each hour is exported by :func:`~wme_assets.realtime.batches.export_batch` as the ``hourly_batch``
-asset does, and `wme serve` runs over that store (the server and accounts of ``test_serving_sdk``). The SDK
+asset does, and `wme serve` runs over that store (the server and accounts of ``api_server``). The SDK
 lists, reads, heads, downloads and reads back the batches; the checks read the published manifests.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ import httpx
 import orjson
 import pytest
 
+from wme_assets.devtools.prefetched import PrefetchedRevisions, load  # real dump pages as fetched revisions
 from wme_assets.realtime.apply import apply_changes
 from wme_assets.realtime.batches import export_batch
 from wme_assets.realtime.events import ChangeEvent
@@ -26,18 +26,11 @@ from wme_assets.schema.validate import record_validator
 from wme_assets.snapshots.layout import batch_key, batches_listing_key, load_manifest
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets_tests.paths import FIXTURES, REPO_ROOT
+from wme_assets_tests.api_server import PROJECT, APIStatusError, Request, Server, _raw, _status, running_server
+from wme_assets_tests.paths import FIXTURES
 from wme_assets_tests.servers import new_test_store
-from wme_assets_tests.test_serving_sdk import PROJECT, Server, _raw, _status, running_server
 
 pytestmark = pytest.mark.integration
-
-if str(REPO_ROOT / "benchmarks") not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-
-from bench_apply import PrefetchedRevisions, load  # noqa: E402  (real dump pages as fetched revisions)
-from modules.api.api_client import Request  # noqa: E402  (the SDK, put on the path by test_serving_sdk)
-from modules.api.exceptions import APIStatusError  # noqa: E402
 
 DUMP = FIXTURES / "xztextfilter-truncated-dumps" / f"{PROJECT}-truncated-100k.xml.xz"
 QUIET = {"log": lambda _: None}
