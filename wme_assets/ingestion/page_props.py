@@ -99,20 +99,28 @@ class WikibaseItems(Mapping[int, str]):
         self._pages = array("q")
         self._numbers = array("q")
         self._other: dict[int, str] = {}
-        ascending = True
-        last = None
+        self._ascending = True
         for page_id, qid in items:
-            if last is not None and page_id <= last:
-                ascending = False
-            last = page_id
-            match = _QID.fullmatch(qid)
-            if match and len(match.group(1)) < 19:
-                self._pages.append(page_id)
-                self._numbers.append(int(match.group(1)))
-            else:
-                self._other[page_id] = qid
-        if not ascending:
+            self.add(page_id, qid)
+        self.finish()
+
+    def add(self, page_id: int, qid: str) -> None:
+        """Append one row while the mapping is built (then :meth:`finish`): for a reader that also does
+        something else with the rows it reads."""
+        if self._pages and page_id <= self._pages[-1]:
+            self._ascending = False
+        match = _QID.fullmatch(qid)
+        if match and len(match.group(1)) < 19:
+            self._pages.append(page_id)
+            self._numbers.append(int(match.group(1)))
+        else:
+            self._other[page_id] = qid
+
+    def finish(self) -> WikibaseItems:
+        if not self._ascending:
             self._sort_and_dedupe()
+            self._ascending = True
+        return self
 
     def _sort_and_dedupe(self) -> None:
         # Dumps are in primary-key order, so this only runs for hand-made input: a temporary list is fine.
