@@ -597,16 +597,28 @@ def mirror_add(
     date: str = typer.Argument(..., help="Run date YYYYMMDD"),
     export_xml: Path = typer.Argument(..., help="MediaWiki XML export (plain, bz2, gz or xz)."),
     parts: int = typer.Option(1, help="Split into this many parts, as the large wikis are."),
+    table: list[str] = typer.Option(
+        [], "--table", help="TABLE=FILE: a table's mysqldump (plain SQL or .sql.gz), e.g. categorylinks=cl.sql.gz"
+    ),
 ) -> None:
-    """Lay out one dumps run from an XML export: multistream bz2 + index, page_props, dumpstatus.json, sums."""
+    """Lay out one dumps run from an XML export: multistream bz2 + index, page_props (and any --table),
+    dumpstatus.json, sums."""
     from wme_assets.devtools.mirror import build_dumps_mirror
+    from wme_assets.ingestion.decompress import open_decompressed
     from wme_assets.pipeline import DAY_FORMS
     from wme_assets.util.dates import day_problem
 
     problem = day_problem(date)
     if problem:
         _fail(f"DATE must be {DAY_FORMS}. Got {date!r}: {problem}")
-    run = build_dumps_mirror(root, project, date, export_xml, parts=parts)
+    tables = {}
+    for spec in table:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            _fail(f"--table takes TABLE=FILE with an existing FILE; got {spec!r}")
+        with open_decompressed(Path(path)) as sql:
+            tables[name] = sql.read()
+    run = build_dumps_mirror(root, project, date, export_xml, parts=parts, tables=tables)
     typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
 
 
