@@ -604,7 +604,6 @@ def mirror_add(
     """Lay out one dumps run from an XML export: multistream bz2 + index, page_props (and any --table),
     dumpstatus.json, sums."""
     from wme_assets.devtools.mirror import build_dumps_mirror
-    from wme_assets.ingestion.decompress import open_decompressed
     from wme_assets.pipeline import DAY_FORMS
     from wme_assets.util.dates import day_problem
 
@@ -616,8 +615,7 @@ def mirror_add(
         name, sep, path = spec.partition("=")
         if not sep or not name or not Path(path).is_file():
             _fail(f"--table takes TABLE=FILE with an existing FILE; got {spec!r}")
-        with open_decompressed(Path(path)) as sql:
-            tables[name] = sql.read()
+        tables[name] = Path(path)
     run = build_dumps_mirror(root, project, date, export_xml, parts=parts, tables=tables)
     typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
 

@@ -183,7 +183,7 @@ def build_dumps_mirror(
     *,
     parts: int = 1,
     page_props: Mapping[int, str] | None = None,
-    tables: Mapping[str, bytes] | None = None,
+    tables: Mapping[str, bytes | os.PathLike[str]] | None = None,
     pages_per_stream: int = 100,
     in_progress_jobs: Iterable[str] = (),
     updated: str | None = None,
@@ -196,8 +196,9 @@ def build_dumps_mirror(
     ``page_props`` maps page id -> Wikidata QID (``wikibase_item`` rows); ``None`` or empty gives a valid
     dump with the table definition and no rows. ``tables`` maps more tables (``categorylinks``,
     ``templatelinks``, ``linktarget``, ``page_restrictions``, ``user_groups``, or ``page_props`` itself) to
-    their mysqldump SQL, written gzipped as ``{db}-{date}-{table}.sql.gz`` in the table's own job, as the dumps
-    site publishes them (:func:`.sql_tables.mysqldump_table` writes such SQL). Jobs named in
+    their mysqldump SQL (bytes, or a file: plain or compressed), written gzipped as
+    ``{db}-{date}-{table}.sql.gz`` in the table's own job, as the dumps site publishes them
+    (:func:`.sql_tables.mysqldump_table` writes such SQL). Jobs named in
     ``in_progress_jobs`` get status ``in-progress`` in dumpstatus.json, with their files listed without
     checksums and left out of the sums files, as on the dumps site while a job runs. ``updated``
     ("YYYY-MM-DD HH:MM:SS") defaults to midnight of the dump date, so a rebuild gives identical bytes.
@@ -233,6 +234,12 @@ def build_dumps_mirror(
     written: list[tuple[str, Path]] = []  # (job, path) in the order the real run produces them
 
     # Tables are dumped first in a real run.
+    for table, sql in tables.items():
+        if not isinstance(sql, bytes):  # a file, plain or compressed
+            from wme_assets.ingestion.decompress import open_decompressed
+
+            with open_decompressed(sql) as stream:
+                tables[table] = stream.read()
     page_props_path = run_dir / f"{prefix}page_props.sql.gz"
     page_props_sql = tables.pop("page_props", None) or _page_props_sql(dbname, page_props or {}, updated)
     page_props_path.write_bytes(_gzip_bytes(page_props_sql))
