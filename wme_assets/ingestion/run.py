@@ -144,6 +144,10 @@ def ingest_pages(
         for table, reason in skipped.items():
             log(f"table {table} skipped: {reason}")
         for table, name in sorted(found.items()):
+            if store.head(store.key(raw_key(project, date, name))) is None:  # raw zone fetched by an older wme
+                skipped[table] = f"{name} is not in the raw zone (re-run raw_dump_files to fetch it)"
+                log(f"table {table} skipped: {skipped[table]}")
+                continue
             path = store.download_file(store.key(raw_key(project, date, name)), tmp_dir / name)
             try:
                 ingested.append(ingest_table(path, table, tmp_dir / "tables" / f"{table}.parquet", name=name))
