@@ -38,9 +38,9 @@ from .sql_dump import SqlTableDump
 
 __all__ = ["PAGE_PROPS", "TABLES", "IngestedTable", "TableSpec", "ingest_table", "table_files"]
 
-# The page properties the articles take (wikibase_item goes into the page store itself).
+# The page properties the articles take (wikibase_item goes into the page store itself). Not ``hiddencat``:
+# Enterprise's categories carry no hidden flag and list hidden categories with the others.
 PAGE_PROPS = (
-    "hiddencat",  # the category page is a hidden category
     "page_image_free",  # PageImages: the main image, a free file
     "page_image",  # PageImages: the main image, a non-free file
     "wikibase-shortdesc",  # the short description
