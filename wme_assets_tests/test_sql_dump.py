@@ -112,6 +112,12 @@ def test_malformed_statements(body, message):
     assert info.value.offset >= at and info.value.last_page_id == 9
 
 
+def test_an_unclosed_table_definition_is_refused():
+    sql = b"CREATE TABLE `user_groups` (\n  `ug_user` int NOT NULL,\nINSERT INTO `user_groups` VALUES (1,'bot');\n"
+    with pytest.raises(SqlDumpParseError, match="CREATE TABLE of user_groups does not end before its rows"):
+        _read(sql + b"-- Dump completed\n", "user_groups", ("ug_user",))
+
+
 def test_another_tables_definition_is_not_taken():
     other = mysqldump_table("enwiki", "linktarget", [], COMPLETED).split(b"\n-- Dump completed")[0]
     sql = other + b"\nINSERT INTO `templatelinks` VALUES (1,2,3);\n-- Dump completed\n"

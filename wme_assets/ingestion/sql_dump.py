@@ -403,7 +403,9 @@ class SqlTableDump:
             if not buf.available():
                 return False
             data, pos = buf.data, buf.pos
-            if _INSERT_START.match(data, pos) and not self._in_definition:
+            if _INSERT_START.match(data, pos):
+                if self._in_definition:
+                    raise self._error(f"the CREATE TABLE of {self.table} does not end before its rows", pos)
                 return True
             newline = data.find(b"\n", pos)
             if newline < 0 and not buf.eof:
