@@ -29,7 +29,9 @@ __all__ = ["JOIN_MEMORY", "TablesJoin", "join_tables", "table_rows"]
 
 JOIN_MEMORY = "128MB"
 JOIN_THREADS = 2
-_SCAN_ROWS = 65_536
+# Joined rows decoded at a time: a page's lists run to hundreds of titles (templates and modules), so a
+# small batch keeps the driver's memory flat.
+_SCAN_ROWS = 1024
 
 
 @dataclass
