@@ -624,11 +624,12 @@ def mirror_add(
 def mirror_fixtures(
     root: Path = typer.Argument(..., help="Mirror directory to create."),
     fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The shared real-data fixtures."),
+    tables: bool = typer.Option(False, "--tables", help="Give the enwiki run the SQL tables its records show."),
 ) -> None:
     """Build a mirror of 8 wikis from the real-data fixtures (7 dump excerpts and enwiki records)."""
     from wme_assets.devtools.mirror import build_fixture_mirror
 
-    for run in build_fixture_mirror(root, fixtures):
+    for run in build_fixture_mirror(root, fixtures, tables=tables):
         typer.echo(f"{run.dbname} {run.date}: {run.page_count} pages")
     typer.echo(f"use it with: WME_DUMPS_URL={root.resolve().as_uri()}")
 

@@ -6,8 +6,10 @@ ordinals over several page store files. The real tables of a real MediaWiki go t
 
 from __future__ import annotations
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from wme_assets.enrichment.tables_join import join_tables, table_rows
 from wme_assets.ingestion.tables import TABLES
@@ -82,3 +84,41 @@ def test_join_gathers_each_pages_fields_in_page_store_order(tmp_path):
         5: {"description": "Short", "disambiguation": False, "noindex": False},  # page 12
     }
     assert joined.pages == 4 and joined.counts["categories"] == 2
+
+
+@pytest.mark.integration
+def test_enterprise_records_tables_through_the_chain(object_store, tmp_path):
+    """The enwiki run of the fixture mirror with the tables its Enterprise records show (production's own
+    categories, templates, protection, main image and editors' groups), ingested and enriched."""
+    from wme_assets.devtools.mirror import (
+        build_dumps_mirror,
+        enterprise_dump_date,
+        export_xml_from_enterprise_records,
+        read_enterprise_records,
+        tables_from_enterprise_records,
+    )
+    from wme_assets.enrichment.run import enrich_pages
+    from wme_assets.storage.article_store import iter_current_articles
+    from wme_assets_tests.chain import ingest_from_mirror
+    from wme_assets_tests.paths import FIXTURES
+
+    records = read_enterprise_records(FIXTURES / "wme-articles" / "enwiki")
+    date = enterprise_dump_date(records)
+    tables = tables_from_enterprise_records(records, dbname="enwiki", completed="2025-02-01  0:00:00")
+    build_dumps_mirror(tmp_path, "enwiki", date, export_xml_from_enterprise_records(records, dbname="enwiki"),
+                       tables=tables)
+    ingest_from_mirror(object_store, tmp_path, "enwiki", date)
+    enrich_pages(object_store, "enwiki", date, run_id="tables", workers=1, log=lambda _: None)
+    articles = {pid: orjson.loads(line)
+                for pid, line in iter_current_articles(object_store, "enwiki", cache_dir=tmp_path / "cache")}
+    for record in records:
+        article = articles[record["identifier"]]
+        names = {c["name"] for c in article["categories"]}
+        assert {c["name"] for c in record["categories"]} <= names, record["name"]
+        assert {t["name"] for t in article["templates"]} == {t["name"] for t in record["templates"]}
+        assert article.get("protection", []) == record.get("protection", [])
+        assert article["image"]["content_url"] == record["image"]["content_url"]
+        assert article["main_entity"]["identifier"] == record["main_entity"]["identifier"]
+        editor, theirs = article["version"]["editor"], record["version"]["editor"]
+        assert set(editor["groups"]) == set(theirs["groups"]) - {"autoconfirmed"}
+        assert editor.get("is_bot", False) == theirs.get("is_bot", False)

@@ -51,6 +51,7 @@ from .enterprise import (
     mediawiki_sha1,
     page_props_from_enterprise_records,
     read_enterprise_records,
+    tables_from_enterprise_records,
 )
 from .fixtures import XZTEXTFILTER_DATE, XZTEXTFILTER_WIKIS, build_fixture_mirror
 from .multistream import MultistreamWriteResult, _read_export, complete_pages_xml, write_multistream
@@ -85,5 +86,6 @@ __all__ = [
     "page_props_from_enterprise_records",
     "read_enterprise_records",
     "table_columns",
+    "tables_from_enterprise_records",
     "write_multistream",
 ]
