@@ -64,7 +64,7 @@ def test_join_gathers_each_pages_fields_in_page_store_order(tmp_path):
             {"ug_user": 300, "ug_group": "rollbacker", "ug_expiry": "20200101000000"}]),
     }
     joined = join_tables(files, tables, NAMES, (0, 14), tmp_path / "join", date="20230501")
-    rows = dict(table_rows(joined.path))
+    rows = dict(table_rows(joined))
     assert joined.present == tuple(sorted(tables))
     assert rows == {
         0: {  # page 5
@@ -79,11 +79,11 @@ def test_join_gathers_each_pages_fields_in_page_store_order(tmp_path):
         4: {  # page 11: its protection expired, its editor's group too; a category id that is not a category
             # and a template id linktarget does not have are left out
             "templates": ["Main page"],
-            "image_free": "X.jpg", "disambiguation": False, "noindex": True,
+            "image_free": "X.jpg", "noindex": True,
         },
-        5: {"description": "Short", "disambiguation": False, "noindex": False},  # page 12
+        5: {"description": "Short"},  # page 12
     }
-    assert joined.pages == 4 and joined.counts["categories"] == 2
+    assert joined.counts == {"categories": 2, "templates": 2, "protection": 1, "props": 2, "editor_groups": 1}
 
 
 @pytest.mark.integration

@@ -509,10 +509,10 @@ def _join_tables(pool, store, manifest, files, namespaces, work_dir: Path, date:
     siteinfo_namespaces = (manifest.get("siteinfo") or {}).get("namespaces", {})
     names = {int(ns): info.get("name") or "" for ns, info in siteinfo_namespaces.items()}
     joined = pool.submit(join_tables, files, local, names, namespaces, work_dir / "join", date=date).result()
-    log(f"tables {', '.join(joined.present)} joined: {joined.pages} pages, {joined.counts}")
+    log(f"tables {', '.join(joined.present)} joined: pages with each field {joined.counts}")
     for name, reason in sorted((manifest.get("tables_skipped") or {}).items()):
         log(f"table {name} not in this run's page store: {reason}")
-    return joined.present, table_rows(joined.path)
+    return joined.present, table_rows(joined)
 
 
 def _already_built(store, project, date, fingerprint, result: EnrichResult) -> bool:

@@ -1,8 +1,8 @@
 """The run's SQL tables joined to the pages, on disk: what MediaWiki itself recorded of each page.
 
 The page store holds the run's tables beside its pages (:mod:`wme_assets.ingestion.tables`). This join
-gathers, per eligible page, in one DuckDB pass with a bounded memory limit (spilling to disk, as the
-redirect join does):
+gathers, per eligible page, in DuckDB with a bounded memory limit (spilling to disk, as the redirect join
+does):
 
 - ``categories``: the titles of ``categorylinks`` (names in the row, or ids into ``linktarget``);
 - ``templates``: every page ``templatelinks`` records as transcluded, at any depth (either shape);
@@ -11,12 +11,14 @@ redirect join does):
 - ``editor_groups``: the ``user_groups`` of the revision's editor not expired at the dump's date.
 
 Titles come out as full titles in the wiki's own namespace names (``Thể loại:Foo bar``). The result is one
-Parquet file, one row per page with anything to say, sorted by the page's ordinal in the page store
-(:func:`table_rows` streams it back in that order, to be merged with the pages as the redirects are).
+Parquet file of narrow rows per field group, sorted by the page's ordinal in the page store
+(:func:`table_rows` merges them back into one record per page, in that order, to be merged with the pages
+as the redirects are).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,19 +31,22 @@ __all__ = ["JOIN_MEMORY", "TablesJoin", "join_tables", "table_rows"]
 
 JOIN_MEMORY = "128MB"
 JOIN_THREADS = 2
-# Joined rows decoded at a time: a page's lists run to hundreds of titles (templates and modules), so a
-# small batch keeps the driver's memory flat.
-_SCAN_ROWS = 1024
+_SCAN_ROWS = 16_384  # joined rows (one title, or one page's props) decoded at a time
 
 
 @dataclass
 class TablesJoin:
-    """Where the joined rows are, which tables the run had, and how many rows each gave the articles."""
+    """Where the joined rows are, which tables the run had, and how many pages each field was found for.
 
-    path: Path
+    ``paths`` maps each field group to a Parquet file of narrow rows sorted by the page's ordinal: ``(ord,
+    value)`` for the lists (``categories``, ``templates``, ``editor_groups``), ``(ord, type, level, expiry)``
+    for ``protection``, ``(ord, image_free, image, description, disambiguation, noindex)`` for ``props``.
+    """
+
+    work_dir: Path
     present: tuple[str, ...]  # the tables joined (the run's), sorted
-    pages: int = 0  # rows of ``path``: pages with anything from the tables
-    counts: dict[str, int] = field(default_factory=dict)  # pages given each field
+    paths: dict[str, Path] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # pages given each field group
 
 
 def _dump_timestamp(date: str) -> str:
@@ -64,11 +69,13 @@ def join_tables(
     A page is eligible when it is not a redirect and its namespace is in ``namespaces``; its ordinal is its
     row number over ``files`` in order. ``namespace_names`` (namespace -> local name, '' for the main
     namespace) makes titles; ``date`` (YYYYMMDD) decides which restrictions and group memberships had expired.
+    Each field group is joined, then sorted, in two steps of narrow rows (no lists): one pipeline doing both,
+    or sorting rows that carry lists, needs far more memory than the limit.
     """
     import duckdb
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    result = TablesJoin(work_dir / "tables.parquet", tuple(sorted(tables)))
+    result = TablesJoin(work_dir, tuple(sorted(tables)))
     database = work_dir / "tables.duckdb"
     con = duckdb.connect(
         str(database),
@@ -84,74 +91,51 @@ def join_tables(
         con.execute("CREATE TABLE ns (ns INTEGER, prefix VARCHAR)")
         con.executemany("INSERT INTO ns VALUES (?, ?)", [(int(n), name) for n, name in namespace_names.items()])
         source = {name: f"read_parquet({sql_literal(str(path))})" for name, path in tables.items()}
-        expiry_ok = "({col} IS NULL OR {col} = 'infinity' OR {col} > " + sql_literal(_dump_timestamp(date)) + ")"
-        joins, columns = [], []
-
+        not_expired = "({col} IS NULL OR {col} = 'infinity' OR {col} > " + sql_literal(_dump_timestamp(date)) + ")"
         # a full title in the wiki's namespace names (the namespace's row joined as ``ns``)
         title = ("CASE WHEN coalesce(ns.prefix, '') = '' THEN replace(l.title, '_', ' ') "
                  "ELSE ns.prefix || ':' || replace(l.title, '_', ' ') END")
-
-        links = _links(source)
-        if "categorylinks" in links:
-            con.execute(
-                f"CREATE TABLE categories AS SELECT l.page, list(DISTINCT {title}) AS names "
-                f"FROM ({links['categorylinks']}) l LEFT JOIN ns ON ns.ns = l.ns "
-                "WHERE l.page IN (SELECT page_id FROM pages) GROUP BY l.page"
+        queries: dict[str, tuple[str, str]] = {}  # field group -> (query, sort key)
+        for group, links in _links(source).items():
+            queries[group] = (
+                f"SELECT DISTINCT p.ord, {title} AS value FROM pages p JOIN ({links}) l ON l.page = p.page_id "
+                "LEFT JOIN ns ON ns.ns = l.ns",
+                "ord, value",
             )
-            joins.append("LEFT JOIN categories c ON c.page = p.page_id")
-            columns.append("list_sort(c.names) AS categories")
-        if "templatelinks" in links:
-            con.execute(
-                f"CREATE TABLE templates AS SELECT l.page, list(DISTINCT {title}) AS names "
-                f"FROM ({links['templatelinks']}) l LEFT JOIN ns ON ns.ns = l.ns "
-                "WHERE l.page IN (SELECT page_id FROM pages) GROUP BY l.page"
-            )
-            joins.append("LEFT JOIN templates t ON t.page = p.page_id")
-            columns.append("list_sort(t.names) AS templates")
         if "page_restrictions" in source:
-            con.execute(
-                "CREATE TABLE protection AS SELECT pr_page AS page, "
-                "list({'type': pr_type, 'level': pr_level, 'expiry': coalesce(pr_expiry, 'infinity')} "
-                "ORDER BY pr_type) AS items "
-                f"FROM {source['page_restrictions']} WHERE {expiry_ok.format(col='pr_expiry')} "
-                "AND pr_page IN (SELECT page_id FROM pages) GROUP BY pr_page"
+            queries["protection"] = (
+                "SELECT p.ord, pr_type AS type, pr_level AS level, coalesce(pr_expiry, 'infinity') AS expiry "
+                f"FROM pages p JOIN {source['page_restrictions']} r ON r.pr_page = p.page_id "
+                f"WHERE {not_expired.format(col='pr_expiry')}",
+                "ord, type, level",
             )
-            joins.append("LEFT JOIN protection r ON r.page = p.page_id")
-            columns.append("r.items AS protection")
         if "page_props" in source:
-            con.execute(
-                "CREATE TABLE props AS SELECT pp_page AS page, "
+            queries["props"] = (
+                "SELECT p.ord, "
                 "max(pp_value) FILTER (WHERE pp_propname = 'page_image_free') AS image_free, "
                 "max(pp_value) FILTER (WHERE pp_propname = 'page_image') AS image, "
                 "max(pp_value) FILTER (WHERE pp_propname = 'wikibase-shortdesc') AS description, "
                 "bool_or(pp_propname = 'disambiguation') AS disambiguation, "
                 "bool_or(pp_propname = 'noindex') AS noindex "
-                f"FROM {source['page_props']} WHERE pp_page IN (SELECT page_id FROM pages) GROUP BY pp_page"
+                f"FROM pages p JOIN {source['page_props']} pp ON pp.pp_page = p.page_id GROUP BY p.ord",
+                "ord",
             )
-            joins.append("LEFT JOIN props pp ON pp.page = p.page_id")
-            columns += ["pp.image_free", "pp.image", "pp.description", "pp.disambiguation", "pp.noindex"]
         if "user_groups" in source:
-            con.execute(
-                "CREATE TABLE groups AS SELECT ug_user AS user_id, list(DISTINCT ug_group) AS names "
-                f"FROM {source['user_groups']} WHERE {expiry_ok.format(col='ug_expiry')} GROUP BY ug_user"
+            queries["editor_groups"] = (
+                "SELECT DISTINCT p.ord, ug_group AS value "
+                f"FROM pages p JOIN {source['user_groups']} g ON g.ug_user = p.contributor_id "
+                f"WHERE {not_expired.format(col='ug_expiry')}",
+                "ord, value",
             )
-            joins.append("LEFT JOIN groups g ON g.user_id = p.contributor_id")
-            columns.append("list_sort(g.names) AS editor_groups")
-        if not columns:
-            columns.append("NULL AS nothing")
-        selected = [c.rsplit(" AS ", 1)[-1].split(".")[-1] for c in columns]
-        con.execute(
-            f"CREATE TABLE joined AS SELECT p.ord, {', '.join(columns)} FROM pages p {' '.join(joins)}"
-        )
-        con.execute("DROP TABLE pages")
-        con.execute(f"DELETE FROM joined WHERE {' AND '.join(f'{c} IS NULL' for c in selected)}")
-        result.pages = con.execute("SELECT count(*) FROM joined").fetchone()[0]
-        for column in selected:
-            result.counts[column] = con.execute(f"SELECT count({column}) FROM joined").fetchone()[0]
-        con.execute(
-            f"COPY (SELECT * FROM joined ORDER BY ord) TO {sql_literal(str(result.path))} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
+        for group, (query, order) in queries.items():
+            con.execute(f"CREATE TABLE joined AS {query}")
+            result.counts[group] = con.execute("SELECT count(DISTINCT ord) FROM joined").fetchone()[0]
+            result.paths[group] = work_dir / f"{group}.parquet"
+            con.execute(
+                f"COPY (SELECT * FROM joined ORDER BY {order}) TO {sql_literal(str(result.paths[group]))} "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+            con.execute("DROP TABLE joined")
     finally:
         con.close()
         database.unlink(missing_ok=True)
@@ -182,23 +166,52 @@ def _links(source: Mapping[str, str]) -> dict[str, str]:
                  "WHERE cl_to IS NOT NULL")
         ids = (f"SELECT cl_from AS page, 14 AS ns, lt_title AS title FROM {source['categorylinks']} "
                f"JOIN {lt} ON lt_id = cl_target_id WHERE cl_to IS NULL AND lt_namespace = 14") if lt else None
-        links["categorylinks"] = names + (f" UNION ALL {ids}" if ids else "")
+        links["categories"] = names + (f" UNION ALL {ids}" if ids else "")
     if "templatelinks" in source:
         names = (f"SELECT tl_from AS page, tl_namespace AS ns, tl_title AS title FROM {source['templatelinks']} "
                  "WHERE tl_title IS NOT NULL")
         ids = (f"SELECT tl_from AS page, lt_namespace AS ns, lt_title AS title FROM {source['templatelinks']} "
                f"JOIN {lt} ON lt_id = tl_target_id WHERE tl_title IS NULL") if lt else None
-        links["templatelinks"] = names + (f" UNION ALL {ids}" if ids else "")
+        links["templates"] = names + (f" UNION ALL {ids}" if ids else "")
     return links
 
 
-def table_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """``(page ordinal, fields)`` from a :class:`TablesJoin` file, in order; fields without a value left out."""
-    last = -1
+_LISTS = ("categories", "templates", "editor_groups")
+
+
+def _grouped(group: str, path: Path) -> Iterator[tuple[int, str, object]]:
+    """``(ord, group, value)`` per page of one field group's file, in page order: a list of the values, the
+    list of protections, or the props' fields."""
+    current, items = -1, []
     for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=_SCAN_ROWS):
         for row in batch.to_pylist():
             ordinal = row.pop("ord")
-            if ordinal <= last:
-                raise ValueError(f"{path}: joined tables are not sorted by page ({ordinal} after {last})")
-            last = ordinal
-            yield ordinal, {k: v for k, v in row.items() if v is not None}
+            if ordinal != current:
+                if ordinal < current:
+                    raise ValueError(f"{path}: joined rows are not sorted by page ({ordinal} after {current})")
+                if items:
+                    yield current, group, items
+                current, items = ordinal, []
+            items.append(row["value"] if group in _LISTS else row)
+    if items:
+        yield current, group, items
+
+
+def table_rows(join: TablesJoin) -> Iterator[tuple[int, dict]]:
+    """``(page ordinal, fields)`` of every page the tables say anything of, in page order: ``categories``,
+    ``templates``, ``editor_groups`` (lists of titles or names), ``protection`` (list of ``{type, level,
+    expiry}``), and of ``page_props`` the fields that have a value (``image_free``, ``image``,
+    ``description``, ``disambiguation``, ``noindex``)."""
+    streams = [_grouped(group, path) for group, path in sorted(join.paths.items())]
+    current, fields = -1, {}
+    for ordinal, group, value in heapq.merge(*streams, key=lambda item: item[0]):
+        if ordinal != current:
+            if fields:
+                yield current, fields
+            current, fields = ordinal, {}
+        if group == "props":
+            fields.update({k: v for k, v in value[0].items() if v is not None and v is not False})
+        else:
+            fields[group] = value
+    if fields:
+        yield current, fields
