@@ -597,8 +597,12 @@ def mirror_add(
     date: str = typer.Argument(..., help="Run date YYYYMMDD"),
     export_xml: Path = typer.Argument(..., help="MediaWiki XML export (plain, bz2, gz or xz)."),
     parts: int = typer.Option(1, help="Split into this many parts, as the large wikis are."),
+    table: list[str] = typer.Option(
+        [], "--table", help="TABLE=FILE: a table's mysqldump (plain SQL or .sql.gz), e.g. categorylinks=cl.sql.gz"
+    ),
 ) -> None:
-    """Lay out one dumps run from an XML export: multistream bz2 + index, page_props, dumpstatus.json, sums."""
+    """Lay out one dumps run from an XML export: multistream bz2 + index, page_props (and any --table),
+    dumpstatus.json, sums."""
     from wme_assets.devtools.mirror import build_dumps_mirror
     from wme_assets.pipeline import DAY_FORMS
     from wme_assets.util.dates import day_problem
@@ -606,7 +610,13 @@ def mirror_add(
     problem = day_problem(date)
     if problem:
         _fail(f"DATE must be {DAY_FORMS}. Got {date!r}: {problem}")
-    run = build_dumps_mirror(root, project, date, export_xml, parts=parts)
+    tables = {}
+    for spec in table:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            _fail(f"--table takes TABLE=FILE with an existing FILE; got {spec!r}")
+        tables[name] = Path(path)
+    run = build_dumps_mirror(root, project, date, export_xml, parts=parts, tables=tables)
     typer.echo(f"{run.run_dir}: {run.page_count} pages in {len(run.files)} files")
 
 
@@ -614,11 +624,12 @@ def mirror_add(
 def mirror_fixtures(
     root: Path = typer.Argument(..., help="Mirror directory to create."),
     fixtures: Path = typer.Option(Path("../shared/fixtures"), help="The shared real-data fixtures."),
+    tables: bool = typer.Option(False, "--tables", help="Give the enwiki run the SQL tables its records show."),
 ) -> None:
     """Build a mirror of 8 wikis from the real-data fixtures (7 dump excerpts and enwiki records)."""
     from wme_assets.devtools.mirror import build_fixture_mirror
 
-    for run in build_fixture_mirror(root, fixtures):
+    for run in build_fixture_mirror(root, fixtures, tables=tables):
         typer.echo(f"{run.dbname} {run.date}: {run.page_count} pages")
     typer.echo(f"use it with: WME_DUMPS_URL={root.resolve().as_uri()}")
 

@@ -160,13 +160,16 @@ $wgJobRunRate = 0;  # no job runs at the end of web requests: deterministic late
         time.sleep(0.1)
     timings["serve_s"] = time.monotonic() - t0
 
-    # importDump renumbers revisions: read the ids back, by title
-    reply = requests.get(api, params={"action": "query", "prop": "revisions", "rvprop": "ids",
-                                      "titles": "|".join(wikitext), "format": "json", "formatversion": "2"},
-                         timeout=30).json()
-    revisions = {
-        page["title"]: page["revisions"][0]["revid"] for page in reply["query"]["pages"] if "revisions" in page
-    }
+    # importDump renumbers revisions: read the ids back, by title (50 titles a query, the API's limit)
+    revisions = {}
+    titles = list(wikitext)
+    for start in range(0, len(titles), 50):
+        reply = requests.get(api, params={"action": "query", "prop": "revisions", "rvprop": "ids",
+                                          "titles": "|".join(titles[start:start + 50]), "format": "json",
+                                          "formatversion": "2"}, timeout=30).json()
+        revisions.update(
+            {page["title"]: page["revisions"][0]["revid"] for page in reply["query"]["pages"] if "revisions" in page}
+        )
     missing = set(wikitext) - set(revisions)
     if missing:
         proc.terminate()

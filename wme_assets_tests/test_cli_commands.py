@@ -35,6 +35,19 @@ def test_mirror_add_and_fixtures_lay_out_dumps_runs(tmp_path):
     assert (run_dir / "dumpstatus.json").is_file()
     assert {1, 2} <= {int(p.name.split("multistream")[1][0]) for p in run_dir.glob("*-multistream[0-9].xml-p*.bz2")}
 
+    from wme_assets.devtools.mirror import mysqldump_table
+    from wme_assets.sources.dumps_client import parse_status
+
+    sql = tmp_path / "categorylinks.sql"
+    sql.write_bytes(mysqldump_table("bnwiki", "categorylinks", [{"cl_from": 1, "cl_to": "X"}], "2023-05-01"))
+    with_table = invoke("mirror", "add", str(tmp_path / "two"), "bnwiki", DUMP_DATE, str(BNWIKI_XZ),
+                        "--table", f"categorylinks={sql}")
+    assert with_table.exit_code == 0, with_table.stdout
+    status = parse_status((tmp_path / "two" / "bnwiki" / DUMP_DATE / "dumpstatus.json").read_bytes())
+    assert list(status.jobs["categorylinkstable"].files) == [f"bnwiki-{DUMP_DATE}-categorylinks.sql.gz"]
+    refused = invoke("mirror", "add", str(tmp_path / "two"), "bnwiki", DUMP_DATE, str(BNWIKI_XZ), "--table", "x")
+    assert refused.exit_code != 0 and "TABLE=FILE" in refused.stdout + (refused.stderr or "")
+
     built = invoke("mirror", "fixtures", str(tmp_path / "all"), "--fixtures", str(FIXTURES))
     assert built.exit_code == 0, built.stdout
     assert len([line for line in built.stdout.splitlines() if line.endswith(" pages")]) == 8

@@ -20,7 +20,7 @@ from wme_assets.devtools.mirror import (
     page_props_from_enterprise_records,
     read_enterprise_records,
 )
-from wme_assets.ingestion import page_props as page_props_module
+from wme_assets.ingestion import sql_dump as sql_dump_module
 from wme_assets.ingestion.page_props import (
     PageProp,
     PagePropsParseError,
@@ -78,13 +78,15 @@ class SplitReader(io.RawIOBase):
 
 
 # Hand-written mysqldump output: every escape, separators and parentheses inside strings, a doubled
-# quote, whitespace between tokens, a float sort key, a 3-column (pre-MediaWiki 1.23) statement and a
-# comment line that looks like SQL.
+# quote, whitespace between tokens, a float sort key, a table definition whose default value looks like
+# rows, and a comment line that looks like SQL.
 TRICKY_SQL = (
     b"/*M!999999\\- enable the sandbox mode */ \n"
     b"-- MariaDB dump 10.19\n"
     b"CREATE TABLE `page_props` (\n  `pp_page` int(10) unsigned NOT NULL,\n"
-    b"  `pp_value` blob NOT NULL DEFAULT ';),('\n) ENGINE=InnoDB;\n"
+    b"  `pp_propname` varbinary(60) NOT NULL DEFAULT '',\n"
+    b"  `pp_value` blob NOT NULL DEFAULT ';),(',\n  `pp_sortkey` float DEFAULT NULL,\n"
+    b"  PRIMARY KEY (`pp_page`,`pp_propname`)\n) ENGINE=InnoDB;\n"
     b"/*!40000 ALTER TABLE `page_props` DISABLE KEYS */;\n"
     b"INSERT INTO `page_props` VALUES (1,'wikibase_item','Q42',NULL),"
     b"(1,'displaytitle','It\\'s (a), \\\"b\\\"; c',NULL),"
@@ -92,7 +94,7 @@ TRICKY_SQL = (
     b"(3,'page_image_free','%\\% \\_ \\q',-2),"
     b"(4,'notoc','',NULL),(5,'wikibase_item','Q5',NULL);\n"
     b"INSERT INTO `page_props` VALUES ( 6 , 'wikibase_item' , 'Q6' , NULL ) ,(7,'x','it''s',NULL);\n"
-    b"INSERT INTO `page_props` VALUES (8,'wikibase_item','Q8'),(9,'unicode','\xe0\xa6\xac\xe0\xa6\xbe\\'',NULL);\n"
+    b"INSERT INTO `page_props` VALUES (8,'wikibase_item','Q8',NULL),(9,'unicode','\xe0\xa6\xac\xe0\xa6\xbe\\'',NULL);\n"
     b"/*!40000 ALTER TABLE `page_props` ENABLE KEYS */;\n"
     b"\n-- Dump completed on 2023-05-01  0:00:00\n"
 )
@@ -217,6 +219,20 @@ def test_complete_insert_column_list_and_variants():
     ]
 
 
+def test_three_column_table_of_old_dumps():
+    """Before MediaWiki 1.23 page_props had no pp_sortkey: with or without its CREATE TABLE."""
+    rows = b"INSERT INTO `page_props` VALUES (8,'wikibase_item','Q8'),(9,'x','y');\n-- Dump completed\n"
+    definition = (
+        b"CREATE TABLE `page_props` (\n  `pp_page` int(11) NOT NULL,\n  `pp_propname` varbinary(60) NOT NULL,\n"
+        b"  `pp_value` blob NOT NULL,\n  UNIQUE KEY `pp_page_propname` (`pp_page`,`pp_propname`)\n) ENGINE=InnoDB;\n"
+    )
+    expected = [PageProp(8, "wikibase_item", "Q8"), PageProp(9, "x", "y")]
+    assert parse(rows) == expected
+    assert parse(definition + rows) == expected
+    with pytest.raises(PagePropsParseError, match="row has 4 values, expected 3"):
+        parse(definition + b"INSERT INTO `page_props` VALUES (8,'wikibase_item','Q8',NULL);\n-- Dump completed\n")
+
+
 def test_hex_blobs_and_raw_values():
     sql = (
         b"INSERT INTO `page_props` VALUES (1,'kartographer',0x1F8B00FF,NULL),(2,'x','',NULL),(3,'y',0xABC,NULL);\n"
@@ -309,7 +325,7 @@ def test_missing_trailer_is_refused_unless_asked():
         (b"INSERT INTO `page_props` VALUES (1,'a','b',NULL,5);", "row has 5 values", b"(1,"),
         (b"INSERT INTO `page_props` VALUES (1,'a',@x,NULL);", "malformed value", b"@x"),
         (b"INSERT INTO `page` VALUES (1,'a','b',NULL);", "table 'page'", b"INSERT"),
-        (b"INSERT INTO `page_props` (`pp_page`) VALUES (1);", "lacks pp_page, pp_propname", b"INSERT"),
+        (b"INSERT INTO `page_props` (`pp_page`) VALUES (1);", "has no column pp_propname, pp_value", b"INSERT"),
         (b"INSERT INTO `page_props` VALUS (1,'a','b',NULL);", "malformed INSERT", b"INSERT"),
     ],
 )
@@ -323,7 +339,7 @@ def test_malformed_input_names_file_and_offset(sql, message, at):
 
 def test_unterminated_string_is_bounded(monkeypatch):
     # A string that never closes must not pull the whole file into memory.
-    monkeypatch.setattr(page_props_module, "MAX_ROW_BYTES", 10_000)
+    monkeypatch.setattr(sql_dump_module, "MAX_ROW_BYTES", 10_000)
     sql = b"INSERT INTO `page_props` VALUES (1,'a','" + b"x" * 50_000 + b"\n-- Dump completed\n"
     with pytest.raises(PagePropsParseError, match="longer than 10000 bytes") as info:
         parse(sql, chunk_size=1024)

@@ -103,6 +103,7 @@ def build_article(
     redirects: list[str] = (),
     run_id: str = "",
     html: str | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> BuiltArticle:
     """The Enterprise records of one page-store row (a dict of its columns).
 
@@ -110,7 +111,7 @@ def build_article(
     abstract, categories and templates, and the Structured Contents' sections and infoboxes, come from it
     as Enterprise derives them (the HTML knows what templates add, which the wikitext alone does not:
     infobox labels rather than parameter names, template-made sections). Tables still come from the
-    wikitext.
+    wikitext. ``tables`` is what the run's SQL tables say of the page (:mod:`.table_fields`).
     """
     rendered = None
     if html:
@@ -164,6 +165,10 @@ def build_article(
         record["main_entity"] = {"identifier": qid, "url": f"https://www.wikidata.org/entity/{qid}"}
     if fields.image and fields.image.get("content_url"):
         record["image"] = {"content_url": fields.image["content_url"]}
+    if tables is not None:
+        from wme_assets.enrichment.table_fields import apply_table_fields
+
+        apply_table_fields(record, fields, tables, site)
     hidden = [row.get("text_deleted"), row.get("contributor_deleted"), row.get("comment_deleted")]
     if any(hidden):
         record["visibility"] = {"text": not hidden[0], "editor": not hidden[1], "comment": not hidden[2]}

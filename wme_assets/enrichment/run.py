@@ -26,6 +26,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
+from wme_assets.enrichment.tables_join import join_tables, table_rows
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
 from wme_assets.storage.article_store import (
     ArticleStoreWriter,
@@ -37,7 +38,7 @@ from wme_assets.storage.article_store import (
 )
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import cached_page_files, page_store_prefix, read_page_store_manifest
-from wme_assets.storage.parquet_dataset import sql_literal
+from wme_assets.storage.parquet_dataset import cached_copy, sql_literal
 from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
@@ -123,8 +124,12 @@ def inputs_fingerprint(page_manifest: dict, namespaces: tuple[int, ...], mediawi
     from wme_assets.schema import RECORD_SCHEMA_VERSION
 
     files = sorted((f["name"], f["sha256"]) for f in page_manifest["files"])
+    inputs: dict[str, Any] = {}
+    if page_manifest.get("tables"):  # the run's SQL tables, when it has any (older page stores have none)
+        inputs["tables"] = sorted((name, t["sha256"]) for name, t in page_manifest["tables"].items())
     payload = orjson.dumps(
         {
+            **inputs,
             "pages": files,
             "parser": PARSER_VERSION,
             "schema": RECORD_SCHEMA_VERSION,
@@ -305,6 +310,7 @@ def _enrich_batch(rows: list[dict[str, Any]]) -> list[BuiltArticle | Quarantined
                     redirects=row.pop("_redirects"),
                     run_id=_worker_run_id,
                     html=row.pop("_html", None),
+                    tables=row.pop("_tables", None),
                 )
             )
         except Exception as exc:  # one bad page never stops the partition
@@ -331,11 +337,15 @@ def _eligible_rows(
     namespaces,
     result: EnrichResult,
     progress: Progress | None = None,
+    tables: tuple[tuple[str, ...], Iterator[tuple[int, dict]]] | None = None,
 ) -> Iterator[dict]:
-    """The pages to enrich, in page store order, each with its ``_redirects`` (merged in by ordinal).
+    """The pages to enrich, in page store order, each with its ``_redirects`` (merged in by ordinal), and
+    with ``tables`` (the run's tables, the joined rows) its ``_tables``.
 
     ``progress`` counts every page of the store read (the work queue runs at most a few tasks ahead)."""
     pending = next(redirects, None)
+    present, joined = tables if tables is not None else ((), iter(()))
+    joined_next = next(joined, None)
     ordinal = 0
     for path in files:
         # One row group (at most the page store's 8 MiB of text) at a time. Not iter_batches: with its
@@ -354,12 +364,19 @@ def _eligible_rows(
                         pending = next(redirects, None)
                     else:
                         row["_redirects"] = []
+                    if tables is not None:
+                        row["_tables"] = {"present": present}
+                        if joined_next is not None and joined_next[0] == position:
+                            row["_tables"].update(joined_next[1])
+                            joined_next = next(joined, None)
                     result.redirects_attached += len(row["_redirects"])
                     result.eligible_pages += 1
                     result.wikitext_bytes += row.get("size_bytes") or 0
                     yield row
     if pending is not None:
         raise ValueError(f"redirects joined to page {pending[0]}, past the {ordinal} pages of the store")
+    if joined_next is not None:
+        raise ValueError(f"tables joined to page {joined_next[0]}, past the {ordinal} pages of the store")
 
 
 def _row_batches(rows: Iterator[dict], max_rows: int, max_text_bytes: int) -> Iterator[list[dict]]:
@@ -433,11 +450,14 @@ def enrich_pages(
                     f"{joined.redirects} redirects to {joined.targets} titles "
                     f"({joined.dangling} to missing pages or other redirects)"
                 )
+                tables = None
+                if manifest.get("tables"):
+                    tables = _join_tables(pool, store, manifest, files, namespaces, Path(tmp) / "tables", date, log)
                 in_flight: list[Future] = []
                 pages = sum((manifest.get("summary") or {}).get("pages_per_namespace", {}).values()) or None
                 progress = Progress(f"enriching {project} {date}", pages, log, unit="pages")
                 rows_in_order = _eligible_rows(
-                    files, redirect_lists(joined.path), set(namespaces), result, progress
+                    files, redirect_lists(joined.path), set(namespaces), result, progress, tables
                 )
                 for rows in _row_batches(rows_in_order, BATCH_ROWS, BATCH_TEXT_BYTES):
                     if html_source is not None:
@@ -479,6 +499,20 @@ def enrich_pages(
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result
+
+
+def _join_tables(pool, store, manifest, files, namespaces, work_dir: Path, date: str, log):
+    """The run's tables joined to the pages (in a worker, like the redirects): (tables, rows in page order)."""
+    local = {
+        name: cached_copy(store, record, work_dir / "files") for name, record in sorted(manifest["tables"].items())
+    }
+    siteinfo_namespaces = (manifest.get("siteinfo") or {}).get("namespaces", {})
+    names = {int(ns): info.get("name") or "" for ns, info in siteinfo_namespaces.items()}
+    joined = pool.submit(join_tables, files, local, names, namespaces, work_dir / "join", date=date).result()
+    log(f"tables {', '.join(joined.present)} joined: pages with each field {joined.counts}")
+    for name, reason in sorted((manifest.get("tables_skipped") or {}).items()):
+        log(f"table {name} not in this run's page store: {reason}")
+    return joined.present, table_rows(joined)
 
 
 def _already_built(store, project, date, fingerprint, result: EnrichResult) -> bool:

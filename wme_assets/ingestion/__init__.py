@@ -7,6 +7,9 @@
 - :mod:`.errors` — :class:`~.errors.DumpParseError`, raised by every reader here.
 - :mod:`.multistream` — the ``pages-articles-multistream`` layout: index reading and parallel parsing of
   bz2 streams (the writer, only needed to build mirrors, is in :mod:`wme_assets.devtools.mirror`).
-- :mod:`.page_props` — the ``page_props`` SQL dump (Wikidata ids, disambiguation flags).
+- :mod:`.sql_dump` — streaming reader of any table's mysqldump (``{db}-{date}-{table}.sql.gz``).
+- :mod:`.page_props` — the ``page_props`` SQL dump (Wikidata ids).
+- :mod:`.tables` — the run's optional SQL tables (link tables, restrictions, user groups, page props) into
+  Parquet for the enrichment's join.
 - :mod:`.run` — the stage: parse every part of a run into the page store.
 """

@@ -32,7 +32,7 @@ from wme_assets.sources.dumps_client import (
 from wme_assets.storage.keys import raw_key
 from wme_assets.storage.object_store import ObjectStore, VerificationError
 
-log = logging.getLogger(__name__)
+log = _log = logging.getLogger(__name__)
 
 REQUIRED_JOBS = (CONTENT_JOB, PAGE_PROPS_JOB)
 
@@ -72,6 +72,27 @@ class RunDownload:
     @property
     def bytes_downloaded(self) -> int:
         return sum(f.size for f in self.files if not f.skipped)
+
+
+def table_files(status: DumpRunStatus, project: str, date: str) -> tuple[list[DumpFile], dict[str, str]]:
+    """The optional SQL tables the run publishes (see :mod:`.tables`), and why each other one is skipped."""
+    from .tables import table_files as find
+
+    found, skipped = find(status, project, date)
+    files = {f.name: f for job in status.jobs.values() for f in job.files.values()}
+    return [files[name] for name in found.values()], skipped
+
+
+def run_files(
+    status: DumpRunStatus, project: str, date: str, log: Callable[[str], None] | None = None
+) -> list[DumpFile]:
+    """Every file wme ingests from a run: the required ones and the optional tables it has (each table it
+    lacks is skipped, with the reason given to ``log``)."""
+    files = required_files(status, project, date)
+    tables, skipped = table_files(status, project, date)
+    for table, reason in skipped.items():
+        (log or _log.info)(f"{project} {date}: table {table} skipped: {reason}")
+    return files + tables
 
 
 def required_files(status: DumpRunStatus, project: str, date: str) -> list[DumpFile]:
@@ -212,12 +233,12 @@ def download_run(
     files: Iterable[DumpFile] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RunDownload:
-    """Copy a run's required files into ``raw/{project}/{date}/`` and return what was stored.
+    """Copy a run's files (by default :func:`run_files`) into ``raw/{project}/{date}/``; what was stored.
 
     ``progress(file_name, bytes_done, bytes_total)`` is called as bytes arrive.
     """
     if files is None:
-        files = required_files(client.fetch_status(project, date), project, date)
+        files = run_files(client.fetch_status(project, date), project, date)
     result = RunDownload(project, date)
     for dump_file in files:
         result.files.append(_download_file(client, store, project, date, dump_file, progress))

@@ -2,7 +2,10 @@
 
 Reads ``raw/{project}/{date}/``: every multistream part with its index (parsed in parallel worker
 processes, in dump order) and the page_props table (the Wikidata id of each page, joined in). Writes
-``pages/{project}/{date}/part-*.parquet`` plus its manifest. A page id seen twice is kept once and the
+``pages/{project}/{date}/part-*.parquet`` plus its manifest, and the run's SQL tables (:mod:`.tables`:
+page_props' other properties, and each optional table the run has) as ``tables/{table}.parquet`` beside
+them, named in the manifest's ``tables`` (a table the run lacks, or that does not parse, in
+``tables_skipped`` with the reason). A page id seen twice is kept once and the
 duplicate goes to ``quarantine/{project}/{date}/duplicate_pages.ndjson``, counted, never dropped silently.
 A truncated or corrupt file fails the whole partition with the file name and offset: keeping the good
 part of a broken dump is not something to do silently.
@@ -15,13 +18,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
+from wme_assets.ingestion.errors import DumpParseError
 from wme_assets.ingestion.multistream import parse_multistream
-from wme_assets.ingestion.page_props import wikibase_items
+from wme_assets.ingestion.tables import IngestedTable, ingest_page_props, ingest_table, table_files
 from wme_assets.schema.page import SiteInfo
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
@@ -62,6 +66,8 @@ class PageIngestResult:
     quarantined: PublishedObject | None
     xml_bytes: int  # compressed bytes of the multistream parts read
     seconds: float
+    tables: dict[str, dict] = field(default_factory=dict)  # table -> its manifest record
+    tables_skipped: dict[str, str] = field(default_factory=dict)  # table -> why it is not there
 
     @property
     def prefix(self) -> str:
@@ -127,10 +133,29 @@ def ingest_pages(
     with tempfile.TemporaryDirectory(prefix=f"wme-pages-{project}-{date}-", dir=work_dir) as tmp:
         tmp_dir = Path(tmp)
         items = {}
+        ingested: list[IngestedTable] = []
         for name in page_props_names:
             path = store.download_file(store.key(raw_key(project, date, name)), tmp_dir / name)
-            items = wikibase_items(path, name=name)
-            log(f"{name}: {len(items)} pages with a Wikidata item")
+            items, props = ingest_page_props(path, tmp_dir / "tables" / "page_props.parquet", name=name)
+            ingested.append(props)
+            log(f"{name}: {len(items)} pages with a Wikidata item, {props.rows} other properties kept")
+            path.unlink()
+        found, skipped = table_files(status, project, date)
+        for table, reason in skipped.items():
+            log(f"table {table} skipped: {reason}")
+        for table, name in sorted(found.items()):
+            if store.head(store.key(raw_key(project, date, name))) is None:  # raw zone fetched by an older wme
+                skipped[table] = f"{name} is not in the raw zone (re-run raw_dump_files to fetch it)"
+                log(f"table {table} skipped: {skipped[table]}")
+                continue
+            path = store.download_file(store.key(raw_key(project, date, name)), tmp_dir / name)
+            try:
+                ingested.append(ingest_table(path, table, tmp_dir / "tables" / f"{table}.parquet", name=name))
+                log(f"{name}: {ingested[-1].rows} rows ({ingested[-1].shape} shape)")
+            except DumpParseError as exc:  # the pages and the other tables are kept; the reason is recorded
+                skipped[table] = str(exc)
+                log(f"table {table} skipped: {exc}")
+            path.unlink()
         pages_read = xml_bytes = 0
         siteinfo = None
         out_dir = tmp_dir / "parquet"
@@ -159,8 +184,15 @@ def ingest_pages(
         except BaseException:
             writer.abort()
             raise
+        tables = _publish_tables(store, project, date, ingested)
         published = publish_page_store(
-            store, out_dir, page_store_prefix(project, date), summary=summary, siteinfo=siteinfo
+            store,
+            out_dir,
+            page_store_prefix(project, date),
+            summary=summary,
+            siteinfo=siteinfo,
+            tables=tables,
+            tables_skipped={t: skipped[t] for t in sorted(skipped)},
         )
         quarantined = None
         if summary.duplicate_count:
@@ -180,4 +212,23 @@ def ingest_pages(
         quarantined=quarantined,
         xml_bytes=xml_bytes,
         seconds=time.monotonic() - started,
+        tables=tables,
+        tables_skipped=skipped,
     )
+
+
+def _publish_tables(store: ObjectStore, project: str, date: str, ingested: list[IngestedTable]) -> dict[str, dict]:
+    """Each table's Parquet file beside the page store's parts; its record for the manifest."""
+    records = {}
+    for table in sorted(ingested, key=lambda t: t.table):
+        key = store.key(page_store_prefix(project, date) + f"tables/{table.table}.parquet")
+        published = store.publish_file(table.path, key)
+        records[table.table] = {
+            "key": key,
+            "sha256": published.sha256,
+            "size": published.size,
+            "rows": table.rows,
+            "shape": table.shape,
+            "source": table.source,
+        }
+    return records

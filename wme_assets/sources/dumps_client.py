@@ -22,8 +22,9 @@ from wme_assets.util.http import retrying_session
 
 USER_AGENT = "wme/0.1 (self-hosted Wikipedia data platform; https://github.com/wme)"
 
-# The jobs whose files wme ingests: the page content (multistream XML, split in parts on large wikis,
-# with its index) and the page_props table (Wikidata ids).
+# The jobs whose files wme requires: the page content (multistream XML, split in parts on large wikis,
+# with its index) and the page_props table (Wikidata ids). The optional tables (categorylinks…) are found
+# by their file names, whichever job lists them (wme_assets.ingestion.tables).
 CONTENT_JOB = "articlesmultistreamdump"
 RECOMBINED_CONTENT_JOB = "articlesmultistreamdumprecombine"
 PAGE_PROPS_JOB = "pagepropstable"

@@ -13,7 +13,7 @@ from wme_assets.defs.resources import (
     ObjectStorageResource,
     StageSettingsResource,
 )
-from wme_assets.ingestion.download import download_run, required_files
+from wme_assets.ingestion.download import download_run, run_files
 from wme_assets.ingestion.run import ingest_pages
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
@@ -99,7 +99,8 @@ class _ProgressLog:
     retry_policy=TRANSIENT_RETRY,  # each HTTP request retries too; this covers longer outages
     check_specs=[dg.AssetCheckSpec("checksums_verified", asset="raw_dump_files", blocking=True)],
     description=(
-        "The run's multistream dump (every part, with its index) and page_props table, copied into "
+        "The run's multistream dump (every part, with its index), page_props table and the optional tables it "
+        "has (categorylinks, templatelinks, linktarget, page_restrictions, user_groups), copied into "
         "raw/{project}/{date}/ and verified against the md5 and sha1 the run publishes. Resumes broken "
         "downloads; files already stored with the right checksums are skipped."
     ),
@@ -112,7 +113,7 @@ def raw_dump_files(
     client = dumps.client()
     store = object_storage.store
     status = parse_status(store.read_bytes(store.key(raw_key(project, date, "dumpstatus.json"))))
-    files = required_files(status, project, date)
+    files = run_files(status, project, date, log=context.log.info)
     started = time.monotonic()
     with output_lease(context, store, raw_lease(project, date)):
         result = download_run(client, store, project, date, files=files, progress=_ProgressLog(context))
@@ -161,8 +162,9 @@ def raw_dump_files(
     ],
     description=(
         "The run's pages as Parquet under pages/{project}/{date}/: one row per page with its latest "
-        "revision and its Wikidata id (from page_props), queryable with DuckDB. Duplicate page ids are "
-        "quarantined and counted."
+        "revision and its Wikidata id (from page_props), queryable with DuckDB, and the run's SQL tables "
+        "(tables/{table}.parquet: categorylinks, templatelinks, linktarget, page_restrictions, page_props, "
+        "user_groups; each optional). Duplicate page ids are quarantined and counted."
     ),
 )
 @fails_clearly
@@ -190,6 +192,8 @@ def page_store(
             "duration_s": round(result.seconds, 2),
             "pages_per_s": round(result.pages_read / result.seconds, 1) if result.seconds else 0.0,
             "wikitext_mb_per_s": round(summary.text_bytes / 1e6 / result.seconds, 2) if result.seconds else 0.0,
+            "table_rows": {table: record["rows"] for table, record in result.tables.items()},
+            "tables_skipped": dict(result.tables_skipped),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -24,7 +24,9 @@ dump scripts in GitHub ``wikimedia/operations-dumps``, ``xmldumps-backup/``, and
   header is one bz2 stream, every 100 pages one stream, ``</mediawiki>`` the last stream; index lines are
   ``{offset of the page's stream}:{page id}:{title as written in the XML}`` in one bz2 stream.
 - ``{db}-{date}-page_props.sql.gz`` (job ``pagepropstable``, ``default_tables.yaml``): a mysqldump of
-  ``page_props`` with the production ``CREATE TABLE``.
+  ``page_props`` with the production ``CREATE TABLE``; optionally more tables
+  (``{db}-{date}-{table}.sql.gz`` in job ``{table without underscores}table``: categorylinks, templatelinks,
+  linktarget, page_restrictions, user_groups), link tables in either shape MediaWiki has shipped.
 - ``dumpstatus.json`` (``dumps/runstatusapi.py``, version ``"0.8"``): per job ``status``, ``updated`` and
   ``files`` with ``size``, ``url``, ``md5``, ``sha1``; checksums exist only once a job is done
   (``runnerutils.py`` checksums files after each job).
@@ -36,8 +38,8 @@ complete ``</page>``. Real Wikimedia Enterprise article records (wikitext + revi
 become an export with :func:`export_xml_from_enterprise_records`, so their page_props are real too.
 
 Modules: :mod:`.multistream` (cutting an export at its last complete page, and the multistream writer —
-the only one; the runtime package only reads multistream dumps), :mod:`.page_props_sql` (the
-``page_props`` mysqldump), :mod:`.run` (a run directory: the jobs' files, dumpstatus.json and the sums
+the only one; the runtime package only reads multistream dumps), :mod:`.sql_tables` (the
+tables' mysqldumps), :mod:`.run` (a run directory: the jobs' files, dumpstatus.json and the sums
 files), :mod:`.enterprise` (Wikimedia Enterprise article records -> XML export and page_props) and
 :mod:`.fixtures` (the offline demo mirror of the shared fixtures). Development and test tooling: the
 Dagster code location never imports it.
@@ -49,6 +51,7 @@ from .enterprise import (
     mediawiki_sha1,
     page_props_from_enterprise_records,
     read_enterprise_records,
+    tables_from_enterprise_records,
 )
 from .fixtures import XZTEXTFILTER_DATE, XZTEXTFILTER_WIKIS, build_fixture_mirror
 from .multistream import MultistreamWriteResult, _read_export, complete_pages_xml, write_multistream
@@ -60,11 +63,13 @@ from .run import (
     MirrorRun,
     build_dumps_mirror,
 )
+from .sql_tables import TABLE_JOBS, mysqldump_table, table_columns
 
 __all__ = [
     "JOB_MULTISTREAM",
     "JOB_MULTISTREAM_RECOMBINE",
     "JOB_PAGE_PROPS",
+    "TABLE_JOBS",
     "XZTEXTFILTER_DATE",
     "XZTEXTFILTER_WIKIS",
     "MirrorFile",
@@ -77,7 +82,10 @@ __all__ = [
     "enterprise_dump_date",
     "export_xml_from_enterprise_records",
     "mediawiki_sha1",
+    "mysqldump_table",
     "page_props_from_enterprise_records",
     "read_enterprise_records",
+    "table_columns",
+    "tables_from_enterprise_records",
     "write_multistream",
 ]

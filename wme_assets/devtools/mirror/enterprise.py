@@ -249,6 +249,66 @@ def page_props_from_enterprise_records(records: Iterable[Mapping[str, Any]]) -> 
     return props
 
 
+# Groups every account has (MediaWiki's implicit groups): user_groups holds only the others.
+_IMPLICIT_GROUPS = frozenset(("*", "user", "autoconfirmed"))
+
+
+def tables_from_enterprise_records(
+    records: Sequence[Mapping[str, Any]], *, dbname: str, completed: str
+) -> dict[str, bytes]:
+    """The SQL tables of a run as the records' production wiki held them, as mysqldumps: ``categorylinks``
+    (names in the row) and ``templatelinks`` + ``linktarget`` (today's shape) from the records' categories and
+    templates, ``page_restrictions`` from their protection, ``page_props`` (the Wikidata item, and the main
+    image as ``page_image_free``) and ``user_groups`` (the editors' explicit groups)."""
+    from urllib.parse import unquote
+
+    from wme_assets.enrichment.wikitext import WikiNames
+
+    from .sql_tables import mysqldump_table
+
+    names = WikiNames.for_wiki(dbname)
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in ("categorylinks", "templatelinks", "page_restrictions",
+                                                             "page_props", "user_groups")}
+    targets: dict[tuple[int, str], int] = {}
+    groups: dict[int, list[str]] = {}
+    for record in sorted(records, key=lambda r: int(r["identifier"])):
+        page = int(record["identifier"])
+        for category in sorted({c["name"].split(":", 1)[1].replace(" ", "_") for c in record.get("categories", [])}):
+            rows["categorylinks"].append({"cl_from": page, "cl_to": category, "cl_type": "page"})
+        page_targets = set()
+        for template in record.get("templates", []):
+            ns, title = names.split_title(template["name"])
+            page_targets.add(targets.setdefault((ns, title.replace(" ", "_")), len(targets) + 1))
+        rows["templatelinks"] += [
+            {"tl_from": page, "tl_target_id": t, "tl_from_namespace": 0} for t in sorted(page_targets)
+        ]
+        for protection in record.get("protection", []):
+            expiry = protection.get("expiry") or "infinity"
+            if expiry != "infinity":
+                expiry = re.sub(r"\D", "", expiry)[:14]
+            rows["page_restrictions"].append({"pr_page": page, "pr_type": protection["type"],
+                                              "pr_level": protection["level"], "pr_cascade": 0, "pr_expiry": expiry,
+                                              "pr_id": len(rows["page_restrictions"]) + 1})
+        props = {}
+        qid = (record.get("main_entity") or {}).get("identifier")
+        if qid:
+            props["wikibase_item"] = qid
+        image = (record.get("image") or {}).get("content_url")
+        if image:
+            props["page_image_free"] = unquote(image.rsplit("/", 1)[-1])
+        rows["page_props"] += [{"pp_page": page, "pp_propname": k, "pp_value": v} for k, v in sorted(props.items())]
+        editor = (record.get("version") or {}).get("editor") or {}
+        if editor.get("identifier"):
+            groups[int(editor["identifier"])] = sorted(set(editor.get("groups") or []) - _IMPLICIT_GROUPS)
+    rows["user_groups"] = [{"ug_user": user, "ug_group": g} for user in sorted(groups) for g in groups[user]]
+    linktarget = [{"lt_id": i, "lt_namespace": ns, "lt_title": t} for (ns, t), i in targets.items()]
+    out = {table: mysqldump_table(dbname, table, table_rows, completed,
+                                  shape="linktarget" if table == "templatelinks" else "names")
+           for table, table_rows in rows.items()}
+    out["linktarget"] = mysqldump_table(dbname, "linktarget", linktarget, completed)
+    return out
+
+
 def read_enterprise_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The article records of a folder of ``*.json`` files (plain, xz, bz2 or gzip), in file name order."""
     records = []

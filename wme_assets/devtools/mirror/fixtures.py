@@ -10,6 +10,7 @@ from .enterprise import (
     export_xml_from_enterprise_records,
     page_props_from_enterprise_records,
     read_enterprise_records,
+    tables_from_enterprise_records,
 )
 from .run import MirrorRun, build_dumps_mirror
 
@@ -27,6 +28,7 @@ def build_fixture_mirror(
     date: str = XZTEXTFILTER_DATE,
     wikis: Iterable[str] = XZTEXTFILTER_WIKIS,
     enterprise_wikis: Iterable[str] = ("enwiki",),
+    tables: bool = False,
 ) -> list[MirrorRun]:
     """Build the offline demo mirror under ``root`` from the shared real-data fixtures.
 
@@ -36,7 +38,8 @@ def build_fixture_mirror(
     - Each wiki of ``enterprise_wikis`` from its Wikimedia Enterprise records
       (``fixtures_dir/wme-articles/<wiki>``), with real page_props (page id -> QID), dated by
       :func:`enterprise_dump_date` (enwiki: 20250201, the first run after its newest revision of
-      2025-01-30).
+      2025-01-30). With ``tables``, its run also has the SQL tables the records' production wiki held
+      (:func:`tables_from_enterprise_records`: categories, templates, protection, main image, editors' groups).
 
     Serve ``root`` with any static web server and set ``WME_DUMPS_URL`` to it; directory listings such
     as ``python -m http.server`` produces stand in for the dumps site's ``/{dbname}/`` date index.
@@ -48,13 +51,16 @@ def build_fixture_mirror(
         runs.append(build_dumps_mirror(root, wiki, date, source))
     for wiki in enterprise_wikis:
         records = read_enterprise_records(fixtures_dir / "wme-articles" / wiki)
+        date = enterprise_dump_date(records)
+        completed = f"{date[:4]}-{date[4:6]}-{date[6:]}  0:00:00"
         runs.append(
             build_dumps_mirror(
                 root,
                 wiki,
-                enterprise_dump_date(records),
+                date,
                 export_xml_from_enterprise_records(records, dbname=wiki),
                 page_props=page_props_from_enterprise_records(records),
+                tables=tables_from_enterprise_records(records, dbname=wiki, completed=completed) if tables else None,
             )
         )
     return runs

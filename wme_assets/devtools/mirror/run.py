@@ -31,7 +31,7 @@ from .multistream import (
     _read_export,
     complete_pages_xml,
 )
-from .page_props_sql import _gzip_bytes, _page_props_sql
+from .sql_tables import TABLE_JOBS, _gzip_bytes, _page_props_sql
 
 __all__ = [
     "JOB_MULTISTREAM",
@@ -127,6 +127,10 @@ class MirrorRun:
     def page_count(self) -> int:
         return len(self.page_ids)
 
+    def table_file(self, table: str) -> MirrorFile:
+        """The ``{db}-{date}-{table}.sql.gz`` file of the run."""
+        return self.files[f"{self.dbname}-{self.date}-{table}.sql.gz"]
+
     def files_of(self, job: str) -> list[MirrorFile]:
         return [f for f in self.files.values() if f.job == job]
 
@@ -179,6 +183,7 @@ def build_dumps_mirror(
     *,
     parts: int = 1,
     page_props: Mapping[int, str] | None = None,
+    tables: Mapping[str, bytes | os.PathLike[str]] | None = None,
     pages_per_stream: int = 100,
     in_progress_jobs: Iterable[str] = (),
     updated: str | None = None,
@@ -189,10 +194,14 @@ def build_dumps_mirror(
     to its complete pages, then written as the pages-articles multistream dump: one file pair when
     ``parts == 1``, else ``parts`` part pairs with ``p{first}p{last}`` page ranges plus the recombined pair.
     ``page_props`` maps page id -> Wikidata QID (``wikibase_item`` rows); ``None`` or empty gives a valid
-    dump with the table definition and no rows. Jobs named in ``in_progress_jobs`` get status
-    ``in-progress`` in dumpstatus.json, with their files listed without checksums and left out of the
-    sums files, as on the dumps site while a job runs. ``updated`` ("YYYY-MM-DD HH:MM:SS") defaults to
-    midnight of the dump date, so a rebuild gives identical bytes.
+    dump with the table definition and no rows. ``tables`` maps more tables (``categorylinks``,
+    ``templatelinks``, ``linktarget``, ``page_restrictions``, ``user_groups``, or ``page_props`` itself) to
+    their mysqldump SQL (bytes, or a file: plain or compressed), written gzipped as
+    ``{db}-{date}-{table}.sql.gz`` in the table's own job, as the dumps site publishes them
+    (:func:`.sql_tables.mysqldump_table` writes such SQL). Jobs named in
+    ``in_progress_jobs`` get status ``in-progress`` in dumpstatus.json, with their files listed without
+    checksums and left out of the sums files, as on the dumps site while a job runs. ``updated``
+    ("YYYY-MM-DD HH:MM:SS") defaults to midnight of the dump date, so a rebuild gives identical bytes.
 
     dumpstatus.json is written last, so a server already serving ``root`` never announces a file before
     it is complete.
@@ -208,7 +217,10 @@ def build_dumps_mirror(
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", updated):
         raise ValueError(f"updated {updated!r} is not 'YYYY-MM-DD HH:MM:SS'")
 
-    jobs = [JOB_PAGE_PROPS, JOB_MULTISTREAM] + ([JOB_MULTISTREAM_RECOMBINE] if parts > 1 else [])
+    tables = dict(tables or {})
+    table_jobs = {table: TABLE_JOBS.get(table, table.replace("_", "") + "table") for table in tables}
+    jobs = [JOB_PAGE_PROPS, *(j for j in dict.fromkeys(table_jobs.values()) if j != JOB_PAGE_PROPS), JOB_MULTISTREAM]
+    jobs += [JOB_MULTISTREAM_RECOMBINE] if parts > 1 else []
     in_progress = set(in_progress_jobs)
     unknown = in_progress - set(jobs)
     if unknown:
@@ -222,9 +234,20 @@ def build_dumps_mirror(
     written: list[tuple[str, Path]] = []  # (job, path) in the order the real run produces them
 
     # Tables are dumped first in a real run.
+    for table, sql in tables.items():
+        if not isinstance(sql, bytes):  # a file, plain or compressed
+            from wme_assets.ingestion.decompress import open_decompressed
+
+            with open_decompressed(sql) as stream:
+                tables[table] = stream.read()
     page_props_path = run_dir / f"{prefix}page_props.sql.gz"
-    page_props_path.write_bytes(_gzip_bytes(_page_props_sql(dbname, page_props or {}, updated)))
+    page_props_sql = tables.pop("page_props", None) or _page_props_sql(dbname, page_props or {}, updated)
+    page_props_path.write_bytes(_gzip_bytes(page_props_sql))
     written.append((JOB_PAGE_PROPS, page_props_path))
+    for table, sql in sorted(tables.items()):
+        path = run_dir / f"{prefix}{table}.sql.gz"
+        path.write_bytes(_gzip_bytes(sql))
+        written.append((table_jobs[table], path))
 
     with complete_pages_xml(export_xml) as complete:
         if parts == 1:

@@ -35,11 +35,15 @@ def publish_page_store(
     *,
     summary: PageStoreSummary | None = None,
     siteinfo: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Mapping[str, Any]] | None = None,
+    tables_skipped: Mapping[str, str] | None = None,
 ) -> list[PublishedObject]:
     """Upload the ``part-*.parquet`` files of ``local_dir`` under ``key_prefix``, then ``_manifest.json``.
 
     ``siteinfo`` (the dump's header: dbname, base URL, language, namespace names) is kept in the manifest
-    for the stages that need the wiki's names, e.g. ``Category`` in its local spelling.
+    for the stages that need the wiki's names, e.g. ``Category`` in its local spelling. ``tables`` names the
+    run's SQL tables already published beside the parts (table -> ``key``, ``sha256``, ``rows``, ``shape``,
+    ``source``), ``tables_skipped`` those the run lacks (table -> why); both are left out when empty.
 
     ``key_prefix`` is relative to the store's prefix (:func:`page_store_prefix`). Every file is
     published atomically (staged, verified, copied); the manifest comes last, so a reader that starts
@@ -59,6 +63,10 @@ def publish_page_store(
     fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
     if siteinfo is not None:
         fields["siteinfo"] = dict(siteinfo)
+    if tables:
+        fields["tables"] = {name: dict(record) for name, record in tables.items()}
+    if tables_skipped:
+        fields["tables_skipped"] = dict(tables_skipped)
     if summary is not None:
         fields["summary"] = {
             "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
