@@ -11,6 +11,7 @@ its storage in a temporary directory beside it), so Dagster's own commands start
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ TIER_TAG = "wme/tier"  # ingest | paid | free: what a run produces (every job ta
 # projects (concurrency.pools.default_limit below; `dagster instance concurrency set wme_article_store 1`
 # makes it one writer at a time). Each write is also the most CPU- and memory-hungry step (a process per CPU).
 ARTICLE_STORE_POOL = "wme_article_store"
+
+# Run sizing. A run of a large project (WME_LARGE_PROJECTS) asks the K8sRunLauncher for a bigger pod with
+# Dagster's `dagster-k8s/config` run tag (other launchers ignore it), and run monitoring gives it longer than
+# the instance's max_runtime_seconds (6 h) with the `dagster/max_runtime` tag: enwiki's dump takes hours to
+# parse, enrich and export where a small wiki takes minutes. Every other run keeps the defaults of the Helm
+# values (runK8sConfig) and of dagster.yaml.
+K8S_CONFIG_TAG = "dagster-k8s/config"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+LARGE_RUN_RESOURCES = {
+    "requests": {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "200Gi"},
+    "limits": {"memory": "16Gi"},
+}
+LARGE_RUN_MAX_RUNTIME_SECONDS = 24 * 3600
 POOL_DEFAULT_LIMIT = 2
 
 # Run-level limits: each tier gets its own share, and backfills cannot starve the schedules. A run started
@@ -171,3 +185,11 @@ def check_postgres(settings: Settings, timeout: int = 5) -> None:
         else:
             hint = "is unreachable: check WME_PG_HOST and WME_PG_PORT and that the server is running"
         raise ConfigurationError(f"{where} {hint} ({text.splitlines()[0]})") from None
+
+
+def project_run_tags(project: str, large_projects: list[str]) -> dict[str, str]:
+    """The run tags sizing a run of ``project``: a bigger pod and a longer run timeout for a large project."""
+    if project not in large_projects:
+        return {}
+    config = {"container_config": {"resources": LARGE_RUN_RESOURCES}}
+    return {K8S_CONFIG_TAG: json.dumps(config, sort_keys=True), MAX_RUNTIME_TAG: str(LARGE_RUN_MAX_RUNTIME_SECONDS)}

@@ -229,6 +229,10 @@ class Settings(BaseSettings):
         "suppressionlog right it reads the private suppression log too.",
     )
     mediawiki_bot_password: SecretStr | None = Field(default=None, description="Password of WME_MEDIAWIKI_BOT_USER.")
+    large_projects: str = Field(
+        default="enwiki,dewiki,frwiki,eswiki,jawiki,ruwiki,itwiki,zhwiki,ptwiki,plwiki,nlwiki,arwiki,cebwiki,svwiki",
+        description="Projects whose runs get a bigger Kubernetes pod and a longer run timeout (comma-separated).",
+    )
     # -- realtime: hourly batches (wme_assets/realtime/batches.py) --
     batch_retention_days: int = Field(
         default=7, ge=1, description="Days the hourly batches are kept (Wikimedia Enterprise keeps 2)."
@@ -270,6 +274,10 @@ class Settings(BaseSettings):
     @cached_property
     def project_list(self) -> list[str]:
         return [p.strip() for p in self.projects.split(",") if p.strip()]
+
+    @property
+    def large_project_list(self) -> list[str]:
+        return [p.strip() for p in self.large_projects.split(",") if p.strip()]
 
     def mediawiki_endpoint(self, project: str) -> str | None:
         return mediawiki_endpoint(self.mediawiki_endpoints, project)

@@ -171,6 +171,27 @@ def test_every_job_carries_a_tier_that_a_run_limit_names():
     assert queue["tagConcurrencyLimits"] == RUN_CONCURRENCY["tag_concurrency_limits"]
 
 
+def test_a_large_projects_runs_ask_for_a_bigger_pod_and_a_longer_timeout():
+    """Every job sizes its runs by project: a large project's partition carries the `dagster-k8s/config` tag (read
+    by the K8sRunLauncher) and `dagster/max_runtime` (run monitoring); a small one keeps the defaults."""
+    import json
+
+    from wme_assets.definitions import defs
+    from wme_assets.instance import K8S_CONFIG_TAG, MAX_RUNTIME_TAG
+
+    definitions = defs()
+    keys = {"ingest": "20230501", "main": "20230501", "paid_snapshot_job": "20230502", "free_snapshot_job": "20230502",
+            "publish_job": "20230502", "hourly_batch_job": "2026120306", "compaction_job": "20230502"}  # fmt: skip
+    for job, date in keys.items():
+        resolved = definitions.resolve_job_def(job)
+        large = resolved.get_tags_for_partition_key(f"{date}|enwiki", selected_asset_keys=None)
+        small = resolved.get_tags_for_partition_key(f"{date}|bnwiki", selected_asset_keys=None)
+        resources = json.loads(large[K8S_CONFIG_TAG])["container_config"]["resources"]
+        assert resources["requests"]["cpu"] == "4" and resources["limits"]["memory"] == "16Gi", job
+        assert int(large[MAX_RUNTIME_TAG]) > 21600, job  # longer than dagster.yaml's max_runtime_seconds
+        assert K8S_CONFIG_TAG not in small and MAX_RUNTIME_TAG not in small, job
+
+
 def test_every_step_writes_its_temporary_files_to_the_scratch_directory(s3_env, monkeypatch, tmp_path):
     """Compose and Helm mount a scratch volume; without this, temporary files fill the container's /tmp."""
     import tempfile

@@ -2,11 +2,33 @@
 
 import dagster as dg
 
-from wme_assets.instance import TIER_TAG
+from wme_assets.defs.partitions import (
+    batch_partitions,
+    dump_partitions,
+    free_snapshot_partitions,
+    paid_snapshot_partitions,
+)
+from wme_assets.defs.resources import SETTINGS_AT_LOAD
+from wme_assets.instance import TIER_TAG, project_run_tags
+
+
+def sized_by_project(partitions_def: dg.PartitionsDefinition) -> dg.PartitionedConfig:
+    """No run config, and the run tags that size a run by its project (a large project's bigger pod and longer
+    timeout, :func:`wme_assets.instance.project_run_tags`): Dagster adds them to every run of a partition,
+    whoever starts it (schedule, backfill, the UI, `wme`)."""
+
+    def tags(key: str) -> dict[str, str]:
+        project = str(key).rsplit("|", 1)[-1]  # multi-partition keys end with the project (dimensions by name)
+        return project_run_tags(project, SETTINGS_AT_LOAD.large_project_list)
+
+    return dg.PartitionedConfig(
+        partitions_def=partitions_def, run_config_for_partition_key_fn=lambda _: {}, tags_for_partition_key_fn=tags
+    )
 
 # Ingestion alone: the dumps run into the raw zone and the page store (`wme ingest`).
 ingest_job = dg.define_asset_job(
     name="ingest",
+    config=sized_by_project(dump_partitions),
     selection=dg.AssetSelection.groups("ingestion"),
     tags={TIER_TAG: "ingest"},
     description="One dumps run of one project: status, verified files, parsed pages.",
@@ -16,6 +38,7 @@ ingest_job = dg.define_asset_job(
 # snapshot jobs below then export them per day.
 main_job = dg.define_asset_job(
     name="main",
+    config=sized_by_project(dump_partitions),
     selection=dg.AssetSelection.groups("ingestion", "enrichment"),
     tags={TIER_TAG: "ingest"},
     description="One project and dump date, from the dumps run to the article store.",
@@ -26,6 +49,7 @@ main_job = dg.define_asset_job(
 # follows the day's article snapshot.
 paid_snapshot_job = dg.define_asset_job(
     name="paid_snapshot_job",
+    config=sized_by_project(paid_snapshot_partitions),
     selection=dg.AssetSelection.assets("paid_snapshot", "structured_snapshot", "snapshot_diff"),
     tags={TIER_TAG: "paid"},
     description=(
@@ -38,6 +62,7 @@ paid_snapshot_job = dg.define_asset_job(
 # that fails verification is never published.
 free_snapshot_job = dg.define_asset_job(
     name="free_snapshot_job",
+    config=sized_by_project(free_snapshot_partitions),
     selection=dg.AssetSelection.assets("free_snapshot") | dg.AssetSelection.groups("publishing"),
     tags={TIER_TAG: "free"},
     description="The twice-monthly (free tier) snapshots of one project, then their publishing.",
@@ -45,6 +70,7 @@ free_snapshot_job = dg.define_asset_job(
 
 publish_job = dg.define_asset_job(
     name="publish_job",
+    config=sized_by_project(free_snapshot_partitions),
     selection=dg.AssetSelection.groups("publishing"),
     tags={TIER_TAG: "free"},
     description="Publish one project's verified free-tier snapshots of a day (`wme publish`).",
@@ -53,6 +79,7 @@ publish_job = dg.define_asset_job(
 # Hourly batches are sold with the paid tier, as Enterprise's are.
 batch_job = dg.define_asset_job(
     name="hourly_batch_job",
+    config=sized_by_project(batch_partitions),
     selection=dg.AssetSelection.assets("hourly_batch"),
     tags={TIER_TAG: "paid"},
     description="One project's hourly batch of one closed hour (`wme batch`).",
@@ -61,6 +88,7 @@ batch_job = dg.define_asset_job(
 # Store maintenance, in the ingest tier with the dumps' own jobs.
 compaction_job = dg.define_asset_job(
     name="compaction_job",
+    config=sized_by_project(paid_snapshot_partitions),
     selection=dg.AssetSelection.assets("compacted_article_store"),
     tags={TIER_TAG: "ingest"},
     description="One project's article store: the deltas of the days before folded into a new base.",
