@@ -661,14 +661,11 @@ if __name__ == "__main__":
 
 
 def _catalog(refresh: bool):
-    from wme_assets.sources.catalog import CatalogError, load_catalog
-    from wme_assets.sources.dumps_client import make_session
+    from wme_assets.sources.catalog import CatalogError, open_catalog
 
     settings = _guarded(load_settings)
-    cache = settings.home_dir / "catalog" / "sitematrix.json"
-    session = make_session(retries=settings.http_retries, backoff=settings.http_backoff)
     try:
-        return load_catalog(cache, session=session, url=settings.sitematrix_url, refresh=refresh)
+        return open_catalog(settings, refresh=refresh)
     except CatalogError as exc:
         _fail(str(exc), exc)
 
@@ -699,17 +696,50 @@ def catalog_list(
             typer.echo(f"{project.dbname}\t{project.family}\t{project.language}\t{project.url}{closed}")
 
 
+@catalog_app.command("sync")
+def catalog_sync(
+    refresh: bool = typer.Option(False, "--refresh", help="Fetch the site matrix again first."),
+) -> None:
+    """Add a project partition to the Dagster instance for every project WME_PROJECTS selects (dbnames, a
+    family such as wikisource, or all); report closed wikis. Never deletes a partition."""
+    import dagster as dg
+
+    from wme_assets.defs.partitions import sync_projects
+    from wme_assets.instance import prepare_dagster_home
+    from wme_assets.sources.catalog import CatalogError, select_projects
+
+    catalog = _catalog(refresh=refresh)
+    settings = _guarded(load_settings)
+    _guarded(lambda: prepare_dagster_home(settings))  # the instance only: no object storage is needed
+    try:
+        selected = select_projects(settings.project_list, catalog)
+    except CatalogError as exc:
+        _fail(f"WME_PROJECTS: {exc}", exc)
+    with dg.DagsterInstance.get() as instance:
+        plan = sync_projects(instance, catalog, selected)
+    typer.echo(f"{len(selected)} project(s) selected by WME_PROJECTS={settings.projects} of {len(catalog)} "
+               f"in the catalogue ({catalog.source}, fetched {catalog.fetched_at})")  # fmt: skip
+    typer.echo(plan.summary())
+
+
 # ----- realtime ------------------------------------------------------------------------------------------
 
 
 def _realtime_settings(projects: list[str] | None) -> Settings:
+    from wme_assets.sources.catalog import CatalogError, configured_projects
+
     settings = prepare_environment().settings
+    try:
+        configured = configured_projects(settings)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
     if projects:
         for project in projects:
-            if project not in settings.project_list:
+            if project not in configured:
                 _fail(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
-        settings = settings.model_copy(update={"projects": ",".join(projects)})
-    return settings
+        configured = list(projects)
+    # The listener and the applications read the projects as dbnames: WME_PROJECTS's selectors resolved.
+    return settings.model_copy(update={"projects": ",".join(configured)})
 
 
 @app.command()
