@@ -29,4 +29,5 @@ def schedule_instance(directory: Path, *projects: str) -> dg.DagsterInstance:
     """A SQLite instance in ``directory`` with ``projects`` as partitions. Schedules are evaluated by the
     daemon with an instance it can refer to, and only then does Dagster read dynamic partitions from it (an
     ephemeral instance has no reference): so is a test's tick."""
+    directory.mkdir(parents=True, exist_ok=True)
     return with_projects(dg.DagsterInstance.local_temp(str(directory)), *projects)

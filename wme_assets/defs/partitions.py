@@ -32,7 +32,13 @@ def ensure_projects(instance: dg.DagsterInstance, projects: Iterable[str]) -> li
     have = set(project_keys(instance))
     new = [name for name in dict.fromkeys(projects) if name not in have]
     if new:
-        instance.add_dynamic_partitions(PROJECT_PARTITIONS, new)
+        try:
+            instance.add_dynamic_partitions(PROJECT_PARTITIONS, new)
+        except Exception:
+            # Two commands adding the same project at once: the storage's unique index refuses the second
+            # insert, which is fine once every project is there.
+            if not all(instance.has_dynamic_partition(PROJECT_PARTITIONS, name) for name in new):
+                raise
     return new
 
 

@@ -265,7 +265,7 @@ class SyncPlan:
 
     add: list[str]  # selected by WME_PROJECTS, not yet partitions
     present: list[str]  # selected, already partitions
-    closed: list[str]  # partitions whose wiki the site matrix marks closed (read-only; still served)
+    closed: list[str]  # partitions (after the sync) whose wiki the site matrix marks closed (read-only; still served)
     unknown: list[str]  # partitions the site matrix does not list (removed by Wikimedia, or added offline)
 
     def summary(self) -> str:
@@ -288,9 +288,10 @@ def plan_sync(catalog: Catalog, selected: Iterable[str], existing: Iterable[str]
     existing = list(existing)
     have = set(existing)
     selected = list(dict.fromkeys(selected))
+    add = [name for name in selected if name not in have]
     return SyncPlan(
-        add=[name for name in selected if name not in have],
+        add=add,
         present=[name for name in selected if name in have],
-        closed=[name for name in existing if name in catalog and catalog.get(name).closed],
+        closed=[name for name in [*existing, *add] if name in catalog and catalog.get(name).closed],
         unknown=[name for name in existing if name not in catalog],
     )
