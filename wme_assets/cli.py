@@ -255,7 +255,7 @@ def demo(
     """
     from wme_assets.pipeline import check_date, check_project, resolve_dump_date, run_snapshot_chain
 
-    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    _guarded(lambda: (check_date(date, "dump", latest=True), check_project(project)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -277,7 +277,7 @@ def ingest(
     """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
     from wme_assets.pipeline import check_date, check_project, resolve_dump_date
 
-    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    _guarded(lambda: (check_date(date, "dump", latest=True), check_project(project)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -316,7 +316,7 @@ def snapshot(
     if tier not in ("paid", "free"):
         _fail(f"--tier must be paid or free, not {tier!r}")
     snapshot_date = date or datetime.now(UTC).strftime("%Y%m%d")
-    _guarded(lambda: (check_project(target), check_date(snapshot_date, tier)))
+    _guarded(lambda: (check_date(snapshot_date, tier), check_project(target)))
     env = prepare_environment(subject=target)
     dump_date = _guarded(lambda: dump_date_for_snapshot(target, snapshot_date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -387,7 +387,7 @@ def diff(
         _fail(f"--format must be summary or ndjson, not {output!r}")
     if namespace is not None and namespace not in EXPORTED_NAMESPACES:
         _fail(f"--namespace must be one of {', '.join(map(str, EXPORTED_NAMESPACES))}, not {namespace}")
-    _guarded(lambda: (check_project(project), check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to")))
+    _guarded(lambda: (check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to"), check_project(project)))
     if from_date >= to_date:
         _fail(f"--from must be a day before --to, got {from_date} and {to_date}")
     # With --format ndjson, stdout is the changes only: everything else goes to stderr.
@@ -483,7 +483,7 @@ def publish(
 
     if to not in (*PUBLISH_TARGETS, "all"):
         _fail(f"--to must be one of {', '.join([*PUBLISH_TARGETS, 'all'])}, not {to!r}")
-    _guarded(lambda: (check_project(project), check_date(date, "free")))
+    _guarded(lambda: (check_date(date, "free"), check_project(project)))
     env = prepare_environment(subject=project)
     known = {key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()}
     assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
