@@ -138,22 +138,19 @@ def _check_found(date: str, project: str) -> None:
 
 
 def check_partition(job, project: str, date: str, instance) -> None:
-    """Refuse a (date, project) that is not a partition of ``job``, naming which dimension is wrong; the
-    project must be a partition of ``instance`` already (:func:`ensure_project_partition`)."""
-    from wme_assets.defs.partitions import PROJECT_PARTITIONS
-
+    """Refuse a (date, project) that is not a partition of ``job``, naming which dimension is wrong; the dates
+    first, then the project, which is made a partition of ``instance`` when the catalogue knows it
+    (:func:`ensure_project_partition`)."""
     for dimension in job.partitions_def.partitions_defs:
-        key = {"date": date, "project": project}[dimension.name]
         if dimension.name == "project":
-            if not instance.has_dynamic_partition(PROJECT_PARTITIONS, project):
-                raise ConfigurationError(f"project {project!r} is not a partition of the instance (wme catalog sync)")
             continue
-        if day_problem(key) is not None:
-            raise ConfigurationError(f"job {job.name!r} has no partition for {key!r}: {day_problem(key)}")
-        if not dimension.partitions_def.has_partition_key(key):
+        if day_problem(date) is not None:
+            raise ConfigurationError(f"job {job.name!r} has no partition for {date!r}: {day_problem(date)}")
+        if not dimension.partitions_def.has_partition_key(date):
             first = dimension.partitions_def.get_first_partition_key()
             last = dimension.partitions_def.get_last_partition_key()
             raise ConfigurationError(f"job {job.name!r} has no partition for {date} (its dates: {first} to {last})")
+    ensure_project_partition(instance, project)
 
 
 def run_partition(
@@ -179,29 +176,29 @@ def run_partition(
 
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
     job = defs().resolve_job_def(job_name)
-    started = time.monotonic()
     run_id = str(uuid.uuid4())
     # This process is the run's worker (execute_in_process replaces the job's executor, which registers
     # daemon-launched runs): tagged and beating, so a kill is noticed (wme_assets/run_health.py).
-    with dg.DagsterInstance.get() as instance, run_liveness(instance, run_id) as worker_tags:
-        ensure_project_partition(instance, project)
+    with dg.DagsterInstance.get() as instance:
         check_partition(job, project, date, instance)
         job = job.with_logger_defs({"console": _make_terminal_logger()})
         echo(f"running job '{job_name}' for partition {partition_key} ...")
-        selection = [dg.AssetKey(name) for name in assets] if assets else None
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=partition_key,
-            raise_on_error=False,
-            asset_selection=selection,
-            run_id=run_id,
-            tags=worker_tags,
-            # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
-            # in the instance's event log, where the UI shows them.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO", "stack_traces": stack_traces}}}},
-        )
-        outputs = materialized_outputs(result.all_events)
-        error = None if result.success else failure_reason(result.all_events)
+        started = time.monotonic()
+        with run_liveness(instance, run_id) as worker_tags:
+            selection = [dg.AssetKey(name) for name in assets] if assets else None
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=partition_key,
+                raise_on_error=False,
+                asset_selection=selection,
+                run_id=run_id,
+                tags=worker_tags,
+                # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
+                # in the instance's event log, where the UI shows them.
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO", "stack_traces": stack_traces}}}},
+            )
+            outputs = materialized_outputs(result.all_events)
+            error = None if result.success else failure_reason(result.all_events)
     return RunSummary(
         job=job_name,
         partition=str(partition_key),

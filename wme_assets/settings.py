@@ -123,7 +123,11 @@ class Settings(BaseSettings):
         default="https://dumps.wikimedia.org",
         description="Dumps site or mirror laid out as {base}/{dbname}/{YYYYMMDD}/ (http(s):// or file://).",
     )
-    projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
+    projects: str = Field(
+        default=DEFAULT_PROJECTS,
+        description="The projects served, comma-separated: dbnames, a family (wikipedia, …, wikivoyage, commons) or "
+        "'all', resolved through the catalogue of projects (sources/catalog.py); they become project partitions.",
+    )
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
     step_retries: int = Field(
@@ -251,6 +255,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def project_list(self) -> list[str]:
+        """WME_PROJECTS's entries as written: dbnames and selectors (sources.catalog.configured_projects)."""
         return [p.strip() for p in self.projects.split(",") if p.strip()]
 
     def mediawiki_endpoint(self, project: str) -> str | None:

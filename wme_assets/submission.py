@@ -35,7 +35,6 @@ from pathlib import Path
 from wme_assets.pipeline import (
     RunSummary,
     check_partition,
-    ensure_project_partition,
     failure_reason,
     materialized_outputs,
     terminal_line,
@@ -256,8 +255,7 @@ def submit_partition_run(context, job_name: str, *, project: str, date: str, ass
     from wme_assets.definitions import defs
 
     job = defs().resolve_job_def(job_name)
-    ensure_project_partition(context.instance, project)
-    check_partition(job, project, date, context.instance)
+    check_partition(job, project, date, context.instance)  # adds the project's partition when missing
     key = dg.MultiPartitionKey({"date": date, "project": project})
     selected = {dg.AssetKey(name) for name in assets} if assets else None
     tags = job.get_tags_for_partition_key(key, selected_asset_keys=selected)
