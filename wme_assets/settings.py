@@ -12,7 +12,6 @@ import os
 import re
 import tempfile
 from collections.abc import MutableMapping
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -253,9 +252,10 @@ class Settings(BaseSettings):
             validate_project(project.strip())
         return value
 
-    @cached_property
+    @property
     def project_list(self) -> list[str]:
-        """WME_PROJECTS's entries as written: dbnames and selectors (sources.catalog.configured_projects)."""
+        """WME_PROJECTS's entries as written: dbnames and selectors (sources.catalog.configured_projects). Not
+        cached: a copy with other projects (``model_copy(update=...)``) would keep the cached list."""
         return [p.strip() for p in self.projects.split(",") if p.strip()]
 
     def mediawiki_endpoint(self, project: str) -> str | None:

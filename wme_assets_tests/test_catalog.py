@@ -20,6 +20,7 @@ from wme_assets.sources.catalog import (
     CatalogError,
     cache_path,
     check_project,
+    configured_projects,
     load_catalog,
     parse_site_matrix,
     select_projects,
@@ -258,3 +259,21 @@ def test_a_command_on_a_fresh_instance_adds_its_project(s3_env, dumps_mirror, ho
     with dg.DagsterInstance.from_config(str(instance_home / "dagster")) as instance:
         [run] = instance.get_runs()
         assert run.tags["dagster/partition"] == f"{DUMP_DATE}|bnwiki"
+
+
+def test_the_realtime_side_reads_the_selection_as_dbnames(home, monkeypatch):
+    """`wme listen`/`update`/`batch` hand the listener WME_PROJECTS resolved: a family becomes its dbnames; a
+    list of dbnames needs no catalogue at all (none is read or fetched)."""
+    monkeypatch.setenv("WME_PROJECTS", "bnwiki,wiki")  # "wiki": the dbname of a test MediaWiki
+    monkeypatch.setenv("WME_SITEMATRIX_URL", (home / "missing.json").as_uri())
+    assert configured_projects(load_settings()) == ["bnwiki", "wiki"] and not cache_path(home).exists()
+    monkeypatch.setenv("WME_PROJECTS", "all")
+    with pytest.raises(CatalogError, match="WME_PROJECTS=all selects projects by family: cannot fetch"):
+        configured_projects(load_settings())
+
+    monkeypatch.setenv("WME_SITEMATRIX_URL", SITEMATRIX_FIXTURE.as_uri())
+    monkeypatch.setenv("WME_PROJECTS", "bnwiki,wikivoyage")
+    settings = load_settings()
+    resolved = configured_projects(settings)
+    assert resolved[0] == "bnwiki" and len(resolved) == 26
+    assert settings.model_copy(update={"projects": ",".join(resolved)}).project_list == resolved
