@@ -245,20 +245,33 @@ def test_without_a_catalogue_the_configured_dbnames_still_run(home, monkeypatch)
 def test_a_command_on_a_fresh_instance_adds_its_project(s3_env, dumps_mirror, home, monkeypatch):
     from wme_assets_tests.paths import DUMP_DATE
 
-    monkeypatch.setenv("WME_HOME", s3_env["WME_HOME"])
-    monkeypatch.setenv("WME_PROJECTS", "enwiki")  # bnwiki is not configured: the catalogue knows it
-    monkeypatch.setenv("WME_DUMPS_URL", dumps_mirror.as_uri())
     instance_home = Path(s3_env["WME_HOME"])
+    monkeypatch.setenv("WME_HOME", s3_env["WME_HOME"])
+    monkeypatch.setenv("WME_DUMPS_URL", dumps_mirror.as_uri())
 
-    refused = CliRunner().invoke(app, ["--in-process", "ingest", "anpwiki", "--date", DUMP_DATE])
-    assert refused.exit_code == 2 and "'anpwiki' is not in Wikimedia's site matrix" in refused.output
+    def ingest(project: str):
+        return CliRunner().invoke(app, ["--in-process", "ingest", project, "--date", DUMP_DATE])
 
-    result = CliRunner().invoke(app, ["--in-process", "ingest", "bnwiki", "--date", DUMP_DATE])
+    # Offline, no catalogue cached: the configured dbname runs, another is refused naming the cause.
+    monkeypatch.setenv("WME_PROJECTS", "bnwiki")
+    monkeypatch.setenv("WME_SITEMATRIX_URL", (instance_home / "missing.json").as_uri())
+    refused = ingest("jawiki")
+    assert refused.exit_code == 2 and "'jawiki' is not in WME_PROJECTS, and the catalogue" in refused.output
+    result = ingest("bnwiki")
     assert result.exit_code == 0, result.output
     assert _partitions(instance_home) == ["bnwiki"]
+
+    # With the catalogue: a project it knows runs though WME_PROJECTS does not name it; one it does not know
+    # is refused before any run.
+    monkeypatch.setenv("WME_SITEMATRIX_URL", SITEMATRIX_FIXTURE.as_uri())
+    refused = ingest("anpwiki")
+    assert refused.exit_code == 2 and "'anpwiki' is not in Wikimedia's site matrix" in refused.output
+    result = ingest("jawiki")
+    assert result.exit_code == 0, result.output
+    assert _partitions(instance_home) == ["bnwiki", "jawiki"]
     with dg.DagsterInstance.from_config(str(instance_home / "dagster")) as instance:
-        [run] = instance.get_runs()
-        assert run.tags["dagster/partition"] == f"{DUMP_DATE}|bnwiki"
+        runs = instance.get_runs()
+        assert sorted(r.tags["dagster/partition"] for r in runs) == [f"{DUMP_DATE}|bnwiki", f"{DUMP_DATE}|jawiki"]
 
 
 def test_the_realtime_side_reads_the_selection_as_dbnames(home, monkeypatch):

@@ -8,6 +8,11 @@ never depends on meta being up. Commons is added for its files namespace (6) onl
 
 A dbname the site matrix does not list is refused with a message saying so: a URL is never guessed from a
 dbname (``anpwiki`` could be anything until the site matrix says what it is).
+
+``WME_PROJECTS`` selects from the catalogue (dbnames, a family, ``all``); the selection becomes the project
+partitions (wme_assets/defs/partitions.py). A machine that cannot read the site matrix still runs the
+dbnames written in ``WME_PROJECTS`` (:func:`check_project`): the catalogue adds metadata and more projects,
+it does not stand between an operator and the projects they configured by hand.
 """
 
 from __future__ import annotations
