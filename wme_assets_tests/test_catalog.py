@@ -206,6 +206,13 @@ def test_the_sensor_adds_new_projects_and_reports_closed_and_unknown_ones_withou
     with dg.DagsterInstance.local_temp(str(home / "instance")) as instance:
         # Partitions a deployment already has: a closed wiki's and one the site matrix no longer lists.
         ensure_projects(instance, ["aawiki", "oldwiki"])
+        # Offline with nothing cached: the tick says so and changes nothing.
+        monkeypatch.setenv("WME_SITEMATRIX_URL", (home / "missing.json").as_uri())
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert tick.skip_message.startswith("no catalogue of projects (cannot fetch the site matrix from file://")
+        assert "partitions unchanged" in tick.skip_message and project_keys(instance) == ["aawiki", "oldwiki"]
+
+        monkeypatch.setenv("WME_SITEMATRIX_URL", SITEMATRIX_FIXTURE.as_uri())
         tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert not tick.run_requests
         said = tick.skip_message
