@@ -255,7 +255,7 @@ def demo(
     """
     from wme_assets.pipeline import check_date, check_project, resolve_dump_date, run_snapshot_chain
 
-    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    _guarded(lambda: (check_date(date, "dump", latest=True), check_project(project)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -277,7 +277,7 @@ def ingest(
     """Ingest one dumps run (status, verified files, page store) through the Dagster instance."""
     from wme_assets.pipeline import check_date, check_project, resolve_dump_date
 
-    _guarded(lambda: (check_project(project), check_date(date, "dump", latest=True)))
+    _guarded(lambda: (check_date(date, "dump", latest=True), check_project(project)))
     env = prepare_environment(subject=project)
     dump_date = _guarded(lambda: resolve_dump_date(project, date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -316,7 +316,7 @@ def snapshot(
     if tier not in ("paid", "free"):
         _fail(f"--tier must be paid or free, not {tier!r}")
     snapshot_date = date or datetime.now(UTC).strftime("%Y%m%d")
-    _guarded(lambda: (check_project(target), check_date(snapshot_date, tier)))
+    _guarded(lambda: (check_date(snapshot_date, tier), check_project(target)))
     env = prepare_environment(subject=target)
     dump_date = _guarded(lambda: dump_date_for_snapshot(target, snapshot_date, echo=typer.echo))
     with _runner(in_process) as run:
@@ -387,7 +387,7 @@ def diff(
         _fail(f"--format must be summary or ndjson, not {output!r}")
     if namespace is not None and namespace not in EXPORTED_NAMESPACES:
         _fail(f"--namespace must be one of {', '.join(map(str, EXPORTED_NAMESPACES))}, not {namespace}")
-    _guarded(lambda: (check_project(project), check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to")))
+    _guarded(lambda: (check_date(from_date, tier, "--from"), check_date(to_date, tier, "--to"), check_project(project)))
     if from_date >= to_date:
         _fail(f"--from must be a day before --to, got {from_date} and {to_date}")
     # With --format ndjson, stdout is the changes only: everything else goes to stderr.
@@ -483,7 +483,7 @@ def publish(
 
     if to not in (*PUBLISH_TARGETS, "all"):
         _fail(f"--to must be one of {', '.join([*PUBLISH_TARGETS, 'all'])}, not {to!r}")
-    _guarded(lambda: (check_project(project), check_date(date, "free")))
+    _guarded(lambda: (check_date(date, "free"), check_project(project)))
     env = prepare_environment(subject=project)
     known = {key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()}
     assets = [a for name in (PUBLISH_TARGETS if to == "all" else [to]) for a in PUBLISH_TARGETS[name] if a in known]
@@ -669,14 +669,11 @@ def storage_sweep(
 
 
 def _catalog(refresh: bool):
-    from wme_assets.sources.catalog import CatalogError, load_catalog
-    from wme_assets.sources.dumps_client import make_session
+    from wme_assets.sources.catalog import CatalogError, open_catalog
 
     settings = _guarded(load_settings)
-    cache = settings.home_dir / "catalog" / "sitematrix.json"
-    session = make_session(retries=settings.http_retries, backoff=settings.http_backoff)
     try:
-        return load_catalog(cache, session=session, url=settings.sitematrix_url, refresh=refresh)
+        return open_catalog(settings, refresh=refresh)
     except CatalogError as exc:
         _fail(str(exc), exc)
 
@@ -707,17 +704,50 @@ def catalog_list(
             typer.echo(f"{project.dbname}\t{project.family}\t{project.language}\t{project.url}{closed}")
 
 
+@catalog_app.command("sync")
+def catalog_sync(
+    refresh: bool = typer.Option(False, "--refresh", help="Fetch the site matrix again first."),
+) -> None:
+    """Add a project partition to the Dagster instance for every project WME_PROJECTS selects (dbnames, a
+    family such as wikisource, or all); report closed wikis. Never deletes a partition."""
+    import dagster as dg
+
+    from wme_assets.defs.partitions import sync_projects
+    from wme_assets.instance import prepare_dagster_home
+    from wme_assets.sources.catalog import CatalogError, select_projects
+
+    catalog = _catalog(refresh=refresh)
+    settings = _guarded(load_settings)
+    _guarded(lambda: prepare_dagster_home(settings))  # the instance only: no object storage is needed
+    try:
+        selected = select_projects(settings.project_list, catalog)
+    except CatalogError as exc:
+        _fail(f"WME_PROJECTS: {exc}", exc)
+    with dg.DagsterInstance.get() as instance:
+        plan = sync_projects(instance, catalog, selected)
+    typer.echo(f"{len(selected)} project(s) selected by WME_PROJECTS={settings.projects} of {len(catalog)} "
+               f"in the catalogue ({catalog.source}, fetched {catalog.fetched_at})")  # fmt: skip
+    typer.echo(plan.summary())
+
+
 # ----- realtime ------------------------------------------------------------------------------------------
 
 
 def _realtime_settings(projects: list[str] | None) -> Settings:
+    from wme_assets.sources.catalog import CatalogError, configured_projects
+
     settings = prepare_environment().settings
+    try:
+        configured = configured_projects(settings)
+    except CatalogError as exc:
+        _fail(str(exc), exc)
     if projects:
         for project in projects:
-            if project not in settings.project_list:
+            if project not in configured:
                 _fail(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
-        settings = settings.model_copy(update={"projects": ",".join(projects)})
-    return settings
+        configured = list(projects)
+    # The listener and the applications read the projects as dbnames: WME_PROJECTS's selectors resolved.
+    return settings.model_copy(update={"projects": ",".join(configured)})
 
 
 @app.command()

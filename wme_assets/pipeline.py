@@ -55,10 +55,26 @@ def dumps_client():
 
 
 def check_project(project: str) -> None:
+    """Refuse a project the catalogue of projects does not know (see sources.catalog.check_project), before
+    any work; the run then adds its partition itself (:func:`ensure_project_partition`)."""
+    from wme_assets.sources.catalog import CatalogError
+    from wme_assets.sources.catalog import check_project as check_in_catalog
+
     validate_project(project)
-    settings = load_settings()
-    if project not in settings.project_list:
-        raise ConfigurationError(f"project {project!r} is not in WME_PROJECTS ({settings.projects}); add it there")
+    try:
+        check_in_catalog(load_settings(), project)
+    except CatalogError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def ensure_project_partition(instance, project: str) -> None:
+    """Make ``project`` a partition of the instance if it is not one yet (after :func:`check_project`), so a
+    command runs on a fresh instance without a `wme catalog sync` first."""
+    from wme_assets.defs.partitions import PROJECT_PARTITIONS, ensure_projects
+
+    if not instance.has_dynamic_partition(PROJECT_PARTITIONS, project):
+        check_project(project)
+        ensure_projects(instance, [project])
 
 
 def check_date(value: str, kind: str, option: str = "--date", *, latest: bool = False) -> str:
@@ -121,18 +137,20 @@ def _check_found(date: str, project: str) -> None:
         raise ConfigurationError(f"{project}: {exc}") from None
 
 
-def check_partition(job, project: str, date: str) -> None:
-    """Refuse a (date, project) that is not a partition of ``job``, naming which dimension is wrong."""
+def check_partition(job, project: str, date: str, instance) -> None:
+    """Refuse a (date, project) that is not a partition of ``job``, naming which dimension is wrong; the dates
+    first, then the project, which is made a partition of ``instance`` when the catalogue knows it
+    (:func:`ensure_project_partition`)."""
     for dimension in job.partitions_def.partitions_defs:
-        key = {"date": date, "project": project}[dimension.name]
-        if dimension.name == "date" and day_problem(key) is not None:
-            raise ConfigurationError(f"job {job.name!r} has no partition for {key!r}: {day_problem(key)}")
-        if not dimension.partitions_def.has_partition_key(key):
-            if dimension.name == "project":
-                raise ConfigurationError(f"project {project!r} is not in WME_PROJECTS; add it there")
+        if dimension.name == "project":
+            continue
+        if day_problem(date) is not None:
+            raise ConfigurationError(f"job {job.name!r} has no partition for {date!r}: {day_problem(date)}")
+        if not dimension.partitions_def.has_partition_key(date):
             first = dimension.partitions_def.get_first_partition_key()
             last = dimension.partitions_def.get_last_partition_key()
             raise ConfigurationError(f"job {job.name!r} has no partition for {date} (its dates: {first} to {last})")
+    ensure_project_partition(instance, project)
 
 
 def run_partition(
@@ -158,28 +176,29 @@ def run_partition(
 
     partition_key = dg.MultiPartitionKey({"date": date, "project": project})
     job = defs().resolve_job_def(job_name)
-    check_partition(job, project, date)
-    job = job.with_logger_defs({"console": _make_terminal_logger()})
-    echo(f"running job '{job_name}' for partition {partition_key} ...")
-    started = time.monotonic()
     run_id = str(uuid.uuid4())
     # This process is the run's worker (execute_in_process replaces the job's executor, which registers
     # daemon-launched runs): tagged and beating, so a kill is noticed (wme_assets/run_health.py).
-    with dg.DagsterInstance.get() as instance, run_liveness(instance, run_id) as worker_tags:
-        selection = [dg.AssetKey(name) for name in assets] if assets else None
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=partition_key,
-            raise_on_error=False,
-            asset_selection=selection,
-            run_id=run_id,
-            tags=worker_tags,
-            # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
-            # in the instance's event log, where the UI shows them.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO", "stack_traces": stack_traces}}}},
-        )
-        outputs = materialized_outputs(result.all_events)
-        error = None if result.success else failure_reason(result.all_events)
+    with dg.DagsterInstance.get() as instance:
+        check_partition(job, project, date, instance)
+        job = job.with_logger_defs({"console": _make_terminal_logger()})
+        echo(f"running job '{job_name}' for partition {partition_key} ...")
+        started = time.monotonic()
+        with run_liveness(instance, run_id) as worker_tags:
+            selection = [dg.AssetKey(name) for name in assets] if assets else None
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=partition_key,
+                raise_on_error=False,
+                asset_selection=selection,
+                run_id=run_id,
+                tags=worker_tags,
+                # The stages' own progress lines (INFO) on the terminal; Dagster's per-event DEBUG lines stay
+                # in the instance's event log, where the UI shows them.
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO", "stack_traces": stack_traces}}}},
+            )
+            outputs = materialized_outputs(result.all_events)
+            error = None if result.success else failure_reason(result.all_events)
     return RunSummary(
         job=job_name,
         partition=str(partition_key),

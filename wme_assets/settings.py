@@ -12,7 +12,6 @@ import os
 import re
 import tempfile
 from collections.abc import MutableMapping
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -123,7 +122,11 @@ class Settings(BaseSettings):
         default="https://dumps.wikimedia.org",
         description="Dumps site or mirror laid out as {base}/{dbname}/{YYYYMMDD}/ (http(s):// or file://).",
     )
-    projects: str = Field(default=DEFAULT_PROJECTS, description="Comma-separated project dbnames.")
+    projects: str = Field(
+        default=DEFAULT_PROJECTS,
+        description="The projects served, comma-separated: dbnames, a family (wikipedia, …, wikivoyage, commons) or "
+        "'all', resolved through the catalogue of projects (sources/catalog.py); they become project partitions.",
+    )
     http_retries: int = Field(default=4, ge=0, description="Retries of one HTTP request (connection, 429, 5xx).")
     http_backoff: float = Field(default=1.0, ge=0, description="Exponential backoff factor between them (s).")
     step_retries: int = Field(
@@ -271,8 +274,10 @@ class Settings(BaseSettings):
             validate_project(project.strip())
         return value
 
-    @cached_property
+    @property
     def project_list(self) -> list[str]:
+        """WME_PROJECTS's entries as written: dbnames and selectors (sources.catalog.configured_projects). Not
+        cached: a copy with other projects (``model_copy(update=...)``) would keep the cached list."""
         return [p.strip() for p in self.projects.split(",") if p.strip()]
 
     @property

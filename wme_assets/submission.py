@@ -32,7 +32,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from wme_assets.pipeline import RunSummary, check_partition, failure_reason, materialized_outputs, terminal_line
+from wme_assets.pipeline import (
+    RunSummary,
+    check_partition,
+    failure_reason,
+    materialized_outputs,
+    terminal_line,
+)
 
 LOCATION_NAME = "wme_assets"
 WORKSPACE_YAML = f"""\
@@ -249,7 +255,7 @@ def submit_partition_run(context, job_name: str, *, project: str, date: str, ass
     from wme_assets.definitions import defs
 
     job = defs().resolve_job_def(job_name)
-    check_partition(job, project, date)
+    check_partition(job, project, date, context.instance)  # adds the project's partition when missing
     key = dg.MultiPartitionKey({"date": date, "project": project})
     selected = {dg.AssetKey(name) for name in assets} if assets else None
     tags = job.get_tags_for_partition_key(key, selected_asset_keys=selected)

@@ -17,7 +17,7 @@ import pytest
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import SeaweedServer, start_seaweedfs
-from wme_assets_tests.paths import DUMP_DATE, FIXTURES
+from wme_assets_tests.paths import DUMP_DATE, FIXTURES, SITEMATRIX_FIXTURE
 from wme_assets_tests.servers import (
     SERVER_FIXTURES,
     TEST_BUCKET,
@@ -40,6 +40,9 @@ def pytest_configure(config):
     os.environ["AWS_ACCESS_KEY_ID"] = EMBEDDED_ACCESS_KEY
     os.environ["AWS_SECRET_ACCESS_KEY"] = EMBEDDED_SECRET_KEY
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    # The catalogue of projects (project partitions, the commands' project check) from the real site matrix
+    # in the fixtures: no test asks meta.wikimedia.org, and every command sees the same 883 projects.
+    os.environ["WME_SITEMATRIX_URL"] = SITEMATRIX_FIXTURE.as_uri()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -303,7 +303,7 @@ def test_no_unknown_partition_reaches_dagster(cli_env, monkeypatch, tmp_path):
         run_partition("ingest", project="bnwiki", date="20230502")
     with pytest.raises(ConfigurationError, match="in the future"):
         run_partition("paid_snapshot_job", project="bnwiki", date="99991231")
-    with pytest.raises(ConfigurationError, match="'xxwiki' is not in WME_PROJECTS"):
+    with pytest.raises(ConfigurationError, match="'xxwiki' is not in Wikimedia's site matrix"):
         run_partition("ingest", project="xxwiki", date=DUMP_DATE)
     assert runs_in(instance_dir(cli_env)) == []
 

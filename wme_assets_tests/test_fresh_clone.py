@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from wme_assets_tests.paths import REPO_ROOT
+from wme_assets_tests.paths import REPO_ROOT, SITEMATRIX_FIXTURE
 from wme_assets_tests.servers import stop_process_group
 
 pytestmark = pytest.mark.integration
@@ -49,6 +49,8 @@ def _clean_env(home: Path) -> dict[str, str]:
         if not name.startswith(("WME_", "AWS_", "DAGSTER_")) and name != "PYTHONPATH"
     }
     env["HOME"] = str(home)  # no user-level configuration either
+    # The one exception: the project_catalogue sensor reads the site matrix of the fixtures, not meta's.
+    env["WME_SITEMATRIX_URL"] = SITEMATRIX_FIXTURE.as_uri()
     return env
 
 

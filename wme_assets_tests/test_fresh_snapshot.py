@@ -41,6 +41,7 @@ from wme_assets.sources.mediawiki import MediaWikiClient, MediaWikiError
 from wme_assets.storage import open_object_store
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_articles, publish_base
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets_tests import partitions
 from wme_assets_tests.mediawiki_server import own_mediawiki
 from wme_assets_tests.wiki_admin import WikiAdmin
 
@@ -357,7 +358,7 @@ def test_paid_snapshot_assets_apply_the_changes_and_report_the_cut_point(wiki, p
         [paid_snapshot, structured_snapshot],
         partition_key=dg.MultiPartitionKey({"date": today, "project": project}),
         resources={"object_storage": resource, "settings": StageSettingsResource()},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=partitions.instance_with_projects(project),
     )
     assert result.success
     view = {a["name"]: a for a in (orjson.loads(line) for _, line in

@@ -38,6 +38,7 @@ from wme_assets.storage.lease import (
     writer_lease,
 )
 from wme_assets.storage.object_store import ObjectStoreError
+from wme_assets_tests import partitions
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 
 NAME = snapshot_lease("articles", "paid", "bnwiki")
@@ -235,7 +236,9 @@ def test_asset_refused_by_the_lease_fails_once_naming_the_holder(postgres, s3_en
         dg.DagsterInstance.from_config(str(home)) as instance,
         writer_lease(Settings(), raw_lease("bnwiki", DUMP_DATE), scope=scope, run_id="the-holder", wait=0),
     ):
-        result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=partitions.with_projects(instance, "bnwiki"), partition_key=partition, raise_on_error=False
+        )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "dump_run_status"

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from wme_assets.instance import check_postgres, instance_config
 from wme_assets.settings import ConfigurationError, Settings
 from wme_assets.storage import ObjectStoreError, open_object_store
+from wme_assets_tests import partitions
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 
 PARTITION = dg.MultiPartitionKey({"date": DUMP_DATE, "project": "bnwiki"})
@@ -29,7 +30,7 @@ def postgres_instance(postgres, s3_env, monkeypatch, tmp_path):
     home.mkdir()
     shutil.copy(REPO_ROOT / "infra" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
+        yield partitions.with_projects(instance, "bnwiki")
 
 
 def _ingest_job(monkeypatch, dumps_url):

@@ -34,6 +34,7 @@ from wme_assets.snapshots.verify import verify_published
 from wme_assets.sources.action_api import ActionApiClient
 from wme_assets.storage import open_object_store
 from wme_assets.storage.article_store import iter_current_articles
+from wme_assets_tests import partitions
 from wme_assets_tests.mediawiki_server import own_mediawiki
 from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
 
@@ -112,7 +113,10 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     assert applied.events_behind == 0 and applied.logged == applied.applied >= 7
     assert applied.last_applied_event and applied.last_applied_change_dt
     monitor = realtime_monitor(
-        dg.build_sensor_context(resources={"object_storage": ObjectStorageResource.from_settings(settings)})
+        dg.build_sensor_context(
+            instance=partitions.instance_with_projects(project),
+            resources={"object_storage": ObjectStorageResource.from_settings(settings)},
+        )
     )
     observed = {(e.asset_key.to_user_string(), e.partition): e.metadata for e in monitor.asset_events}
     assert observed[("realtime_article_store", project)]["events_behind"].value == 0
@@ -186,13 +190,13 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     resources = {"object_storage": ObjectStorageResource.from_settings(settings), "settings": StageSettingsResource()}
     archive = store.head(store.key(batch_key(hour1, f"{project}_namespace_0"))).sha256
     run = dg.materialize([hourly_batch], partition_key=dg.MultiPartitionKey({"hour": hour1, "project": project}),
-                         resources=resources, instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+                         resources=resources, instance=partitions.instance_with_projects(project))  # fmt: skip
     assert run.success
     assert run.asset_materializations_for_node("hourly_batch")[0].metadata["records"].value == 4
     today = now.strftime("%Y%m%d")
     day = dg.MultiPartitionKey({"date": today, "project": project})
     run = dg.materialize([compacted_article_store], partition_key=day, resources=resources,
-                         instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+                         instance=partitions.instance_with_projects(project))  # fmt: skip
     assert run.success
     compaction = run.asset_materializations_for_node("compacted_article_store")[0].metadata
     assert compaction["folded_deltas"].value == 2 and compaction["base"].value == today
@@ -208,7 +212,7 @@ def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tm
     assert not list(store.list(store.key("batches/"))) and not list(store.list(store.key("aggregations/batches/")))
 
 
-def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project():
+def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_project(tmp_path):
     from wme_assets.definitions import defs
     from wme_assets.instance import TIER_TAG
     from wme_assets.settings import DEFAULT_PROJECTS
@@ -216,10 +220,12 @@ def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_projec
     definitions = defs()
     schedule = definitions.resolve_schedule_def("hourly_batches")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("1 * * * *", "UTC")
-    context = dg.build_schedule_context(
-        instance=dg.DagsterInstance.ephemeral(), repository_def=definitions.get_repository_def(),
-        scheduled_execution_time=datetime(2026, 12, 3, 7, 1, tzinfo=UTC),
-    )  # fmt: skip
-    requests = list(schedule.evaluate_tick(context).run_requests)
-    assert [r.partition_key for r in requests] == [f"2026120306|{p}" for p in DEFAULT_PROJECTS.split(",")]
+    projects = DEFAULT_PROJECTS.split(",")
+    with partitions.schedule_instance(tmp_path, *projects) as instance:
+        context = dg.build_schedule_context(
+            instance=instance, repository_def=definitions.get_repository_def(),
+            scheduled_execution_time=datetime(2026, 12, 3, 7, 1, tzinfo=UTC),
+        )  # fmt: skip
+        requests = list(schedule.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == [f"2026120306|{p}" for p in projects]
     assert {r.tags[TIER_TAG] for r in requests} == {"paid"}

@@ -40,6 +40,7 @@ from wme_assets.run_health import (
     process_start_ticks,
     run_liveness,
 )
+from wme_assets_tests import partitions
 from wme_assets_tests.paths import DUMP_DATE, REPO_ROOT
 from wme_assets_tests.servers import start_dagster_daemon, wait_until
 
@@ -110,7 +111,7 @@ def pg_home(postgres, s3_env, monkeypatch, tmp_path) -> Path:
 @pytest.fixture
 def pg_instance(pg_home):
     with dg.DagsterInstance.get() as instance:
-        yield instance
+        yield partitions.with_projects(instance, "bnwiki", "jawiki")  # as `wme catalog sync` adds them
 
 
 def _started_run(instance: dg.DagsterInstance, project: str, tags: dict[str, str]) -> str:

@@ -45,6 +45,7 @@ from wme_assets.snapshots.read import SnapshotMismatchError, iter_snapshot_recor
 from wme_assets.snapshots.run import export_snapshots
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base, publish_delta
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets_tests import partitions
 from wme_assets_tests.paths import FIXTURES
 from wme_assets_tests.servers import TEST_BUCKET, new_test_store
 
@@ -379,7 +380,7 @@ def test_wme_diff_refuses_bad_input_in_one_line(cli_store):
         refused = invoke(PROJECT, *args)
         assert refused.exit_code == 2 and expected in refused.stderr, (args, refused.output)
     other = invoke("xxwiki", "--from", DAY_1, "--to", DAY_2)
-    assert other.exit_code == 2 and "'xxwiki' is not in WME_PROJECTS" in other.stderr
+    assert other.exit_code == 2 and "'xxwiki' is not in Wikimedia's site matrix" in other.stderr
 
 
 # --- the asset --------------------------------------------------------------------------------------------------
@@ -397,9 +398,13 @@ def test_snapshot_diff_asset_compares_with_the_previous_paid_snapshot(snapshots,
         endpoint_url=store.endpoint_url, bucket=TEST_BUCKET, prefix=store.prefix.rstrip("/"), create_bucket=False
     )
 
+    instance = partitions.instance_with_projects(PROJECT)
+
     def materialize(date: str) -> dict:
         key = dg.MultiPartitionKey({"date": date, "project": PROJECT})
-        result = dg.materialize([snapshot_diff], partition_key=key, resources={"object_storage": resource})
+        result = dg.materialize(
+            [snapshot_diff], partition_key=key, resources={"object_storage": resource}, instance=instance
+        )
         assert result.success
         (materialization,) = result.asset_materializations_for_node("snapshot_diff")
         return {name: value.value for name, value in materialization.metadata.items()}

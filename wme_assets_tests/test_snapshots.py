@@ -19,39 +19,52 @@ from wme_assets.settings import DEFAULT_PROJECTS, ConfigurationError, load_setti
 from wme_assets.snapshots.manifest import RECORD_SCHEMAS
 from wme_assets.snapshots.publish import verify_published
 from wme_assets.storage import ObjectStore, open_object_store
+from wme_assets_tests import partitions
 from wme_assets_tests.servers import TEST_BUCKET
 
 PROJECTS = DEFAULT_PROJECTS.split(",")
 
 
-# One instance for every tick: the loaded definitions keep a reference to the instance that evaluated them.
-_INSTANCE = None
+@pytest.fixture(scope="module")
+def schedule_instance(tmp_path_factory):
+    """One instance for every tick, with the default projects as partitions (`wme catalog sync` adds them)."""
+    with partitions.schedule_instance(tmp_path_factory.mktemp("schedules"), *PROJECTS) as instance:
+        yield instance
 
 
-def _tick(schedule_name: str, when: datetime) -> list[dg.RunRequest]:
-    global _INSTANCE
+def _tick(instance: dg.DagsterInstance, schedule_name: str, when: datetime) -> list[dg.RunRequest]:
     from wme_assets.definitions import defs
 
     definitions = defs()
     schedule = definitions.resolve_schedule_def(schedule_name)
-    _INSTANCE = _INSTANCE or dg.DagsterInstance.ephemeral()
     context = dg.build_schedule_context(
-        instance=_INSTANCE, repository_def=definitions.get_repository_def(), scheduled_execution_time=when
+        instance=instance, repository_def=definitions.get_repository_def(), scheduled_execution_time=when
     )
     return list(schedule.evaluate_tick(context).run_requests)
 
 
-def test_paid_schedule_requests_the_day_for_every_project():
-    requests = _tick("paid_snapshot_daily", datetime(2026, 3, 2, 1, tzinfo=UTC))
+def test_paid_schedule_requests_the_day_for_every_project(schedule_instance):
+    requests = _tick(schedule_instance, "paid_snapshot_daily", datetime(2026, 3, 2, 1, tzinfo=UTC))
     assert [r.partition_key for r in requests] == [f"20260302|{p}" for p in PROJECTS]
     assert {r.tags[TIER_TAG] for r in requests} == {"paid"}
 
 
 @pytest.mark.parametrize("day", [2, 21])
-def test_free_schedule_requests_the_2nd_and_21st(day):
-    requests = _tick("free_snapshot_2nd_and_21st", datetime(2026, 3, day, 6, tzinfo=UTC))
+def test_free_schedule_requests_the_2nd_and_21st(schedule_instance, day):
+    requests = _tick(schedule_instance, "free_snapshot_2nd_and_21st", datetime(2026, 3, day, 6, tzinfo=UTC))
     assert [r.partition_key for r in requests] == [f"202603{day:02d}|{p}" for p in PROJECTS]
     assert {r.tags[TIER_TAG] for r in requests} == {"free"}
+
+
+def test_a_project_added_later_gets_its_runs_from_the_next_tick(tmp_path):
+    """The schedules read the projects from the instance at each tick: a partition added by `wme catalog sync`
+    (or the project_catalogue sensor) after the code loaded is scheduled without a reload."""
+    with partitions.schedule_instance(tmp_path, "bnwiki") as instance:
+        when = datetime(2026, 3, 2, 1, tzinfo=UTC)
+        assert [r.partition_key for r in _tick(instance, "paid_snapshot_daily", when)] == ["20260302|bnwiki"]
+        partitions.with_projects(instance, "frwiktionary")
+        requests = _tick(instance, "paid_snapshot_daily", when)
+        assert [r.partition_key for r in requests] == ["20260302|bnwiki", "20260302|frwiktionary"]
 
 
 def test_schedule_crons_are_utc():
@@ -209,7 +222,10 @@ def test_new_dump_run_sensor_requests_each_finished_run(dumps_url):
     from wme_assets.defs.resources import DumpsSourceResource
     from wme_assets.defs.sensors import new_dump_runs
 
-    context = dg.build_sensor_context(resources={"dumps": DumpsSourceResource(base_url=dumps_url, retries=0)})
+    context = dg.build_sensor_context(
+        instance=partitions.instance_with_projects(*PROJECTS),
+        resources={"dumps": DumpsSourceResource(base_url=dumps_url, retries=0)},
+    )
     result = new_dump_runs(context)
     keys = {str(r.partition_key) for r in result.run_requests}
     # The mirror holds bnwiki (20230501 done, 20230520 still in progress) and jawiki: only finished runs.

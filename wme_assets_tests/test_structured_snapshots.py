@@ -37,6 +37,7 @@ from wme_assets.snapshots.publish import (
 from wme_assets.snapshots.run import export_snapshots, export_structured_snapshot
 from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_batches, publish_base
 from wme_assets.storage.object_store import ObjectStore
+from wme_assets_tests import partitions
 from wme_assets_tests.paths import DUMP_DATE
 from wme_assets_tests.records import (
     enterprise_structured_contents,
@@ -386,7 +387,7 @@ def test_asset_in_the_paid_job_with_metadata_and_checks(bnwiki, monkeypatch):
         [structured_snapshot],
         partition_key=dg.MultiPartitionKey({"date": D1, "project": PROJECT}),
         resources={"object_storage": resource, "settings": StageSettingsResource(snapshot_member_bytes=MEMBER_BYTES)},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=partitions.instance_with_projects(PROJECT),
     )
     assert result.success
     metadata = result.asset_materializations_for_node("structured_snapshot")[0].metadata

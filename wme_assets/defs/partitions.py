@@ -3,15 +3,51 @@
 Per-partition runs make each (project, date) its own unit of retry, failure and backfill, so re-running
 "the projects that failed" launches exactly those partitions. Keys look like ``20230501|bnwiki``
 (Dagster orders the dimensions by name: date, then project).
+
+The projects are dynamic partitions, kept in the Dagster instance, not a list fixed when the code loads:
+Wikimedia has some 900 text projects and opens new ones, and which of them a deployment serves
+(``WME_PROJECTS``) changes without a redeploy. They are added from the catalogue of projects (the site
+matrix) by ``wme catalog sync``, the ``project_catalogue`` sensor, and every ``wme`` command for the project
+it runs (:func:`ensure_projects`). They are never deleted: a partition's runs and materializations are its
+history.
 """
+
+from collections.abc import Iterable
 
 import dagster as dg
 
-from wme_assets.defs.resources import SETTINGS_AT_LOAD
+from wme_assets.sources.catalog import Catalog, SyncPlan, plan_sync
 
-PROJECTS = SETTINGS_AT_LOAD.project_list
+PROJECT_PARTITIONS = "projects"
+project_partitions = dg.DynamicPartitionsDefinition(name=PROJECT_PARTITIONS)
 
-project_partitions = dg.StaticPartitionsDefinition(PROJECTS)
+
+def project_keys(instance: dg.DagsterInstance) -> list[str]:
+    """The projects that are partitions in ``instance``, in the order they were added."""
+    return list(instance.get_dynamic_partitions(PROJECT_PARTITIONS))
+
+
+def ensure_projects(instance: dg.DagsterInstance, projects: Iterable[str]) -> list[str]:
+    """Add the ``projects`` that are not partitions yet (checked by the caller); the ones added, in order."""
+    have = set(project_keys(instance))
+    new = [name for name in dict.fromkeys(projects) if name not in have]
+    if new:
+        try:
+            instance.add_dynamic_partitions(PROJECT_PARTITIONS, new)
+        except Exception:
+            # Two commands adding the same project at once: the storage's unique index refuses the second
+            # insert, which is fine once every project is there.
+            if not all(instance.has_dynamic_partition(PROJECT_PARTITIONS, name) for name in new):
+                raise
+    return new
+
+
+def sync_projects(instance: dg.DagsterInstance, catalog: Catalog, selected: Iterable[str]) -> SyncPlan:
+    """Add the ``selected`` projects of the catalogue that are not partitions yet; report closed and unknown
+    ones, deleting nothing."""
+    plan = plan_sync(catalog, selected, project_keys(instance))
+    ensure_projects(instance, plan.add)
+    return plan
 
 # Wikimedia starts the XML dump runs on the 1st and the 20th of each month. end_offset=1 makes the run
 # that started on the latest of those days a partition at once (it finishes some days later; the

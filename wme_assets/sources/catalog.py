@@ -8,6 +8,11 @@ never depends on meta being up. Commons is added for its files namespace (6) onl
 
 A dbname the site matrix does not list is refused with a message saying so: a URL is never guessed from a
 dbname (``anpwiki`` could be anything until the site matrix says what it is).
+
+``WME_PROJECTS`` selects from the catalogue (dbnames, a family, ``all``); the selection becomes the project
+partitions (wme_assets/defs/partitions.py). A machine that cannot read the site matrix still runs the
+dbnames written in ``WME_PROJECTS`` (:func:`check_project`): the catalogue adds metadata and more projects,
+it does not stand between an operator and the projects they configured by hand.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
+
+if TYPE_CHECKING:
+    from wme_assets.settings import Settings
 
 SITE_MATRIX_URL = "https://meta.wikimedia.org/w/api.php?action=sitematrix&format=json&formatversion=1"
 
@@ -179,3 +187,118 @@ def load_catalog(
     temporary.write_text(json.dumps({"source": url, "fetched_at": fetched_at, "response": response}))
     os.replace(temporary, cache_path)
     return catalog
+
+
+# ----- WME_PROJECTS against the catalogue -----------------------------------------------------------------
+
+# Besides dbnames, WME_PROJECTS takes selectors: "all" (every project of the catalogue) or a family's name
+# ("wikisource", "commons"). No dbname is a bare family name (dbnames carry a language: "enwikisource").
+ALL = "all"
+FAMILIES = (*TEXT_FAMILIES.values(), "commons")
+
+
+def is_selector(entry: str) -> bool:
+    return entry == ALL or entry in FAMILIES
+
+
+def cache_path(home: Path) -> Path:
+    """Where the site matrix is cached under ``WME_HOME``."""
+    return home / "catalog" / "sitematrix.json"
+
+
+def open_catalog(settings: Settings, *, refresh: bool = False, retries: int | None = None) -> Catalog:
+    """The catalogue ``settings`` point at (``WME_SITEMATRIX_URL``, cached under ``WME_HOME``)."""
+    from wme_assets.sources.dumps_client import make_session
+
+    session = make_session(retries=settings.http_retries if retries is None else retries, backoff=settings.http_backoff)
+    return load_catalog(cache_path(settings.home_dir), session=session, url=settings.sitematrix_url, refresh=refresh)
+
+
+def select_projects(entries: Iterable[str], catalog: Catalog | None) -> list[str]:
+    """The dbnames that ``WME_PROJECTS`` entries select, in order, each once.
+
+    With a catalogue, a dbname it does not know is refused; without one (it could not be fetched), dbnames
+    are taken as given, since they were configured by hand, but a selector cannot be expanded and is refused.
+    """
+    names: list[str] = []
+    for entry in entries:
+        if is_selector(entry):
+            if catalog is None:
+                raise CatalogError(f"WME_PROJECTS selects {entry!r}, which needs the catalogue of projects")
+            names += [p.dbname for p in catalog] if entry == ALL else [p.dbname for p in catalog.family(entry)]
+        else:
+            names.append(catalog.get(entry).dbname if catalog is not None else entry)
+    return list(dict.fromkeys(names))
+
+
+def configured_projects(settings: Settings, catalog: Catalog | None = None) -> list[str]:
+    """The dbnames ``WME_PROJECTS`` selects. A list of dbnames needs no catalogue (none is read); a selector
+    needs one: ``catalog``, else the cached (or fetched) one, and a CatalogError says why it is unavailable."""
+    entries = settings.project_list
+    if catalog is None and any(is_selector(e) for e in entries):
+        try:
+            catalog = open_catalog(settings)
+        except CatalogError as exc:
+            raise CatalogError(f"WME_PROJECTS={settings.projects} selects projects by family: {exc}") from exc
+    return select_projects(entries, catalog)
+
+
+def check_project(settings: Settings, dbname: str) -> Project | None:
+    """Whether wme may run ``dbname``: its catalogue entry, or None when the catalogue is unavailable.
+
+    The catalogue decides when it can be read (cached, or fetched now once): a dbname it does not know is
+    refused (CatalogError), whatever WME_PROJECTS says, since a URL is never guessed. When it cannot be read
+    (an offline machine, a mirror without the site matrix), the dbnames written in WME_PROJECTS are still
+    run: they were configured by hand, and the catalogue only adds metadata and further projects. Any other
+    dbname is then refused, saying why.
+    """
+    try:
+        catalog = open_catalog(settings, retries=1)
+    except CatalogError as exc:
+        if dbname in settings.project_list:
+            return None
+        raise CatalogError(
+            f"project {dbname!r} is not in WME_PROJECTS, and the catalogue of projects that would say whether "
+            f"Wikimedia has it is unavailable: {exc}. Add it to WME_PROJECTS, or make the site matrix "
+            "reachable (WME_SITEMATRIX_URL, `wme catalog refresh`)"
+        ) from exc
+    return catalog.get(dbname)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What syncing the project partitions with the catalogue does: the partitions to add, and what it
+    reports without changing anything."""
+
+    add: list[str]  # selected by WME_PROJECTS, not yet partitions
+    present: list[str]  # selected, already partitions
+    closed: list[str]  # partitions (after the sync) whose wiki the site matrix marks closed (read-only; still served)
+    unknown: list[str]  # partitions the site matrix does not list (removed by Wikimedia, or added offline)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.add)} project partition(s) added", f"{len(self.present)} already there"]
+        if self.add:
+            parts[0] += f" ({_some(self.add)})"
+        if self.closed:
+            parts.append(f"{len(self.closed)} partition(s) of closed wikis ({_some(self.closed)})")
+        if self.unknown:
+            parts.append(f"{len(self.unknown)} partition(s) the site matrix does not list ({_some(self.unknown)})")
+        return "; ".join(parts) + ". Partitions are never deleted: their runs and materializations are history"
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f", … {more} more" if more > 0 else "")
+
+
+def plan_sync(catalog: Catalog, selected: Iterable[str], existing: Iterable[str]) -> SyncPlan:
+    existing = list(existing)
+    have = set(existing)
+    selected = list(dict.fromkeys(selected))
+    add = [name for name in selected if name not in have]
+    return SyncPlan(
+        add=add,
+        present=[name for name in selected if name in have],
+        closed=[name for name in [*existing, *add] if name in catalog and catalog.get(name).closed],
+        unknown=[name for name in existing if name not in catalog],
+    )

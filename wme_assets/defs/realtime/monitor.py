@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from wme_assets.defs.partitions import project_partitions
+from wme_assets.defs.partitions import project_keys, project_partitions
 from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.realtime.status import events_per_minute, realtime_status
 from wme_assets.settings import load_settings
+from wme_assets.sources.catalog import CatalogError, configured_projects
 
 realtime_listener = dg.AssetSpec(
     "realtime_listener",
@@ -47,8 +48,13 @@ realtime_article_store = dg.AssetSpec(
 def realtime_monitor(context: dg.SensorEvaluationContext, object_storage: ObjectStorageResource) -> dg.SensorResult:
     settings = load_settings()
     now = datetime.now(UTC)
-    # The projects of the run-time settings: the same WME_PROJECTS the partitions were loaded from.
-    status = realtime_status(object_storage.store, settings.change_source, settings.project_list, now=now)
+    # The projects of the run-time settings (the listener's), that are partitions to record observations of.
+    try:
+        partitions = set(project_keys(context.instance))
+        projects = [p for p in configured_projects(settings) if p in partitions]
+    except CatalogError as exc:
+        return dg.SensorResult(skip_reason=str(exc))
+    status = realtime_status(object_storage.store, settings.change_source, projects, now=now)
     if status.listener_updated is None and not any(p.logged for p in status.projects):
         return dg.SensorResult(skip_reason=f"no {settings.change_source} listener has stored events yet (wme listen)")
     before = json.loads(context.cursor) if context.cursor else {}
