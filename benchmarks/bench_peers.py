@@ -44,6 +44,7 @@ import ctypes
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -329,13 +330,43 @@ def run_wme(args: argparse.Namespace) -> None:
                         access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY)
     client = DumpsClient(Path(args.mirror).as_uri())
     quiet = lambda _: None  # noqa: E731
+    stages: dict[str, float] = {}
+
+    def stage(name, fn):
+        before = _tree_cpu()
+        value = fn()
+        stages[name] = stages.get(name, 0.0) + _tree_cpu() - before
+        return value
+
     store.put_bytes(store.key(f"raw/{DBNAME}/{DATE}/dumpstatus.json"), client.fetch_status_bytes(DBNAME, DATE))
-    download_run(client, store, DBNAME, DATE)
-    pages = ingest_pages(store, DBNAME, DATE, workers=args.workers, log=quiet)
-    enriched = enrich_pages(store, DBNAME, DATE, run_id="bench", workers=args.workers, log=quiet)
-    export_snapshots(store, DBNAME, DATE, log=quiet)
-    export_structured_snapshot(store, DBNAME, DATE, log=quiet)
-    print(json.dumps({"text_bytes": pages.summary.text_bytes, "articles": enriched.articles}))
+    stage("download", lambda: download_run(client, store, DBNAME, DATE))
+    pages = stage("parse", lambda: ingest_pages(store, DBNAME, DATE, workers=args.workers, log=quiet))
+    enriched = stage(
+        "enrich", lambda: enrich_pages(store, DBNAME, DATE, run_id="bench", workers=args.workers, log=quiet)
+    )
+    stage("export", lambda: export_snapshots(store, DBNAME, DATE, log=quiet))
+    stage("export", lambda: export_structured_snapshot(store, DBNAME, DATE, log=quiet))
+    Path(args.stages_out).write_text(
+        json.dumps({"text_bytes": pages.summary.text_bytes, "articles": enriched.articles, "stages": stages})
+    )
+
+
+def _tree_cpu() -> float:
+    """CPU of this process, of the children it reaped and of its live children with what they reaped.
+
+    The parse and enrich pools start through a fork server, a live child of ours that reaps the workers:
+    their CPU reaches its cutime/cstime once a pool is shut down (every stage shuts its pools down)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in _live_children():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(v) for v in fields[11:15]) / ticks
+    return total
 
 
 # --------------------------------------------------------------------------------------------------
@@ -351,6 +382,7 @@ class Result:
     maxrss: list[int] = field(default_factory=list)
     left: list[int] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
+    stages: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
 
 
@@ -436,7 +468,8 @@ def main() -> None:
                 if tool == "wme":
                     prefix = f"round{round_}/"
                     command = [sys.executable, __file__, "--run-wme", "--mirror", str(data.mirror),
-                               "--endpoint", server.endpoint_url, "--prefix", prefix, "--workers", str(args.workers)]
+                               "--endpoint", server.endpoint_url, "--prefix", prefix, "--workers", str(args.workers),
+                               "--stages-out", str(work / "stages.json")]
                     env = dict(os.environ, PYTHONPATH=str(args.wme_repo.resolve()), WME_SCRATCH_DIR=str(out))
                     server_before = _proc_cpu(server.pid)
                 else:
@@ -449,6 +482,8 @@ def main() -> None:
                 if numbers.get("code") != 0:
                     result.error = f"failed (exit {numbers.get('code')}): {_tail(log)}"
                     continue
+                if tool == "wme":
+                    result.stages.append(json.loads((work / "stages.json").read_text())["stages"])
                 result.cpu.append(numbers["cpu"])
                 result.wall.append(numbers["wall"])
                 result.maxrss.append(numbers["maxrss"])
@@ -476,6 +511,10 @@ def main() -> None:
         print(f"| {r.tool} | {PRODUCES[r.tool]} | {statistics.median(rates):.2f} ({min(rates):.2f}–{max(rates):.2f})"
               f"{note} | {statistics.median(r.cpu):.1f} | {statistics.median(r.wall):.1f} "
               f"| {max(r.maxrss) / 1e6:.0f} MB | {max(r.left)} |")
+    if results.get("wme") and results["wme"].stages:
+        per_stage = {name: [s[name] for s in results["wme"].stages] for name in results["wme"].stages[0]}
+        print("\nwme per stage (CPU s of the process tree, median; MB of wikitext per CPU-second): " + "; ".join(
+            f"{name} {statistics.median(v):.1f} ({mb / statistics.median(v):.1f})" for name, v in per_stage.items()))
     if results.get("wme") and results["wme"].server_cpu:
         print(f"\nSeaweedFS (storage, not counted above) used {statistics.median(results['wme'].server_cpu):.1f} "
               "CPU-s per wme run (median)")
@@ -497,7 +536,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--run-wme":  # wme comes from PYTHONPATH (--wme-repo)
         wme_parser = argparse.ArgumentParser()
         wme_parser.add_argument("--run-wme", action="store_true")
-        for option in ("--mirror", "--endpoint", "--prefix"):
+        for option in ("--mirror", "--endpoint", "--prefix", "--stages-out"):
             wme_parser.add_argument(option, required=True)
         wme_parser.add_argument("--workers", type=int, default=2)
         run_wme(wme_parser.parse_args())
