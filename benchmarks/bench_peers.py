@@ -1,7 +1,7 @@
 """wme's whole chain beside the peer tools, on the same long real articles, per CPU-second of the process tree.
 
     .venv/bin/python benchmarks/bench_peers.py [--work DIR] [--rounds 3] [--target-mb 150] [--workers 2]
-        [--tools wme,wikiextractor-2,...] [--fixtures ../shared/fixtures]
+        [--tools wme,wikiextractor-2,...] [--fixtures ../shared/fixtures] [--wme-repo OTHER_CHECKOUT]
 
 The input: the 70 real articles of ``wtf_wikipedia-wikitext`` (``redirect.txt`` left out) and the wikitext of
 the 12 Wikimedia Enterprise records of ``wme-articles``, repeated under fresh page ids, revision ids and
@@ -18,7 +18,9 @@ The tools, each in its own throwaway environment under ``--work`` (kept, so a re
   it into the page store, enrich every page into Enterprise articles and Structured Contents, export,
   verify and publish the article snapshots and the Structured Contents snapshot — the functions the Dagster
   assets call (as ``bench_chain.py``), with ``--workers`` parse/enrich workers, in a fresh process, against
-  a SeaweedFS started here (its CPU is storage, not the chain: printed apart, not counted);
+  a SeaweedFS started here (its CPU is storage, not the chain: printed apart, not counted), with the CPU of
+  each stage (download, parse, enrich, export) printed under the table; ``--wme-repo`` runs the chain of
+  another checkout (before/after comparisons);
 * ``wikiextractor-2``, ``wikiextractor-1``: WikiExtractor (PyPI ``wikiextractor``) on the bz2 dump, 2 and
   1 extraction processes, plain text out;
 * ``gensim``: gensim's ``segment_wiki`` (PyPI ``gensim``) on the bz2 dump, one worker, JSON lines out;
