@@ -27,6 +27,7 @@ from wme_assets.schema import (
     content_hash,
     to_json_bytes,
 )
+from wme_assets.schema.serialize import content_json, with_extensions
 
 PARSER_VERSION = "wme-wikitext-1"
 
@@ -174,7 +175,8 @@ def build_article(
         record["visibility"] = {"text": not hidden[0], "editor": not hidden[1], "comment": not hidden[2]}
 
     article = Article.model_validate(record)
-    digest = content_hash(article)
+    content = content_json(article)  # serialized once: hashed here, the article's line once `wme` is added
+    digest = content_hash(article, serialized=content)
     # Our own fields go in the `wme` object, outside the Enterprise fields the hash covers.
     article.wme = WmeExtensions(
         is_disambiguation=fields.is_disambiguation,
@@ -228,7 +230,7 @@ def build_article(
         name=title,
         revision_id=revision_id,
         date_modified=timestamp,
-        article_json=to_json_bytes(article),
+        article_json=with_extensions(content, article),
         structured_json=structured,
         content_hash=digest,
         is_disambiguation=fields.is_disambiguation,
