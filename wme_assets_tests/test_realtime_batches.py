@@ -229,3 +229,78 @@ def test_the_hourly_schedule_asks_for_the_hour_that_just_closed_for_every_projec
         requests = list(schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == [f"2026120306|{p}" for p in projects]
     assert {r.tags[TIER_TAG] for r in requests} == {"paid"}
+
+
+def test_the_wikis_own_dump_is_the_base_and_its_changes_reach_snapshot_diff_and_batch(wiki, s3_env, monkeypatch,
+                                                                                         tmp_path):  # fmt: skip
+    """End to end on the production path: the wiki's own dump (`dumpBackup.php --current`) laid out as a dumps run
+    of a mirror, ingested, enriched and snapshotted; then an edit, a creation, a protection and a suppression
+    through its API (read with a login, as the suppression log is private); each is in the article store, in
+    today's fresh snapshot with its cut point, in `wme diff` and in the hour's batch."""
+    from wme_assets.defs.snapshots.fresh import snapshot_state
+    from wme_assets.devtools.mirror import build_dumps_mirror
+    from wme_assets.enrichment.run import enrich_pages
+    from wme_assets.snapshots.run import export_snapshots
+    from wme_assets_tests.chain import ingest_from_mirror
+    from wme_assets_tests.mediawiki_tables import export_pages
+    from wme_assets_tests.wiki_admin import ADMIN, ADMIN_PASSWORD
+
+    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
+    project = client.siteinfo()["dbname"]
+    for name, value in {
+        "WME_PROJECTS": project, "WME_CHANGE_SOURCE": "recentchanges",
+        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
+        "WME_MEDIAWIKI_BOT_USER": ADMIN, "WME_MEDIAWIKI_BOT_PASSWORD": ADMIN_PASSWORD,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    store = open_object_store(settings)
+    now = datetime.now(UTC)
+    dump_date, today = (now - timedelta(days=3)).strftime("%Y%m%d"), now.strftime("%Y%m%d")
+    build_dumps_mirror(tmp_path / "mirror", project, dump_date, export_pages(wiki))
+    ingest_from_mirror(store, tmp_path / "mirror", project, dump_date)
+    enrich_pages(store, project, dump_date, run_id="dump", workers=1, mediawiki_url=wiki.base_url, log=lambda _: None)
+    export_snapshots(store, project, dump_date, log=lambda _: None)
+    # What the other tests of this module changed on the wiki is in the dump already; the listener starts now.
+    run_listener(settings, store, once=True)
+    update_project(store, settings, project, now=now - timedelta(hours=2), log=lambda _: None)
+
+    admin = WikiAdmin(wiki.base_url)
+    titles = sorted(t for t in wiki.revisions if admin.page(t).get("missing") is None and " (moved)" not in t)
+    # The edit's own comment is then suppressed (the module's first test hid the last page's details already).
+    edited, protected = titles[0], titles[1]
+    edit = admin.edit(edited, wiki.wikitext[edited] + "\n\nA sentence after the dump.", "after the dump")
+    created = admin.edit("After the dump", "A page created after the dump. It is short prose.", create=True)
+    admin._post(action="protect", title=protected, protections="edit=sysop", expiry="infinite", reason="test")
+    admin._post(action="revisiondelete", type="revision", target=edited, ids=str(edit["newrevid"]),
+                hide="comment", suppress="yes", reason="test")  # fmt: skip
+    hour_at = now.replace(minute=30, second=0, microsecond=0) - timedelta(hours=1)
+    run_listener(settings, store, once=True)  # logged in: the suppression log too
+    update_project(store, settings, project, now=hour_at, log=lambda _: None)
+
+    view = _current(store, project, tmp_path / "view")
+    by_name = {a["name"]: a for a in view.values()}
+    assert by_name[edited]["version"]["identifier"] == edit["newrevid"]
+    assert by_name["After the dump"]["version"]["identifier"] == created["newrevid"]
+    assert by_name[protected]["version"]["identifier"] == admin.page(protected)["lastrevid"]  # the null revision
+    assert by_name[edited]["visibility"] == {"text": True, "editor": True, "comment": False}
+    assert "comment" not in by_name[edited]["version"]
+
+    with snapshot_state(store, settings, project, today, update=True, run_id="fresh") as pinned:
+        fresh = export_snapshots(store, project, today, pinned=pinned, log=lambda _: None)
+    edits = admin._get(list="recentchanges", rctype="edit|new", rcprop="ids", rclimit=1)["query"]["recentchanges"]
+    newest = edits[0]["rcid"]  # the newest edit or creation (log rows of recentchanges are read from logevents)
+    assert fresh.cut_point is not None and fresh.cut_point.rcid == newest
+
+    diff = CliRunner().invoke(app, ["diff", project, "--from", dump_date, "--to", today, "--format", "ndjson"])
+    assert diff.exit_code == 0, diff.output
+    changes = {c["identifier"]: c for c in (orjson.loads(x) for x in diff.stdout.splitlines() if x.startswith("{"))}
+    assert changes[created["pageid"]]["change"] == "added"
+    for title in (edited, protected):
+        assert changes[by_name[title]["identifier"]]["change"] == "changed", title
+    assert len(changes) == 3
+
+    export_batch(store, project, hour_at.strftime("%Y%m%d%H"), now=now)
+    batch = _batch(store, hour_at.strftime("%Y%m%d%H"), project)
+    types = {record["name"]: record["event"]["type"] for record in batch.values()}
+    assert types == {edited: "visibility-change", "After the dump": "create", protected: "update"}
