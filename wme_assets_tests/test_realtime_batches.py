@@ -304,3 +304,17 @@ def test_the_wikis_own_dump_is_the_base_and_its_changes_reach_snapshot_diff_and_
     batch = _batch(store, hour_at.strftime("%Y%m%d%H"), project)
     types = {record["name"]: record["event"]["type"] for record in batch.values()}
     assert types == {edited: "visibility-change", "After the dump": "create", protected: "update"}
+
+
+def test_the_monitor_never_starts_the_embedded_s3_server(monkeypatch, tmp_path):
+    """Embedded and not running, the S3 server is left alone: a sensor that started it would leave it running after
+    `dagster dev` ends (the fresh-clone test found one on port 8333)."""
+    from wme_assets.storage.seaweedfs import free_ports
+
+    monkeypatch.delenv("WME_S3_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("WME_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WME_EMBEDDED_S3_PORT", str(free_ports(1)[0]))
+    resources = {"object_storage": ObjectStorageResource.from_settings(Settings())}
+    result = realtime_monitor(dg.build_sensor_context(resources=resources))
+    assert "embedded S3 server is not running" in str(result.skip_reason)
+    assert not (tmp_path / "home" / "seaweedfs").exists()

@@ -21,6 +21,7 @@ from wme_assets.defs.resources import ObjectStorageResource
 from wme_assets.realtime.status import events_per_minute, realtime_status
 from wme_assets.settings import load_settings
 from wme_assets.sources.catalog import CatalogError, configured_projects
+from wme_assets.storage.seaweedfs import s3_answers
 
 realtime_listener = dg.AssetSpec(
     "realtime_listener",
@@ -47,6 +48,9 @@ realtime_article_store = dg.AssetSpec(
 )
 def realtime_monitor(context: dg.SensorEvaluationContext, object_storage: ObjectStorageResource) -> dg.SensorResult:
     settings = load_settings()
+    if settings.embedded_s3 and not s3_answers(f"http://127.0.0.1:{settings.embedded_s3_port}"):
+        # Watching must not start the embedded S3 server (it would outlive `dagster dev`): nothing runs without it.
+        return dg.SensorResult(skip_reason="the embedded S3 server is not running (wme ui or a wme command starts it)")
     now = datetime.now(UTC)
     # The projects of the run-time settings (the listener's), that are partitions to record observations of.
     try:
