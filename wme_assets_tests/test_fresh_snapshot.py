@@ -43,7 +43,7 @@ from wme_assets.storage.article_store import ArticleStoreWriter, iter_current_ar
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets_tests import partitions
 from wme_assets_tests.mediawiki_server import own_mediawiki
-from wme_assets_tests.wiki_admin import WikiAdmin
+from wme_assets_tests.wiki_admin import WikiAdmin, use_wiki_as_change_source
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +64,7 @@ def wiki(request):
 
 @pytest.fixture
 def project(wiki, s3_env, monkeypatch) -> str:
-    name = ActionApiClient(f"{wiki.base_url}/api.php").siteinfo()["dbname"]
-    for key, value in {
-        "WME_PROJECTS": name,
-        "WME_CHANGE_SOURCE": "recentchanges",
-        "WME_MEDIAWIKI_ENDPOINTS": f"{name}={wiki.base_url}",
-    }.items():
-        monkeypatch.setenv(key, value)
-    return name
+    return use_wiki_as_change_source(monkeypatch, wiki.base_url)[1]
 
 
 def _today() -> str:

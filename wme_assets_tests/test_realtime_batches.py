@@ -31,12 +31,11 @@ from wme_assets.settings import Settings
 from wme_assets.snapshots.batches import apply_batch_retention, published_batch_hours
 from wme_assets.snapshots.layout import batch_key, batches_listing_key
 from wme_assets.snapshots.verify import verify_published
-from wme_assets.sources.action_api import ActionApiClient
 from wme_assets.storage import open_object_store
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets_tests import partitions
 from wme_assets_tests.mediawiki_server import own_mediawiki
-from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
+from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base, use_wiki_as_change_source
 
 pytestmark = pytest.mark.integration
 
@@ -67,14 +66,7 @@ def _poll_and_apply(settings: Settings, store, project: str, now: datetime) -> N
 
 
 def test_each_hours_batch_holds_that_hours_changes(wiki, s3_env, monkeypatch, tmp_path):
-    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
-    project = client.siteinfo()["dbname"]
-    for name, value in {
-        "WME_PROJECTS": project,
-        "WME_CHANGE_SOURCE": "recentchanges",
-        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
-    }.items():
-        monkeypatch.setenv(name, value)
+    client, project = use_wiki_as_change_source(monkeypatch, wiki.base_url)
     settings = Settings()
     store = open_object_store(settings)
     # Every page of the wiki, its installer's Main Page too (recentchanges still holds its creation), with Parsoid
@@ -245,14 +237,9 @@ def test_the_wikis_own_dump_is_the_base_and_its_changes_reach_snapshot_diff_and_
     from wme_assets_tests.mediawiki_tables import export_pages
     from wme_assets_tests.wiki_admin import ADMIN, ADMIN_PASSWORD
 
-    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
-    project = client.siteinfo()["dbname"]
-    for name, value in {
-        "WME_PROJECTS": project, "WME_CHANGE_SOURCE": "recentchanges",
-        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
-        "WME_MEDIAWIKI_BOT_USER": ADMIN, "WME_MEDIAWIKI_BOT_PASSWORD": ADMIN_PASSWORD,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    client, project = use_wiki_as_change_source(
+        monkeypatch, wiki.base_url, mediawiki_bot_user=ADMIN, mediawiki_bot_password=ADMIN_PASSWORD
+    )
     settings = Settings()
     store = open_object_store(settings)
     now = datetime.now(UTC)

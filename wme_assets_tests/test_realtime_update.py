@@ -14,11 +14,10 @@ from typer.testing import CliRunner
 from wme_assets.cli import app
 from wme_assets.realtime.update import load_applied
 from wme_assets.settings import Settings
-from wme_assets.sources.action_api import ActionApiClient
 from wme_assets.storage import open_object_store
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets_tests.mediawiki_server import own_mediawiki
-from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
+from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base, use_wiki_as_change_source
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +29,7 @@ def wiki(request):
 
 
 def test_wme_update_applies_the_wikis_changes_once(wiki, s3_env, monkeypatch, tmp_path):
-    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
-    project = client.siteinfo()["dbname"]
-    for name, value in {
-        "WME_PROJECTS": project,
-        "WME_CHANGE_SOURCE": "recentchanges",
-        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
-    }.items():
-        monkeypatch.setenv(name, value)
+    client, project = use_wiki_as_change_source(monkeypatch, wiki.base_url)
     store = open_object_store(Settings())
     publish_wiki_base(store, client, list(wiki.revisions), project, tmp_path / "base")
 
@@ -99,15 +91,10 @@ def test_wme_listen_applies_an_edit_soon_after_the_listener_stores_it(wiki, s3_e
     from wme_assets.realtime.update import applier_lease, listen_and_update
     from wme_assets.storage.article_store import lookup_current
 
-    client = ActionApiClient(f"{wiki.base_url}/api.php", concurrency=2)
-    project = client.siteinfo()["dbname"]
-    for name, value in {
-        "WME_PROJECTS": project, "WME_CHANGE_SOURCE": "recentchanges",
-        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={wiki.base_url}",
-        # A poll every second; a timer-driven application would wait this long again.
-        "WME_RECENTCHANGES_POLL_SECONDS": "1", "WME_REALTIME_FLUSH_SECONDS": "0.2",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    # A poll every second; a timer-driven application would wait this long again.
+    client, project = use_wiki_as_change_source(
+        monkeypatch, wiki.base_url, recentchanges_poll_seconds="1", realtime_flush_seconds="0.2"
+    )
     settings = Settings()
     store = open_object_store(settings)
     publish_wiki_base(store, client, [*wiki.revisions, "Main Page"], project, tmp_path / "base", html=wiki.base_url)

@@ -108,3 +108,19 @@ def publish_wiki_base(
     date = date or datetime.now(UTC).strftime("%Y%m%d")
     publish_base(store, work, project, date)
     return date
+
+
+def use_wiki_as_change_source(monkeypatch, base_url: str, **settings: str) -> tuple[ActionApiClient, str]:
+    """Point wme at a test wiki as its one project and change source (recentchanges, its API for the revisions),
+    with ``settings`` as further ``WME_*`` variables; returns the wiki's API client and dbname."""
+    client = ActionApiClient(f"{base_url}/api.php", concurrency=2)
+    project = client.siteinfo()["dbname"]
+    variables = {
+        "WME_PROJECTS": project,
+        "WME_CHANGE_SOURCE": "recentchanges",
+        "WME_MEDIAWIKI_ENDPOINTS": f"{project}={base_url}",
+        **{f"WME_{name.upper()}": value for name, value in settings.items()},
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return client, project
