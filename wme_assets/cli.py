@@ -915,6 +915,27 @@ def accounts_set_tier(
     typer.echo(f"account {account.name} is now {account.tier}")
 
 
+@accounts_app.command("usage")
+def accounts_usage(
+    name: str | None = typer.Argument(None, help="One account (default: all)."),
+    month: str | None = typer.Option(None, "--month", help="YYYY-MM (default: every month kept)."),
+) -> None:
+    """Requests counted against monthly quotas, per account, month and group, with the free tier's cap."""
+    from wme_assets.serving.quotas import Quotas
+
+    settings = _guarded(load_settings)
+
+    def report(store):
+        quotas = Quotas.for_settings(store, settings)
+        for row in quotas.usage(name, month):
+            account = store.get(row.account)
+            tier = account.tier if account else "?"
+            cap = quotas.cap(tier, row.api_group)
+            typer.echo(f"{row.account}\t{tier}\t{row.month}\t{row.api_group}\t{row.requests}\t{cap or 'no cap'}")
+
+    _account_change(report)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address the API binds to."),

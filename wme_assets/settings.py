@@ -258,6 +258,12 @@ class Settings(BaseSettings):
     api_login_attempts: int = Field(
         default=10, ge=1, description="Failed logins per username and client address per 5 minutes."
     )
+    api_free_ondemand_monthly: int = Field(
+        default=5000,
+        ge=0,
+        description="On-demand and Structured Contents look-ups per month of a free account, combined (Enterprise's "
+        "free tier); counted in the accounts database, so restarts and several servers share the count. Paid: no cap.",
+    )
 
     @field_validator("s3_prefix")
     @classmethod

@@ -15,6 +15,7 @@ from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.errors import documented, install_error_handlers
 from wme_assets.serving.published import SnapshotReader
+from wme_assets.serving.quotas import Quotas
 from wme_assets.serving.query import known_parameters_only
 from wme_assets.serving.ratelimit import SlidingWindow
 from wme_assets.serving.services import LOGIN_WINDOW, REQUEST_WINDOW, Services
@@ -35,9 +36,10 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
         redoc_url=None,
         dependencies=[Depends(known_parameters_only)],
     )
+    accounts = accounts or AccountStore.open(settings)
     app.state.services = Services(
         settings=settings,
-        accounts=accounts or AccountStore.open(settings),
+        accounts=accounts,
         issuer=TokenIssuer(
             signing_secret(settings),
             access_ttl=settings.api_access_token_ttl,
@@ -47,6 +49,7 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
         catalog=CatalogSource(settings),
         login_limit=SlidingWindow(settings.api_login_attempts, LOGIN_WINDOW),
         request_limit=SlidingWindow(settings.api_rate_limit, REQUEST_WINDOW),
+        quotas=Quotas.for_settings(accounts, settings),
     )
     install_error_handlers(app)
     app.include_router(auth.router)

@@ -8,7 +8,8 @@ refresh takes ``{"username", "refresh_token"}`` and answers a new access (and id
 Every other endpoint takes ``Authorization: Bearer <access token>`` (:func:`require_account`), checked on every
 request against the accounts database: the account exists and is enabled, the token's version is the
 account's (disabling an account ends its tokens at once) and its session is not revoked. Then the account's
-rate limit (429 with ``Retry-After``). Failed logins are limited per username and client address. Neither tokens nor
+rate limit (429 with ``Retry-After``); routes of a capped group (:func:`charged`) also count against the monthly
+quota. Failed logins are limited per username and client address. Neither tokens nor
 passwords are ever logged.
 """
 
@@ -147,3 +148,23 @@ def require_account(
     if wait is not None:
         raise ApiError(429, "Too Many Requests: the account's rate limit (WME_API_RATE_LIMIT)", _retry_after(wait))
     return account
+
+
+def charged(group: str):
+    """A dependency: the caller's account (as :func:`require_account`), with one request of ``group`` counted
+    against its monthly quota (:mod:`wme_assets.serving.quotas`); past the cap, 429 until the next month."""
+
+    def _charge(
+        account: Annotated[Account, Depends(require_account)], svc: Annotated[Services, Depends(services)]
+    ) -> Account:
+        charge = svc.quotas.charge(account.name, account.tier, group)
+        if not charge.allowed:
+            raise ApiError(
+                429,
+                f"Too Many Requests: the {account.tier} tier's monthly quota of {charge.cap} {group} requests is "
+                "used up; it starts again on the 1st (UTC)",
+                {"Retry-After": str(charge.retry_after)},
+            )
+        return account
+
+    return _charge

@@ -1,4 +1,4 @@
-"""What every request of the API reaches: settings, accounts, token issuer, rate limits, snapshots, catalogue.
+"""What every request of the API reaches: settings, accounts, token issuer, rate limits, quotas, snapshots, catalogue.
 
 Built once per application (:func:`wme_assets.serving.app.create_app`) and kept on ``app.state``; route
 functions get it through :func:`services`.
@@ -13,6 +13,7 @@ from fastapi import Request
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.published import SnapshotReader
+from wme_assets.serving.quotas import Quotas
 from wme_assets.serving.ratelimit import SlidingWindow
 from wme_assets.serving.tokens import TokenIssuer
 from wme_assets.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     catalog: CatalogSource
     login_limit: SlidingWindow
     request_limit: SlidingWindow
+    quotas: Quotas
 
 
 def services(request: Request) -> Services:
