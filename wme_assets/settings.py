@@ -258,6 +258,16 @@ class Settings(BaseSettings):
     api_login_attempts: int = Field(
         default=10, ge=1, description="Failed logins per username and client address per 5 minutes."
     )
+    api_download_redirect: bool = Field(
+        default=False,
+        description="Answer a download's GET with 307 to a presigned URL of the object, so clients read straight "
+        "from S3 and the API carries no bytes (S3 must be reachable by them; HEAD is still answered by the API).",
+    )
+    api_download_s3_url: str | None = Field(
+        default=None,
+        description="The S3 endpoint as API clients reach it, for the presigned URLs of WME_API_DOWNLOAD_REDIRECT "
+        "(default: the endpoint wme uses).",
+    )
     api_free_ondemand_monthly: int = Field(
         default=5000,
         ge=0,

@@ -59,8 +59,9 @@ def wme(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess
 
 
 class Server:
-    def __init__(self, url: str, env: dict[str, str], store: ObjectStore):
+    def __init__(self, url: str, env: dict[str, str], store: ObjectStore, pid: int = 0):
         self.url, self.env, self.store = url, env, store
+        self.pid = pid  # the server's process, leader of its own process group
 
     def login(self, username: str, password: str = PASSWORD) -> dict:
         response = httpx.post(f"{self.url}v1/login", json={"username": username, "password": password})
@@ -79,10 +80,12 @@ class Server:
 
 
 @contextmanager
-def running_server(store: ObjectStore, home: Path) -> Iterator[Server]:
+def running_server(store: ObjectStore, home: Path, **settings: str) -> Iterator[Server]:
     """`wme serve` over ``store`` in a subprocess on loopback, with this module's accounts (made by `wme accounts
-    create`); stopped on exit, its log then checked for secrets. The batch tests run it over their own store."""
+    create`) and any further ``WME_*`` settings; stopped on exit, its log then checked for secrets. The batch
+    tests run it over their own store."""
     env = _env(store, home)
+    env.update(settings)
     for name, tier in (("paid-user", "paid"), ("free-user", "free"), ("other-user", "free"), ("contract", "paid")):
         created = wme(env, "accounts", "create", name, "--tier", tier, stdin=PASSWORD + "\n")
         assert created.returncode == 0, created.stderr
@@ -107,7 +110,7 @@ def running_server(store: ObjectStore, home: Path) -> Iterator[Server]:
 
     try:
         wait_until(healthy, 60, "wme serve answers /health")
-        yield Server(url, env, store)
+        yield Server(url, env, store, process.pid)
     finally:
         stop_process_group(process)
         log.close()

@@ -281,6 +281,31 @@ def test_parallel_range_downloads_reproduce_every_archive_byte_for_byte(server, 
         assert _sha256(path) == chunk.sha256, chunk.identifier
 
 
+def test_downloads_can_redirect_to_presigned_urls_and_the_sdk_follows(published, tmp_path):
+    """WME_API_DOWNLOAD_REDIRECT: a GET is 307 to a presigned URL of the object in SeaweedFS, which serves the
+    ranges itself; HEAD stays with the API; the SDK's parallel download still reproduces the archive."""
+    manifest = _manifest(published)
+    with running_server(published, tmp_path / "home", WME_API_DOWNLOAD_REDIRECT="true") as redirecting:
+        token = redirecting.login("paid-user")["access_token"]
+        answer = redirecting.get(f"v2/snapshots/{ID}/download", token, headers={"Range": "bytes=0-99"})
+        assert answer.status_code == 307 and answer.headers["ETag"] == f'"{manifest.archive.md5}"'
+        location = answer.headers["Location"]
+        assert location.startswith(published.endpoint_url) and "X-Amz-Signature=" in location
+        direct = httpx.get(location, headers={"Range": "bytes=0-99"})  # no token: the URL is the credential
+        assert direct.status_code == 206 and len(direct.content) == 100
+        head = redirecting.client(token=token).head_snapshot(ID)
+        assert head["Content-Length"] == manifest.archive.bytes
+
+        client = redirecting.client(token=token, download_chunk_size=65_536, download_concurrency=6)
+        target = tmp_path / f"{ID}.tar.gz"
+        with target.open("wb") as out:
+            client.download_snapshot(ID, out)
+        assert _sha256(target) == manifest.archive.sha256
+        free = redirecting.login("free-user")["access_token"]
+        refused = redirecting.get(f"v2/snapshots/{PROJECT}_namespace_14/download", free)
+        assert refused.status_code == 403  # the tier is checked before any URL is made
+
+
 def test_read_snapshot_and_read_chunk_see_every_record(server, paid):
     manifest = _manifest(server.store)
     seen = []

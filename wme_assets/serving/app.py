@@ -45,7 +45,9 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
             access_ttl=settings.api_access_token_ttl,
             refresh_ttl=settings.api_refresh_token_ttl,
         ),
-        snapshots=SnapshotReader(store),
+        snapshots=SnapshotReader(
+            store, redirect_downloads=settings.api_download_redirect, download_s3_url=settings.api_download_s3_url
+        ),
         catalog=CatalogSource(settings),
         login_limit=SlidingWindow(settings.api_login_attempts, LOGIN_WINDOW),
         request_limit=SlidingWindow(settings.api_rate_limit, REQUEST_WINDOW),

@@ -85,4 +85,4 @@ def batch(day: Day, hour: Hour, identifier: Identifier, svc: Svc, account: Calle
 
 @download_route(router, "/{day}/{hour}/{identifier}/download")
 def batch_download(day: Day, hour: Hour, identifier: Identifier, request: Request, svc: Svc, account: Caller):
-    return serve(request, svc.snapshots.store, _batch(svc, account, day, hour, identifier)[1])
+    return serve(request, svc.snapshots, _batch(svc, account, day, hour, identifier)[1])

@@ -7,7 +7,9 @@ part at its offset, so a range must be exact: 206 with ``Content-Range`` and jus
 archive's MD5, Enterprise's ``version``; ``Last-Modified`` is the object's.
 
 The body is read from S3 as one ranged GET streamed in pieces of 1 MiB, so memory stays at a piece per
-download whatever the file's size.
+download whatever the file's size. With ``WME_API_DOWNLOAD_REDIRECT`` a GET is answered instead with 307 to a
+presigned URL of the object (the SDK follows redirects and keeps its ``Range``), so the bytes go from S3 to the
+client without passing through the API; HEAD is still answered here, as a presigned URL is signed for GET only.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from datetime import UTC
 from email.utils import format_datetime
 
 from fastapi import Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from wme_assets.serving.errors import ApiError
-from wme_assets.serving.published import Download
+from wme_assets.serving.published import Download, SnapshotReader
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.util.sizes import MiB
 
@@ -64,8 +66,9 @@ def _stream(store: ObjectStore, key: str, start: int, end: int) -> Iterator[byte
         body.close()
 
 
-def serve(request: Request, store: ObjectStore, download: Download) -> Response:
+def serve(request: Request, reader: SnapshotReader, download: Download) -> Response:
     """The response to ``HEAD`` or ``GET`` of a download (module docstring)."""
+    store = reader.store
     key = store.key(download.key)
     info = store.head(key)
     if info is None:
@@ -79,6 +82,10 @@ def serve(request: Request, store: ObjectStore, download: Download) -> Response:
     }
     if info.last_modified is not None:
         headers["Last-Modified"] = format_datetime(info.last_modified.astimezone(UTC), usegmt=True)
+    if reader.redirect_downloads and request.method == "GET":
+        return RedirectResponse(
+            reader.presigned_url(key), status_code=307, headers={"ETag": headers["ETag"], "Cache-Control": "no-store"}
+        )
     wanted = parse_range(request.headers.get("range"), size)
     if_range = request.headers.get("if-range")
     if wanted is not None and if_range and if_range.strip() != headers["ETag"]:

@@ -35,6 +35,9 @@ from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 MANIFEST_CACHE = 64
 
 
+PRESIGNED_SECONDS = 300
+
+
 @dataclass(frozen=True)
 class Download:
     """One published ``.tar.gz``: its key, size, MD5 (Enterprise's ``version``, our ETag) and file name."""
@@ -46,8 +49,10 @@ class Download:
 
 
 class SnapshotReader:
-    def __init__(self, store: ObjectStore):
+    def __init__(self, store: ObjectStore, *, redirect_downloads: bool = False, download_s3_url: str | None = None):
         self.store = store
+        self.redirect_downloads = redirect_downloads  # GET of a download: 307 to a presigned URL (downloads.py)
+        self.download_s3_url = download_s3_url
         self._manifests: OrderedDict[tuple[str, str], SnapshotManifest] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -105,6 +110,10 @@ class SnapshotReader:
         """Each chunk of the pointer's snapshot with its Enterprise metadata object."""
         manifest = self.manifest(pointer)
         return [(chunk, chunk_metadata(manifest, chunk).to_dict()) for chunk in manifest.chunks]
+
+    def presigned_url(self, key: str) -> str:
+        """A short-lived URL of a full key for the client (each ranged GET of the SDK asks the API anew)."""
+        return self.store.presign(key, PRESIGNED_SECONDS, endpoint_url=self.download_s3_url)
 
     @staticmethod
     def archive(pointer: LatestPointer) -> Download:

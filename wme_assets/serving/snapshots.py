@@ -97,7 +97,7 @@ def structured_snapshot(identifier: Identifier, svc: Svc, account: Caller, query
 @_download("/structured-contents/{identifier}/download")
 def structured_snapshot_download(identifier: Identifier, request: Request, svc: Svc, account: Caller) -> Response:
     pointer = _pointer(svc, account, STRUCTURED, identifier)
-    return serve(request, svc.snapshots.store, svc.snapshots.archive(pointer))
+    return serve(request, svc.snapshots, svc.snapshots.archive(pointer))
 
 
 @_list("")
@@ -113,7 +113,7 @@ def snapshot(identifier: Identifier, svc: Svc, account: Caller, query: Query) ->
 @_download("/{identifier}/download")
 def snapshot_download(identifier: Identifier, request: Request, svc: Svc, account: Caller) -> Response:
     pointer = _pointer(svc, account, ARTICLES, identifier)
-    return serve(request, svc.snapshots.store, svc.snapshots.archive(pointer))
+    return serve(request, svc.snapshots, svc.snapshots.archive(pointer))
 
 
 @_list("/{identifier}/chunks")
@@ -139,4 +139,4 @@ def chunk(identifier: Identifier, chunk: ChunkId, svc: Svc, account: Caller, que
 @_download("/{identifier}/chunks/{chunk}/download")
 def chunk_download(identifier: Identifier, chunk: ChunkId, request: Request, svc: Svc, account: Caller) -> Response:
     entry, _ = _chunk(svc, account, identifier, chunk)
-    return serve(request, svc.snapshots.store, svc.snapshots.chunk_download(entry))
+    return serve(request, svc.snapshots, svc.snapshots.chunk_download(entry))

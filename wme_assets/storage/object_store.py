@@ -160,13 +160,9 @@ class ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self.client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=config,
-        )
+        self._client_options = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key, "config": config}
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, **self._client_options)
+        self._presigners: dict[str, Any] = {}
 
     # ----- keys -------------------------------------------------------------------------------
 
@@ -390,8 +386,16 @@ class ObjectStore:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         return len(uploads)
 
-    def presign(self, key: str, expires_in: int = 3600) -> str:
-        return self.client.generate_presigned_url(
+    def presign(self, key: str, expires_in: int = 3600, *, endpoint_url: str | None = None) -> str:
+        """A URL that GETs the object without credentials until it expires. ``endpoint_url``: the S3 endpoint as
+        the URL's user reaches it, when that is not ours (the host is part of the signature)."""
+        client = self.client
+        if endpoint_url and endpoint_url != self.endpoint_url:
+            client = self._presigners.get(endpoint_url)
+            if client is None:  # signing only: no connection is made to that endpoint from here
+                client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, **self._client_options)
+                self._presigners[endpoint_url] = client
+        return client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
 
