@@ -89,3 +89,32 @@ def test_available_cpus_on_this_machine_is_at_most_the_host_count():
     from wme_assets.util.workers import available_cpus
 
     assert 1 <= available_cpus() <= (os.cpu_count() or 1)
+
+
+# A child subreaper runs a process that used a worker pool, waits for it, then counts what is left of its tree.
+_SUBREAPER_DRIVER = """
+import ctypes, pathlib, subprocess, sys
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER: orphans come to us
+subprocess.run([sys.executable, "-c", sys.argv[1]], check=True)
+left = [p for t in pathlib.Path("/proc/self/task").iterdir() for p in (t / "children").read_text().split()]
+print(len(left))
+"""
+_POOL_USER = """
+from wme_assets.util.workers import worker_context
+with worker_context().Pool(2) as pool:
+    assert pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
+"""
+
+
+def test_no_worker_helper_process_outlives_the_process_that_used_a_pool():
+    import subprocess
+    import sys
+
+    from wme_assets_tests.paths import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBREAPER_DRIVER, _POOL_USER], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"  # the fork server and the resource tracker were stopped before the exit

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import multiprocessing.util
 import os
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -26,7 +27,38 @@ def worker_context() -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     # Only takes effect if the fork server has not started yet in this process; harmless otherwise.
     context.set_forkserver_preload(PRELOADED_MODULES)
+    _stop_helpers_at_exit()
     return context
+
+
+_helpers_stopped_at_exit = False
+
+
+def _stop_helpers_at_exit() -> None:
+    """Stop multiprocessing's fork server and resource tracker when this process exits, before it is gone.
+
+    Left alone, both notice their parent's exit only when their pipe closes, so they outlive the command
+    (or the run's process) that started them, if briefly. Registered as multiprocessing's own last exit
+    finalizer (negative priority: after the pools' workers have been joined)."""
+    global _helpers_stopped_at_exit
+    if _helpers_stopped_at_exit:
+        return
+    _helpers_stopped_at_exit = True
+    multiprocessing.util.Finalize(None, stop_worker_helpers, exitpriority=-100)
+
+
+def stop_worker_helpers() -> None:
+    """Stop the fork server and the resource tracker of this process now, if they run (they start again when
+    needed). ``_stop`` is what CPython's own tests use; guarded, as it is not a public interface."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):  # already gone
+                pass
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
