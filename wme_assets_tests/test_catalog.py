@@ -128,6 +128,30 @@ def test_fetched_over_http_cached_and_refreshed(tmp_path):
     assert again.projects == first.projects and again.fetched_at == first.fetched_at
 
 
+def test_an_unreachable_site_matrix_is_not_asked_again_for_a_while(tmp_path):
+    """Offline, every command would wait on the network for the catalogue: a failed fetch is remembered per URL
+    (the next call fails with it although the server would now answer), and `refresh` asks again."""
+    served = tmp_path / "served"
+    served.mkdir()
+    cache = tmp_path / "home" / "catalog" / "sitematrix.json"
+    session = make_session(retries=0)
+    with serve_directory(served) as base:
+        url = f"{base}/sitematrix.json"
+        with pytest.raises(CatalogError, match="HTTP 404"):
+            load_catalog(cache, session=session, url=url)
+        shutil.copy(CATALOG_FIXTURES / "sitematrix.json", served / "sitematrix.json")  # now it would answer
+        with pytest.raises(CatalogError, match=r"HTTP 404 \(\d+ s ago; not tried again .*wme catalog refresh"):
+            load_catalog(cache, session=session, url=url)
+        assert not cache.exists()
+        assert len(load_catalog(cache, session=session, url=url, refresh=True)) == 883
+        assert not (cache.parent / "unreachable.json").exists()  # a success forgets the failure
+
+        with pytest.raises(CatalogError, match="HTTP 404"):
+            load_catalog(cache, session=session, url=f"{base}/other.json", refresh=True)
+        assert json.loads((cache.parent / "unreachable.json").read_text())["url"] == f"{base}/other.json"
+    assert len(load_catalog(cache, session=session, url=url)) == 883  # the cache answers; no request made
+
+
 def test_unreadable_cache_says_how_to_recover(tmp_path):
     cache = tmp_path / "sitematrix.json"
     cache.write_text("{truncated")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,7 +170,10 @@ def load_catalog(
     """The catalogue from the cached site matrix, fetching (and caching) it when absent or on ``refresh``.
 
     The cache keeps the response verbatim beside where and when it was fetched; it is replaced atomically,
-    so a failed refresh leaves the previous catalogue in place.
+    so a failed refresh leaves the previous catalogue in place. A failed fetch is remembered beside the cache
+    (``unreachable.json``: the URL, when, the error) and not tried again from that URL for
+    :data:`UNREACHABLE_SECONDS` unless ``refresh`` asks: an offline machine, which runs the dbnames of
+    WME_PROJECTS without a catalogue, would otherwise wait on the network in every command.
     """
     if not refresh and cache_path.exists():
         try:
@@ -179,7 +183,15 @@ def load_catalog(
             raise CatalogError(
                 f"{cache_path}: the cached site matrix is unreadable ({exc}); refresh it (`wme catalog refresh`)"
             ) from exc
-    response = fetch_site_matrix(session, url)
+    marker = cache_path.with_name("unreachable.json")
+    if not refresh:
+        _raise_if_recently_unreachable(marker, url)
+    try:
+        response = fetch_site_matrix(session, url)
+    except CatalogError as exc:
+        _remember_unreachable(marker, url, str(exc))
+        raise
+    marker.unlink(missing_ok=True)
     fetched_at = _now()
     catalog = parse_site_matrix(response, source=url, fetched_at=fetched_at)  # refuse a bad one before caching
     cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +199,33 @@ def load_catalog(
     temporary.write_text(json.dumps({"source": url, "fetched_at": fetched_at, "response": response}))
     os.replace(temporary, cache_path)
     return catalog
+
+
+UNREACHABLE_SECONDS = 600
+
+
+def _remember_unreachable(marker: Path, url: str, error: str) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        temporary = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"url": url, "at": time.time(), "error": error}))
+        os.replace(temporary, marker)
+    except OSError:  # a read-only home: every command tries the network again, nothing worse
+        pass
+
+
+def _raise_if_recently_unreachable(marker: Path, url: str) -> None:
+    try:
+        failed = json.loads(marker.read_text())
+        age = time.time() - float(failed["at"])
+        same = failed["url"] == url
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if same and 0 <= age < UNREACHABLE_SECONDS:
+        raise CatalogError(
+            f"{failed['error']} ({age:.0f} s ago; not tried again for {UNREACHABLE_SECONDS // 60} minutes, "
+            "`wme catalog refresh` tries now)"
+        )
 
 
 # ----- WME_PROJECTS against the catalogue -----------------------------------------------------------------
