@@ -447,8 +447,21 @@ def follow_backfill(
     return summaries
 
 
+def add_missing_projects(instance, failed) -> list[str]:
+    """Add the project partitions the failed partitions need and the instance lacks (a project removed from the
+    partitions since its run failed): a backfill naming an unknown partition key would be refused whole."""
+    from wme_assets.defs.partitions import PROJECT_PARTITIONS
+    from wme_assets.pipeline import ensure_project_partition
+
+    missing = sorted({i.project for i in failed if not instance.has_dynamic_partition(PROJECT_PARTITIONS, i.project)})
+    for project in missing:
+        ensure_project_partition(instance, project)
+    return missing
+
+
 def launch_failed_backfills(session: Submission, failed, title: str) -> dict[str, tuple[str, list[str]]]:
     """One backfill per job with failures, of exactly its failed partitions: {backfill id: (job, partitions)}."""
+    add_missing_projects(session.instance, failed)
     launched = {}
     for job, partitions in by_job(failed).items():
         launched[launch_backfill(session.context, job, partitions, title)] = (job, partitions)

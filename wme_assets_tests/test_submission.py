@@ -62,6 +62,24 @@ def test_run_params_select_the_partition_and_the_assets():
     assert "assetSelection" not in run_params("ingest", {}, None)["selector"]
 
 
+def test_a_backfill_adds_the_project_partitions_it_needs_first(tmp_path):
+    """A project whose partition is gone from the instance since its run failed (deleted in the UI, an instance
+    rebuilt) is added again before the backfill, which would otherwise be refused whole for an unknown key."""
+    from wme_assets.defs.partitions import PROJECT_PARTITIONS
+    from wme_assets.submission import add_missing_projects
+    from wme_assets_tests.partitions import schedule_instance
+
+    with schedule_instance(tmp_path / "instance", "bnwiki") as instance:
+        failed = [
+            FailedPartition("ingest", "20230501|bnwiki", "r1"),
+            FailedPartition("ingest", "20230501|jawiki", "r2"),
+            FailedPartition("paid_snapshot_job", "20230503|jawiki", "r3"),
+        ]
+        assert add_missing_projects(instance, failed) == ["jawiki"]
+        assert instance.has_dynamic_partition(PROJECT_PARTITIONS, "jawiki")
+        assert add_missing_projects(instance, failed) == []
+
+
 def test_failed_partitions_grouped_per_job_in_order():
     failed = [
         FailedPartition("ingest", "20230501|bnwiki", "r1"),
