@@ -120,3 +120,22 @@ def test_the_listener_deployment_has_the_code_locations_settings():
     assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
     compose = yaml.safe_load(COMPOSE.read_text())
     assert compose["services"]["listener"]["command"] == ["wme", "listen"]
+
+
+def test_the_api_deployment_has_the_code_locations_settings_and_its_secret():
+    """infra/helm/api.yaml runs `wme serve` with every WME_* setting the code location has, its secrets and the
+    token secret, probed on /health, behind a Service: the API must read where the pipeline writes."""
+    deployment, service = yaml.safe_load_all((REPO_ROOT / "infra" / "helm" / "api.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:2] == ["wme", "serve"] and deployment["spec"]["replicas"] >= 2
+    [location] = yaml.safe_load(HELM_VALUES.read_text())["dagster-user-deployments"]["deployments"]
+    location_env = {e["name"]: e["value"] for e in location["env"]}
+    api_env = {e["name"]: e["value"] for e in container["env"]}
+    assert {k: api_env.get(k) for k in location_env} == location_env
+    secrets = {s["secretRef"]["name"] for s in container["envFrom"]}
+    assert secrets == {s["name"] for s in location["envSecrets"]} | {"wme-api-secret"}
+    assert container["image"] == f"{location['image']['repository']}:{location['image']['tag']}"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert service["kind"] == "Service" and service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    port = container["command"][container["command"].index("--port") + 1]
+    assert container["ports"][0]["containerPort"] == int(port)
