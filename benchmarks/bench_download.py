@@ -172,7 +172,8 @@ def run(args: argparse.Namespace, store: ObjectStore, api, redirecting, weed_pgi
     sdk = Client(base_url=api.url, realtime_url=api.url, access_token=token)
     range_size, concurrency = sdk.download_chunk_size, sdk.download_concurrency
     download_url = f"{api.url}v2/snapshots/{identifier}/download"
-    print(f"# archive {identifier}: {size / 1e6:.1f} MB; SDK ranges of {range_size / 1e6:.0f} MB, {concurrency} at once")
+    ranges = f"SDK ranges of {range_size / 1e6:.0f} MB, {concurrency} at a time"
+    print(f"# archive {identifier}: {size / 1e6:.1f} MB; {ranges}")
 
     redirect_token = redirecting.login("paid-user")["access_token"]
     redirected_sdk = Client(base_url=redirecting.url, realtime_url=redirecting.url, access_token=redirect_token)
@@ -208,7 +209,7 @@ def run(args: argparse.Namespace, store: ObjectStore, api, redirecting, weed_pgi
             rates[mode].append(size / elapsed / 1e6)
             for name, b, a in zip(("api", "s3", "client"), before, after, strict=True):
                 cpu[mode][name] += a - b
-    print(f"\n| mode | MB/s median (min–max) | share of direct | CPU-s per GB: api / SeaweedFS / client |")
+    print("\n| mode | MB/s median (min–max) | share of direct | CPU-s per GB: api / SeaweedFS / client |")
     print("|---|---|---|---|")
     direct = {"1 stream": statistics.median(rates["s3 direct, 1 stream"]),
               "parallel": statistics.median(rates["s3 direct, parallel"])}  # fmt: skip

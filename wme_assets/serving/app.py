@@ -15,8 +15,8 @@ from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.errors import documented, install_error_handlers
 from wme_assets.serving.published import SnapshotReader
-from wme_assets.serving.quotas import Quotas
 from wme_assets.serving.query import known_parameters_only
+from wme_assets.serving.quotas import Quotas
 from wme_assets.serving.ratelimit import SlidingWindow
 from wme_assets.serving.services import LOGIN_WINDOW, REQUEST_WINDOW, Services
 from wme_assets.serving.tokens import TokenIssuer, signing_secret
