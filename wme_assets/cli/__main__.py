@@ -1,0 +1,5 @@
+"""``python -m wme_assets.cli``: the ``wme`` command."""
+
+from wme_assets.cli import app
+
+app()
