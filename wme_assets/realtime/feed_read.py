@@ -1,0 +1,118 @@
+"""Reading the article-change feed (:mod:`.feed`): where a consumer starts, and the committed segments after it.
+
+Only what the head has committed is read. A start is found without reading the days before it: the groups'
+checkpoints (one per ``checkpoint_appends`` appends, each with the offsets before it and its date_published)
+are binary-searched, so at most one checkpoint interval of segments is read before the first wanted record.
+Segments are immutable once committed, so the reader keeps the last few decoded (every connection tailing
+the feed reads the same newest ones).
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import orjson
+
+from wme_assets.realtime.feed import Checkpoint, FeedHead, head_key, load_index, segment_key
+from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
+
+SEGMENTS_KEPT = 64  # decoded segments kept in memory, shared by every connection
+
+
+class FeedGone(LookupError):
+    """Asked for what the feed no longer keeps (older than its retention)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    append: int
+    date_published: str
+    project: str
+    records: list[tuple[int, int, bytes]]  # (partition, offset, the record's JSON line), in that order
+
+
+class FeedReader:
+    def __init__(self, store: ObjectStore, *, segments_kept: int = SEGMENTS_KEPT) -> None:
+        self.store = store
+        self._segments: OrderedDict[int, Segment] = OrderedDict()
+        self._indexes: dict[int, list[Checkpoint]] = {}  # full groups' checkpoints (never change again)
+        self._kept = segments_kept
+        self._lock = threading.Lock()
+
+    def head(self) -> FeedHead:
+        key = head_key(self.store)
+        try:
+            return FeedHead.from_json(self.store.read_bytes(key))
+        except ObjectStoreError:
+            if self.store.exists(key):
+                raise
+            return FeedHead()
+
+    def checkpoints(self, head: FeedHead) -> list[Checkpoint]:
+        """The committed checkpoints of the kept groups, in append order."""
+        if head.last_append < 0:
+            return []
+        found: list[Checkpoint] = []
+        last_group = head.group_of(head.last_append)
+        for group in range(head.group_of(head.retained_from), last_group + 1):
+            index = self._indexes.get(group)
+            if index is None:
+                index = load_index(self.store, group)
+                if group < last_group:
+                    self._indexes[group] = index
+            found += [c for c in index if head.retained_from <= c.append <= head.last_append]
+        return found
+
+    def start_for_offset(self, head: FeedHead, checkpoints: list[Checkpoint], partition: int, offset: int) -> int:
+        """The first append that may hold ``partition``'s ``offset`` or later; :class:`FeedGone` if older
+        than what is kept."""
+        if offset < head.first_offsets[partition]:
+            raise FeedGone(
+                f"partition {partition}: offset {offset} is no longer kept; the oldest kept is "
+                f"{head.first_offsets[partition]} (the feed keeps its history for a limited time)"
+            )
+        at = bisect.bisect_right([c.offsets[partition] for c in checkpoints], offset) - 1
+        return checkpoints[at].append if at >= 0 else head.retained_from
+
+    def start_for_time(self, head: FeedHead, checkpoints: list[Checkpoint], since: str) -> int:
+        """The first append that may hold records published at ``since`` (RFC 3339, ms, Z) or later."""
+        at = bisect.bisect_left([c.published for c in checkpoints], since) - 1
+        return checkpoints[at].append if at >= 0 else head.retained_from
+
+    def segment(self, head: FeedHead, append: int) -> Segment:
+        """A committed append's segment (``append <= head.last_append``)."""
+        with self._lock:
+            if append in self._segments:
+                self._segments.move_to_end(append)
+                return self._segments[append]
+        key = segment_key(self.store, head, append)
+        try:
+            raw = gzip.decompress(self.store.read_bytes(key))
+        except ObjectStoreError:
+            if append < self.head().retained_from:
+                raise FeedGone(f"feed append {append} was dropped by the retention while being read") from None
+            raise
+        segment = _decode(key, raw)
+        with self._lock:
+            self._segments[append] = segment
+            while len(self._segments) > self._kept:
+                self._segments.popitem(last=False)
+        return segment
+
+
+def _decode(key: str, raw: bytes) -> Segment:
+    lines = raw.split(b"\n")
+    header = orjson.loads(lines[0])
+    records: list[tuple[int, int, bytes]] = []
+    at = 1
+    for partition, (first, last) in sorted((int(p), r) for p, r in header["partitions"].items()):
+        for offset in range(first, last + 1):
+            records.append((partition, offset, lines[at]))
+            at += 1
+    if any(lines[at:]) or len(records) != sum(1 for line in lines[1:] if line):
+        raise ValueError(f"{key}: its header names {len(records)} records, the segment holds another count")
+    return Segment(header["append"], header["date_published"], header["project"], records)
