@@ -10,13 +10,13 @@ only). Layout under ``feed/``::
     {group:08d}/_index.json              checkpoints of the group: every CHECKPOINT_APPENDS-th append's
                                          starting offsets and date_published
 
-A segment's first line is its header (append number, date_published, per partition the offsets it holds);
-then one Enterprise article record per line, in (partition, offset) order, whose ``event`` carries ``type``
-(create, update, move, visibility-change, delete; the hourly batches' mapping), ``partition`` and ``offset``. A page's partition is
-a stable hash of (project, page id) mod 50, so one page's changes keep their order. Every record of an
-append shares its ``date_published`` (the commit time, never earlier than the previous append's), so time
-and offsets both grow with the append number and a reader finds where to start from the checkpoints by
-binary search, reading at most ``CHECKPOINT_APPENDS`` segments before the first it wants.
+A segment's first line is its header (append number, date_published, per partition the offsets it holds); then
+one Enterprise article record per line, in (partition, offset) order, whose ``event`` carries ``type`` (create,
+update, move, visibility-change, delete; the hourly batches' mapping), ``partition`` and ``offset``. A page's
+partition is a stable hash of (project, page id) mod 50, so one page's changes keep their order. Every record of
+an append shares its ``date_published`` (the commit time, never earlier than the previous append's), so time and
+offsets both grow with the append number and a reader finds where to start from the checkpoints by binary
+search, reading at most ``CHECKPOINT_APPENDS`` segments before the first it wants.
 
 Commit: the segment is written first, then the head (``put_bytes``: staged, verified, then visible). Readers
 read only appends up to ``head.last_append``: a segment a crashed writer left is never read and the next

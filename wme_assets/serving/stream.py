@@ -12,7 +12,8 @@ connection never holds up the event loop. An idle connection gets a keep-alive e
 (an empty line in NDJSON, which the SDK skips; an SSE comment), so a closed client is noticed.
 
 ``limit`` is not a parameter of the stream and is ignored. Resuming: the last record's ``event.offset`` + 1
-per ``event.partition`` as ``offsets`` gives every later record once. Paid accounts only (403 for free ones, as the hourly batches).
+per ``event.partition`` as ``offsets`` gives every later record once. Paid accounts only (403 for free
+ones, as the hourly batches).
 """
 
 from __future__ import annotations

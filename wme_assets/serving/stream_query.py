@@ -21,28 +21,41 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, ValidationError
+from pydantic import Field, StringConstraints, ValidationError, field_validator
 
 from wme_assets.realtime.feed import MAX_PARTS, PARTITIONS, parse_time, partitions_of_part, rfc3339_ms
 from wme_assets.realtime.feed_read import FeedGone, FeedReader
 from wme_assets.serving.errors import ApiError
-from wme_assets.serving.query import MAX_ITEMS, FieldsParam, FilterParam, QueryModel, _filters_from_params
+from wme_assets.serving.query import _PATH, MAX_ITEMS, FilterParam, QueryModel, _filters_from_params
 
 Part = Annotated[int, Field(ge=0, lt=MAX_PARTS)]
 Partition = Annotated[int, Field(ge=0, lt=PARTITIONS)]
 
 
+# Enterprise's realtime examples ask for "event.*": a path ending in ".*" is the whole object at that path.
+STREAM_FIELD = rf"^{_PATH}(\.\*)?$"
+StreamField = Annotated[str, Field(pattern=STREAM_FIELD, max_length=4096)]
+StreamFieldParam = Annotated[str, StringConstraints(pattern=STREAM_FIELD, max_length=4096)]
+
+
 class StreamQuery(QueryModel):
+    fields: list[StreamField] = Field(default_factory=list, max_length=MAX_ITEMS)  # type: ignore[assignment]
     since: str | None = None
     parts: list[Part] = Field(default_factory=list, max_length=MAX_PARTS)
     offsets: dict[Partition, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     since_per_partition: dict[Partition, str] = Field(default_factory=dict)
 
+    @field_validator("fields")
+    @classmethod
+    def _whole_objects(cls, fields: list[str]) -> list[str]:
+        return [path.removesuffix(".*") for path in fields]
+
 
 async def read_stream_query(
     request: Request,
     fields: Annotated[
-        list[FieldsParam], Query(default_factory=list, max_length=MAX_ITEMS, description="A dotted path (repeated)")
+        list[StreamFieldParam],
+        Query(default_factory=list, max_length=MAX_ITEMS, description="A dotted path, or one ending in .* (repeated)"),
     ],
     filters: Annotated[
         list[FilterParam], Query(default_factory=list, max_length=MAX_ITEMS, description="`field:value` (repeated)")
