@@ -60,8 +60,10 @@ async def read_stream_query(
     filters: Annotated[
         list[FilterParam], Query(default_factory=list, max_length=MAX_ITEMS, description="`field:value` (repeated)")
     ],
-    parts: Annotated[list[int], Query(default_factory=list, description="Parts 0 to 9 (repeated)")],
-    since: Annotated[str, Query(description="RFC 3339: records published at or after it")] = None,  # type: ignore[assignment]
+    parts: Annotated[list[Part], Query(default_factory=list, max_length=MAX_PARTS, description="0 to 9 (repeated)")],
+    since: Annotated[
+        str, Query(description="RFC 3339: records published at or after it", json_schema_extra={"format": "date-time"})
+    ] = None,  # type: ignore[assignment]
 ) -> StreamQuery:
     """The JSON body of a POST (as the SDK sends it), else the query string (``offsets`` and
     ``since_per_partition`` are maps: POST only)."""
