@@ -6,8 +6,8 @@ dump path's enrichment before the clock starts. Then, for ``--seconds``, the fee
 appliers do (:func:`wme_assets.realtime.feed.append_records`: the feed lease, segment, head; ``--batch``
 records every ``--every`` seconds, as creates and updates of those pages) on a real SeaweedFS started here,
 while ``wme serve`` (a process of its own) streams to ``--clients`` concurrent connections (threads of one
-client process, NDJSON as the SDK asks for it) that parse every record. Each client connects at the feed's
-newest offsets before the first timed append and stops when it has every record appended.
+client process, NDJSON as the SDK asks for it) that read every record's ``date_published``. Each client
+connects at the feed's newest offsets before the first timed append and stops when it has every record appended.
 
 Prints: records appended, records delivered (all clients), delivered per second; per-record delay from the
 head's commit (wall clock after the head's write) to the client's read: p50, p95, max; CPU seconds of every
@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import orjson
 
 from wme_assets.devtools.prefetched import load
 from wme_assets.enrichment.article import Site
@@ -45,6 +44,7 @@ from wme_assets.storage.seaweedfs import free_ports, start_seaweedfs
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password, long enough"
+PUBLISHED = '"date_published":"'  # an article has no other date_published than its event's
 
 
 def process_group_cpu(pgid: int) -> float:
@@ -89,8 +89,10 @@ def client_process(url: str, token: str, offsets: dict, clients: int, expected: 
             for line in r.iter_lines():
                 if not line:
                     continue
-                record = orjson.loads(line)
-                results[i].append((record["event"]["date_published"], time.time()))
+                # The client's own work is kept small (it shares the machine's cores with the server): the
+                # record's date_published, found in the line, not the whole article parsed.
+                at = line.index(PUBLISHED) + len(PUBLISHED)
+                results[i].append((line[at : line.index('"', at)], time.time()))
                 if len(results[i]) >= expected:
                     return
 
@@ -159,7 +161,8 @@ def main() -> None:
             )
             clients.start()
             time.sleep(2.0)  # the connections are made (each plans from the offsets given, so none misses any)
-            server_cpu0, seaweed_cpu0, own_cpu0 = process_group_cpu(server.pid), process_group_cpu(seaweed.pid), own_cpu()
+            server_cpu0, seaweed_cpu0 = process_group_cpu(server.pid), process_group_cpu(seaweed.pid)
+            own_cpu0 = own_cpu()
             committed: dict[str, float] = {}
             started = time.monotonic()
             for n in range(appends):

@@ -20,7 +20,7 @@ import orjson
 from wme_assets.realtime.feed import Checkpoint, FeedHead, head_key, load_index, segment_key
 from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 
-SEGMENTS_KEPT = 64  # decoded segments kept in memory, shared by every connection
+SEGMENTS_KEPT = 16  # decoded segments kept in memory, shared by every connection tailing the feed
 
 
 class FeedGone(LookupError):
