@@ -140,17 +140,17 @@ def test_a_segment_whose_head_was_never_written_is_invisible_and_overwritten(wor
     world.log([world.event("edit", r) for r in world.revisions[:5]])
     world.update()
     world.log([world.event("edit", r) for r in world.revisions[5:9]])
-    put = ObjectStore.put_bytes
+    put = ObjectStore.put_whole
 
     def crash_on_head(self, key, data, **kwargs):
         if key.endswith("feed/_head.json"):
             raise RuntimeError("killed before the head's write")
         return put(self, key, data, **kwargs)
 
-    monkeypatch.setattr(ObjectStore, "put_bytes", crash_on_head)
+    monkeypatch.setattr(ObjectStore, "put_whole", crash_on_head)
     with pytest.raises(RuntimeError, match="killed"):
         world.update()
-    monkeypatch.setattr(ObjectStore, "put_bytes", put)
+    monkeypatch.setattr(ObjectStore, "put_whole", put)
     assert world.store.exists(feed_module.segment_key(world.store, load_head(world.store), 1))  # written, uncommitted
     assert committed_appends(world.store) == 1 and len(feed_records(world.store)) == 5
     world.update()

@@ -18,7 +18,8 @@ an append shares its ``date_published`` (the commit time, never earlier than the
 offsets both grow with the append number and a reader finds where to start from the checkpoints by binary
 search, reading at most ``CHECKPOINT_APPENDS`` segments before the first it wants.
 
-Commit: the segment is written first, then the head (``put_bytes``: staged, verified, then visible). Readers
+Commit: the segment is written first, then the head (each one PUT with ``Content-MD5``: whole or absent,
+:meth:`~wme_assets.storage.object_store.ObjectStore.put_whole`). Readers
 read only appends up to ``head.last_append``: a segment a crashed writer left is never read and the next
 append, which gets the same number, overwrites it.
 
@@ -29,7 +30,6 @@ asking for less than that is refused with an explicit error and never silently s
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,10 +37,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from isal import igzip
 
 from wme_assets.settings import Settings
 from wme_assets.storage.lease import writer_lease
-from wme_assets.storage.object_store import ObjectStore
+from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 
 FEED_DIR = "feed"
 PARTITIONS = 50  # Enterprise's PARTITIONS
@@ -132,7 +133,12 @@ def index_key(store: ObjectStore, group: int) -> str:
 
 def load_head(store: ObjectStore) -> FeedHead:
     key = head_key(store)
-    return FeedHead.from_json(store.read_bytes(key)) if store.exists(key) else FeedHead()
+    try:
+        return FeedHead.from_json(store.read_bytes(key))
+    except ObjectStoreError:
+        if store.exists(key):
+            raise
+        return FeedHead()  # no feed yet
 
 
 def load_index(store: ObjectStore, group: int) -> list[Checkpoint]:
@@ -196,15 +202,16 @@ def append_records(
         lines = [line for _, _, line in sorted(lines, key=lambda item: item[:2])]
         header = {"append": append, "date_published": published, "project": project, "to_seq": to_seq,
                   "partitions": {str(p): list(r) for p, r in sorted(ranges.items())}}  # fmt: skip
-        body = gzip.compress(b"\n".join([orjson.dumps(header), *lines]) + b"\n", compresslevel=3)
-        store.put_bytes(segment_key(store, head, append), body, content_type="application/x-ndjson")
+        # python-isal (the snapshots' codec): ~10x stdlib gzip, and the segment is on the append's critical path.
+        body = igzip.compress(b"\n".join([orjson.dumps(header), *lines]) + b"\n", compresslevel=1)
+        store.put_whole(segment_key(store, head, append), body, content_type="application/x-ndjson")
         if fail_after_segment is not None:
             fail_after_segment()
         head.last_append, head.last_published = append, published
         head.projects[project] = ProjectFed(to_seq, before)
         if housekeeping:
             _prune(store, head, moment - timedelta(days=settings.feed_retention_days))
-        store.put_bytes(head_key(store), head.to_json(), content_type="application/json")
+        store.put_whole(head_key(store), head.to_json(), content_type="application/json")
         if housekeeping:
             _drop_unretained(store, head)
     return Appended(append, len(records), published, ranges)
@@ -215,7 +222,7 @@ def _checkpoint(store: ObjectStore, head: FeedHead, checkpoint: Checkpoint) -> N
     # Entries past the head are a crashed writer's: the same append number is being written again now.
     kept = [c for c in load_index(store, group) if c.append <= head.last_append]
     data = [c.__dict__ for c in [*kept, checkpoint]]
-    store.put_bytes(index_key(store, group), orjson.dumps(data), content_type="application/json")
+    store.put_whole(index_key(store, group), orjson.dumps(data), content_type="application/json")
 
 
 def _prune(store: ObjectStore, head: FeedHead, cutoff: datetime) -> None:

@@ -10,14 +10,14 @@ the feed reads the same newest ones).
 from __future__ import annotations
 
 import bisect
-import gzip
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import orjson
+from isal import igzip
 
-from wme_assets.realtime.feed import Checkpoint, FeedHead, head_key, load_index, segment_key
+from wme_assets.realtime.feed import Checkpoint, FeedHead, load_head, load_index, segment_key
 from wme_assets.storage.object_store import ObjectStore, ObjectStoreError
 
 SEGMENTS_KEPT = 16  # decoded segments kept in memory, shared by every connection tailing the feed
@@ -32,7 +32,13 @@ class Segment:
     append: int
     date_published: str
     project: str
-    records: list[tuple[int, int, bytes]]  # (partition, offset, the record's JSON line), in that order
+    body: bytes  # the segment's text: records[i] is the line body[start:end], and lines follow each other
+    spans: list[tuple[int, int, int, int]]  # (partition, offset, start, end) of each record, in that order
+
+    @property
+    def records(self) -> list[tuple[int, int, bytes]]:
+        """(partition, offset, the record's JSON line)."""
+        return [(partition, offset, self.body[start:end]) for partition, offset, start, end in self.spans]
 
 
 class FeedReader:
@@ -44,13 +50,7 @@ class FeedReader:
         self._lock = threading.Lock()
 
     def head(self) -> FeedHead:
-        key = head_key(self.store)
-        try:
-            return FeedHead.from_json(self.store.read_bytes(key))
-        except ObjectStoreError:
-            if self.store.exists(key):
-                raise
-            return FeedHead()
+        return load_head(self.store)
 
     def checkpoints(self, head: FeedHead) -> list[Checkpoint]:
         """The committed checkpoints of the kept groups, in append order."""
@@ -91,7 +91,7 @@ class FeedReader:
                 return self._segments[append]
         key = segment_key(self.store, head, append)
         try:
-            raw = gzip.decompress(self.store.read_bytes(key))
+            raw = igzip.decompress(self.store.read_bytes(key))
         except ObjectStoreError:
             if append < self.head().retained_from:
                 raise FeedGone(f"feed append {append} was dropped by the retention while being read") from None
@@ -105,14 +105,17 @@ class FeedReader:
 
 
 def _decode(key: str, raw: bytes) -> Segment:
-    lines = raw.split(b"\n")
-    header = orjson.loads(lines[0])
-    records: list[tuple[int, int, bytes]] = []
-    at = 1
+    """The header's offsets give each line its (partition, offset); the lines themselves are not parsed."""
+    end = raw.index(b"\n")
+    header = orjson.loads(raw[:end])
+    spans: list[tuple[int, int, int, int]] = []
     for partition, (first, last) in sorted((int(p), r) for p, r in header["partitions"].items()):
         for offset in range(first, last + 1):
-            records.append((partition, offset, lines[at]))
-            at += 1
-    if any(lines[at:]) or len(records) != sum(1 for line in lines[1:] if line):
-        raise ValueError(f"{key}: its header names {len(records)} records, the segment holds another count")
-    return Segment(header["append"], header["date_published"], header["project"], records)
+            start = end + 1
+            end = raw.find(b"\n", start)
+            if end < 0:
+                raise ValueError(f"{key}: its header names more records than the segment holds")
+            spans.append((partition, offset, start, end))
+    if raw[end + 1 :].strip():
+        raise ValueError(f"{key}: the segment holds more records than its header names ({len(spans)})")
+    return Segment(header["append"], header["date_published"], header["project"], raw, spans)

@@ -94,18 +94,28 @@ async def _records(reader: FeedReader, plan: StreamPlan, query: StreamQuery, *, 
 
 
 def _render(segment: Segment, plan: StreamPlan, query: StreamQuery, sse: bool) -> bytes:
+    body, wanted = segment.body, [s for s in segment.spans if plan.wants(s[0], s[1], segment.date_published)]
+    if not query.filters and not query.fields:
+        if not sse:
+            return _ndjson_runs(body, wanted)
+        return b"".join(_frame_line(body[start:end], sse) for _, _, start, end in wanted)
     out: list[bytes] = []
-    plain = not query.filters and not query.fields
-    for partition, offset, line in segment.records:
-        if not plan.wants(partition, offset, segment.date_published):
-            continue
-        if plain:
-            out.append(_frame_line(line, sse))
-            continue
-        selected = query.select([orjson.loads(line)])
+    for _, _, start, end in wanted:
+        selected = query.select([orjson.loads(body[start:end])])
         if selected:
             out.append(_frame_line(orjson.dumps(selected[0]), sse))
     return b"".join(out)
+
+
+def _ndjson_runs(body: bytes, wanted: list[tuple[int, int, int, int]]) -> bytes:
+    """The wanted lines with their newlines, copied as runs of adjacent lines (a whole segment: one slice)."""
+    runs: list[tuple[int, int]] = []
+    for _, _, start, end in wanted:
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end + 1)
+        else:
+            runs.append((start, end + 1))
+    return b"".join(body[start:end] for start, end in runs)
 
 
 def _frame_line(line: bytes, sse: bool) -> bytes:
