@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -48,9 +49,15 @@ class FeedReader:
         self._indexes: dict[int, list[Checkpoint]] = {}  # full groups' checkpoints (never change again)
         self._kept = segments_kept
         self._lock = threading.Lock()
+        self._head_lock = threading.Lock()
+        self._head: tuple[float, FeedHead] | None = None
 
-    def head(self) -> FeedHead:
-        return load_head(self.store)
+    def head(self, max_age: float = 0.0) -> FeedHead:
+        """The committed head; one read at most every ``max_age`` seconds, however many connections poll it."""
+        with self._head_lock:
+            if self._head is None or time.monotonic() - self._head[0] >= max_age:
+                self._head = (time.monotonic(), load_head(self.store))
+            return self._head[1]
 
     def checkpoints(self, head: FeedHead) -> list[Checkpoint]:
         """The committed checkpoints of the kept groups, in append order."""

@@ -75,7 +75,7 @@ async def _records(reader: FeedReader, plan: StreamPlan, query: StreamQuery, *, 
     """Every committed append from the plan's start on, then each new one as the head commits it."""
     position, quiet_since = plan.start, time.monotonic()
     while True:
-        head = await run_in_threadpool(reader.head)
+        head = await run_in_threadpool(reader.head, poll / 2)  # the connections share one read per half poll
         while position <= head.last_append:
             try:
                 segment = await run_in_threadpool(reader.segment, head, position)
