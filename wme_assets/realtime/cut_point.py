@@ -19,6 +19,7 @@ import orjson
 
 from wme_assets.realtime.event_log import EventLog, LoggedEvent
 from wme_assets.realtime.feed import load_head
+from wme_assets.realtime.feed_read import FeedReader
 from wme_assets.realtime.update import AppliedPosition
 from wme_assets.schema.manifest import CutPoint, StreamPartition
 from wme_assets.storage.object_store import ObjectStore
@@ -52,16 +53,22 @@ def feed_offsets_at(store: ObjectStore, project: str, applied_seq: int) -> dict[
 
     The caller holds the project's article-store lease, so no application of the project is under way: either
     the feed has exactly the applied events (the head's offsets now), or one append more, whose delta a crash
-    kept from being published (:mod:`.update`): then the offsets from before that append, so the consumer gets
-    those changes from the stream. Other projects' appends are after those offsets too; a consumer filters by
-    ``is_part_of``.
+    kept from being published (:mod:`.update`): then, in the partitions that append wrote, its first offsets, so
+    the consumer gets those changes from the stream. Other projects' appends are after those offsets too; a
+    consumer filters by ``is_part_of``.
     """
     head = load_head(store)
     if head.last_append < 0:
         return None
+    offsets = dict(enumerate(head.next_offsets))
     fed = head.projects.get(project)
-    offsets = fed.before if fed is not None and fed.seq > applied_seq and fed.before else head.next_offsets
-    return dict(enumerate(offsets))
+    if fed is not None and fed.seq > applied_seq:
+        # The unpublished append's first offset in each partition it wrote; the project has nothing after it.
+        if fed.append < head.retained_from:  # kept past the retention unapplied: start at what is kept
+            return dict(enumerate(head.first_offsets))
+        for partition, first in FeedReader(store).segment(head, fed.append).first_offsets().items():
+            offsets[partition] = first
+    return offsets
 
 
 def stream_partitions(sse_id: str | None) -> list[StreamPartition] | None:

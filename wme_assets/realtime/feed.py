@@ -74,12 +74,11 @@ def parse_time(text: str) -> datetime:
 
 @dataclass
 class ProjectFed:
-    """Where one project's feeding stands: its log's events up to ``seq`` are in the feed; ``before`` is the
-    head's ``next_offsets`` just before its last append (the cut point when that append's delta is not
-    published yet)."""
+    """Where one project's feeding stands: its log's events up to ``seq`` are in the feed, the last of them in
+    append ``append`` (the cut point's start when that append's delta is not published yet)."""
 
     seq: int = -1
-    before: list[int] | None = None
+    append: int = -1
 
 
 @dataclass
@@ -99,13 +98,13 @@ class FeedHead:
 
     def to_json(self) -> bytes:
         data = {k: v for k, v in self.__dict__.items() if k != "projects"}  # fmt: skip
-        data["projects"] = {p: {"seq": f.seq, "before": f.before} for p, f in sorted(self.projects.items())}
+        data["projects"] = {p: {"seq": f.seq, "append": f.append} for p, f in sorted(self.projects.items())}
         return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes) -> FeedHead:
         data = orjson.loads(raw)
-        projects = {p: ProjectFed(int(f["seq"]), f.get("before")) for p, f in data.pop("projects", {}).items()}
+        projects = {p: ProjectFed(int(f["seq"]), int(f["append"])) for p, f in data.pop("projects", {}).items()}
         return cls(**data, projects=projects)
 
     def fed_seq(self, project: str) -> int:
@@ -168,13 +167,10 @@ def append_records(
     records: list[tuple[int, dict[str, Any]]],
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    fail_after_segment: Callable[[], None] | None = None,
 ) -> Appended | None:
     """Append ``records`` ((page id, article record) of ``project``, in page order) as the feed of the
     project's log events up to ``to_seq``; None when the head already has those events (a re-application
-    after a crash between this append and the delta's publication).
-
-    ``fail_after_segment`` is called between the segment's write and the head's (crash tests)."""
+    after a crash between this append and the delta's publication)."""
     with feed_lease(settings, store):
         head = load_head(store)
         if head.fed_seq(project) >= to_seq:
@@ -205,10 +201,8 @@ def append_records(
         # python-isal (the snapshots' codec): ~10x stdlib gzip, and the segment is on the append's critical path.
         body = igzip.compress(b"\n".join([orjson.dumps(header), *lines]) + b"\n", compresslevel=1)
         store.put_whole(segment_key(store, head, append), body, content_type="application/x-ndjson")
-        if fail_after_segment is not None:
-            fail_after_segment()
         head.last_append, head.last_published = append, published
-        head.projects[project] = ProjectFed(to_seq, before)
+        head.projects[project] = ProjectFed(to_seq, append)
         if housekeeping:
             _prune(store, head, moment - timedelta(days=settings.feed_retention_days))
         store.put_whole(head_key(store), head.to_json(), content_type="application/json")

@@ -36,6 +36,13 @@ class Segment:
     body: bytes  # the segment's text: records[i] is the line body[start:end], and lines follow each other
     spans: list[tuple[int, int, int, int]]  # (partition, offset, start, end) of each record, in that order
 
+    def first_offsets(self) -> dict[int, int]:
+        """Each partition this append wrote, with its first offset in it."""
+        firsts: dict[int, int] = {}
+        for partition, offset, _, _ in self.spans:
+            firsts.setdefault(partition, offset)
+        return firsts
+
     @property
     def records(self) -> list[tuple[int, int, bytes]]:
         """(partition, offset, the record's JSON line)."""
