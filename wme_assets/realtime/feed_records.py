@@ -9,14 +9,17 @@ names the change exactly as an hour's batch would, but per application instead o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from wme_assets.realtime.batches import Previous, _delete_record, _event_type
-from wme_assets.realtime.feed import rfc3339_ms
+from wme_assets.realtime.feed import append_records, rfc3339_ms
+from wme_assets.settings import Settings
 from wme_assets.storage.article_store import DELETE
+from wme_assets.storage.object_store import ObjectStore
 
 # uuid5(namespace, "{project}:{page id}:{revision}:{op}:{to seq}"): the same change fed again (never, by the
 # head's check) would carry the same identifier.
@@ -62,11 +65,11 @@ def application_records(
     return records
 
 
-def feed_before_publish(store, settings, project: str, language: str | None, to_seq: int):
+def feed_before_publish(
+    store: ObjectStore, settings: Settings, project: str, language: str | None, to_seq: int
+) -> Callable[[dict[int, tuple], dict[int, dict[str, Any]]], None]:
     """The ``before_publish`` of an application of ``project``'s log events up to ``to_seq``: its rows into the
     feed (:func:`wme_assets.realtime.feed.append_records`), unless the head already has those events."""
-    from wme_assets.realtime.feed import append_records
-
     def append(rows: dict[int, tuple], stored: dict[int, dict[str, Any]]) -> None:
         append_records(store, settings, project, to_seq, application_records(project, language, rows, stored, to_seq))
 
