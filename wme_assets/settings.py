@@ -240,6 +240,14 @@ class Settings(BaseSettings):
     batch_retention_days: int = Field(
         default=7, ge=1, description="Days the hourly batches are kept (Wikimedia Enterprise keeps 2)."
     )
+    # -- realtime: the article-change feed and its stream (wme_assets/realtime/feed.py) --
+    feed_retention_days: int = Field(
+        default=7, ge=1, description="Days the article-change feed of the realtime API is kept at least "
+        "(Wikimedia Enterprise keeps 48 hours); older offsets are refused with 410."
+    )
+    feed_poll_seconds: float = Field(
+        default=0.25, gt=0, description="How often a realtime API connection looks for new feed appends (s)."
+    )
     # ----- serving: the API of `wme serve` (wme_assets/serving/) -----
     api_secret: SecretStr | None = Field(
         default=None,

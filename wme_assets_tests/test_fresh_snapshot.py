@@ -236,6 +236,16 @@ def test_fresh_snapshot_is_the_snapshot_rebuilt_from_scratch(wiki, project, s3_e
     assert cut.seq == applied.seq and cut.event_id == applied.position
     manifest = SnapshotManifest.from_json(_manifest(store, today, project))
     assert manifest.inputs.cut_point == cut
+    # The realtime stream continues the snapshot from the cut point's feed offsets: the feed holds exactly the
+    # applied changes, all before those offsets.
+    from wme_assets.realtime.feed import load_head
+    from wme_assets_tests.feed_world import feed_records
+
+    head = load_head(store)
+    assert head.fed_seq(project) == applied.seq and cut.feed_offsets == dict(enumerate(head.next_offsets))
+    fed = feed_records(store)
+    assert len(fed) == sum(cut.feed_offsets.values())
+    assert {view[edited]["identifier"], view[done["protected"]]["identifier"]} <= {r["identifier"] for r in fed}
 
     # B: another store, its base rebuilt from scratch from the wiki's current revisions.
     monkeypatch.setenv("WME_S3_PREFIX", f"{s3_env['WME_S3_PREFIX']}-scratch")

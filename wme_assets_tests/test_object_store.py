@@ -190,3 +190,21 @@ def test_a_large_staged_object_is_copied_in_parts_with_its_sha256(object_store, 
     info = object_store.head(final)
     assert (info.size, info.sha256) == (len(data), sha256)
     assert object_store.sha256_of(final) == sha256
+
+
+def test_put_whole_is_one_put_the_server_checks_against_its_md5(object_store, fixtures_dir):
+    """The realtime feed's writes: one PUT with Content-MD5. A body that does not match the MD5 sent (a transfer
+    corrupted on the way) is refused by the server and nothing is stored."""
+    import base64
+
+    from botocore.exceptions import ClientError
+
+    data = (fixtures_dir / "xztextfilter-truncated-dumps" / "SOURCE.md").read_bytes()
+    key = object_store.key("feed", "whole.bin")
+    assert object_store.put_whole(key, data) == hashlib.md5(data).hexdigest()
+    assert object_store.read_bytes(key) == data
+    wrong = base64.b64encode(hashlib.md5(data + b"x").digest()).decode()
+    other = object_store.key("feed", "corrupt.bin")
+    with pytest.raises(ClientError):
+        object_store.client.put_object(Bucket=object_store.bucket, Key=other, Body=data, ContentMD5=wrong)
+    assert not object_store.exists(other)

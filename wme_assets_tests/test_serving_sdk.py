@@ -510,6 +510,8 @@ def test_every_operation_keeps_to_the_openapi_document(server):
     schema = schemathesis.openapi.from_url(f"{server.url}openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 35
+    # The realtime stream is left out: a request it accepts never ends (its refusals: test_serving_stream.py).
+    operations = [op for op in operations if op.path != "/v2/articles"]
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _keeps_to_the_document(operation, mode, server.url.rstrip("/"), token)

@@ -126,11 +126,15 @@ def apply_changes(
     time_budget_s: float | None = 30.0,
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
+    before_publish: Callable[[dict[int, tuple], dict[int, dict[str, Any]]], None] | None = None,
 ) -> ApplyResult:
     """Apply ``events`` of ``project`` to its article store (see the module docstring); returns the counts.
 
     The delta is ``hour``'s, by default :func:`application_hour` at ``now`` (default: the clock). The caller
     holds the project's article-store lease: the hour is chosen and its delta published as one step.
+    ``before_publish`` gets the rows (page id → upsert or delete) and the stored rows before them, after the
+    delta is written and before it is published (the feed's append, :mod:`.update`); if it raises, nothing is
+    published.
     """
     started = time.monotonic()
     hour = hour or application_hour(store, project, now)
@@ -186,6 +190,8 @@ def apply_changes(
         if rows:
             out_dir = Path(tmp) / "delta"
             _write_delta(store, project, hour, run_id, state, rows, out_dir, cache, result)
+            if before_publish is not None:
+                before_publish(rows, stored)
             result.published = publish_delta(store, out_dir, project, hour).key_prefix
     if result.quarantine_records:
         _write_quarantine(store, project, hour, result.quarantine_records)

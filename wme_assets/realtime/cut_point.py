@@ -8,7 +8,9 @@ this turns it into what a consumer resumes from:
 - EventStreams: the SSE id of that event (its ``position``), a JSON list of every partition's offset or
   timestamp: sent as ``Last-Event-ID`` the stream continues exactly after it;
 - recentchanges: the last applied recentchanges id *and* the last applied logevents id (the source merges two
-  lists, so resuming needs both), found in the project's event log up to the applied seq.
+  lists, so resuming needs both), found in the project's event log up to the applied seq;
+- and in both cases the realtime API's ``offsets`` (:func:`feed_offsets_at`), where wme's own stream of the
+  applied changes continues.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import orjson
 
 from wme_assets.realtime.event_log import EventLog, LoggedEvent
+from wme_assets.realtime.feed import load_head
+from wme_assets.realtime.feed_read import FeedReader
 from wme_assets.realtime.update import AppliedPosition
 from wme_assets.schema.manifest import CutPoint, StreamPartition
 from wme_assets.storage.object_store import ObjectStore
@@ -31,6 +35,7 @@ def cut_point_of(store: ObjectStore, stream: str, project: str, applied: Applied
         "seq": applied.seq,
         "event_id": applied.position,
         "event_dt": last.change.dt if last is not None else None,
+        "feed_offsets": feed_offsets_at(store, project, applied.seq),
     }
     if stream == "eventstreams":
         return CutPoint(source="eventstreams", partitions=stream_partitions(applied.position), **common)
@@ -40,6 +45,30 @@ def cut_point_of(store: ObjectStore, stream: str, project: str, applied: Applied
         logid=_last_id(applied_events, "log"),
         **common,
     )
+
+
+def feed_offsets_at(store: ObjectStore, project: str, applied_seq: int) -> dict[int, int] | None:
+    """The feed's offsets (partition -> next offset) a consumer of a store applied through ``applied_seq``
+    resumes the realtime API from (None when there is no feed yet).
+
+    The caller holds the project's article-store lease, so no application of the project is under way: either
+    the feed has exactly the applied events (the head's offsets now), or one append more, whose delta a crash
+    kept from being published (:mod:`.update`): then, in the partitions that append wrote, its first offsets, so
+    the consumer gets those changes from the stream. Other projects' appends are after those offsets too; a
+    consumer filters by ``is_part_of``.
+    """
+    head = load_head(store)
+    if head.last_append < 0:
+        return None
+    offsets = dict(enumerate(head.next_offsets))
+    fed = head.projects.get(project)
+    if fed is not None and fed.seq > applied_seq:
+        # The unpublished append's first offset in each partition it wrote; the project has nothing after it.
+        if fed.append < head.retained_from:  # kept past the retention unapplied: start at what is kept
+            return dict(enumerate(head.first_offsets))
+        for partition, first in FeedReader(store).segment(head, fed.append).first_offsets().items():
+            offsets[partition] = first
+    return offsets
 
 
 def stream_partitions(sse_id: str | None) -> list[StreamPartition] | None:

@@ -1,7 +1,8 @@
 """Bringing one project's article store up to date: the events its change log holds, applied in order from
 where the last application stopped.
 
-The listener (``listener.py``) only stores events; this applies them. Where it stopped is a small object
+The listener (``listener.py``) only stores events; this applies them, and feeds what each application
+publishes to the article-change feed (:mod:`.feed`) of the realtime API. Where it stopped is a small object
 per project, ``events/_applied/{project}.json`` (``{"seq": …, "position": …, "event_id": …}``: the last
 applied event of the log), replaced only after the delta of a batch is published. A crash between the
 two re-applies that batch, which changes nothing: the application is idempotent (an unchanged revision is
@@ -10,6 +11,17 @@ not rewritten, an older one never overwrites a newer one).
 Revisions come from the project's own MediaWiki (``WME_MEDIAWIKI_ENDPOINTS``: its Action API, and its
 Parsoid HTML as on the dump path with an endpoint), so a project without an endpoint is refused with the
 setting to set.
+
+Order of one application of events a..b, and why a crash anywhere loses and repeats nothing:
+
+1. the delta is written locally, then its rows are appended to the feed with the head saying the project's
+   events up to b are fed (one atomic head write; a crash before it leaves nothing readers see);
+2. the delta is published; a crash between 1 and 2 leaves the feed ahead of the store: the next update
+   applies exactly a..b again first (:func:`_feed_batches`), publishes its delta and appends nothing (the head
+   has b); a snapshot's cut point meanwhile takes the head's offsets from before that append
+   (:func:`wme_assets.realtime.cut_point.feed_offsets_at`), so its consumer still gets those changes;
+3. the applied position moves to b; a crash between 2 and 3 re-applies a..b, which publishes and appends
+   nothing (unchanged, and the head has b).
 
 Every application holds the project's article store lease (``articles/{project}``, :func:`applier_lease`), as
 every other writer of the store does: so a reader holding it (a fresh snapshot) sees the store and the
@@ -30,6 +42,8 @@ import orjson
 
 from wme_assets.realtime.apply import ApplyResult, HtmlSource, RevisionSource, apply_changes
 from wme_assets.realtime.event_log import EVENTS_DIR, EventLog, LoggedEvent, now_rfc3339
+from wme_assets.realtime.feed import load_head
+from wme_assets.realtime.feed_records import feed_before_publish
 from wme_assets.settings import ConfigurationError, Settings, validate_project
 from wme_assets.storage.lease import Lease, LeaseRefused, articles_lease, writer_lease
 from wme_assets.storage.object_store import ObjectStore
@@ -106,6 +120,15 @@ def _batches(events: list[LoggedEvent], size: int) -> Iterable[list[LoggedEvent]
         yield events[start : start + size]
 
 
+def _feed_batches(events: list[LoggedEvent], size: int, fed_seq: int) -> Iterable[list[LoggedEvent]]:
+    """The batches to apply; when the feed already has events not applied yet (a crash after the feed's append
+    and before the delta's publication), those exactly first, so their application appends nothing again."""
+    ahead = [e for e in events if e.seq <= fed_seq]
+    if ahead:
+        yield ahead
+    yield from _batches(events[len(ahead) :], size)
+
+
 def update_project(
     store: ObjectStore,
     settings: Settings,
@@ -132,10 +155,12 @@ def update_project(
         revisions, html = _clients(settings, project)
     siteinfo = siteinfo or revisions.siteinfo()
     run_id = run_id or f"update-{uuid.uuid4().hex[:12]}"
-    for batch in _batches(pending, batch_events):
+    fed = load_head(store).fed_seq(project)
+    for batch in _feed_batches(pending, batch_events, fed):
+        feed = feed_before_publish(store, settings, project, siteinfo.get("language"), batch[-1].seq)
         applied_batch = apply_changes(
             store, project, [e.change for e in batch], revisions=revisions, siteinfo=siteinfo, html=html,
-            run_id=run_id, now=now, log=log,
+            run_id=run_id, now=now, log=log, before_publish=feed,
         )  # fmt: skip
         save_applied(store, project, batch[-1])
         result.batches.append(applied_batch)

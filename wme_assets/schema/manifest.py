@@ -93,6 +93,10 @@ class CutPoint(_Model):
     partitions: list[StreamPartition] | None = None  # EventStreams: every partition of the SSE id
     rcid: int | None = None  # recentchanges: the last applied recentchanges id
     logid: int | None = None  # recentchanges: the last applied logevents id
+    # The realtime API's resume point (wme's article-change feed): partition -> the first offset the snapshot
+    # does not hold, i.e. the `offsets` of a `/v2/articles` request that continues it. None in manifests
+    # written before the feed existed.
+    feed_offsets: dict[int, int] | None = None
 
     def describe(self) -> str:
         """One line for people: where a consumer resumes."""
@@ -104,7 +108,11 @@ class CutPoint(_Model):
             where = f"EventStreams after {parts or self.event_id}"
         else:
             where = f"recentchanges after rcid {self.rcid}, logevents after logid {self.logid}"
-        return f"{where} (event log seq {self.seq}, event time {self.event_dt})"
+        feed = ""
+        if self.feed_offsets is not None:
+            total, count = sum(self.feed_offsets.values()), len(self.feed_offsets)
+            feed = f"; realtime API offsets: {total} records before it over {count} partitions"
+        return f"{where} (event log seq {self.seq}, event time {self.event_dt}){feed}"
 
 
 class Inputs(_Model):
@@ -168,6 +176,8 @@ class SnapshotManifest(_Model):
             exclude["content"] = True
         if self.inputs.cut_point is None:
             exclude["inputs"] = {"cut_point": True}
+        elif self.inputs.cut_point.feed_offsets is None:
+            exclude["inputs"] = {"cut_point": {"feed_offsets": True}}
         return orjson.dumps(self.model_dump(mode="json", exclude=exclude or None), option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod

@@ -1,4 +1,5 @@
-"""The API application: Enterprise's auth, snapshot, batch and metadata endpoints over what the pipeline published.
+"""The API application: Enterprise's auth, snapshot, batch, metadata and realtime stream endpoints over what the
+pipeline published.
 
 :func:`create_app` builds it from the settings (and an object store, which the caller opens: ``wme serve``
 starts the embedded S3 server first when none is configured); :func:`serve` runs it under uvicorn. Public
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from wme_assets.serving import auth, batches, metadata, snapshots
+from wme_assets.realtime.feed_read import FeedReader
+from wme_assets.serving import auth, batches, metadata, snapshots, stream
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.errors import documented, install_error_handlers
@@ -52,12 +54,14 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
         login_limit=SlidingWindow(settings.api_login_attempts, LOGIN_WINDOW),
         request_limit=SlidingWindow(settings.api_rate_limit, REQUEST_WINDOW),
         quotas=Quotas.for_settings(accounts, settings),
+        feed=FeedReader(store),
     )
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(snapshots.router)
     app.include_router(batches.router)
     app.include_router(metadata.router)
+    app.include_router(stream.router)
 
     @app.get("/health", tags=["health"], responses=documented(422))
     def health() -> dict[str, str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from wme_assets.realtime.feed_read import FeedReader
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.published import SnapshotReader
@@ -32,6 +33,7 @@ class Services:
     login_limit: SlidingWindow
     request_limit: SlidingWindow
     quotas: Quotas
+    feed: FeedReader  # the realtime stream's reader of the article-change feed
 
 
 def services(request: Request) -> Services:

@@ -409,6 +409,25 @@ class ObjectStore:
 
         return self.publish(io.BytesIO(data), key, size=len(data), content_type=content_type, staging_dir=staging_dir)
 
+    def put_whole(self, key: str, data: bytes, *, content_type: str | None = None) -> str:
+        """Write a small object in one PUT, for objects rewritten often (the realtime feed's head and segments):
+        S3 makes a single-request PUT visible whole or not at all, and the server checks ``Content-MD5``, so the
+        object is complete or absent with two requests fewer than :meth:`put_bytes`'s staged copy. Returns the
+        MD5 (hex), checked against the ETag the server answers."""
+        import base64
+
+        md5 = hashlib.md5(data)
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        try:
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentMD5=base64.b64encode(md5.digest()).decode(), **extra
+            )
+        except ClientError as exc:
+            raise ObjectStoreError(f"cannot write {self._where(key)}: {exc}") from None
+        if answer.get("ETag", "").strip('"') != md5.hexdigest():
+            raise VerificationError(f"{self.uri(key)}: the server stored another MD5 than was sent")
+        return md5.hexdigest()
+
     def publish_file(self, path: Path, key: str, **kwargs: Any) -> PublishedObject:
         path = Path(path)
         with path.open("rb") as source:
