@@ -79,17 +79,18 @@ class Server:
 
 
 @contextmanager
-def running_server(store: ObjectStore, home: Path) -> Iterator[Server]:
+def running_server(store: ObjectStore, home: Path, *, args: tuple[str, ...] = (), **settings: str) -> Iterator[Server]:
     """`wme serve` over ``store`` in a subprocess on loopback, with this module's accounts (made by `wme accounts
-    create`); stopped on exit, its log then checked for secrets. The batch tests run it over their own store."""
-    env = _env(store, home)
+    create`); stopped on exit, its log then checked for secrets. The batch tests run it over their own store.
+    ``settings``: further ``WME_*`` variables (``ondemand_refresh_seconds="0"``); ``args``: of `wme serve`."""
+    env = _env(store, home) | {f"WME_{name.upper()}": value for name, value in settings.items()}
     for name, tier in (("paid-user", "paid"), ("free-user", "free"), ("other-user", "free"), ("contract", "paid")):
         created = wme(env, "accounts", "create", name, "--tier", tier, stdin=PASSWORD + "\n")
         assert created.returncode == 0, created.stderr
     (port,) = free_ports(1)
     log = (home / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "wme_assets.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "wme_assets.cli", "serve", "--port", str(port), *args],
         env=env,
         cwd=home,
         stdout=log,

@@ -1,4 +1,5 @@
-"""The API application: Enterprise's auth, snapshot, batch and metadata endpoints over what the pipeline published.
+"""The API application: Enterprise's auth, snapshot, batch, metadata and On-demand endpoints over what the pipeline
+published.
 
 :func:`create_app` builds it from the settings (and an object store, which the caller opens: ``wme serve``
 starts the embedded S3 server first when none is configured); :func:`serve` runs it under uvicorn. Public
@@ -8,12 +9,15 @@ without a token: ``/v1/login``, ``/v1/token-refresh``, ``/v1/token-revoke``, ``/
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 
-from wme_assets.serving import auth, batches, metadata, snapshots
+from wme_assets.serving import auth, batches, metadata, ondemand, snapshots
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
 from wme_assets.serving.errors import documented, install_error_handlers
+from wme_assets.serving.ondemand_index import OnDemandIndex
 from wme_assets.serving.published import SnapshotReader
 from wme_assets.serving.query import known_parameters_only
 from wme_assets.serving.ratelimit import SlidingWindow
@@ -26,8 +30,21 @@ from wme_assets.util.version import package_version
 PUBLIC_PATHS = frozenset({"/v1/login", "/v1/token-refresh", "/v1/token-revoke", "/health", "/openapi.json"})
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """The On-demand indexes start building with the server (in the background) and stop with it."""
+    index: OnDemandIndex = app.state.services.ondemand
+    index.start()
+    try:
+        yield
+    finally:
+        index.stop()
+
+
 def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore | None = None) -> FastAPI:
+    catalog = CatalogSource(settings)
     app = FastAPI(
+        lifespan=_lifespan,
         title="wme",
         summary="Wikimedia Enterprise-compatible API over the snapshots wme publishes",
         version=package_version(),
@@ -44,7 +61,8 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
             refresh_ttl=settings.api_refresh_token_ttl,
         ),
         snapshots=SnapshotReader(store),
-        catalog=CatalogSource(settings),
+        catalog=catalog,
+        ondemand=OnDemandIndex(settings, store, catalog),
         login_limit=SlidingWindow(settings.api_login_attempts, LOGIN_WINDOW),
         request_limit=SlidingWindow(settings.api_rate_limit, REQUEST_WINDOW),
     )
@@ -53,6 +71,7 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
     app.include_router(snapshots.router)
     app.include_router(batches.router)
     app.include_router(metadata.router)
+    app.include_router(ondemand.router)
 
     @app.get("/health", tags=["health"], responses=documented(422))
     def health() -> dict[str, str]:

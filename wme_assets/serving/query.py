@@ -35,6 +35,9 @@ class Filter(BaseModel):
     field: Path
     value: Scalar
 
+    def matches(self, record: dict[str, Any]) -> bool:
+        return _matches(record, self)
+
 
 class QueryModel(BaseModel):
     """What a client may ask of a list or an entity. Unknown keys (the realtime API's ``since``, ``parts``…)

@@ -1,4 +1,5 @@
-"""What every request of the API reaches: settings, accounts, token issuer, rate limits, snapshots, catalogue.
+"""What every request of the API reaches: settings, accounts, token issuer, rate limits, snapshots, catalogue,
+the On-demand title indexes.
 
 Built once per application (:func:`wme_assets.serving.app.create_app`) and kept on ``app.state``; route
 functions get it through :func:`services`.
@@ -12,6 +13,7 @@ from fastapi import Request
 
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
+from wme_assets.serving.ondemand_index import OnDemandIndex
 from wme_assets.serving.published import SnapshotReader
 from wme_assets.serving.ratelimit import SlidingWindow
 from wme_assets.serving.tokens import TokenIssuer
@@ -28,6 +30,7 @@ class Services:
     issuer: TokenIssuer
     snapshots: SnapshotReader
     catalog: CatalogSource
+    ondemand: OnDemandIndex
     login_limit: SlidingWindow
     request_limit: SlidingWindow
 
