@@ -405,7 +405,7 @@ def test_metadata_endpoints_from_the_catalogue(paid):
 
 # ----- security --------------------------------------------------------------------------------------
 
-SAMPLE = {"identifier": ID, "chunk": "0", "day": "2023-05-02", "hour": "10"}
+SAMPLE = {"identifier": ID, "chunk": "0", "day": "2023-05-02", "hour": "10", "name": "AC/DC"}
 
 
 def test_no_endpoint_answers_without_a_token_but_the_public_ones(server):
