@@ -81,9 +81,29 @@ def create_app(settings: Settings, store: ObjectStore, *, accounts: AccountStore
     return app
 
 
-def serve(settings: Settings, store: ObjectStore, *, host: str, port: int) -> None:
+def app_from_environment() -> FastAPI:
+    """The application of one worker process of ``wme serve --workers N`` (uvicorn's factory): the settings
+    and the object store from the environment the parent prepared (its S3 endpoint included)."""
+    from wme_assets.settings import load_settings
+    from wme_assets.storage import open_object_store
+
+    settings = load_settings()
+    return create_app(settings, open_object_store(settings, check=False))
+
+
+def serve(settings: Settings, store: ObjectStore, *, host: str, port: int, workers: int = 1) -> None:
     """Run the API under uvicorn until interrupted. Its access log names method, path and status only (tokens
-    travel in headers and passwords in bodies, neither of which is logged)."""
+    travel in headers and passwords in bodies, neither of which is logged).
+
+    With ``workers`` > 1, uvicorn runs that many processes on the port, each its own application: they share
+    the accounts database, the signing secret (made here first) and the On-demand indexes (one builder and
+    writer per project at a time, by file locks); the rate limits are counted per process."""
     import uvicorn
 
-    uvicorn.run(create_app(settings, store), host=host, port=port, server_header=False, log_level="info")
+    options = {"host": host, "port": port, "server_header": False, "log_level": "info"}
+    if workers <= 1:
+        uvicorn.run(create_app(settings, store), **options)
+        return
+    signing_secret(settings)  # created once, before the workers race to create it
+    AccountStore.open(settings).close()  # its tables too
+    uvicorn.run("wme_assets.serving.app:app_from_environment", factory=True, workers=workers, **options)

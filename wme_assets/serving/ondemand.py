@@ -32,7 +32,15 @@ from wme_assets.serving.auth import require_account
 from wme_assets.serving.catalogue import CatalogUnavailable
 from wme_assets.serving.errors import AUTHENTICATED, ApiError, documented
 from wme_assets.serving.ondemand_index import NotReady
-from wme_assets.serving.query import MAX_ITEMS, FieldsParam, FilterParam, QueryModel, read_query, wants_ndjson
+from wme_assets.serving.query import (
+    MAX_ITEMS,
+    FieldsParam,
+    FilterParam,
+    QueryModel,
+    empty,
+    read_query,
+    wants_ndjson,
+)
 from wme_assets.serving.responses import JSON, LIST, NDJSON
 from wme_assets.serving.services import Services, services
 from wme_assets.serving.titles import MAX_REQUEST_CHARS, TITLE_PATTERN
@@ -42,7 +50,7 @@ RETRY_AFTER = {"Retry-After": "10"}
 PROJECT, LANGUAGE, NAMESPACE = "is_part_of.identifier", "in_language.identifier", "namespace.identifier"
 
 
-def charge_on_demand(account: Annotated[Account, Depends(require_account)]) -> Account:
+async def charge_on_demand(account: Annotated[Account, Depends(require_account)]) -> Account:
     """Where a request of the on-demand group (articles and structured contents together, as Enterprise caps
     them) is charged to its account: the one place the monthly quota is to count (planned: not counted yet)."""
     return account
@@ -68,10 +76,10 @@ Name = Annotated[
 async def read_ondemand_query(
     request: Request,
     fields: Annotated[
-        list[FieldsParam], Query(default_factory=list, max_length=MAX_ITEMS, description="A dotted path (repeated)")
+        list[FieldsParam], Query(default_factory=empty, max_length=MAX_ITEMS, description="A dotted path (repeated)")
     ],
     filters: Annotated[
-        list[FilterParam], Query(default_factory=list, max_length=MAX_ITEMS, description="`field:value` (repeated)")
+        list[FilterParam], Query(default_factory=empty, max_length=MAX_ITEMS, description="`field:value` (repeated)")
     ],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many articles (default 3)")] = None,  # type: ignore[assignment]
 ) -> QueryModel:

@@ -35,5 +35,6 @@ class Services:
     request_limit: SlidingWindow
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: nothing to wait for, so FastAPI calls it in the event loop rather than through its thread pool.
     return request.app.state.services
