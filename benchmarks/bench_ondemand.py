@@ -73,7 +73,9 @@ def group_cpu(pgid: int) -> float:
 def pipeline(store: ObjectStore, fixtures: Path, wikis: list[str], root: Path) -> None:
     client = DumpsClient(root.as_uri())
     for wiki in wikis:
-        build_dumps_mirror(root, wiki, DATE, fixtures / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz")
+        build_dumps_mirror(
+            root, wiki, DATE, fixtures / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz"
+        )
         store.put_bytes(store.key(f"raw/{wiki}/{DATE}/dumpstatus.json"), client.fetch_status_bytes(wiki, DATE))
         download_run(client, store, wiki, DATE)
         ingest_pages(store, wiki, DATE, workers=2, log=lambda _: None)
@@ -175,11 +177,14 @@ def main() -> None:
             started = time.perf_counter()
             pipeline(store, options.fixtures, wikis, tmp_path / "mirror")
             print(f"pipeline ({len(wikis)} wikis: download, ingest, enrich): {time.perf_counter() - started:.0f} s")
-            titles = sample_titles(store, wikis, tmp_path / "read-cache", 20_000) if not options.path else [options.path]
+            titles = (
+                sample_titles(store, wikis, tmp_path / "read-cache", 20_000) if not options.path else [options.path]
+            )
 
             env = {k: v for k, v in os.environ.items() if not k.startswith("WME_")} | {
-                "PYTHONPATH": str(REPO), "WME_HOME": str(tmp_path / "home"), "WME_S3_ENDPOINT_URL": seaweed.endpoint_url,
-                "WME_S3_BUCKET": "bench", "WME_API_SECRET": "benchmark-secret-0123456789-0123456789-0123",
+                "PYTHONPATH": str(REPO), "WME_HOME": str(tmp_path / "home"),
+                "WME_S3_ENDPOINT_URL": seaweed.endpoint_url, "WME_S3_BUCKET": "bench",
+                "WME_API_SECRET": "benchmark-secret-0123456789-0123456789-0123",
                 "WME_API_RATE_LIMIT": "100000000", "WME_ONDEMAND_REFRESH_SECONDS": "1",
                 "WME_SITEMATRIX_URL": (options.fixtures / "wme-catalog" / "sitematrix.json").as_uri(),
                 "AWS_ACCESS_KEY_ID": EMBEDDED_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": EMBEDDED_SECRET_KEY,
@@ -199,7 +204,9 @@ def main() -> None:
                 assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
                 try:
                     token = httpx.post(f"{url}/v1/login", json={"username": "bench", "password": PASSWORD}).json()
-                    probe = httpx.get(f"{url}/v2/articles/x", headers={"Authorization": f"Bearer {token['access_token']}"})
+                    probe = httpx.get(
+                        f"{url}/v2/articles/x", headers={"Authorization": f"Bearer {token['access_token']}"}
+                    )
                     if probe.status_code != 503:
                         break
                 except httpx.TransportError:
@@ -230,8 +237,9 @@ def main() -> None:
                 statuses[status] = statuses.get(status, 0) + 1
             body_mb = sum(r[2] for r in results) / 1e6
             n = len(results)
-            print(f"\n{options.workers} server workers, {per_process * options.load_processes} connections in "
-                  f"{options.load_processes} load process(es), {options.seconds:.0f} s on {os.cpu_count()} CPUs")  # fmt: skip
+            connections = per_process * options.load_processes
+            print(f"\n{options.workers} server workers, {connections} connections in {options.load_processes} load "
+                  f"process(es), {options.seconds:.0f} s on {os.cpu_count()} CPUs")  # fmt: skip
             print(f"requests: {n}  ({n / options.seconds:.0f} req/s)   answers: {dict(sorted(statuses.items()))}  "
                   f"bodies: {body_mb / options.seconds:.1f} MB/s")  # fmt: skip
             print(f"latency ms: p50 {percentile(latencies, 0.5):.1f}  p90 {percentile(latencies, 0.9):.1f}  "

@@ -143,11 +143,16 @@ def test_filters_choose_projects_languages_and_namespaces(paid):
 
 def test_fields_project_the_articles_and_ndjson_is_one_per_line(server, paid):
     found = paid.get_articles("Albert Einstein", Request(fields=["name", "is_part_of.identifier"], limit=2))
-    assert [(a.name, a.is_part_of.identifier) for a in found] == [("Albert Einstein", "dewiki"), ("Albert Einstein", "enwiki")]
+    assert [(a.name, a.is_part_of.identifier) for a in found] == [
+        ("Albert Einstein", "dewiki"),
+        ("Albert Einstein", "enwiki"),
+    ]
     assert found[0].version is None and found[0].identifier is None
     token = server.login("paid-user")["access_token"]
     by_get = server.get(
-        "v2/articles/Albert_Einstein", token, params={"fields": ["identifier"], "filters": "is_part_of.identifier:enwiki"}
+        "v2/articles/Albert_Einstein",
+        token,
+        params={"fields": ["identifier"], "filters": "is_part_of.identifier:enwiki"},
     )
     assert by_get.json() == [{"identifier": _fixture_article("enwiki", "Albert_Einstein")["identifier"]}]
     ndjson = httpx.post(
@@ -185,7 +190,9 @@ def test_a_redirect_title_finds_the_page_it_points_to(paid, bnwiki):
 
 
 def test_structured_contents_of_the_pipeline(paid, bnwiki):
-    name, row = next((n, r) for n, r in bnwiki.items() if r["structured"] and r["article"]["namespace"]["identifier"] == 0)
+    name, row = next(
+        (n, r) for n, r in bnwiki.items() if r["structured"] and r["article"]["namespace"]["identifier"] == 0
+    )
     found = paid.get_structured_contents(name)
     assert [s.identifier for s in found] == [row["article"]["identifier"]]
     assert found[0].name == name == orjson.loads(row["structured"])["name"]
@@ -200,7 +207,10 @@ def test_missing_titles_slashes_and_bad_names(server, paid):
     token = server.login("paid-user")["access_token"]
     missing = server.get("v2/articles/No such page anywhere", token)
     assert missing.status_code == 404
-    assert missing.json() == {"status": 404, "message": "Not Found: no article titled 'No such page anywhere' in the projects asked"}
+    assert missing.json() == {
+        "status": 404,
+        "message": "Not Found: no article titled 'No such page anywhere' in the projects asked",
+    }
     slashed = server.get("v2/articles/AC/DC", token)  # routed to the title AC/DC, not to another path
     assert slashed.status_code == 404 and "'AC/DC'" in slashed.json()["message"]
     for path in ("/v2/articles/a%23b", "/v2/articles/%7Bx%7D", "/v2/articles/x%00y", "/v2/articles/" + "x" * 600):
@@ -218,7 +228,11 @@ def test_limit_above_ten_is_refused(server, paid):
 
 def test_both_tiers_may_call_it_and_a_token_is_required(server):
     free = server.client("free-user")
-    assert [a.is_part_of.identifier for a in free.get_articles("Albert Einstein")] == ["dewiki", "enwiki", "enwikiversity"]
+    assert [a.is_part_of.identifier for a in free.get_articles("Albert Einstein")] == [
+        "dewiki",
+        "enwiki",
+        "enwikiversity",
+    ]
     for path in ("v2/articles/Albert_Einstein", "v2/structured-contents/Albert_Einstein"):
         for method in ("GET", "POST"):
             response = httpx.request(method, f"{server.url}{path}")

@@ -158,6 +158,9 @@ def structured_contents(name: Name, request: Request, svc: Svc, query: Query_) -
 
 
 # `:path`: a title may hold slashes (AC/DC); the OpenAPI document still shows the parameter as {name}.
-for _path, _function in (("/articles/{name:path}", articles), ("/structured-contents/{name:path}", structured_contents)):
+for _path, _function in (
+    ("/articles/{name:path}", articles),
+    ("/structured-contents/{name:path}", structured_contents),
+):
     for _method in ("GET", "POST"):
         router.add_api_route(_path, _function, methods=[_method], responses=LIST, response_class=Response)
