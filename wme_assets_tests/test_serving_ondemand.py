@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import lzma
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -271,3 +271,38 @@ def test_a_published_change_is_in_the_next_answer(server, paid, tmp_path):
         with pytest.raises(APIStatusError):
             paid.get_articles(redirect["name"], Request(filters={"is_part_of.identifier": "enwiki"}))
     assert paid.get_articles("Josephine Baker", Request(limit=1))[0].identifier == baker["identifier"]
+
+
+def test_worker_processes_share_the_indexes_and_see_a_change_at_once(store, tmp_path_factory):
+    """`wme serve --workers 2` with its own index directory: one process builds each project's index, both
+    answer from it, and a delta published later is in the next answer of whichever process gets the request."""
+    home = tmp_path_factory.mktemp("ondemand-workers")
+    with running_server(store, home, args=("--workers", "2"), ondemand_refresh_seconds="0") as server:
+        token = server.login("paid-user")["access_token"]
+        early = []
+
+        def ready():
+            response = server.get("v2/articles/Josephine_Baker", token)
+            early.append(response)
+            return response.status_code != 503
+
+        wait_until(ready, 120, "indexes built")
+        for response in early[:-1]:  # while building: Enterprise's error body and when to come back
+            assert response.json()["status"] == 503 and int(response.headers["Retry-After"]) > 0
+            assert "being built" in response.json()["message"]
+        # One file per project: the two processes did not both build one.
+        built = sorted(path.name.rsplit("-", 1)[0] for path in (home / "ondemand").glob("*.sqlite3"))
+        assert built == ["bnwiki", "dewiki", "enwiki", "enwikiversity", "frwiki", "ptwiki", "simplewiki"]
+        client = server.client(token=token)
+        baker = _fixture_article(*HELD_BACK)
+        for _ in range(6):
+            assert [a.is_part_of.identifier for a in client.get_articles("Josephine Baker")] == ["enwiki", "frwiki"]
+
+        later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y%m%d%H")  # after the hour published above
+        delta = tmp_path_factory.mktemp("delta")
+        writer = ArticleStoreWriter(delta, project="enwiki", source=f"events:{later}", run_id="rt-3")
+        writer.delete(baker["identifier"], 0, baker["version"]["identifier"], name=baker["name"])
+        writer.close()
+        publish_delta(store, delta, "enwiki", later)
+        for _ in range(6):
+            assert [a.is_part_of.identifier for a in client.get_articles("Josephine Baker")] == ["frwiki"]

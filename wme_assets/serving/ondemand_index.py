@@ -234,12 +234,14 @@ class OnDemandIndex:
         if project.failed and time.monotonic() - project.failed_at < RETRY_FAILED_BUILD:
             return
         project.building = True
-        self._builds.submit(self._build, project)
+        self._builds.submit(self._build, project, project.file)
 
-    def _build(self, project: _Project) -> None:
+    def _build(self, project: _Project, replacing: str | None) -> None:
+        """Build the project's file that is to replace ``replacing`` (None: the first), unless another process
+        is building it, or has built it since (the current file is no longer ``replacing``)."""
         try:
             with flock(self.files.build_lock(project.name), wait=False) as held:
-                if held:  # else another process builds it; its pointer file shows the result
+                if held and self.files.current_file(project.name) == replacing:
                     started = time.monotonic()
                     code = self.catalog.metadata().projects[project.name].get("code")
                     file, rows = build_index(self.store, self.files, project.name, code, self._stopping)
