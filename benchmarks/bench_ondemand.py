@@ -1,13 +1,14 @@
 """On-demand look-ups (``GET /v2/articles/{name}``) of `wme serve` on loopback, on real pipeline output.
 
 Setup (not timed): a SeaweedFS started here; the real fixture dumps (``xztextfilter-truncated-dumps``, 7 wikis
-by default) through wme's own download, ingestion and enrichment into their article stores; `wme serve
---workers N` on them (``WME_ONDEMAND_REFRESH_SECONDS=1``: every process checks every project's store once a
-second during the run, as in production; the rate limit raised out of the way), an account made by `wme
-accounts create`, and the wait for the title indexes' first build (its time is printed).
+by default) through wme's own download, ingestion and enrichment into their article stores; an account made by
+`wme accounts create`. Then per run of ``--runs`` (server workers x connections): `wme serve --workers N` on
+the stores (``WME_ONDEMAND_REFRESH_SECONDS=1``: every process checks every project's store once a second during
+the run, as in production; the rate limit raised out of the way), answered once its title indexes are built
+(the first run builds them, its wait is printed; the later runs find them on disk).
 
-Timed: ``--clients`` keep-alive connections, spread over ``--load-processes`` processes (asyncio, raw HTTP/1.1:
-the cheapest client Python has, so that the load generator leaves the server as much of the machine as it can),
+Timed: the run's keep-alive connections, spread over ``--load-processes`` processes (asyncio, raw HTTP/1.1: the
+cheapest client Python has, so that the load generator leaves the server as much of the machine as it can),
 each sending its next request as soon as the previous answer is read, for ``--seconds`` after a warm-up.
 The titles are sampled from the stored articles: 60% article titles (a third of them spelt with underscores
 and a lower-case first letter), 20% redirect titles (from the articles' ``redirects``), 20% titles that
@@ -15,10 +16,10 @@ exist nowhere. Each request asks every project (no filter, Enterprise's default 
 
 Prints latency p50/p90/p99/max, requests per second, answers by status, MB/s of bodies, and the CPU seconds
 of the server's processes, of the load generator's and of SeaweedFS, each per second of the run and per
-request.
+request, and the machine's load average before the run (other work on the machine slows the server).
 
     .venv/bin/python benchmarks/bench_ondemand.py [--fixtures ../shared/fixtures] [--wikis bnwiki,...]
-        [--workers 2] [--clients 16] [--load-processes 1] [--seconds 20]
+        [--runs 1x8,2x8,2x16] [--load-processes 1] [--seconds 20] [--path /v2/namespaces/0]
 """
 
 from __future__ import annotations
@@ -151,12 +152,67 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def start_server(wme: list[str], env: dict, port: int, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+    """`wme serve` on ``port``, answered once its indexes are built; returns it and an access token."""
+    server = subprocess.Popen(
+        [*wme, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            token = httpx.post(f"{url}/v1/login", json={"username": "bench", "password": PASSWORD}).json()
+            probe = httpx.get(f"{url}/v2/articles/x", headers={"Authorization": f"Bearer {token['access_token']}"})
+            if probe.status_code != 503:
+                return server, token["access_token"]
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
+def measure(server: subprocess.Popen, seaweed_pid: int, port: int, token: str, titles: list[str], options,
+            workers: int, clients: int) -> None:  # fmt: skip
+    per_process = max(1, clients // options.load_processes)
+    begin = time.time() + 0.5
+    jobs = [("127.0.0.1", port, token, titles, per_process, options.warmup, options.seconds, begin)
+            for _ in range(options.load_processes)]  # fmt: skip
+    load_average = os.getloadavg()[0]
+    with multiprocessing.get_context("spawn").Pool(options.load_processes) as pool:
+        pending = pool.map_async(load_process, jobs)
+        time.sleep(max(0.0, begin - time.time()) + options.warmup)
+        server_cpu, seaweed_cpu = group_cpu(server.pid), group_cpu(seaweed_pid)
+        wall = time.perf_counter()
+        time.sleep(options.seconds)
+        server_cpu, seaweed_cpu = group_cpu(server.pid) - server_cpu, group_cpu(seaweed_pid) - seaweed_cpu
+        wall = time.perf_counter() - wall
+        outcome = pending.get()
+    results = [r for rs, _ in outcome for r in rs]
+    load_cpu = sum(cpu for _, cpu in outcome)
+    latencies = [r[0] * 1000 for r in results]
+    statuses: dict[int, int] = {}
+    for _, status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    body_mb = sum(r[2] for r in results) / 1e6
+    n = len(results)
+    print(f"\n{workers} server workers, {per_process * options.load_processes} connections in "
+          f"{options.load_processes} load process(es), {options.seconds:.0f} s on {os.cpu_count()} CPUs "
+          f"(machine load average before: {load_average:.1f})")  # fmt: skip
+    print(f"requests: {n}  ({n / options.seconds:.0f} req/s)   answers: {dict(sorted(statuses.items()))}  "
+          f"bodies: {body_mb / options.seconds:.1f} MB/s")  # fmt: skip
+    print(f"latency ms: p50 {percentile(latencies, 0.5):.1f}  p90 {percentile(latencies, 0.9):.1f}  "
+          f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}")  # fmt: skip
+    for what, cpu in (("server", server_cpu), ("load generator", load_cpu), ("SeaweedFS", seaweed_cpu)):
+        print(f"CPU {what:15s} {cpu:6.1f} s  ({cpu / wall:.2f} cores, {1000 * cpu / max(n, 1):.2f} ms/request)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fixtures", type=Path, default=REPO.parent / "shared" / "fixtures")
     parser.add_argument("--wikis", default=",".join(XZTEXTFILTER_WIKIS))
-    parser.add_argument("--workers", type=int, default=2, help="wme serve --workers")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections in all")
+    parser.add_argument(
+        "--runs", default="1x8,2x8,2x16", help="server workers x connections, one measurement each (comma-separated)"
+    )
     parser.add_argument("--load-processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -165,6 +221,7 @@ def main() -> None:
     )
     options = parser.parse_args()
     wikis = [w.strip() for w in options.wikis.split(",") if w.strip()]
+    runs = [tuple(int(x) for x in run.split("x")) for run in options.runs.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="wme-bench-ondemand-") as tmp:
         tmp_path = Path(tmp)
@@ -180,7 +237,6 @@ def main() -> None:
             titles = (
                 sample_titles(store, wikis, tmp_path / "read-cache", 20_000) if not options.path else [options.path]
             )
-
             env = {k: v for k, v in os.environ.items() if not k.startswith("WME_")} | {
                 "PYTHONPATH": str(REPO), "WME_HOME": str(tmp_path / "home"),
                 "WME_S3_ENDPOINT_URL": seaweed.endpoint_url, "WME_S3_BUCKET": "bench",
@@ -192,60 +248,16 @@ def main() -> None:
             wme = [sys.executable, "-m", "wme_assets.cli"]
             subprocess.run([*wme, "accounts", "create", "bench", "--tier", "free"], env=env, input=PASSWORD + "\n",
                            text=True, check=True, capture_output=True)  # fmt: skip
-            (port,) = free_ports(1)
-            log = (tmp_path / "serve.log").open("wb")
-            server = subprocess.Popen(
-                [*wme, "serve", "--port", str(port), "--workers", str(options.workers)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            url = f"http://127.0.0.1:{port}"
-            started = time.perf_counter()
-            while True:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-                try:
-                    token = httpx.post(f"{url}/v1/login", json={"username": "bench", "password": PASSWORD}).json()
-                    probe = httpx.get(
-                        f"{url}/v2/articles/x", headers={"Authorization": f"Bearer {token['access_token']}"}
-                    )
-                    if probe.status_code != 503:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            token = token["access_token"]
-            print(f"server up, title indexes built: {time.perf_counter() - started:.1f} s after the start")
-
-            per_process = max(1, options.clients // options.load_processes)
-            begin = time.time() + 0.5
-            jobs = [("127.0.0.1", port, token, titles, per_process, options.warmup, options.seconds, begin)
-                    for _ in range(options.load_processes)]  # fmt: skip
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(options.load_processes) as pool:
-                pending = pool.map_async(load_process, jobs)
-                time.sleep(max(0.0, begin - time.time()) + options.warmup)
-                server_cpu, seaweed_cpu = group_cpu(server.pid), group_cpu(seaweed.pid)
-                wall = time.perf_counter()
-                time.sleep(options.seconds)
-                server_cpu, seaweed_cpu = group_cpu(server.pid) - server_cpu, group_cpu(seaweed.pid) - seaweed_cpu
-                wall = time.perf_counter() - wall
-                outcome = pending.get()
-            results = [r for rs, _ in outcome for r in rs]
-            load_cpu = sum(cpu for _, cpu in outcome)
-            latencies = [r[0] * 1000 for r in results]
-            statuses: dict[int, int] = {}
-            for _, status, _ in results:
-                statuses[status] = statuses.get(status, 0) + 1
-            body_mb = sum(r[2] for r in results) / 1e6
-            n = len(results)
-            connections = per_process * options.load_processes
-            print(f"\n{options.workers} server workers, {connections} connections in {options.load_processes} load "
-                  f"process(es), {options.seconds:.0f} s on {os.cpu_count()} CPUs")  # fmt: skip
-            print(f"requests: {n}  ({n / options.seconds:.0f} req/s)   answers: {dict(sorted(statuses.items()))}  "
-                  f"bodies: {body_mb / options.seconds:.1f} MB/s")  # fmt: skip
-            print(f"latency ms: p50 {percentile(latencies, 0.5):.1f}  p90 {percentile(latencies, 0.9):.1f}  "
-                  f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}")  # fmt: skip
-            for what, cpu in (("server", server_cpu), ("load generator", load_cpu), ("SeaweedFS", seaweed_cpu)):
-                print(f"CPU {what:15s} {cpu:6.1f} s  ({cpu / wall:.2f} cores, {1000 * cpu / max(n, 1):.2f} ms/request)")
+            for index, (workers, clients) in enumerate(runs):
+                (port,) = free_ports(1)
+                started = time.perf_counter()
+                server, token = start_server(wme, env, port, workers, tmp_path / "serve.log")
+                if index == 0:  # later runs find the indexes built
+                    print(f"server up, title indexes built: {time.perf_counter() - started:.1f} s after the start")
+                measure(server, seaweed.pid, port, token, titles, options, workers, clients)
+                os.killpg(server.pid, 15)
+                server.wait(30)
+                server = None
         finally:
             if server is not None:
                 os.killpg(server.pid, 15)

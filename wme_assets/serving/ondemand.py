@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 
 from wme_assets.serving.accounts import Account
 from wme_assets.serving.auth import require_account
@@ -96,13 +97,18 @@ async def read_ondemand_query(
 Query_ = Annotated[QueryModel, Depends(read_ondemand_query)]
 
 
-def _projects(svc: Services, query: QueryModel) -> list[str]:
-    """The projects the request can reach (filters on project and language), each with its index ready."""
+async def _projects(svc: Services, query: QueryModel) -> list[str]:
+    """The projects the request can reach (filters on project and language), each with its index ready; the
+    stores checked for changes first when that is due."""
     try:
+        if svc.ondemand.due():
+            await run_in_threadpool(svc.ondemand.check)
         served = svc.ondemand.projects()
         known = svc.catalog.metadata().projects
     except CatalogUnavailable as exc:
         raise ApiError(503, f"Service Unavailable: the catalogue of projects cannot be read: {exc}") from None
+    except NotReady as exc:
+        raise ApiError(503, f"Service Unavailable: {exc}; try again shortly", RETRY_AFTER) from None
     chosen = [f for f in query.filters if f.field in (PROJECT, LANGUAGE)]
     reachable = [
         name
@@ -118,13 +124,15 @@ def _projects(svc: Services, query: QueryModel) -> list[str]:
     return reachable
 
 
-def _answer(request: Request, svc: Services, query: QueryModel, name: str, structured: bool) -> Response:
+async def _answer(request: Request, svc: Services, query: QueryModel, name: str, structured: bool) -> Response:
+    """In the event loop: a look-up is a few point reads of local SQLite and zstd (tens of microseconds per
+    project, less than a hop through the thread pool costs); only the check of the stores leaves it."""
     limit = query.limit or DEFAULT_LIMIT
     namespace = [f for f in query.filters if f.field == NAMESPACE]
     others = [f for f in query.filters if f.field not in (PROJECT, LANGUAGE, NAMESPACE)]
     parse = bool(others or query.fields)
     found: list[bytes] = []
-    for project in _projects(svc, query):
+    for project in await _projects(svc, query):
         hit = svc.ondemand.lookup(project, name, structured=structured)
         if hit is None or (structured and hit.structured is None):
             continue
@@ -149,12 +157,12 @@ def _answer(request: Request, svc: Services, query: QueryModel, name: str, struc
     return Response(b"[" + b",".join(found) + b"]", media_type=JSON)
 
 
-def articles(name: Name, request: Request, svc: Svc, query: Query_) -> Response:
-    return _answer(request, svc, query, name, structured=False)
+async def articles(name: Name, request: Request, svc: Svc, query: Query_) -> Response:
+    return await _answer(request, svc, query, name, structured=False)
 
 
-def structured_contents(name: Name, request: Request, svc: Svc, query: Query_) -> Response:
-    return _answer(request, svc, query, name, structured=True)
+async def structured_contents(name: Name, request: Request, svc: Svc, query: Query_) -> Response:
+    return await _answer(request, svc, query, name, structured=True)
 
 
 # `:path`: a title may hold slashes (AC/DC); the OpenAPI document still shows the parameter as {name}.

@@ -102,21 +102,26 @@ class OnDemandIndex:
 
     # ----- what requests call ----------------------------------------------------------------------------
 
+    def due(self) -> bool:
+        """Whether the stores are to be checked before this request is answered (:meth:`check`)."""
+        return self._checked_at is None or time.monotonic() - self._checked_at >= self.refresh_seconds
+
+    def check(self) -> None:
+        """Check the stores for changes (blocking: S3 requests; a request calls it off the event loop)."""
+        strict = self.refresh_seconds == 0 or self._checked_at is None
+        try:
+            self.refresh(wait=strict)
+        except CatalogUnavailable:
+            raise
+        except Exception as exc:
+            if strict:  # freshness is promised on every request: say it cannot be kept
+                raise NotReady({"all projects": f"the article stores cannot be checked: {exc}"}) from exc
+            # Otherwise the indexes answer as they are; the next check tries again.
+            log.exception("on-demand: checking the article stores failed")
+            self._checked_at = time.monotonic()
+
     def projects(self) -> list[str]:
-        """The served projects, in the order answers list them (by dbname); checked for changes when due."""
-        due = self._checked_at is None or time.monotonic() - self._checked_at >= self.refresh_seconds
-        if due:
-            strict = self.refresh_seconds == 0 or self._checked_at is None
-            try:
-                self.refresh(wait=strict)
-            except CatalogUnavailable:
-                raise
-            except Exception as exc:
-                if strict:  # freshness is promised on every request: say it cannot be kept
-                    raise NotReady({"all projects": f"the article stores cannot be checked: {exc}"}) from exc
-                # Otherwise the indexes answer as they are; the next check tries again.
-                log.exception("on-demand: checking the article stores failed")
-                self._checked_at = time.monotonic()
+        """The served projects, in the order answers list them (by dbname)."""
         return sorted(self._projects)
 
     def require_ready(self, projects: list[str]) -> None:
