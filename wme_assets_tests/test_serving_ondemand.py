@@ -306,3 +306,45 @@ def test_worker_processes_share_the_indexes_and_see_a_change_at_once(store, tmp_
         publish_delta(store, delta, "enwiki", later)
         for _ in range(6):
             assert [a.is_part_of.identifier for a in client.get_articles("Josephine Baker")] == ["frwiki"]
+
+
+def test_a_project_whose_index_cannot_be_built_answers_503_and_others_still_answer(seaweedfs, tmp_path):
+    """A store whose base names a file that is gone: its build fails, and a request that could reach the project
+    is told so (503, Retry-After, the project and the cause); one filtered to another project is answered."""
+    from fastapi.testclient import TestClient
+
+    from wme_assets.serving.app import create_app
+    from wme_assets.settings import Settings
+    from wme_assets.storage.article_store import read_base_manifest
+    from wme_assets_tests.api_server import PASSWORD, SECRET, SITEMATRIX
+
+    broken = new_test_store(seaweedfs)
+    _publish_fixture_projects(broken, tmp_path / "bases")
+    for entry in read_base_manifest(broken, "ptwiki", DUMP_DATE)["files"]:
+        broken.delete(entry["key"])
+    settings = Settings(
+        home=tmp_path / "home", api_secret=SECRET, sitematrix_url=SITEMATRIX.as_uri(), ondemand_refresh_seconds=0
+    )
+    app = create_app(settings, broken)
+    app.state.services.accounts.create("reader", PASSWORD, "free")
+    with TestClient(app) as client:
+        token = client.post("/v1/login", json={"username": "reader", "password": PASSWORD}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        wait_until(
+            lambda: (
+                client.get(
+                    "/v2/articles/Calvi", headers=headers, params={"filters": "is_part_of.identifier:frwiki"}
+                ).status_code
+                == 200
+            ),
+            60,
+            "the other projects indexed",
+        )
+        refused = client.get("/v2/articles/Portugal", headers=headers)
+        assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+        assert refused.json()["status"] == 503
+        assert "ptwiki: build failed" in refused.json()["message"]
+        elsewhere = client.get(
+            "/v2/articles/Portugal", headers=headers, params={"filters": "is_part_of.identifier:enwiki"}
+        )
+        assert elsewhere.status_code == 404
