@@ -273,6 +273,23 @@ def test_a_published_change_is_in_the_next_answer(server, paid, tmp_path):
     assert paid.get_articles("Josephine Baker", Request(limit=1))[0].identifier == baker["identifier"]
 
 
+def test_a_new_base_is_indexed_in_the_background_while_the_previous_index_answers(server, paid, tmp_path):
+    """A later dump's base (here one without the page) replaces the project's index once built; the requests
+    meanwhile are answered from the previous index, never refused."""
+    every = [a.is_part_of.identifier for a in paid.get_articles("Albert Einstein", Request(limit=10))]
+    assert "simplewiki" in every
+    ArticleStoreWriter(tmp_path / "base", project="simplewiki", source="dump:20230601", run_id="base-2").close()
+    publish_base(server.store, tmp_path / "base", "simplewiki", "20230601")
+    answers = []
+
+    def rebuilt() -> bool:
+        answers.append([a.is_part_of.identifier for a in paid.get_articles("Albert Einstein", Request(limit=10))])
+        return "simplewiki" not in answers[-1]
+
+    wait_until(rebuilt, 60, "the new base indexed")
+    assert all(answer in (every, [p for p in every if p != "simplewiki"]) for answer in answers)
+
+
 def test_worker_processes_share_the_indexes_and_see_a_change_at_once(store, tmp_path_factory):
     """`wme serve --workers 2` with its own index directory: one process builds each project's index, both
     answer from it, and a delta published later is in the next answer of whichever process gets the request."""
