@@ -155,7 +155,7 @@ def main() -> None:
             build_snapshot(store, work, args.fixtures, args.target_mb)
             with (
                 running_server(store, work / "home") as api,
-                running_server(store, work / "home-redirect", WME_API_DOWNLOAD_REDIRECT="true") as redirecting,
+                running_server(store, work / "home-redirect", api_download_redirect="true") as redirecting,
             ):
                 run(args, store, api, redirecting, server.pid)
         finally:

@@ -282,6 +282,17 @@ class Settings(BaseSettings):
         description="On-demand and Structured Contents look-ups per month of a free account, combined (Enterprise's "
         "free tier); counted in the accounts database, so restarts and several servers share the count. Paid: no cap.",
     )
+    ondemand_index_dir: Path | None = Field(
+        default=None,
+        description="Local directory of the On-demand API's title index (one SQLite file per project); "
+        "default WME_HOME/ondemand.",
+    )
+    ondemand_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often (s) the On-demand API checks a project's article store for changes; 0: on every "
+        "request, so a change the realtime path applied is in the next answer.",
+    )
 
     @field_validator("s3_prefix")
     @classmethod

@@ -285,7 +285,7 @@ def test_downloads_can_redirect_to_presigned_urls_and_the_sdk_follows(published,
     """WME_API_DOWNLOAD_REDIRECT: a GET is 307 to a presigned URL of the object in SeaweedFS, which serves the
     ranges itself; HEAD stays with the API; the SDK's parallel download still reproduces the archive."""
     manifest = _manifest(published)
-    with running_server(published, tmp_path / "home", WME_API_DOWNLOAD_REDIRECT="true") as redirecting:
+    with running_server(published, tmp_path / "home", api_download_redirect="true") as redirecting:
         token = redirecting.login("paid-user")["access_token"]
         answer = redirecting.get(f"v2/snapshots/{ID}/download", token, headers={"Range": "bytes=0-99"})
         assert answer.status_code == 307 and answer.headers["ETag"] == f'"{manifest.archive.md5}"'
@@ -430,7 +430,7 @@ def test_metadata_endpoints_from_the_catalogue(paid):
 
 # ----- security --------------------------------------------------------------------------------------
 
-SAMPLE = {"identifier": ID, "chunk": "0", "day": "2023-05-02", "hour": "10"}
+SAMPLE = {"identifier": ID, "chunk": "0", "day": "2023-05-02", "hour": "10", "name": "AC/DC"}
 
 
 def test_no_endpoint_answers_without_a_token_but_the_public_ones(server):

@@ -117,6 +117,7 @@ def accounts_usage(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address the API binds to."),
     port: int = typer.Option(8080, help="Port of the API."),
+    workers: int = typer.Option(1, min=1, help="Server processes on the port (uvicorn workers)."),
 ) -> None:
     """Serve the published snapshots with Wikimedia Enterprise's API (its SDKs work unchanged against it)."""
     from wme_assets.serving.app import serve as serve_api
@@ -126,6 +127,6 @@ def serve(
     store = open_object_store(env.settings)
     typer.echo(f"API: http://{host}:{port}/  (snapshots from s3://{env.settings.s3_bucket}/{env.settings.s3_prefix})")
     try:
-        serve_api(env.settings, store, host=host, port=port)
+        serve_api(env.settings, store, host=host, port=port, workers=workers)
     except ConfigurationError as exc:
         fail(str(exc), exc)

@@ -52,7 +52,7 @@ ROLES = {
     "run_health": "liveness of runs: worker tags, heartbeats, dead STARTED runs marked failed",
     "failures": "why something failed, in one line, and whether a retry can help",
     "defs": "Dagster definitions only, one folder per stage",
-    "serving": "the API (`wme serve`): Enterprise's auth, snapshot, batch and metadata endpoints over published data",
+    "serving": "the API (`wme serve`): Enterprise's auth, snapshots, batches, metadata, On-demand, the realtime stream",
     "pipeline": "runs the jobs through the instance for the CLI",
     "backfill": "finds the failed partitions to re-run",
     "submission": "submits runs and backfills to the instance (its queue and daemon), follows them to the end",

@@ -35,6 +35,9 @@ class Filter(BaseModel):
     field: Path
     value: Scalar
 
+    def matches(self, record: dict[str, Any]) -> bool:
+        return _matches(record, self)
+
 
 class QueryModel(BaseModel):
     """What a client may ask of a list or an entity. Unknown keys (the realtime API's ``since``, ``parts``…)
@@ -107,15 +110,21 @@ def _filters_from_params(values: list[str]) -> list[dict[str, Any]]:
     return [dict(zip(("field", "value"), value.split(":", 1), strict=True)) for value in values]
 
 
+def empty() -> list:
+    """The default of a repeated query parameter. Not ``list`` itself: pydantic inspects a default factory's
+    signature on every request, and the signature of a builtin is parsed from its text each time."""
+    return []
+
+
 async def read_query(
     request: Request,
     # No default in the OpenAPI document (default_factory), and `limit` not nullable: a query string cannot
     # carry a null, so the document describes what a client can send.
     fields: Annotated[
-        list[FieldsParam], Query(default_factory=list, max_length=MAX_ITEMS, description="A dotted path (repeated)")
+        list[FieldsParam], Query(default_factory=empty, max_length=MAX_ITEMS, description="A dotted path (repeated)")
     ],
     filters: Annotated[
-        list[FilterParam], Query(default_factory=list, max_length=MAX_ITEMS, description="`field:value` (repeated)")
+        list[FilterParam], Query(default_factory=empty, max_length=MAX_ITEMS, description="`field:value` (repeated)")
     ],
     limit: Annotated[int, Query(ge=1, description="At most this many records")] = None,  # type: ignore[assignment]
 ) -> QueryModel:

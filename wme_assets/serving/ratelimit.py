@@ -1,8 +1,8 @@
 """Sliding-window rate limits kept in the server's memory: per account, and per login name and address.
 
 In memory on purpose: a limit is a guard against a runaway client or password guessing, not a quota, and a
-restarted server forgetting a minute of counts costs nothing. (Monthly quotas, which must survive restarts
-and be shared by every server, are planned and belong in the accounts database.)
+restarted server forgetting a minute of counts costs nothing. Monthly quotas, which must survive restarts
+and be shared by every server, are counted in the accounts database instead (:mod:`.quotas`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What every request of the API reaches: settings, accounts, token issuer, rate limits, quotas, snapshots, catalogue.
+"""What every request of the API reaches: settings, accounts, token issuer, rate limits, quotas, snapshots,
+catalogue, the On-demand title indexes, the article-change feed.
 
 Built once per application (:func:`wme_assets.serving.app.create_app`) and kept on ``app.state``; route
 functions get it through :func:`services`.
@@ -13,6 +14,7 @@ from fastapi import Request
 from wme_assets.realtime.feed_read import FeedReader
 from wme_assets.serving.accounts import AccountStore
 from wme_assets.serving.catalogue import CatalogSource
+from wme_assets.serving.ondemand_index import OnDemandIndex
 from wme_assets.serving.published import SnapshotReader
 from wme_assets.serving.quotas import Quotas
 from wme_assets.serving.ratelimit import SlidingWindow
@@ -30,11 +32,13 @@ class Services:
     issuer: TokenIssuer
     snapshots: SnapshotReader
     catalog: CatalogSource
+    ondemand: OnDemandIndex
     login_limit: SlidingWindow
     request_limit: SlidingWindow
     quotas: Quotas
     feed: FeedReader  # the realtime stream's reader of the article-change feed
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: nothing to wait for, so FastAPI calls it in the event loop rather than through its thread pool.
     return request.app.state.services
