@@ -11,7 +11,9 @@ Timed, each ``--rounds`` times, interleaved:
   bucket does);
 * ``s3 direct, 1 stream``: one GET of a presigned URL of the object, streamed by httpx;
 * ``api, 1 stream``: one ``GET …/download`` streamed by httpx (the same client: the difference is the API);
-* ``s3 direct, parallel``: boto3 ranged GETs of the SDK's range size with the SDK's concurrency;
+* ``s3 direct, parallel (boto3)``: boto3 ranged GETs of the SDK's range size with the SDK's concurrency;
+* ``s3 direct, parallel``: the SDK's own download loop (httpx, ranged GETs in threads, 8 KiB pieces) on a
+  presigned URL of the object: the reference for the SDK through the API, the same client work without the API;
 * ``api, SDK parallel``: Enterprise's SDK ``download_snapshot`` (HEAD, then parallel ranged GETs), unchanged;
 * ``api → presigned, …``: the same two against a second ``wme serve`` with ``WME_API_DOWNLOAD_REDIRECT``, whose
   GETs answer 307 to a presigned URL of the object (the API carries no bytes).
@@ -33,6 +35,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,6 +129,29 @@ def s3_parallel(store: ObjectStore, key: str, size: int, range_size: int, concur
     return bytes(out)
 
 
+def http_parallel(url: str, size: int, range_size: int, concurrency: int) -> bytes:
+    """What the SDK's ``download_snapshot`` does (one httpx client, ranged GETs in threads, 8 KiB pieces written
+    at their offset under a lock), against a URL that needs no token: the same client work without the API."""
+    out = io.BytesIO()
+    lock = threading.Lock()
+    with httpx.Client(http2=True, follow_redirects=True, timeout=120) as client:
+
+        def part(start: int) -> None:
+            end = min(start + range_size, size) - 1
+            with client.stream("GET", url, headers={"Range": f"bytes={start}-{end}"}) as response:
+                response.raise_for_status()
+                position = start
+                for piece in response.iter_bytes(chunk_size=8192):
+                    with lock:
+                        out.seek(position)
+                        out.write(piece)
+                    position += len(piece)
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(part, range(0, size, range_size)))
+    return out.getvalue()
+
+
 def http_single(url: str, token: str | None = None) -> bytes:
     out = bytearray()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -187,7 +213,8 @@ def run(args: argparse.Namespace, store: ObjectStore, api, redirecting, weed_pgi
         "s3 direct, 1 stream (boto3)": lambda: s3_single(store, key, size),
         "s3 direct, 1 stream": lambda: http_single(store.presign(key)),
         "api, 1 stream": lambda: http_single(download_url, token),
-        "s3 direct, parallel": lambda: s3_parallel(store, key, size, range_size, concurrency),
+        "s3 direct, parallel (boto3)": lambda: s3_parallel(store, key, size, range_size, concurrency),
+        "s3 direct, parallel": lambda: http_parallel(store.presign(key), size, range_size, concurrency),
         "api, SDK parallel": sdk_parallel,
         "api → presigned, 1 stream": lambda: http_single(
             f"{redirecting.url}v2/snapshots/{identifier}/download", redirect_token
@@ -216,7 +243,7 @@ def run(args: argparse.Namespace, store: ObjectStore, api, redirecting, weed_pgi
     gigabytes = size * args.rounds / 1e9
     for mode in names:
         median = statistics.median(rates[mode])
-        base = direct["1 stream" if "1 stream" in mode else "parallel"]  # boto3's row: against httpx's
+        base = direct["1 stream" if "1 stream" in mode else "parallel"]  # boto3's rows: against httpx's
         c = cpu[mode]
         print(
             f"| {mode} | {median:.0f} ({min(rates[mode]):.0f}–{max(rates[mode]):.0f}) | {median / base:.0%} | "
