@@ -211,6 +211,8 @@ def build_article(
             structured_record["main_entity"] = record["main_entity"]
         if "image" in record:
             structured_record["image"] = record["image"]
+        if record.get("additional_entities"):  # Structured Contents has the field too
+            structured_record["additional_entities"] = record["additional_entities"]
         if fields.description:
             structured_record["description"] = fields.description
         if rendered is not None:
