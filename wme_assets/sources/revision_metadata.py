@@ -134,8 +134,9 @@ def page_fields(page: Mapping[str, Any], *, is_latest: bool) -> dict[str, Any]:
             fields["entities"] = [{"identifier": entity, "aspects": sorted(info.get("aspects") or [], key=str.encode)}
                                   for entity, info in sorted(usage.items(), key=lambda e: e[0].encode())]
     # the page's own protections (page_restrictions), not those cascading from another page ("source")
-    fields["protection"] = [{"type": p["type"], "level": p["level"], "expiry": p.get("expiry") or "infinity"}
-                            for p in page.get("protection", ()) if "source" not in p]
+    own = {(p["type"], p["level"], p.get("expiry") or "infinity"): None
+           for p in page.get("protection", ()) if "source" not in p}
+    fields["protection"] = [{"type": t, "level": level, "expiry": expiry} for t, level, expiry in own]
     if page.get("_flagged_available"):
         fields["flagged_stable_revision"] = (page.get("flagged") or {}).get("stable_revid")
     return fields
