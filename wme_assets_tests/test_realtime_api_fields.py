@@ -173,7 +173,12 @@ def test_previous_version_and_dates(changed):
         assert article["previous_version"] == {
             "identifier": edits[role]["oldrevid"], "number_of_characters": len(parent["slots"]["main"]["content"])}
         assert article["date_previously_modified"] == parent["timestamp"]
-        assert "date_created" not in article  # an existing page whose creation the store does not know
+    # the page the store holds keeps the creation date of its stored article (the base's: a page of one revision);
+    # the other's creation the store does not know
+    first = admin._get(prop="revisions", titles=roles["edited"], rvdir="newer", rvlimit=1,
+                       rvprop="timestamp")["query"]["pages"][0]["revisions"][0]
+    assert articles[roles["edited"]]["date_created"] == first["timestamp"]
+    assert "date_created" not in articles[roles["tagged"]]
     new = articles[roles["new"]]
     assert new["date_created"] == new["date_modified"] == edits["new"]["newtimestamp"]
     assert "previous_version" not in new and "date_previously_modified" not in new
