@@ -4,10 +4,11 @@ Per page the newest state wins (:mod:`.plan`); what the store holds decides whet
 (skipped) or already there (unchanged); the changed revisions are fetched in batches (the Action API:
 :class:`~wme_assets.sources.action_api.ActionApiClient`, and the Parsoid HTML from the REST API when the
 project has an endpoint) and enriched by exactly the dump path's functions (``extract_wikitext_fields``
-and ``build_article``), so a changed page is the same article the next dump would make of it. What the dump
-path takes from the dumps' SQL tables (categories, templates, protection, page props, editors' groups) comes
-from the API here (:meth:`~wme_assets.sources.action_api.ActionApiClient.revision_metadata`), with what only
-the API has: tags, edit counts, the previous revision's time and size, the creation date of a new page.
+and ``build_article``), so a changed page is the article the next dump with its tables would make of it,
+plus what only the API has. What the dump path takes from the dumps' SQL tables (categories, templates,
+protection, page props, editors' groups) comes from the API here
+(:meth:`~wme_assets.sources.action_api.ActionApiClient.revision_metadata`), with tags, edit counts, the
+previous revision's time and size, the creation date of a new page.
 
 Outcomes per page:
 
