@@ -2,9 +2,9 @@
 
 The fixtures' tables are small (``bench_chain.py --tables``); this makes a page store of N pages (default
 200,000) with 10 categories and 30 transcluded templates each (through ``linktarget``, as today's dumps) and
-8 rows of Wikidata entity usage (``wbc_entity_usage``), and measures: reading ``categorylinks`` from its mysqldump (rows per CPU-second), the join under DuckDB's memory
-limit (``JOIN_MEMORY``), and merging the joined rows back per page. Row contents are synthetic; the sizes
-per page are those of a well-linked article.
+8 rows of Wikidata entity usage (``wbc_entity_usage``), and measures: reading ``categorylinks`` from its
+mysqldump (rows per CPU-second), the join under DuckDB's memory limit (``JOIN_MEMORY``), and merging the
+joined rows back per page. Row contents are synthetic; the sizes per page are those of a well-linked article.
 
     .venv/bin/python benchmarks/bench_tables.py [--pages 200000]
 """

@@ -5,9 +5,9 @@ The wiki is the one of the table tests (:func:`~wme_assets_tests.mediawiki_table
 viwiki pages with their templates and categories, imported with link updates; a template adding a hidden
 category, ``__NOINDEX__``, protections, page props; its admin in the ``bot`` group). Here its admin edits a page
 with a change tag, adding the template that adds a hidden category, after protecting it until a date (the
-store does not hold it), edits a page the store holds and creates one; the changes are applied to an article store. Each field is compared
-with what the wiki itself answers, then every changed page with the article the dump path makes of the wiki's
-own export and tables (the tables' fields must be the same on both paths).
+store does not hold it), edits a page the store holds and creates one; the changes are applied to an article
+store. Each field is compared with what the wiki itself answers, then every changed page with the article the
+dump path makes of the wiki's own export and tables (the tables' fields must be the same on both paths).
 """
 
 from __future__ import annotations
