@@ -124,19 +124,21 @@ def changed(tables_wiki, seaweedfs, tmp_path_factory):
     events = [_event(admin, "create" if role == "new" else "edit", title) for role, title in roles.items()]
     result = apply_changes(store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="api-fields",
                            log=lambda _: None)
-    assert result.upserts == len(roles) and not result.quarantined, result.metadata()
+    # the pages not changed since the base (built through the same fetch) are as stored: only the edit counts of
+    # their editor (the admin, who edited since) differ
+    assert (result.upserts, result.unchanged) == (3, 3) and not result.quarantined, result.metadata()
     # the parent the store holds (the edited page's) is not fetched again; the tagged page's is
     asked = [set(params["revids"].split("|")) for params in client.calls if "revids" in params]
     assert not any(str(edits["edited"]["oldrevid"]) in ids for ids in asked)
     assert sum(str(edits["tagged"]["oldrevid"]) in ids for ids in asked) == 1
     articles = {a["name"]: a for a in (orjson.loads(line) for _, line in
                                        iter_current_articles(store, PROJECT, cache_dir=tmp / "cache"))}
-    yield facts, admin, client, roles, edits, articles
+    yield facts, admin, client, roles, edits, articles, store, events
     client.close()
 
 
 def test_an_edit_by_a_user_in_groups_with_a_tag(changed):
-    _, admin, _, roles, edits, articles = changed
+    _, admin, _, roles, edits, articles, *_ = changed
     article = articles[roles["tagged"]]
     assert article["version"]["identifier"] == edits["tagged"]["newrevid"]
     assert article["version"]["tags"] == [TAG]
@@ -150,7 +152,7 @@ def test_an_edit_by_a_user_in_groups_with_a_tag(changed):
 
 
 def test_protection_and_categories_templates_add(changed):
-    _, admin, _, roles, _, articles = changed
+    _, admin, _, roles, _, articles, *_ = changed
     article = articles[roles["tagged"]]
     assert article["protection"] == [{"type": "edit", "level": "autoconfirmed", "expiry": EXPIRY},
                                      {"type": "move", "level": "sysop", "expiry": EXPIRY}]
@@ -165,7 +167,7 @@ def test_protection_and_categories_templates_add(changed):
 
 
 def test_previous_version_and_dates(changed):
-    _, admin, _, roles, edits, articles = changed
+    _, admin, _, roles, edits, articles, *_ = changed
     for role in ("edited", "tagged"):  # the parent from the store, and from the API
         parent = admin._get(prop="revisions", revids=edits[role]["oldrevid"], rvprop="ids|timestamp|content",
                             rvslots="main")["query"]["pages"][0]["revisions"][0]
@@ -173,19 +175,15 @@ def test_previous_version_and_dates(changed):
         assert article["previous_version"] == {
             "identifier": edits[role]["oldrevid"], "number_of_characters": len(parent["slots"]["main"]["content"])}
         assert article["date_previously_modified"] == parent["timestamp"]
-    # the page the store holds keeps the creation date of its stored article (the base's: a page of one revision);
-    # the other's creation the store does not know
-    first = admin._get(prop="revisions", titles=roles["edited"], rvdir="newer", rvlimit=1,
-                       rvprop="timestamp")["query"]["pages"][0]["revisions"][0]
-    assert articles[roles["edited"]]["date_created"] == first["timestamp"]
-    assert "date_created" not in articles[roles["tagged"]]
+    # an older page's creation is not fetched (as on the dump path), whatever its stored article says
+    assert all("date_created" not in articles[roles[role]] for role in ("edited", "tagged"))
     new = articles[roles["new"]]
     assert new["date_created"] == new["date_modified"] == edits["new"]["newtimestamp"]
     assert "previous_version" not in new and "date_previously_modified" not in new
 
 
 def test_fields_of_missing_extensions_stay_absent(changed):
-    _, _, client, _, _, articles = changed
+    _, _, client, _, _, articles, *_ = changed
     assert "flagged" not in client.query_props() and "wbentityusage" not in client.query_props()
     assert all("is_flagged_stable" not in a["version"] and "additional_entities" not in a for a in articles.values())
 
@@ -194,7 +192,7 @@ def test_the_tables_fields_are_those_of_the_dump_path(changed, tables_wiki, seaw
     """The wiki's own export and tables as a dumps run, after the changes: the same categories, templates,
     protection, noindex, image, Wikidata item and editor as the realtime path gave each changed page."""
     server, _ = tables_wiki
-    _, _, _, roles, _, realtime = changed
+    _, _, _, roles, _, realtime, *_ = changed
     build_dumps_mirror(tmp_path, PROJECT, "20990101", export_pages(server),
                        tables=export_tables(server, PROJECT, "2099-01-01  0:00:00"))
     store = new_test_store(seaweedfs)
@@ -213,3 +211,18 @@ def test_the_tables_fields_are_those_of_the_dump_path(changed, tables_wiki, seaw
         mine, dumped = ours["version"]["editor"], theirs["version"]["editor"]
         assert set(mine["groups"]) - {"autoconfirmed"} == set(dumped["groups"]), title  # autoconfirmed: `user` table
         assert mine["is_bot"] == dumped["is_bot"], title
+
+
+def test_a_change_applied_again_is_unchanged_though_its_editors_edit_count_grew(changed, tables_wiki):
+    """The editor edits elsewhere; the same changes applied again rewrite nothing: a stored revision is not
+    rewritten for its editor's edit count alone. Last in the module: it edits the wiki."""
+    server, _ = tables_wiki
+    _, admin, client, roles, _, articles, store, events = changed
+    before = articles[roles["tagged"]]["version"]["editor"]["edit_count"]
+    other = next(t for t in server.wikitext if t not in roles.values())
+    admin.edit(other, server.wikitext[other] + "\n\nMột câu nữa.", "elsewhere")
+    user = admin._get(list="users", ususers="Admin", usprop="editcount")["query"]["users"][0]
+    assert user["editcount"] > before
+    again = apply_changes(store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="again",
+                          log=lambda _: None)
+    assert (again.upserts, again.unchanged, again.published) == (0, len(events), None)

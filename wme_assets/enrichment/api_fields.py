@@ -15,8 +15,8 @@ Then what only the API knows:
   (``patroller``), ``edit_count``, ``date_started`` (registration);
 - ``version.tags``; ``version.is_flagged_stable`` where the wiki has FlaggedRevs (absent elsewhere);
 - ``date_previously_modified`` and ``previous_version.number_of_characters``: the parent revision's;
-- ``date_created``: the revision's own time for a new page (no parent), else what the caller knows
-  (``date_created`` in the metadata: the stored article's).
+- ``date_created``: the revision's own time for a new page (no parent). An older page's first revision is
+  not fetched (one request per page): the field is absent, as on the dump path.
 """
 
 from __future__ import annotations
@@ -79,5 +79,3 @@ def apply_api_fields(record: dict[str, Any], fields, api: dict[str, Any], site) 
             record["date_previously_modified"] = previous["timestamp"]
     if "previous_version" not in record and record.get("date_modified"):
         record["date_created"] = record["date_modified"]  # a new page: its first revision is this one
-    elif api.get("date_created"):
-        record["date_created"] = api["date_created"]

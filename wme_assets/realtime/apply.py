@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
 from wme_assets.realtime.events import EXPORTED_NAMESPACES, ChangeEvent
-from wme_assets.realtime.metadata import fetch_metadata
+from wme_assets.realtime.metadata import fetch_metadata, same_but_edit_count
 from wme_assets.realtime.plan import PageChange, Rejected, decide, plan_changes
 from wme_assets.sources.action_api import FetchedRevision, RevisionBatch
 from wme_assets.storage.article_store import (
@@ -232,11 +232,14 @@ def _build(rev, site, run_id, hour, html, time_budget_s, result: ApplyResult, me
 
 
 def _same_article(row: dict[str, Any], built: BuiltArticle) -> bool:
-    """Same revision and same Enterprise content (the hash without wme's provenance, which names the run)."""
+    """Same revision and same Enterprise content (the hash without wme's provenance, which names the run), but for
+    the editor's edit count (:func:`.metadata.same_but_edit_count`)."""
     if row["revision_id"] != built.revision_id or row.get("article") is None:
         return False
     stored = orjson.loads(row["article"])
-    return (stored.get("wme") or {}).get("provenance", {}).get("content_hash") == built.content_hash
+    if (stored.get("wme") or {}).get("provenance", {}).get("content_hash") == built.content_hash:
+        return True
+    return same_but_edit_count(stored, built.article_json)
 
 
 def _fetch_html(html: HtmlSource | None, revs: list[FetchedRevision], result: ApplyResult, log, concurrency: int
