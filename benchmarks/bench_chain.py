@@ -8,12 +8,14 @@ Dagster assets call, against a real SeaweedFS started here. Prints per stage the
 articles per CPU-second; then peak memory.
 
 ``--tables`` runs the chain twice, the second time with each run's SQL tables (categorylinks, templatelinks,
-linktarget, page_restrictions, page_props, user_groups) read and joined, and prints what they cost: the
+linktarget, page_restrictions, page_props, user_groups, wbc_entity_usage) read and joined, and prints what they
+cost: the
 difference in CPU, as a share of the chain with them, and both peaks. The fixtures hold no tables, so they
 are made from the pages as MediaWiki would record them: each page's categories and transcluded templates as
 wme's wikitext reading finds them (in the linktarget shape of today's dumps), a protection on every 20th
 page, a main image and a short description on every other page with an image, two groups for every 10th
-registered editor.
+registered editor, and the Wikidata usage of a client wiki: each page its item with the aspects ``C``, ``O``,
+``S``, ``T`` and up to six other entities with a label aspect.
 
     .venv/bin/python benchmarks/bench_chain.py [--fixtures ../shared/fixtures] [--workers 2] [--tables]
 """
@@ -106,17 +108,22 @@ def _tables(dump: Path, wiki: str) -> dict[str, bytes]:
                                            "pp_value": fields.image["name"].split(":", 1)[-1].replace(" ", "_")})
                 rows["page_props"].append({"pp_page": page.id, "pp_propname": "wikibase-shortdesc",
                                            "pp_value": page.title})
+            entity_rows = [(f"Q{page.id}", aspect) for aspect in ("C", "O", "S", "T")]
+            entity_rows += [(f"Q{page.id * 7 + k}", f"L.{names.language}") for k in range(page.id % 7)]
+            rows["wbc_entity_usage"] += [{"eu_row_id": 0, "eu_page_id": page.id, "eu_entity_id": entity,
+                                          "eu_aspect": aspect} for entity, aspect in entity_rows]
             user = page.latest.contributor_id
             if user and user % 10 == 0:
                 users.add(user)
     rows["linktarget"] = [{"lt_id": i, "lt_namespace": ns, "lt_title": t} for (ns, t), i in targets.items()]
     rows["user_groups"] = [{"ug_user": u, "ug_group": g} for u in sorted(users) for g in ("autoreviewer", "rollbacker")]
+    rows["wbc_entity_usage"] = [{**row, "eu_row_id": n} for n, row in enumerate(rows["wbc_entity_usage"], 1)]
     completed = "2023-05-01  0:00:00"
     return {
         table: mysqldump_table(wiki, table, sorted(rows[table], key=lambda r: tuple(r.values())[:2]), completed,
                                shape="linktarget" if table == "templatelinks" else "names")
         for table in ("categorylinks", "templatelinks", "linktarget", "page_restrictions", "page_props",
-                      "user_groups")
+                      "user_groups", "wbc_entity_usage")
     }
 
 

@@ -1,10 +1,10 @@
 """The SQL tables at scale: the mysqldump reader and the on-disk join, on tables far larger than the fixtures'.
 
 The fixtures' tables are small (``bench_chain.py --tables``); this makes a page store of N pages (default
-200,000) with 10 categories and 30 transcluded templates each (through ``linktarget``, as today's dumps), and
-measures: reading ``categorylinks`` from its mysqldump (rows per CPU-second), the join under DuckDB's memory
-limit (``JOIN_MEMORY``), and merging the joined rows back per page. Row contents are synthetic; the sizes
-per page are those of a well-linked article.
+200,000) with 10 categories and 30 transcluded templates each (through ``linktarget``, as today's dumps) and
+8 rows of Wikidata entity usage (``wbc_entity_usage``), and measures: reading ``categorylinks`` from its
+mysqldump (rows per CPU-second), the join under DuckDB's memory limit (``JOIN_MEMORY``), and merging the
+joined rows back per page. Row contents are synthetic; the sizes per page are those of a well-linked article.
 
     .venv/bin/python benchmarks/bench_tables.py [--pages 200000]
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ from wme_assets.devtools.mirror import mysqldump_table
 from wme_assets.enrichment.tables_join import JOIN_MEMORY, join_tables, table_rows
 from wme_assets.ingestion.tables import ingest_table
 
-CATEGORIES, TEMPLATES, TARGETS = 10, 30, 80_000
+CATEGORIES, TEMPLATES, TARGETS, USAGES = 10, 30, 80_000, 8
+_ASPECTS = ("C", "O", "S", "T", "L.en", "D.en", "C.P31", "C.P17")
 
 
 def main() -> None:
@@ -57,7 +59,13 @@ def main() -> None:
             "lt_namespace": pa.array([10] * TARGETS, pa.int32()),
             "lt_title": [f"Template_{i}" for i in range(TARGETS)],
         }), d / "linktarget.parquet")
-        tables = {t: d / f"{t}.parquet" for t in ("categorylinks", "templatelinks", "linktarget")}
+        pq.write_table(pa.table({
+            "eu_page_id": pa.array([p for p in range(1, n + 1) for _ in range(USAGES)], pa.int64()),
+            "eu_entity_id": [f"Q{p if k < 4 else (p * 11 + k) % 200_000}" for p in range(1, n + 1)
+                             for k in range(USAGES)],
+            "eu_aspect": [_ASPECTS[k] for _ in range(n) for k in range(USAGES)],
+        }), d / "wbc_entity_usage.parquet")
+        tables = {t: d / f"{t}.parquet" for t in ("categorylinks", "templatelinks", "linktarget", "wbc_entity_usage")}
         cpu, wall = time.process_time(), time.perf_counter()
         joined = join_tables([d / "part-0.parquet"], tables, {0: "", 10: "Template", 14: "Category"}, (0,),
                              d / "join", date="20250101")
@@ -65,13 +73,16 @@ def main() -> None:
         cpu = time.process_time()
         pages = sum(1 for _ in table_rows(joined))
         merge_cpu = time.process_time() - cpu
-    links = n * (CATEGORIES + TEMPLATES)
-    print(f"# {n} pages, {n * CATEGORIES} categorylinks and {n * TEMPLATES} templatelinks rows")
+    links = n * (CATEGORIES + TEMPLATES + USAGES)
+    print(f"# {n} pages, {n * CATEGORIES} categorylinks, {n * TEMPLATES} templatelinks and {n * USAGES} "
+          "wbc_entity_usage rows")
     print(f"read categorylinks (mysqldump -> Parquet): {read.rows} rows, {read_cpu:.1f} CPU-s, "
           f"{read.rows / read_cpu:,.0f} rows/CPU-s")
     print(f"join (DuckDB, memory limit {JOIN_MEMORY}): {join_cpu:.1f} CPU-s ({join_wall:.1f} s wall), "
           f"{links / join_cpu:,.0f} link rows/CPU-s")
     print(f"merge back per page: {pages} pages, {merge_cpu:.1f} CPU-s, {merge_cpu / pages * 1e6:.0f} µs/page")
+    # the join runs in this process here (in the chain, in a worker): its DuckDB buffers are in this peak
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,19 @@ FLOORS = [
     ("images (HTML, parser goldens)", "exact match", 1.0, 1.0),
     ("links (HTML, parser goldens)", "exact match", 1.0, 1.0),
     ("text (HTML, parser goldens)", "exact match", 84 / 86, 84 / 86),      # Toyota, Sablon:Infokutija_filozof
+    # What users see: every category and template of the 14 records that list them, per source of wme's lists
+    ("categories, all (wikitext)", "precision", 0.99, 1.000),
+    ("categories, all (wikitext)", "recall", 0.48, 0.493),           # the rest is added by templates
+    ("categories, all (tables)", "precision", 1.0, 1.0),             # tables made from the records: the path
+    ("categories, all (tables)", "recall", 1.0, 1.0),
+    ("categories, all (HTML)", "precision", 0.92, 0.927),            # simplewiki's 2022 record: no hidden ones
+    ("categories, all (HTML)", "recall", 1.0, 1.0),
+    ("templates, all (wikitext)", "precision", 0.99, 0.996),
+    ("templates, all (wikitext)", "recall", 0.75, 0.765),
+    ("templates, all (tables)", "precision", 1.0, 1.0),
+    ("templates, all (tables)", "recall", 1.0, 1.0),
+    ("templates, all (HTML)", "precision", 1.0, 1.0),
+    ("templates, all (HTML)", "recall", 0.76, 0.766),               # API-list records: nested templates, modules
 ]
 
 
@@ -76,7 +89,8 @@ def test_maintenance_tags_have_no_errors(report):
 
 def test_every_record_was_compared(report):
     sources = [r.source for r in report.records]
-    assert len([s for s in sources if s != "wme-parser-testdata"]) == 15  # 12 wme-articles + 3 SDK articles
+    # 12 wme-articles + 3 SDK articles, once for the wikitext path and once for what users see
+    assert len([s for s in sources if s != "wme-parser-testdata"]) == 2 * 15
     assert sources.count("wme-parser-testdata") == 86  # 87 parser test cases, 86 with their HTML
     compared = {m.field: m.n for m in report.metrics}
     assert compared["abstract"] == 12
@@ -86,6 +100,10 @@ def test_every_record_was_compared(report):
     html = [m for m in report.metrics if m.path == "html"]
     assert len(html) == 16 and all(m.n == 86 and "(HTML, parser goldens)" in m.field for m in html)
     assert all(m.note.startswith("86 cases, 9 wikis") for m in html)
+    users = [m for m in report.metrics if m.path == "users"]
+    assert len(users) == 2 * 3 * 3 and all(m.n == 14 for m in users)  # (kind, source) x (P, R, F1)
+    assert {m.field for m in users} == {f"{kind}, all ({source})" for kind in ("categories", "templates")
+                                        for source in ("wikitext", "tables", "HTML")}
 
 
 def test_one_path_only():
@@ -100,17 +118,17 @@ def test_one_path_only():
 def test_format_report_is_a_table(report):
     text = format_report(report)
     blocks = text.split("\n\n")
-    assert len(blocks) == 2  # wikitext path, then HTML path
-    for block, path in zip(blocks, ("wikitext", "html"), strict=True):
+    assert len(blocks) == 3  # wikitext path, HTML path, what users see
+    for block, path in zip(blocks, ("wikitext", "html", "users"), strict=True):
         lines = block.splitlines()
-        assert lines[0].lower().startswith(f"{path} path")
+        assert lines[0].lower().startswith(f"{path} path" if path != "users" else "what users see")
         assert lines[1].split()[:3] == ["field", "metric", "value"]
         assert set(lines[2].replace(" ", "")) == {"-"}
         assert len(lines) == len([m for m in report.metrics if m.path == path]) + 3
     assert any(line.startswith("abstract ") and "%" in line for line in blocks[0].splitlines())
     # columns line up across both blocks
     header_lines = [ln for ln in text.splitlines() if ln.startswith("field ")]
-    assert len(header_lines) == 2 and header_lines[0] == header_lines[1]
+    assert len(header_lines) == 3 and len(set(header_lines)) == 1
 
 
 def test_cli_prints_the_html_rows():
@@ -130,3 +148,45 @@ def test_cli_prints_the_html_rows():
 
     bad = CliRunner().invoke(app, ["fidelity", "--fixtures", str(FIXTURES), "--path", "xml"])
     assert bad.exit_code == 2
+
+
+def test_what_users_see_shows_a_regression_of_each_source(monkeypatch):
+    """Each source's figures come from the articles wme builds: a source that loses its lists drops below its
+    floor (here the tables' templates and the HTML's categories, each broken in turn)."""
+    import dataclasses
+
+    import wme_assets.enrichment.html as html
+    import wme_assets.enrichment.table_fields as table_fields
+
+    healthy = fidelity_report(FIXTURES, ["users"])
+    apply = table_fields.apply_table_fields
+    monkeypatch.setattr(table_fields, "apply_table_fields",
+                        lambda record, fields, joined, site: apply(record, fields, {**joined, "templates": []}, site))
+    broken = fidelity_report(FIXTURES, ["users"])
+    assert healthy.get("templates, all (tables)", "recall") == 1.0
+    assert broken.get("templates, all (tables)", "recall") < 0.8
+    assert broken.get("categories, all (tables)", "recall") == 1.0
+    assert broken.get("templates, all (HTML)", "recall") == healthy.get("templates, all (HTML)", "recall")
+    monkeypatch.undo()
+
+    fields = html.html_fields
+
+    def without_categories(*args, **kwargs):
+        return dataclasses.replace(fields(*args, **kwargs), categories=[])
+
+    monkeypatch.setattr(html, "html_fields", without_categories)
+    broken = fidelity_report(FIXTURES, ["users"])
+    assert broken.get("categories, all (HTML)", "recall") < 0.6
+    assert broken.get("categories, all (tables)", "recall") == 1.0
+
+
+def test_cli_prints_what_users_see():
+    from wme_assets.cli import app
+
+    done = CliRunner().invoke(app, ["fidelity", "--fixtures", str(FIXTURES), "--path", "users"])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[0].startswith("What users see")
+    for source in ("wikitext", "tables", "HTML"):
+        for kind in ("categories", "templates"):
+            assert any(ln.startswith(f"{kind}, all ({source})") and "F1" in ln and "%" in ln for ln in lines)

@@ -31,6 +31,7 @@ from wme_assets.realtime.apply import build_fetched
 from wme_assets.realtime.cut_point import cut_point_of
 from wme_assets.realtime.event_log import Cursor, EventLog, LoggedEvent, now_rfc3339
 from wme_assets.realtime.events import ChangeEvent
+from wme_assets.realtime.metadata import same_but_edit_count
 from wme_assets.realtime.recentchanges import LOG_KINDS
 from wme_assets.realtime.update import AppliedPosition, load_applied
 from wme_assets.schema.manifest import CutPoint, SnapshotManifest, StreamPartition
@@ -92,15 +93,19 @@ def _current_revisions(wiki) -> list[FetchedRevision]:
 
 
 def _built(wiki, rev: FetchedRevision, source: str, html: MediaWikiClient) -> BuiltArticle:
-    """The article the application makes of a revision: its Parsoid HTML when the text is visible."""
-    site = Site.from_siteinfo(ActionApiClient(f"{wiki.base_url}/api.php").siteinfo())
+    """The article the application makes of a revision: its Parsoid HTML when the text is visible, and what the
+    API says of it beyond its text."""
+    client = ActionApiClient(f"{wiki.base_url}/api.php")
+    site = Site.from_siteinfo(client.siteinfo())
     body = None
     if not rev.text_hidden:
         try:
             body = html.revision_html(rev.revision_id)
         except MediaWikiError:
             body = None  # as the application does: enriched from wikitext
-    return build_fetched(rev, site, run_id=RUN_ID, source=source, html=body)
+    metadata = client.revision_metadata([rev]).get(rev.revision_id)
+    client.close()
+    return build_fetched(rev, site, run_id=RUN_ID, source=source, html=body, metadata=metadata)
 
 
 def _publish_articles(store: ObjectStore, project: str, articles: list[BuiltArticle], work: Path, date: str) -> None:
@@ -155,29 +160,32 @@ def _change_the_wiki(wiki, own: list[str]) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _source_by_path(base: dict[int, BuiltArticle], hour: str) -> Callable[[BuiltArticle], str]:
-    """Which read an article of the rebuilt store names in its provenance: the base's for a page the changes
-    left as it was (same revision, same content: the application does not rewrite it), the hour's events
-    for the others. That is what the applied store holds, and the only bytes that depend on the path."""
+def _source_by_path(base: dict[int, BuiltArticle], hour: str) -> Callable[[BuiltArticle], BuiltArticle | str]:
+    """What the applied store holds of an article of the rebuilt store: the base's own article for a page the
+    changes left as it was (same revision, same content but for the editor's edit count, which grows with their
+    every edit: the application does not rewrite it), else the read its provenance names, the hour's events.
+    That is what the applied store holds, and the only bytes that depend on the path."""
 
-    def source(article: BuiltArticle) -> str:
+    def source(article: BuiltArticle) -> BuiltArticle | str:
         before = base.get(article.page_id)
-        unchanged = (
-            before is not None
-            and before.revision_id == article.revision_id
-            and before.content_hash == article.content_hash
-        )
-        return BASE_SOURCE if unchanged else f"events:{hour}"
+        if before is not None and before.revision_id == article.revision_id and (
+            before.content_hash == article.content_hash
+            or same_but_edit_count(orjson.loads(before.article_json), article.article_json)
+        ):
+            return before
+        return f"events:{hour}"
 
     return source
 
 
-def _rebuild_from_scratch(store, wiki, project, work: Path, date: str, source: Callable[[BuiltArticle], str]) -> None:
+def _rebuild_from_scratch(store, wiki, project, work: Path, date: str,
+                          source: Callable[[BuiltArticle], BuiltArticle | str]) -> None:
     with MediaWikiClient(wiki.base_url) as html:
         articles = []
         for rev in _current_revisions(wiki):
             article = _built(wiki, rev, BASE_SOURCE, html)
-            articles.append(article if source(article) == BASE_SOURCE else _built(wiki, rev, source(article), html))
+            kept = source(article)
+            articles.append(kept if isinstance(kept, BuiltArticle) else _built(wiki, rev, kept, html))
     _publish_articles(store, project, articles, work, date)
 
 

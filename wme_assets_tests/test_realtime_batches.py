@@ -285,7 +285,12 @@ def test_the_wikis_own_dump_is_the_base_and_its_changes_reach_snapshot_diff_and_
     assert changes[created["pageid"]]["change"] == "added"
     for title in (edited, protected):
         assert changes[by_name[title]["identifier"]]["change"] == "changed", title
-    assert len(changes) == 3
+    # The listener's first poll replays the earlier changes of the wiki, at the revisions the dump has: those
+    # articles differ from the dump's only by what the API adds on the realtime path (editor's edit count and
+    # groups, creation date, tags…): their content, never their revision.
+    touched = {created["pageid"], *(by_name[title]["identifier"] for title in (edited, protected))}
+    others = [change for page, change in changes.items() if page not in touched]
+    assert all(c["change"] == "changed" and c["changes"] == ["content"] for c in others), others
 
     export_batch(store, project, hour_at.strftime("%Y%m%d%H"), now=now)
     batch = _batch(store, hour_at.strftime("%Y%m%d%H"), project)

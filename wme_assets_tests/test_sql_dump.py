@@ -166,4 +166,5 @@ def test_table_files_finds_tables_by_name_and_says_why_others_are_skipped():
         "linktarget": "not in this dump run",
         "page_restrictions": "not in this dump run",
         "user_groups": "not in this dump run",
+        "wbc_entity_usage": "not in this dump run",
     }

@@ -89,7 +89,7 @@ def test_join_gathers_each_pages_fields_in_page_store_order(tmp_path):
 @pytest.mark.integration
 def test_enterprise_records_tables_through_the_chain(object_store, tmp_path):
     """The enwiki run of the fixture mirror with the tables its Enterprise records show (production's own
-    categories, templates, protection, main image and editors' groups), ingested and enriched."""
+    categories, templates, protection, main image, editors' groups and entity usage), ingested and enriched."""
     from wme_assets.devtools.mirror import (
         build_dumps_mirror,
         enterprise_dump_date,
@@ -122,3 +122,5 @@ def test_enterprise_records_tables_through_the_chain(object_store, tmp_path):
         editor, theirs = article["version"]["editor"], record["version"]["editor"]
         assert set(editor["groups"]) == set(theirs["groups"]) - {"autoconfirmed"}
         assert editor.get("is_bot", False) == theirs.get("is_bot", False)
+        assert {e["identifier"]: e["aspects"] for e in article["additional_entities"]} == {
+            e["identifier"]: e["aspects"] for e in record["additional_entities"]}

@@ -201,7 +201,8 @@ def test_what_the_tables_give_the_articles(tables_wiki, enriched):
     manifest = read_page_store_manifest(store, PROJECT, "20230501")
     assert set(manifest["tables"]) == {"categorylinks", "templatelinks", "linktarget", "page_restrictions",
                                        "page_props", "user_groups"}
-    assert "tables_skipped" not in manifest
+    # a wiki without Wikibase has no usage table
+    assert manifest["tables_skipped"] == {"wbc_entity_usage": "not in this dump run"}
 
 
 def test_a_run_without_the_tables_is_the_wikitext_path(enriched):
@@ -209,7 +210,7 @@ def test_a_run_without_the_tables_is_the_wikitext_path(enriched):
     manifest = read_page_store_manifest(store, PROJECT, "20230601")
     assert set(manifest["tables"]) == {"page_props"}  # page_props is part of every run
     assert set(manifest["tables_skipped"]) == {"categorylinks", "templatelinks", "linktarget",
-                                               "page_restrictions", "user_groups"}
+                                               "page_restrictions", "user_groups", "wbc_entity_usage"}
     assert all("protection" not in a for a in articles.values())
 
 
@@ -229,7 +230,7 @@ def test_bad_tables_are_skipped_with_the_reason_and_lose_nothing_else(tables_wik
     articles = _enriched(store, tmp_path, "20230501")
     manifest = read_page_store_manifest(store, PROJECT, "20230501")
     skipped = manifest["tables_skipped"]
-    assert set(skipped) == {"categorylinks", "templatelinks"}
+    assert set(skipped) == {"categorylinks", "templatelinks", "wbc_entity_usage"}  # no Wikibase: no usage table
     assert "viwiki-20230501-categorylinks.sql.gz: the file ends inside an INSERT statement (truncated)" in \
         skipped["categorylinks"] and "last row read: cl_from=" in skipped["categorylinks"]
     assert "viwiki-20230501-templatelinks.sql.gz: expected '(' to start a row at decompressed byte offset " in \

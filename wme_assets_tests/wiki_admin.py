@@ -99,9 +99,12 @@ def publish_wiki_base(
     parsoid = MediaWikiClient(html) if html else None
     site = Site.from_siteinfo(client.siteinfo())
     writer = ArticleStoreWriter(work, project=project, source="api:base", run_id=run_id)
-    for rev in sorted(client.latest_revisions(titles).revisions.values(), key=lambda r: r.page_id):
+    revisions = sorted(client.latest_revisions(titles).revisions.values(), key=lambda r: r.page_id)
+    metadata = client.revision_metadata(revisions)
+    for rev in revisions:
         page_html = parsoid.revision_html(rev.revision_id) if parsoid else None
-        built = build_fetched(rev, site, run_id=run_id, source="api:base", html=page_html)
+        built = build_fetched(rev, site, run_id=run_id, source="api:base", html=page_html,
+                              metadata=metadata.get(rev.revision_id))
         writer.add(built.page_id, built.namespace, built.name, built.revision_id, built.date_modified,
                    built.article_json, structured=built.structured_json.decode())  # fmt: skip
     writer.close()

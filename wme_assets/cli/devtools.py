@@ -21,7 +21,8 @@ def fidelity(
     path: str = typer.Option(
         "all",
         "--path",
-        help="wikitext (Enterprise's records, ~1 s), html (Enterprise's parser goldens, ~15-20 s) or all.",
+        help="wikitext (Enterprise's records, ~1 s), html (Enterprise's parser goldens, ~15-20 s), users (all "
+        "categories and templates per source: wikitext, tables, HTML) or all.",
     ),
 ) -> None:
     """Compare wme's articles with Wikimedia Enterprise's own output, field by field.
@@ -29,14 +30,17 @@ def fidelity(
     wikitext path: abstracts, categories, templates, sections, infoboxes vs the 15 real Enterprise records.
 
     HTML path: every field of Enterprise's parser rules on Parsoid HTML vs its goldens (86 cases, 9 wikis).
+
+    What users see: every category and template of the 15 records vs wme's articles built from the wikitext,
+    with the dumps' tables, and from the records' HTML.
     """
     from wme_assets.devtools.fidelity import PATHS, fidelity_report, format_report
     from wme_assets.devtools.parser_goldens import TESTDATA_DIRNAME
 
     if path not in (*PATHS, "all"):
-        fail(f"--path must be wikitext, html or all, not {path!r}")
+        fail(f"--path must be wikitext, html, users or all, not {path!r}")
     paths = PATHS if path == "all" else (path,)
-    if "wikitext" in paths and not (fixtures / "wme-articles").is_dir():
+    if {"wikitext", "users"} & set(paths) and not (fixtures / "wme-articles").is_dir():
         fail(f"{fixtures} does not hold the Enterprise records (wme-articles/): pass --fixtures DIR")
     if "html" in paths and not (fixtures / TESTDATA_DIRNAME / "golden").is_dir():
         fail(f"{fixtures} does not hold Enterprise's parser goldens ({TESTDATA_DIRNAME}/golden/): pass --fixtures DIR")

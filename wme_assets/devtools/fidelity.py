@@ -1,6 +1,7 @@
 """How close wme's two extractors come to real Wikimedia Enterprise output.
 
-:func:`fidelity_report` measures two paths (``paths``; ``wme fidelity --path wikitext|html|all``).
+:func:`fidelity_report` measures two paths and what users see (``paths``; ``wme fidelity --path
+wikitext|html|users|all``).
 
 **wikitext** — :func:`~wme_assets.enrichment.wikitext.extract_wikitext_fields` on the real Enterprise
 records in ``shared/fixtures``, field by field:
@@ -33,7 +34,11 @@ against the outputs of Enterprise's Go parser for the same HTML: the exact-match
 and recall, micro-averaged over the cases, of category and template names, section names (all
 levels) and infobox field names (the rendered labels). Each page is parsed once per process.
 
-:func:`format_report` prints the result as a table, one block per path; ``wme fidelity`` calls both.
+**users** — what users see (:mod:`~wme_assets.devtools.fidelity_users`): all the categories and all the
+templates of each record against the article wme builds, per source of its lists (wikitext, the dumps'
+tables, the record's HTML), so that a regression in any of them shows beside the figures above.
+
+:func:`format_report` prints the result as a table, one block per path; ``wme fidelity`` calls it.
 """
 
 from __future__ import annotations
@@ -53,12 +58,13 @@ from wme_assets.enrichment.wikitext import WikiNames, WikitextFields, extract_wi
 
 __all__ = ["PATHS", "Metric", "RecordResult", "Report", "fidelity_report", "format_report", "load_records"]
 
-PATHS = ("wikitext", "html")
-"""The extraction paths :func:`fidelity_report` can measure."""
+PATHS = ("wikitext", "html", "users")
+"""The blocks :func:`fidelity_report` can measure: the two extraction paths, and what users see."""
 
 _PATH_TITLES = {
     "wikitext": "wikitext path: extract_wikitext_fields vs Enterprise's records (wme-articles, wme-sdk-testdata)",
     "html": "HTML path: html_fields vs Enterprise's parser goldens (wme-parser-testdata)",
+    "users": "What users see: every category and template of Enterprise's records vs wme's articles, per source",
 }
 HTML_LABEL = "HTML, parser goldens"
 
@@ -342,6 +348,10 @@ def fidelity_report(fixtures_dir: str | Path, paths: Iterable[str] = PATHS) -> R
             continue
         if path == "wikitext":
             part = _wikitext_report(fixtures_dir)
+        elif path == "users":
+            from wme_assets.devtools.fidelity_users import users_report  # imports this module's types
+
+            part = users_report(fixtures_dir)
         else:
             from wme_assets.devtools.fidelity_html import html_report  # imports this module's types
 

@@ -105,6 +105,7 @@ def build_article(
     run_id: str = "",
     html: str | None = None,
     tables: dict[str, Any] | None = None,
+    api: dict[str, Any] | None = None,
 ) -> BuiltArticle:
     """The Enterprise records of one page-store row (a dict of its columns).
 
@@ -112,7 +113,8 @@ def build_article(
     abstract, categories and templates, and the Structured Contents' sections and infoboxes, come from it
     as Enterprise derives them (the HTML knows what templates add, which the wikitext alone does not:
     infobox labels rather than parameter names, template-made sections). Tables still come from the
-    wikitext. ``tables`` is what the run's SQL tables say of the page (:mod:`.table_fields`).
+    wikitext. ``tables`` is what the run's SQL tables say of the page (:mod:`.table_fields`); ``api`` what the
+    Action API says of the revision on the realtime path (:mod:`.api_fields`).
     """
     rendered = None
     if html:
@@ -170,6 +172,10 @@ def build_article(
         from wme_assets.enrichment.table_fields import apply_table_fields
 
         apply_table_fields(record, fields, tables, site)
+    if api is not None:
+        from wme_assets.enrichment.api_fields import apply_api_fields
+
+        apply_api_fields(record, fields, api, site)
     hidden = [row.get("text_deleted"), row.get("contributor_deleted"), row.get("comment_deleted")]
     if any(hidden):
         record["visibility"] = {"text": not hidden[0], "editor": not hidden[1], "comment": not hidden[2]}
@@ -211,6 +217,11 @@ def build_article(
             structured_record["main_entity"] = record["main_entity"]
         if "image" in record:
             structured_record["image"] = record["image"]
+        for key in ("date_created", "date_previously_modified"):
+            if record.get(key):
+                structured_record[key] = record[key]
+        if record.get("additional_entities"):  # Structured Contents has the field too
+            structured_record["additional_entities"] = record["additional_entities"]
         if fields.description:
             structured_record["description"] = fields.description
         if rendered is not None:

@@ -13,7 +13,10 @@ wikitext gives. What changes:
   (``page_props``: PageImages' ``page_image_free``/``page_image``, ``wikibase-shortdesc``, ``noindex``,
   ``disambiguation``);
 - ``version.editor.groups`` and ``is_bot`` (``user_groups``): the editor's groups then ``*`` and ``user``,
-  the implicit groups of every account (``autoconfirmed`` depends on the ``user`` table, not published).
+  the implicit groups of every account (``autoconfirmed`` depends on the ``user`` table, not published);
+- ``additional_entities`` (``wbc_entity_usage``): every Wikidata entity the page uses with its usage aspects
+  (``S`` sitelinks, ``L.en`` label, ``D.en`` description, ``T`` title, ``C``/``C.P31`` statements, ``O`` other),
+  as the API's ``prop=wbentityusage`` lists them.
 """
 
 from __future__ import annotations
@@ -72,6 +75,12 @@ def apply_table_fields(record: dict[str, Any], fields, joined: dict[str, Any], s
         fields.is_disambiguation = True
     if joined.get("noindex"):
         record["version"]["noindex"] = True
+    if joined.get("entities"):
+        record["additional_entities"] = [
+            {"identifier": e["identifier"], "url": f"https://www.wikidata.org/entity/{e['identifier']}",
+             "aspects": e["aspects"]}
+            for e in joined["entities"]
+        ]
     editor = record["version"].get("editor")
     if "user_groups" in present and editor and editor.get("identifier") and not editor.get("is_anonymous"):
         groups = joined.get("editor_groups") or []

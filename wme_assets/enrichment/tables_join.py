@@ -8,7 +8,8 @@ does):
 - ``templates``: every page ``templatelinks`` records as transcluded, at any depth (either shape);
 - ``protection``: the page's ``page_restrictions`` not expired at the dump's date;
 - ``image_free``, ``image``, ``description``, ``disambiguation``, ``noindex``: from ``page_props``;
-- ``editor_groups``: the ``user_groups`` of the revision's editor not expired at the dump's date.
+- ``editor_groups``: the ``user_groups`` of the revision's editor not expired at the dump's date;
+- ``entities``: the Wikidata entities the page uses and how (``wbc_entity_usage``: ``S``, ``L.en``, ``C.P31``…).
 
 Titles come out as full titles in the wiki's own namespace names (``Thể loại:Foo bar``). The result is one
 Parquet file of narrow rows per field group, sorted by the page's ordinal in the page store
@@ -40,7 +41,8 @@ class TablesJoin:
 
     ``paths`` maps each field group to a Parquet file of narrow rows sorted by the page's ordinal: ``(ord,
     value)`` for the lists (``categories``, ``templates``, ``editor_groups``), ``(ord, type, level, expiry)``
-    for ``protection``, ``(ord, image_free, image, description, disambiguation, noindex)`` for ``props``.
+    for ``protection``, ``(ord, image_free, image, description, disambiguation, noindex)`` for ``props``,
+    ``(ord, entity, aspect)`` for ``entities``.
     """
 
     work_dir: Path
@@ -127,6 +129,13 @@ def join_tables(
                 f"WHERE {not_expired.format(col='ug_expiry')}",
                 "ord, value",
             )
+        if "wbc_entity_usage" in source:
+            # Ordered as the API's prop=wbentityusage lists them (entity id, then aspect, byte order).
+            queries["entities"] = (
+                "SELECT DISTINCT p.ord, eu_entity_id AS entity, eu_aspect AS aspect "
+                f"FROM pages p JOIN {source['wbc_entity_usage']} e ON e.eu_page_id = p.page_id",
+                "ord, entity, aspect",
+            )
         for group, (query, order) in queries.items():
             con.execute(f"CREATE TABLE joined AS {query}")
             result.counts[group] = con.execute("SELECT count(DISTINCT ord) FROM joined").fetchone()[0]
@@ -192,7 +201,8 @@ def _grouped(group: str, path: Path) -> Iterator[tuple[int, str, object]]:
                 if items:
                     yield current, group, items
                 current, items = ordinal, []
-            items.append(row["value"] if group in _LISTS else row)
+            items.append(row["value"] if group in _LISTS else (row["entity"], row["aspect"]) if group == "entities"
+                         else row)
     if items:
         yield current, group, items
 
@@ -201,7 +211,7 @@ def table_rows(join: TablesJoin) -> Iterator[tuple[int, dict]]:
     """``(page ordinal, fields)`` of every page the tables say anything of, in page order: ``categories``,
     ``templates``, ``editor_groups`` (lists of titles or names), ``protection`` (list of ``{type, level,
     expiry}``), and of ``page_props`` the fields that have a value (``image_free``, ``image``,
-    ``description``, ``disambiguation``, ``noindex``)."""
+    ``description``, ``disambiguation``, ``noindex``) and ``entities`` (list of ``{identifier, aspects}``)."""
     streams = [_grouped(group, path) for group, path in sorted(join.paths.items())]
     current, fields = -1, {}
     for ordinal, group, value in heapq.merge(*streams, key=lambda item: item[0]):
@@ -209,9 +219,21 @@ def table_rows(join: TablesJoin) -> Iterator[tuple[int, dict]]:
             if fields:
                 yield current, fields
             current, fields = ordinal, {}
-        if group == "props":
+        if group == "entities":
+            fields[group] = _entities(value)
+        elif group == "props":
             fields.update({k: v for k, v in value[0].items() if v is not None and v is not False})
         else:
             fields[group] = value
     if fields:
         yield current, fields
+
+
+def _entities(rows: list[tuple[str, str]]) -> list[dict]:
+    """``(entity, aspect)`` rows, sorted, as one ``{identifier, aspects}`` per entity."""
+    entities: list[dict] = []
+    for entity, aspect in rows:
+        if not entities or entities[-1]["identifier"] != entity:
+            entities.append({"identifier": entity, "aspects": []})
+        entities[-1]["aspects"].append(aspect)
+    return entities

@@ -1,6 +1,6 @@
 """The dump run's optional SQL tables, each into a Parquet file of the columns wme reads.
 
-A dumps run publishes MediaWiki's own link and metadata tables beside the pages. wme reads five of them
+A dumps run publishes MediaWiki's own link and metadata tables beside the pages. wme reads six of them
 (and ``page_props`` beyond the Wikidata id); each is optional — a run without it, or whose job did not
 finish, is ingested without it, and the log and the page store's manifest say why:
 
@@ -13,6 +13,7 @@ table                         columns kept (one of the shapes MediaWiki has ship
 ``page_restrictions``         ``pr_page``, ``pr_type``, ``pr_level``, ``pr_expiry``, ``pr_cascade``
 ``page_props``                ``pp_page``, ``pp_propname``, ``pp_value`` of :data:`PAGE_PROPS`
 ``user_groups``               ``ug_user``, ``ug_group``, ``ug_expiry`` (absent before MediaWiki 1.29)
+``wbc_entity_usage``          ``eu_page_id``, ``eu_entity_id``, ``eu_aspect``: the Wikidata entities a page uses
 ============================  ================================================================================
 
 Each table is read once, streaming (:mod:`.sql_dump`), into ``{table}.parquet`` in batches: memory stays
@@ -109,6 +110,14 @@ TABLES: dict[str, TableSpec] = {
             (("names", ("ug_user", "ug_group")),),
             optional=("ug_expiry",),
             integers=("ug_user",),
+        ),
+        TableSpec(
+            # Wikibase client's usage tracking: one row per (page, entity, aspect); a wiki without Wikibase
+            # has no such table.
+            "wbc_entity_usage",
+            _schema(eu_page_id=pa.int64(), eu_entity_id=pa.string(), eu_aspect=pa.string()),
+            (("names", ("eu_page_id", "eu_entity_id", "eu_aspect")),),
+            integers=("eu_page_id",),
         ),
     )
 }

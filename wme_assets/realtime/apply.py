@@ -4,7 +4,11 @@ Per page the newest state wins (:mod:`.plan`); what the store holds decides whet
 (skipped) or already there (unchanged); the changed revisions are fetched in batches (the Action API:
 :class:`~wme_assets.sources.action_api.ActionApiClient`, and the Parsoid HTML from the REST API when the
 project has an endpoint) and enriched by exactly the dump path's functions (``extract_wikitext_fields``
-and ``build_article``), so a changed page is the same article the next dump would make of it.
+and ``build_article``), so a changed page is the article the next dump with its tables would make of it,
+plus what only the API has. What the dump path takes from the dumps' SQL tables (categories, templates,
+protection, page props, editors' groups) comes from the API here
+(:meth:`~wme_assets.sources.action_api.ActionApiClient.revision_metadata`), with tags, edit counts, the
+previous revision's time and size, the creation date of a new page.
 
 Outcomes per page:
 
@@ -47,6 +51,7 @@ import pyarrow.parquet as pq
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
 from wme_assets.realtime.events import EXPORTED_NAMESPACES, ChangeEvent
+from wme_assets.realtime.metadata import fetch_metadata, same_but_edit_count
 from wme_assets.realtime.plan import PageChange, Rejected, decide, plan_changes
 from wme_assets.sources.action_api import FetchedRevision, RevisionBatch
 from wme_assets.storage.article_store import (
@@ -175,9 +180,11 @@ def apply_changes(
                     result.unchanged += 1
                 continue
             to_build.append((change, rev))
+        metadata = fetch_metadata(revisions, to_build, stored)
         pages_html = _fetch_html(html, [rev for _, rev in to_build], result, log, html_concurrency)
         for change, rev in to_build:
-            built = _build(rev, site, run_id, hour, pages_html.get(rev.revision_id), time_budget_s, result)
+            built = _build(rev, site, run_id, hour, pages_html.get(rev.revision_id), time_budget_s, result,
+                           metadata.get(rev.revision_id))
             if built is None:
                 continue
             row = stored.get(change.page_id)
@@ -205,19 +212,21 @@ def apply_changes(
 
 def build_fetched(
     rev: FetchedRevision, site: Site, *, run_id: str, source: str, html: str | None = None,
-    time_budget_s: float | None = 30.0,
+    time_budget_s: float | None = 30.0, metadata: dict[str, Any] | None = None,
 ) -> BuiltArticle:
-    """The Enterprise article of a fetched revision, through the dump path's own extraction and builder."""
+    """The Enterprise article of a fetched revision, through the dump path's own extraction and builder;
+    ``metadata`` is what the API says of it beyond its text (:meth:`ActionApiClient.revision_metadata`)."""
     row = rev.page_row(source=source)
     fields = extract_wikitext_fields(
         row["text"] or "", site.names, dbname=site.dbname, ns=row["namespace"], time_budget_s=time_budget_s
     )
-    return build_article(row, fields, site, redirects=list(rev.redirects), run_id=run_id, html=html)
+    return build_article(row, fields, site, redirects=list(rev.redirects), run_id=run_id, html=html, api=metadata)
 
 
-def _build(rev, site, run_id, hour, html, time_budget_s, result: ApplyResult) -> BuiltArticle | None:
+def _build(rev, site, run_id, hour, html, time_budget_s, result: ApplyResult, metadata=None) -> BuiltArticle | None:
     try:
-        return build_fetched(rev, site, run_id=run_id, source=f"events:{hour}", html=html, time_budget_s=time_budget_s)
+        return build_fetched(rev, site, run_id=run_id, source=f"events:{hour}", html=html,
+                             time_budget_s=time_budget_s, metadata=metadata)
     except Exception as exc:  # one bad page never stops the application
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         location = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
@@ -229,11 +238,14 @@ def _build(rev, site, run_id, hour, html, time_budget_s, result: ApplyResult) ->
 
 
 def _same_article(row: dict[str, Any], built: BuiltArticle) -> bool:
-    """Same revision and same Enterprise content (the hash without wme's provenance, which names the run)."""
+    """Same revision and same Enterprise content (the hash without wme's provenance, which names the run), but for
+    the editor's edit count (:func:`.metadata.same_but_edit_count`)."""
     if row["revision_id"] != built.revision_id or row.get("article") is None:
         return False
     stored = orjson.loads(row["article"])
-    return (stored.get("wme") or {}).get("provenance", {}).get("content_hash") == built.content_hash
+    if (stored.get("wme") or {}).get("provenance", {}).get("content_hash") == built.content_hash:
+        return True
+    return same_but_edit_count(stored, built.article_json)
 
 
 def _fetch_html(html: HtmlSource | None, revs: list[FetchedRevision], result: ApplyResult, log, concurrency: int

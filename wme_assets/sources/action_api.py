@@ -24,6 +24,10 @@ Why it is built this way
       changes never floods a wiki.
     * Replies are followed through ``continue`` (a batch whose text passes the API's result size limit,
       or whose redirects pass ``rdlimit``), merging the pieces per page.
+
+What the dump path takes from the dumps' SQL tables (categories, templates, protection, page props, editors'
+groups) and what only the API has (tags, edit counts, the previous revision) come from
+:meth:`ActionApiClient.revision_metadata` (:mod:`.revision_metadata`).
 """
 
 from __future__ import annotations
@@ -213,6 +217,7 @@ class ActionApiClient:
         # GET only: every call here is a read, and only reads are safe to repeat.
         self._session = retrying_session(retries, backoff, user_agent=user_agent)
         self._prefixes: dict[int, str] | None = None
+        self._query_props: frozenset[str] | None = None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -253,6 +258,28 @@ class ActionApiClient:
                 for rev in parse_page(page, self._namespace_prefixes()):
                     result.revisions[rev.revision_id] = rev
         return result
+
+    def revision_metadata(
+        self, revisions: Iterable[FetchedRevision], *, known_parents: dict[int, dict[str, Any]] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """What the API says of ``revisions`` beyond their text, by revision id (see :mod:`.revision_metadata`)."""
+        from .revision_metadata import fetch_revision_metadata
+
+        return fetch_revision_metadata(self, revisions, known_parents=known_parents)
+
+    def query_props(self) -> frozenset[str]:
+        """The ``prop`` modules of the wiki's ``action=query`` (``action=paraminfo``, asked once): which
+        extensions' modules (``flagged``, ``pageimages``, ``wbentityusage``…) the wiki has."""
+        if self._query_props is None:
+            reply = self.call({"action": "paraminfo", "modules": "query"})
+            [module] = reply["paraminfo"]["modules"]
+            [prop] = [p for p in module["parameters"] if p["name"] == "prop"]
+            self._query_props = frozenset(prop["type"])
+        return self._query_props
+
+    def map(self, function, items: Iterable[Any]) -> list[Any]:
+        """``function`` over ``items`` on the client's pool (at most ``concurrency`` at a time), in order."""
+        return list(self._pool.map(function, items))
 
     def call(self, params: dict[str, Any]) -> dict[str, Any]:
         """One ``action=query`` (JSON, formatversion 2, maxlag), waiting out maxlag; raises on API errors."""

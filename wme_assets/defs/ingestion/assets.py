@@ -100,7 +100,8 @@ class _ProgressLog:
     check_specs=[dg.AssetCheckSpec("checksums_verified", asset="raw_dump_files", blocking=True)],
     description=(
         "The run's multistream dump (every part, with its index), page_props table and the optional tables it "
-        "has (categorylinks, templatelinks, linktarget, page_restrictions, user_groups), copied into "
+        "has (categorylinks, templatelinks, linktarget, page_restrictions, user_groups, wbc_entity_usage), "
+        "copied into "
         "raw/{project}/{date}/ and verified against the md5 and sha1 the run publishes. Resumes broken "
         "downloads; files already stored with the right checksums are skipped."
     ),
@@ -164,7 +165,7 @@ def raw_dump_files(
         "The run's pages as Parquet under pages/{project}/{date}/: one row per page with its latest "
         "revision and its Wikidata id (from page_props), queryable with DuckDB, and the run's SQL tables "
         "(tables/{table}.parquet: categorylinks, templatelinks, linktarget, page_restrictions, page_props, "
-        "user_groups; each optional). Duplicate page ids are quarantined and counted."
+        "user_groups, wbc_entity_usage; each optional). Duplicate page ids are quarantined and counted."
     ),
 )
 @fails_clearly

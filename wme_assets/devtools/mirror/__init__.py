@@ -26,7 +26,8 @@ dump scripts in GitHub ``wikimedia/operations-dumps``, ``xmldumps-backup/``, and
 - ``{db}-{date}-page_props.sql.gz`` (job ``pagepropstable``, ``default_tables.yaml``): a mysqldump of
   ``page_props`` with the production ``CREATE TABLE``; optionally more tables
   (``{db}-{date}-{table}.sql.gz`` in job ``{table without underscores}table``: categorylinks, templatelinks,
-  linktarget, page_restrictions, user_groups), link tables in either shape MediaWiki has shipped.
+  linktarget, page_restrictions, user_groups, wbc_entity_usage), link tables in either shape MediaWiki has
+  shipped.
 - ``dumpstatus.json`` (``dumps/runstatusapi.py``, version ``"0.8"``): per job ``status``, ``updated`` and
   ``files`` with ``size``, ``url``, ``md5``, ``sha1``; checksums exist only once a job is done
   (``runnerutils.py`` checksums files after each job).

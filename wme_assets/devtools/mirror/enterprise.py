@@ -259,7 +259,8 @@ def tables_from_enterprise_records(
     """The SQL tables of a run as the records' production wiki held them, as mysqldumps: ``categorylinks``
     (names in the row) and ``templatelinks`` + ``linktarget`` (today's shape) from the records' categories and
     templates, ``page_restrictions`` from their protection, ``page_props`` (the Wikidata item, and the main
-    image as ``page_image_free``) and ``user_groups`` (the editors' explicit groups)."""
+    image as ``page_image_free``), ``user_groups`` (the editors' explicit groups) and ``wbc_entity_usage`` (the
+    entities and aspects of their ``additional_entities``)."""
     from urllib.parse import unquote
 
     from wme_assets.enrichment.wikitext import WikiNames
@@ -268,7 +269,7 @@ def tables_from_enterprise_records(
 
     names = WikiNames.for_wiki(dbname)
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in ("categorylinks", "templatelinks", "page_restrictions",
-                                                             "page_props", "user_groups")}
+                                                             "page_props", "user_groups", "wbc_entity_usage")}
     targets: dict[tuple[int, str], int] = {}
     groups: dict[int, list[str]] = {}
     for record in sorted(records, key=lambda r: int(r["identifier"])):
@@ -297,10 +298,15 @@ def tables_from_enterprise_records(
         if image:
             props["page_image_free"] = unquote(image.rsplit("/", 1)[-1])
         rows["page_props"] += [{"pp_page": page, "pp_propname": k, "pp_value": v} for k, v in sorted(props.items())]
+        for entity in record.get("additional_entities") or []:
+            rows["wbc_entity_usage"] += [{"eu_page_id": page, "eu_entity_id": entity["identifier"], "eu_aspect": a}
+                                         for a in entity.get("aspects") or []]
         editor = (record.get("version") or {}).get("editor") or {}
         if editor.get("identifier"):
             groups[int(editor["identifier"])] = sorted(set(editor.get("groups") or []) - _IMPLICIT_GROUPS)
     rows["user_groups"] = [{"ug_user": user, "ug_group": g} for user in sorted(groups) for g in groups[user]]
+    # the primary key's order (row ids in insertion order), as mysqldump writes it
+    rows["wbc_entity_usage"] = [{"eu_row_id": n, **row} for n, row in enumerate(rows["wbc_entity_usage"], 1)]
     linktarget = [{"lt_id": i, "lt_namespace": ns, "lt_title": t} for (ns, t), i in targets.items()]
     out = {table: mysqldump_table(dbname, table, table_rows, completed,
                                   shape="linktarget" if table == "templatelinks" else "names")

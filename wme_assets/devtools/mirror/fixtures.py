@@ -39,7 +39,8 @@ def build_fixture_mirror(
       (``fixtures_dir/wme-articles/<wiki>``), with real page_props (page id -> QID), dated by
       :func:`enterprise_dump_date` (enwiki: 20250201, the first run after its newest revision of
       2025-01-30). With ``tables``, its run also has the SQL tables the records' production wiki held
-      (:func:`tables_from_enterprise_records`: categories, templates, protection, main image, editors' groups).
+      (:func:`tables_from_enterprise_records`: categories, templates, protection, main image, editors' groups,
+      Wikidata entity usage).
 
     Serve ``root`` with any static web server and set ``WME_DUMPS_URL`` to it; directory listings such
     as ``python -m http.server`` produces stand in for the dumps site's ``/{dbname}/`` date index.

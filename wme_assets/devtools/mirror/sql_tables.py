@@ -90,6 +90,16 @@ _DEFINITIONS = {
   `ug_expiry` varbinary(14) DEFAULT NULL,
   PRIMARY KEY (`ug_user`,`ug_group`)
 ) {_BINARY};""",
+    # Wikibase client's usage tracking (extensions/Wikibase client/sql: row id first, the page id last).
+    ("wbc_entity_usage", "names"): f"""\
+  `eu_row_id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `eu_entity_id` varbinary(255) NOT NULL,
+  `eu_aspect` varbinary(37) NOT NULL,
+  `eu_page_id` int(11) NOT NULL,
+  PRIMARY KEY (`eu_row_id`),
+  UNIQUE KEY `eu_entity_id` (`eu_entity_id`,`eu_aspect`,`eu_page_id`),
+  KEY `eu_page_id` (`eu_page_id`,`eu_entity_id`)
+) {_BINARY};""",
 }
 TABLE_SHAPES = {table: sorted(shape for t, shape in _DEFINITIONS if t == table) for table, _ in _DEFINITIONS}
 # The dump job of each table in dumpstatus.json (operations-dumps default_tables.yaml: the job, then "table").
