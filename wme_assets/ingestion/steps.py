@@ -42,7 +42,7 @@ from wme_assets.storage.page_store import (
     page_store_prefix,
     publish_page_store_parts,
 )
-from wme_assets.storage.parquet_dataset import publish_part
+from wme_assets.storage.parquet_dataset import move_published, publish_part
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
 
@@ -340,7 +340,7 @@ def publish_pages(
     }
     prefix = page_store_prefix(project, date)
     tables = {
-        name: {**record, "key": _move(store, record["key"], store.key(prefix + f"tables/{name}.parquet"), record)}
+        name: {**record, "key": move_published(store, record["key"], store.key(prefix + f"tables/{name}.parquet"), record)}
         for name, record in plan.tables.items()
     }
     fields = page_store_fields(
@@ -348,7 +348,7 @@ def publish_pages(
     )
     entries = []
     for entry in (e for r in results for e in r.entries):
-        key = _move(store, entry["key"], store.key(prefix, entry["name"]), entry)
+        key = move_published(store, entry["key"], store.key(prefix, entry["name"]), entry)
         entries.append({**entry, "key": key, "uri": store.uri(key)})
     objects = publish_page_store_parts(store, page_store_prefix(project, date), entries, fields)
     quarantined = None
@@ -360,15 +360,6 @@ def publish_pages(
         log(f"{summary['duplicate_count']} duplicate page ids quarantined at {quarantined.uri}")
     store.delete_prefix(store.key(steps_key(project, date, "ingest")) + "/")
     return PagesPublished(results, summary, siteinfo, objects, quarantined)
-
-
-def _move(store: ObjectStore, source: str, key: str, record: dict) -> str:
-    """Server-side copy of a step's published file to its place, checked against its record; returns ``key``."""
-    store.copy_object(source, key)
-    info = store.head(key)
-    if info is None or info.size != record["size"] or (info.sha256 and info.sha256 != record["sha256"]):
-        raise ValueError(f"{store.uri(key)}: the copy of {store.uri(source)} is not the file its step published")
-    return key
 
 
 def _ranges_ascend(results: list[ParseStepResult]) -> bool:

@@ -59,6 +59,7 @@ __all__ = [
     "duckdb_s3_settings",
     "part_paths",
     "publish_dataset",
+    "move_published",
     "publish_manifest",
     "publish_part",
     "query_dataset",
@@ -184,6 +185,16 @@ def publish_part(
     if range_column:
         entry[f"min_{range_column}"], entry[f"max_{range_column}"] = column_range(metadata, range_column)
     return entry, obj
+
+
+def move_published(store: ObjectStore, source: str, key: str, record: Mapping[str, Any]) -> str:
+    """Server-side copy of a published file (a step's, from its scratch) to ``key``, checked against its
+    ``record`` (``size``, ``sha256``); returns ``key``."""
+    store.copy_object(source, key)
+    info = store.head(key)
+    if info is None or info.size != record["size"] or (info.sha256 and info.sha256 != record["sha256"]):
+        raise ValueError(f"{store.uri(key)}: the copy of {store.uri(source)} is not the file its step published")
+    return key
 
 
 def publish_manifest(
