@@ -221,7 +221,10 @@ class ParseStepResult:
 def _download_range(store: ObjectStore, key: str, path: Path, header_end: int, start: int, end: int | None) -> None:
     """A sparse copy of the object at ``key``: its first ``header_end`` bytes and ``[start, end)``, at their
     offsets, in a file of the object's size (offsets in the index stay valid; the rest is a hole on disk)."""
-    size = store.head(key).size
+    info = store.head(key)
+    if info is None:
+        raise FileNotFoundError(f"{store.uri(key)} is not in the raw zone (re-run raw_dump_files to fetch it)")
+    size = info.size
     end = size if end is None else end
     with path.open("wb") as out:
         for low, high in ((0, header_end), (start, end)):
