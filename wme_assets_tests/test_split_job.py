@@ -19,7 +19,7 @@ from wme_assets.sources.dumps_client import DumpRunStatus, DumpsError
 
 DATE = "20230501"
 BNWIKI = "xztextfilter-truncated-dumps/bnwiki-truncated-100k.xml.xz"
-STEP_BYTES = 700_000  # the fixture's parts are ~1.5 MB: each is cut into page ranges
+STEP_BYTES = 1_000_000  # the fixture's two parts are ~1.4 MB each: each is cut into 2 page ranges
 
 
 def _status(files: dict[str, int | None]) -> DumpRunStatus:
@@ -105,11 +105,11 @@ def test_split_run_over_processes_publishes_the_bytes_of_one_process(
 ):
     from dagster._core.test_utils import instance_for_test
 
+    from wme_assets.defs.resources import ObjectStorageResource
     from wme_assets.enrichment.run import enrich_pages
     from wme_assets.ingestion.run import ingest_pages
-    from wme_assets.snapshots.run import export_snapshots
-    from wme_assets.defs.resources import ObjectStorageResource
     from wme_assets.settings import load_settings
+    from wme_assets.snapshots.run import export_snapshots
     from wme_assets_tests.servers import new_test_store
 
     monkeypatch.setenv("WME_STEP_BYTES", str(STEP_BYTES))

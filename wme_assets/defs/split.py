@@ -22,7 +22,6 @@ from wme_assets.instance import ARTICLE_STORE_POOL, TIER_TAG
 from wme_assets.storage.page_store import page_store_prefix
 
 
-
 def _project_and_date(context: dg.OpExecutionContext) -> tuple[str, str]:
     key = context.partition_key
     if not isinstance(key, dg.MultiPartitionKey):

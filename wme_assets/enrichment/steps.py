@@ -227,7 +227,8 @@ def enrich_step(
             )
         try:
             progress = Progress(f"enriching {project} {date} step {step.number}", step.rows, log, unit="pages")
-            rows = _eligible_rows([page_file], redirect_lists(redirects), set(plan.namespaces), result, progress, tables)
+            joined = redirect_lists(redirects)
+            rows = _eligible_rows([page_file], joined, set(plan.namespaces), result, progress, tables)
             in_flight: list[Future] = []
             for batch in _row_batches(rows, BATCH_ROWS, BATCH_TEXT_BYTES):
                 if html_source is not None:

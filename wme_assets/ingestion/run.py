@@ -1,14 +1,15 @@
 """From the raw zone to the page store: parse a stored dumps run into Parquet, one row per page.
 
-Reads ``raw/{project}/{date}/``: every multistream part with its index (in the steps of :mod:`.plan`, each
-parsed in parallel worker processes, in dump order) and the page_props table (the Wikidata id of each page, joined in). Writes
-``pages/{project}/{date}/part-*.parquet`` plus its manifest, and the run's SQL tables (:mod:`.tables`:
-page_props' other properties, and each optional table the run has) as ``tables/{table}.parquet`` beside
-them, named in the manifest's ``tables`` (a table the run lacks, or that does not parse, in
-``tables_skipped`` with the reason). A page id seen twice in a step is kept once and the
-duplicate goes to ``quarantine/{project}/{date}/duplicate_pages.ndjson``, counted, never dropped silently;
-steps whose page id ranges overlap fail the run (a dumps run lists pages in id order). A truncated or corrupt file fails the whole partition with the file name and offset: keeping the good
-part of a broken dump is not something to do silently.
+Reads ``raw/{project}/{date}/``: every multistream part with its index (in the steps of :mod:`.plan`,
+each parsed in parallel worker processes, in dump order) and the page_props table (the Wikidata id of
+each page, joined in). Writes ``pages/{project}/{date}/part-*.parquet`` plus its manifest, and the run's
+SQL tables (:mod:`.tables`: page_props' other properties, and each optional table the run has) as
+``tables/{table}.parquet`` beside them, named in the manifest's ``tables`` (a table the run lacks, or that
+does not parse, in ``tables_skipped`` with the reason). A page id seen twice in a step is kept once and
+the duplicate goes to ``quarantine/{project}/{date}/duplicate_pages.ndjson``, counted, never dropped
+silently; steps whose page id ranges overlap fail the run (a dumps run lists pages in id order). A
+truncated or corrupt file fails the whole partition with the file name and offset: keeping the good part
+of a broken dump is not something to do silently.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from wme_assets.ingestion.steps import parse_step, prepare_pages, publish_pages,
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
 from wme_assets.storage.page_store import page_store_prefix
 
-__all__ = ["MultistreamPart", "PageIngestResult", "PagesSummary", "ingest_pages", "multistream_parts", "siteinfo_record"]
+__all__ = [
+    "MultistreamPart", "PageIngestResult", "PagesSummary", "ingest_pages", "multistream_parts", "siteinfo_record"
+]
 
 
 @dataclass

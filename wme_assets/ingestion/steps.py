@@ -342,10 +342,10 @@ def publish_pages(
         "ascending": all(r.ascending for r in results) and _ranges_ascend(results),
     }
     prefix = page_store_prefix(project, date)
-    tables = {
-        name: {**record, "key": move_published(store, record["key"], store.key(prefix + f"tables/{name}.parquet"), record)}
-        for name, record in plan.tables.items()
-    }
+    tables = {}
+    for name, record in plan.tables.items():
+        key = move_published(store, record["key"], store.key(prefix, f"tables/{name}.parquet"), record)
+        tables[name] = {**record, "key": key}
     fields = page_store_fields(
         project, date, summary=summary, siteinfo=siteinfo, tables=tables, tables_skipped=plan.tables_skipped
     )
@@ -358,7 +358,9 @@ def publish_pages(
     if duplicates:
         lines = b"".join(orjson.dumps(d) + b"\n" for d in duplicates)
         quarantined = store.put_bytes(
-            store.key(quarantine_key(project, date, "duplicate_pages.ndjson")), lines, content_type="application/x-ndjson"
+            store.key(quarantine_key(project, date, "duplicate_pages.ndjson")),
+            lines,
+            content_type="application/x-ndjson",
         )
         log(f"{summary['duplicate_count']} duplicate page ids quarantined at {quarantined.uri}")
     store.delete_prefix(store.key(steps_key(project, date, "ingest")) + "/")

@@ -148,11 +148,12 @@ def combine_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for stats in parts:
         namespaces.update({int(ns): n for ns, n in stats["rows_per_namespace"].items()})
     ranges = [(s["min_page_id"], s["max_page_id"]) for s in parts if s["min_page_id"] is not None]
+    in_order = all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     return {
         "upserts": sum(s["upserts"] for s in parts),
         "deletes": sum(s["deletes"] for s in parts),
         "rows_per_namespace": {str(ns): n for ns, n in sorted(namespaces.items())},
-        "ascending": all(s["ascending"] for s in parts) and all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False)),
+        "ascending": all(s["ascending"] for s in parts) and in_order,
         "min_page_id": min((r[0] for r in ranges), default=None),
         "max_page_id": max((r[1] for r in ranges), default=None),
     }
