@@ -175,3 +175,32 @@ def test_items_file_gives_each_page_its_item_holding_one_row_group_at_a_time(tmp
     assert [lookup.get(page) for page in range(22)] == [items.get(page) for page in range(22)]
     assert len(lookup._loaded) <= 2
     assert steps.ItemLookup(None).get(1) is None
+
+
+def test_a_steps_slice_of_a_join_file_is_its_ordinals_shifted_to_zero(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wme_assets.enrichment.steps import _slice_ordinals
+
+    table = pa.table({"article": pa.array([0, 2, 2, 5, 7, 9, 9], pa.int64()), "title": list("abcdefg")})
+    pq.write_table(table, tmp_path / "joined.parquet", row_group_size=2)
+    sliced = pq.read_table(_slice_ordinals(tmp_path / "joined.parquet", tmp_path / "step.parquet", 2, 8))
+    assert sliced.to_pydict() == {"article": [0, 0, 3, 5], "title": ["b", "c", "d", "e"]}
+    assert pq.read_table(_slice_ordinals(tmp_path / "joined.parquet", tmp_path / "none.parquet", 10, 12)).num_rows == 0
+
+
+def test_steps_figures_add_up_and_keep_the_base_in_order():
+    from wme_assets.storage.article_store import combine_stats
+
+    first = {"upserts": 3, "deletes": 0, "rows_per_namespace": {"0": 2, "14": 1}, "ascending": True,
+             "min_page_id": 1, "max_page_id": 9}
+    empty = {"upserts": 0, "deletes": 0, "rows_per_namespace": {}, "ascending": True,
+             "min_page_id": None, "max_page_id": None}
+    second = {"upserts": 2, "deletes": 0, "rows_per_namespace": {"0": 2}, "ascending": True,
+              "min_page_id": 12, "max_page_id": 20}
+    assert combine_stats([first, empty, second]) == {
+        "upserts": 5, "deletes": 0, "rows_per_namespace": {"0": 4, "14": 1}, "ascending": True,
+        "min_page_id": 1, "max_page_id": 20,
+    }
+    assert combine_stats([second, first])["ascending"] is False

@@ -14,11 +14,13 @@ import dagster as dg
 from wme_assets.defs.executor import step_executor
 from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
 from wme_assets.defs.jobs import sized_by_project
+from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions
 from wme_assets.defs.resources import SETTINGS_AT_LOAD, ObjectStorageResource, StageSettingsResource
 from wme_assets.enrichment.steps import enrich_step, prepare_articles, publish_articles
 from wme_assets.ingestion.steps import parse_step, prepare_pages, publish_pages
 from wme_assets.instance import ARTICLE_STORE_POOL, TIER_TAG
+from wme_assets.storage.lease import articles_lease, pages_lease
 from wme_assets.storage.page_store import page_store_prefix
 
 
@@ -56,7 +58,9 @@ def parse(context, object_storage: ObjectStorageResource, settings: StageSetting
 @fails_clearly
 def publish_page_store(context, object_storage: ObjectStorageResource, plan, results):
     store = object_storage.store
-    published = publish_pages(store, plan, results, log=context.log.info)
+    # The writer's lease of the page store, as the page_store asset takes it; the steps only wrote scratch.
+    with output_lease(context, store, pages_lease(plan.project, plan.date)):
+        published = publish_pages(store, plan, results, log=context.log.info)
     context.log_event(
         dg.AssetMaterialization(
             asset_key="page_store",
@@ -99,7 +103,8 @@ def enrich(context, object_storage: ObjectStorageResource, settings: StageSettin
 @fails_clearly
 def publish_article_base(context, object_storage: ObjectStorageResource, plan, results):
     store = object_storage.store
-    result = publish_articles(store, plan, results, log=context.log.info)
+    with output_lease(context, store, articles_lease(plan.project)):  # as the articles asset takes it
+        result = publish_articles(store, plan, results, log=context.log.info)
     context.log_event(
         dg.AssetMaterialization(
             asset_key="articles",
