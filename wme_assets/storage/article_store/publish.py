@@ -130,8 +130,10 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
     paths = part_paths(local_dir, allow_empty=True)
     stats = scan_parts(paths, project)
     _check_base(stats, str(local_dir))
-    entries = [publish_part(store, path, base_prefix(project, date), path.name)[0] for path in paths]
-    return publish_base_parts(store, project, date, entries, stats)
+    uploaded = [publish_part(store, path, base_prefix(project, date), path.name) for path in paths]
+    published = publish_base_parts(store, project, date, [entry for entry, _ in uploaded], stats)
+    published.objects[:0] = [obj for _, obj in uploaded]  # the part files, then the manifest
+    return published
 
 
 def _check_base(stats: dict[str, Any], where: str) -> None:
