@@ -161,6 +161,18 @@ class Settings(BaseSettings):
     parse_workers: int | None = Field(
         default=None, ge=1, description="Worker processes parsing a multistream dump; unset = all CPUs."
     )
+    step_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Compressed bytes of a multistream file one parse step of a split run (the main_split "
+        "job) reads at most: larger files are cut into page ranges. Part of what the page store's parts are.",
+    )
+    step_executor: str = Field(
+        default="multiprocess",
+        pattern="^(multiprocess|k8s)$",
+        description="Where the main_split job's steps run: 'multiprocess' (a process each, in the run's "
+        "worker) or 'k8s' (a Kubernetes Job each, dagster-k8s's k8s_job_executor; needs the K8sRunLauncher).",
+    )
     hf_repo: str | None = Field(
         default=None,
         description="Hugging Face dataset repository (owner/name) the Parquet shards are published to; "

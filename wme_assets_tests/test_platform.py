@@ -182,7 +182,8 @@ def test_a_large_projects_runs_ask_for_a_bigger_pod_and_a_longer_timeout():
 
     definitions = defs()
     keys = {"ingest": "20230501", "main": "20230501", "paid_snapshot_job": "20230502", "free_snapshot_job": "20230502",
-            "publish_job": "20230502", "hourly_batch_job": "2026120306", "compaction_job": "20230502"}  # fmt: skip
+            "publish_job": "20230502", "hourly_batch_job": "2026120306", "compaction_job": "20230502",
+            "main_split": "20230501"}  # fmt: skip
     for job, date in keys.items():
         resolved = definitions.resolve_job_def(job)
         large = resolved.get_tags_for_partition_key(f"{date}|enwiki", selected_asset_keys=None)

@@ -49,6 +49,16 @@ def with_liveness(base: dg.ExecutorDefinition) -> dg.ExecutorDefinition:
 liveness_executor = with_liveness(dg.multi_or_in_process_executor)
 
 
+def step_executor(kind: str) -> dg.ExecutorDefinition:
+    """The executor of the split job (``WME_STEP_EXECUTOR``): Dagster's multiprocess one, a process per step, or
+    dagster-k8s's ``k8s_job_executor``, a Kubernetes Job per step (installed in the image, not in development)."""
+    if kind == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return with_liveness(k8s_job_executor)
+    return liveness_executor
+
+
 @dg.definitions
 def executor() -> dg.Definitions:
     return dg.Definitions(executor=liveness_executor)

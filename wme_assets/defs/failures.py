@@ -52,7 +52,12 @@ def step_failure(context: dg.AssetExecutionContext, exc: BaseException) -> Excep
     partition = f"{project} {date}"
     # wme's own messages mostly start with the partition already.
     message = cause.message if cause.message.startswith(partition) else f"{partition}: {cause.message}"
-    description = f"{context.asset_key.to_user_string()}: {message}"
+    # An asset's step names its asset; an op's (the split job's steps) its op and mapping key.
+    if context.has_assets_def:
+        name = context.asset_key.to_user_string()
+    else:
+        name = context.get_step_execution_context().step.key
+    description = f"{name}: {message}"
     if not cause.transient:
         return dg.Failure(description=description, metadata={"retryable": False}, allow_retries=False)
     policy = context.op_def.retry_policy

@@ -103,6 +103,7 @@ class StageSettingsResource(dg.ConfigurableResource):
     snapshot_validate_every: int = _DEFAULTS["snapshot_validate_every"].default
     snapshot_retention: int = _DEFAULTS["snapshot_retention"].default
     batch_retention_days: int = _DEFAULTS["batch_retention_days"].default
+    step_bytes: int = _DEFAULTS["step_bytes"].default
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "StageSettingsResource":

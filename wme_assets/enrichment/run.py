@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import tempfile
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,12 @@ from wme_assets.enrichment.tables_join import join_tables, table_rows
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
 from wme_assets.storage.article_store import (
     ArticleStoreWriter,
-    base_prefix,
-    publish_base,
     read_base_manifest,
     read_inputs_record,
-    write_inputs_record,
 )
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.page_store import cached_page_files, page_store_prefix, read_page_store_manifest
 from wme_assets.storage.parquet_dataset import cached_copy, sql_literal
-from wme_assets.storage.quarantine import clear_quarantine, read_quarantine, write_quarantine
+from wme_assets.storage.quarantine import read_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
 from wme_assets.util.workers import available_cpus, worker_context
@@ -420,92 +415,33 @@ def enrich_pages(
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> EnrichResult:
-    started = time.monotonic()
-    result = EnrichResult(project, date, prefix=base_prefix(project, date))
-    manifest = read_page_store_manifest(store, project, date)
-    fingerprint = inputs_fingerprint(manifest, namespaces, mediawiki_url)
-    if _already_built(store, project, date, fingerprint, result):
-        log(f"articles of {project} {date} are up to date with their page store and parser; nothing to redo")
-        result.seconds = time.monotonic() - started
-        return result
-    siteinfo = manifest.get("siteinfo")
-    if not siteinfo:
-        raise ValueError(f"page store {page_store_prefix(project, date)} has no siteinfo: re-run its ingestion")
-    workers = workers or available_cpus()
-    with tempfile.TemporaryDirectory(prefix=f"wme-enrich-{project}-{date}-", dir=work_dir) as tmp:
-        files = cached_page_files(store, manifest, Path(tmp) / "pages")
-        out_dir = Path(tmp) / "articles"
-        html_source = None
-        if mediawiki_url:
-            from wme_assets.sources.mediawiki import MediaWikiClient
+    """The page store's enrichment steps (:mod:`.steps`) one after another in this process, sharing one pool of
+    workers: the same article base, byte for byte, as the split job running them in parallel."""
+    # Imported here: the steps module builds on this one's pieces.
+    from wme_assets.enrichment.steps import enrich_step, prepare_articles, publish_articles
 
-            # Cached by revision id under the work dir for this run; the client bounds concurrency itself.
-            html_source = MediaWikiClient(mediawiki_url, cache_dir=Path(tmp) / "html-cache")
-            log(f"Parsoid HTML from {mediawiki_url}")
-        writer = ArticleStoreWriter(
-            out_dir, project=project, source=f"dump:{date}", run_id=run_id, batch_bytes=ARTICLE_BATCH_BYTES
-        )
-        try:
-            with ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=worker_context(),
-                initializer=_init_worker,
-                initargs=(siteinfo, run_id, time_budget_s),
-            ) as pool:
-                # The redirect join runs in a worker, not here: DuckDB's buffers and allocator arenas stay out
-                # of the driver, and no extra process (with its imports) is started for it.
-                joined = pool.submit(join_redirects, files, namespaces, Path(tmp) / "redirects").result()
-                result.redirects_dangling = joined.dangling
-                log(
-                    f"{joined.redirects} redirects to {joined.targets} titles "
-                    f"({joined.dangling} to missing pages or other redirects)"
-                )
-                tables = None
-                if manifest.get("tables"):
-                    tables = _join_tables(pool, store, manifest, files, namespaces, Path(tmp) / "tables", date, log)
-                in_flight: list[Future] = []
-                pages = sum((manifest.get("summary") or {}).get("pages_per_namespace", {}).values()) or None
-                progress = Progress(f"enriching {project} {date}", pages, log, unit="pages")
-                rows_in_order = _eligible_rows(
-                    files, redirect_lists(joined.path), set(namespaces), result, progress, tables
-                )
-                for rows in _row_batches(rows_in_order, BATCH_ROWS, BATCH_TEXT_BYTES):
-                    if html_source is not None:
-                        _attach_html(html_source, rows, result, log)
-                    in_flight.append(pool.submit(_enrich_batch, rows))
-                    if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:  # bounded; results in page order
-                        _write(in_flight.pop(0).result(), writer, result)
-                for future in in_flight:
-                    _write(future.result(), writer, result)
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-        publish_base(store, out_dir, project, date)
-    if result.quarantined:
-        result.quarantine_object = write_quarantine(
-            store, project, date, QUARANTINE_NAME, (q.__dict__ for q in result.quarantined)
-        )
-        log(f"{len(result.quarantined)} pages quarantined at {result.quarantine_object.uri}")
-    else:
-        clear_quarantine(store, project, date, QUARANTINE_NAME)  # an earlier run's, now stale
-    if result.abstracts_withheld:
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(result.abstracts_withheld.items()))
-        log(f"{sum(result.abstracts_withheld.values())} articles without an abstract, their lead not prose ({reasons})")
-    # Written last: a base whose inputs record is missing is rebuilt on the next run.
-    write_inputs_record(
-        store,
-        project,
-        date,
-        {
-            "fingerprint": fingerprint,
-            "articles": result.articles,
-            "quarantined": len(result.quarantined),
-            # so that a re-run finding the base up to date reports the same counts
-            "abstracts_withheld": dict(sorted(result.abstracts_withheld.items())),
-            "abstracts_truncated": result.abstracts_truncated,
-        },
+    started = time.monotonic()
+    plan = prepare_articles(
+        store, project, date, run_id=run_id, namespaces=namespaces, mediawiki_url=mediawiki_url,
+        work_dir=work_dir, log=log,
     )
+    results = []
+    if plan.steps:
+        workers = workers or available_cpus()
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=worker_context(),
+            initializer=_init_worker,
+            initargs=(plan.siteinfo, run_id, time_budget_s),
+        ) as pool:
+            for step in plan.steps:
+                results.append(
+                    enrich_step(
+                        store, plan, step, workers=workers, time_budget_s=time_budget_s,
+                        mediawiki_url=mediawiki_url, work_dir=work_dir, pool=pool, log=log,
+                    )
+                )
+    result = publish_articles(store, plan, results, log=log)
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result

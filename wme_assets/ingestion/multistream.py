@@ -192,16 +192,19 @@ def _read_header(dump_path: str, first_offset: int) -> tuple[SiteInfo, bytes]:
     return siteinfo, root_open
 
 
-def _batches(offsets: list[int], file_size: int, per_task: int | None, workers: int):
+def _batches(
+    offsets: list[int], file_size: int, per_task: int | None, workers: int, last_end: int | None = None
+):
     """Group consecutive stream ranges into tasks of about ``_TARGET_TASK_BYTES`` compressed bytes.
 
     Small files get smaller tasks (at least ~4 per worker) so that every worker has something to do.
+    The last range ends at ``last_end`` (None: the end of the file, footer included).
     """
     target = min(_TARGET_TASK_BYTES, max(1, file_size // (4 * workers)))
     batch: list[tuple[int, int | None]] = []
     batch_bytes = 0
     for i, start in enumerate(offsets):
-        end = offsets[i + 1] if i + 1 < len(offsets) else None
+        end = offsets[i + 1] if i + 1 < len(offsets) else last_end
         batch.append((start, end))
         batch_bytes += (end if end is not None else file_size) - start
         full = len(batch) >= per_task if per_task else batch_bytes >= target
@@ -221,6 +224,10 @@ class MultistreamReader:
     Worker processes come from ``executor`` when given (e.g. one pool shared by the many files of
     a mirror build; it is left running), else from a pool of ``workers`` processes created per
     iteration and shut down afterwards.
+
+    ``streams`` = ``(first, stop)`` reads only the index's streams ``first`` to ``stop - 1`` (a page range of
+    the file, one step of a split run: :mod:`wme_assets.ingestion.steps`); the footer is checked only by the
+    range that ends the file, and only the header and the range's bytes are read.
     """
 
     def __init__(
@@ -234,9 +241,11 @@ class MultistreamReader:
         max_in_flight: int | None = None,
         mp_context=None,
         executor: ProcessPoolExecutor | None = None,
+        streams: tuple[int, int] | None = None,
     ) -> None:
         self.dump_path = os.fspath(dump_path)
         self.offsets = stream_offsets(index_path)
+        self.streams = streams or (0, len(self.offsets))
         self.workers = max(1, workers or available_cpus())
         self.latest_only = latest_only
         self.streams_per_task = streams_per_task
@@ -262,7 +271,14 @@ class MultistreamReader:
                 offset=file_size,
                 offset_kind="compressed",
             )
-        batches = list(_batches(self.offsets, file_size, self.streams_per_task, self.workers))
+        first, stop = self.streams
+        if not 0 <= first < stop <= len(self.offsets):
+            raise ValueError(f"{self.dump_path}: streams {first}..{stop} are not in its {len(self.offsets)} streams")
+        last_end = self.offsets[stop] if stop < len(self.offsets) else None
+        batches = list(
+            _batches(self.offsets[first:stop], file_size, self.streams_per_task, self.workers, last_end)
+        )
+        ends_file = last_end is None
         own_pool = self._executor is None
         pool = (
             ProcessPoolExecutor(max_workers=self.workers, mp_context=self._mp_context)
@@ -273,11 +289,11 @@ class MultistreamReader:
         try:
             queued = iter(enumerate(batches))
             for _ in range(self.max_in_flight):
-                self._submit(pool, queued, in_flight, len(batches))
+                self._submit(pool, queued, in_flight, len(batches), ends_file)
             while in_flight:
                 future, n_streams = in_flight.popleft()
                 pages = future.result()
-                self._submit(pool, queued, in_flight, len(batches))
+                self._submit(pool, queued, in_flight, len(batches), ends_file)
                 self.streams_read += n_streams
                 for page in pages:
                     self.pages_read += 1
@@ -289,13 +305,13 @@ class MultistreamReader:
             if own_pool:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, pool, queued, in_flight, n_batches) -> None:
+    def _submit(self, pool, queued, in_flight, n_batches, ends_file) -> None:
         item = next(queued, None)
         if item is None:
             return
         i, batch = item
         future = pool.submit(
-            _parse_ranges, self.dump_path, batch, self._root_open, self.latest_only, i == n_batches - 1
+            _parse_ranges, self.dump_path, batch, self._root_open, self.latest_only, ends_file and i == n_batches - 1
         )
         in_flight.append((future, len(batch)))
 
@@ -309,6 +325,7 @@ def parse_multistream(
     streams_per_task: int | None = None,
     executor: ProcessPoolExecutor | None = None,
     mp_context=None,
+    streams: tuple[int, int] | None = None,
 ) -> MultistreamReader:
     """Parse a multistream dump in ``workers`` processes (default: all CPUs); iterate for pages.
 
@@ -330,4 +347,5 @@ def parse_multistream(
         streams_per_task=streams_per_task,
         executor=executor,
         mp_context=mp_context,
+        streams=streams,
     )

@@ -134,6 +134,10 @@ class WikibaseItems(Mapping[int, str]):
             numbers.append(self._numbers[i])
         self._pages, self._numbers = pages, numbers
 
+    def arrays(self) -> tuple[array, array, dict[int, str]]:
+        """Page ids and QID numbers (sorted by page id), and the values that are not Q-numbers."""
+        return self._pages, self._numbers, self._other
+
     def __getitem__(self, page_id: int) -> str:
         index = bisect.bisect_left(self._pages, page_id)
         if index < len(self._pages) and self._pages[index] == page_id:

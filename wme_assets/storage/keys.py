@@ -4,6 +4,7 @@ raw/{project}/{date}/{file}        files exactly as the dumps run published them
 pages/{project}/{date}/...         parsed pages (Parquet, with _manifest.json)
 articles/{project}/base|deltas/...  enriched Enterprise articles (Parquet), see storage/article_store/
 snapshots/, chunks/, aggregations/  published snapshot files, see snapshots/publish.py
+steps/{project}/{date}/...         what the steps of a split run hand each other (removed when the run publishes)
 quarantine/{project}/{date}/...    what a stage set aside (duplicate pages, pages that failed), with reasons;
                                    written through storage/quarantine.py
 """
@@ -19,3 +20,7 @@ def raw_key(project: str, date: str, name: str) -> str:
 
 def quarantine_key(project: str, date: str, name: str) -> str:
     return f"quarantine/{validate_project(project)}/{date}/{name}"
+
+
+def steps_key(project: str, date: str, name: str) -> str:
+    return f"steps/{validate_project(project)}/{date}/{name}"

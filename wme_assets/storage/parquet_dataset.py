@@ -59,6 +59,9 @@ __all__ = [
     "duckdb_s3_settings",
     "part_paths",
     "publish_dataset",
+    "move_published",
+    "publish_manifest",
+    "publish_part",
     "query_dataset",
     "read_manifest",
     "schema_fingerprint",
@@ -148,24 +151,64 @@ def publish_dataset(
     paths = part_paths(local_dir, allow_empty=allow_empty)
     for path in paths:
         check_file_schema(path, schema, what=what)
-    published: list[PublishedObject] = []
-    entries = []
+    entries, published = [], []
     for path in paths:
-        metadata = pq.read_metadata(path)
-        obj = store.publish_file(path, store.key(key_prefix, path.name), content_type=PARQUET_CONTENT_TYPE)
-        published.append(obj)
-        entry: dict[str, Any] = {
-            "name": path.name,
-            "key": obj.key,
-            "uri": obj.uri,
-            "size": obj.size,
-            "sha256": obj.sha256,
-            "rows": metadata.num_rows,
-            "row_groups": metadata.num_row_groups,
-        }
-        if range_column:
-            entry[f"min_{range_column}"], entry[f"max_{range_column}"] = column_range(metadata, range_column)
+        entry, obj = publish_part(store, path, key_prefix, path.name, range_column=range_column)
         entries.append(entry)
+        published.append(obj)
+    dataset = publish_manifest(
+        store, key_prefix, entries, schema=schema, format=format, schema_version=schema_version, fields=fields
+    )
+    return PublishedDataset(key_prefix=key_prefix, manifest=dataset.manifest, objects=published + dataset.objects)
+
+
+def publish_part(
+    store: ObjectStore, path: Path, key_prefix: str, name: str, *, range_column: str | None = "page_id"
+) -> tuple[dict[str, Any], PublishedObject]:
+    """Upload one part file as ``key_prefix/name``; its manifest entry (rows, sha256, key range) and the object.
+
+    For datasets whose parts are written by several processes (the steps of a split run): each publishes its
+    own parts, and one :func:`publish_manifest` names them all."""
+    if not PART_NAME.match(name):
+        raise ValueError(f"{name!r} is not a part file name (part-NNNNN.parquet)")
+    metadata = pq.read_metadata(path)
+    obj = store.publish_file(path, store.key(key_prefix, name), content_type=PARQUET_CONTENT_TYPE)
+    entry: dict[str, Any] = {
+        "name": name,
+        "key": obj.key,
+        "uri": obj.uri,
+        "size": obj.size,
+        "sha256": obj.sha256,
+        "rows": metadata.num_rows,
+        "row_groups": metadata.num_row_groups,
+    }
+    if range_column:
+        entry[f"min_{range_column}"], entry[f"max_{range_column}"] = column_range(metadata, range_column)
+    return entry, obj
+
+
+def move_published(store: ObjectStore, source: str, key: str, record: Mapping[str, Any]) -> str:
+    """Server-side copy of a published file (a step's, from its scratch) to ``key``, checked against its
+    ``record`` (``size``, ``sha256``); returns ``key``."""
+    store.copy_object(source, key)
+    info = store.head(key)
+    if info is None or info.size != record["size"] or (info.sha256 and info.sha256 != record["sha256"]):
+        raise ValueError(f"{store.uri(key)}: the copy of {store.uri(source)} is not the file its step published")
+    return key
+
+
+def publish_manifest(
+    store: ObjectStore,
+    key_prefix: str,
+    entries: list[dict[str, Any]],
+    *,
+    schema: pa.Schema,
+    format: str,
+    schema_version: str,
+    fields: Mapping[str, Any] | None = None,
+) -> PublishedDataset:
+    """Write ``_manifest.json`` naming ``entries`` (published by :func:`publish_part`, in part order), then
+    delete the part files under ``key_prefix`` it does not name (an earlier publish's)."""
     manifest: dict[str, Any] = {
         "format": format,
         "schema_version": schema_version,
@@ -173,22 +216,20 @@ def publish_dataset(
         "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         **(fields or {}),
         "rows": sum(e["rows"] for e in entries),
-        "files": entries,
+        "files": list(entries),
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    published.append(
-        store.put_bytes(
-            store.key(key_prefix, MANIFEST_NAME),
-            json.dumps(manifest, indent=2).encode("utf-8"),
-            content_type="application/json",
-        )
+    written = store.put_bytes(
+        store.key(key_prefix, MANIFEST_NAME),
+        json.dumps(manifest, indent=2).encode("utf-8"),
+        content_type="application/json",
     )
     keep = {e["key"] for e in entries}
     for info in store.list(store.key(key_prefix) + "/"):
         name = info.key.rsplit("/", 1)[-1]
         if PART_NAME.match(name) and info.key not in keep:
             store.delete(info.key)
-    return PublishedDataset(key_prefix=key_prefix, manifest=manifest, objects=published)
+    return PublishedDataset(key_prefix=key_prefix, manifest=manifest, objects=[written])
 
 
 def read_manifest(

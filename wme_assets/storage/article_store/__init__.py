@@ -89,9 +89,12 @@ from wme_assets.storage.article_store.layout import (
 from wme_assets.storage.article_store.publish import (
     INPUTS_NAME,
     ArticleStorePublish,
+    combine_stats,
     publish_base,
+    publish_base_parts,
     publish_delta,
     read_inputs_record,
+    scan_parts,
     write_inputs_record,
 )
 from wme_assets.storage.article_store.read import (
@@ -139,7 +142,10 @@ __all__ = [
     "iter_delta_changes",
     "list_bases",
     "lookup_current",
+    "combine_stats",
     "publish_base",
+    "publish_base_parts",
+    "scan_parts",
     "publish_delta",
     "read_base_manifest",
     "read_current",

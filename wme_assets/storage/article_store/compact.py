@@ -16,7 +16,7 @@ from wme_assets.storage.article_store.layout import (
     _missing_hours,
     base_prefix,
 )
-from wme_assets.storage.article_store.publish import _publish, _scan
+from wme_assets.storage.article_store.publish import _publish, scan_parts
 from wme_assets.storage.article_store.read import iter_current_batches
 from wme_assets.storage.article_store.state import CurrentState, _read_pointer, _write_pointer, read_current
 from wme_assets.storage.article_store.writer import ArticleStoreWriter
@@ -95,7 +95,7 @@ def compact(
                 memory_limit=memory_limit,
             ):
                 writer.write_batch(batch)
-        stats = _scan(part_paths(out_dir, allow_empty=True), project)
+        stats = scan_parts(part_paths(out_dir, allow_empty=True), project)
         folded = sorted(set(state.folded_deltas) | set(folding))
         fields = {
             "project": project,

@@ -44,6 +44,8 @@ from wme_assets.storage.parquet_dataset import (
     check_file_schema,
     part_paths,
     publish_dataset,
+    publish_manifest,
+    publish_part,
     verify_published,
 )
 
@@ -58,7 +60,7 @@ class ArticleStorePublish:
     current: CurrentState  # the state the pointer names afterwards
 
 
-def _scan(paths: list[Path], project: str) -> dict[str, Any]:
+def scan_parts(paths: list[Path], project: str) -> dict[str, Any]:
     """Counts and order of the rows, from the small columns only (the articles are not decompressed)."""
     namespaces: Counter[int] = Counter()
     upserts = deletes = 0
@@ -126,12 +128,47 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
     _check_date(date)
     local_dir = Path(local_dir)
     paths = part_paths(local_dir, allow_empty=True)
-    stats = _scan(paths, project)
+    stats = scan_parts(paths, project)
+    _check_base(stats, str(local_dir))
+    uploaded = [publish_part(store, path, base_prefix(project, date), path.name) for path in paths]
+    published = publish_base_parts(store, project, date, [entry for entry, _ in uploaded], stats)
+    published.objects[:0] = [obj for _, obj in uploaded]  # the part files, then the manifest
+    return published
+
+
+def _check_base(stats: dict[str, Any], where: str) -> None:
     if stats["deletes"] or not stats["ascending"]:
         raise ValueError(
-            f"{local_dir} is not a base: a base is in strictly ascending page id order without deletes "
+            f"{where} is not a base: a base is in strictly ascending page id order without deletes "
             f"(ascending: {stats['ascending']}, deletes: {stats['deletes']})"
         )
+
+
+def combine_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The :func:`scan_parts` figures of consecutive groups of parts (the steps of a split run) as one."""
+    namespaces: Counter[int] = Counter()
+    for stats in parts:
+        namespaces.update({int(ns): n for ns, n in stats["rows_per_namespace"].items()})
+    ranges = [(s["min_page_id"], s["max_page_id"]) for s in parts if s["min_page_id"] is not None]
+    in_order = all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    return {
+        "upserts": sum(s["upserts"] for s in parts),
+        "deletes": sum(s["deletes"] for s in parts),
+        "rows_per_namespace": {str(ns): n for ns, n in sorted(namespaces.items())},
+        "ascending": all(s["ascending"] for s in parts) and in_order,
+        "min_page_id": min((r[0] for r in ranges), default=None),
+        "max_page_id": max((r[1] for r in ranges), default=None),
+    }
+
+
+def publish_base_parts(
+    store: ObjectStore, project: str, date: str, entries: list[dict[str, Any]], stats: dict[str, Any]
+) -> ArticleStorePublish:
+    """:func:`publish_base` for parts already under ``base/{date}/`` (``entries`` from :func:`publish_part`, in
+    page id order; ``stats`` from :func:`scan_parts`, or :func:`combine_stats` of several steps')."""
+    validate_project(project)
+    _check_date(date)
+    _check_base(stats, base_prefix(project, date))
     deltas_after = _hour_before(date)
     carried: list[str] = []
     current = _read_pointer(store, project)
@@ -139,7 +176,7 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
         fields = {"project": project, "date": date, "ordered_by": "page_id", "deltas_after": deltas_after,
                   "folded_deltas": [], "compacted_from": None, **stats}
         prefix = base_prefix(project, date)
-        manifest, objects = _publish(store, local_dir, prefix, BASE_FORMAT, fields)
+        manifest, objects = _publish_entries(store, prefix, BASE_FORMAT, fields, entries)
         return ArticleStorePublish(prefix, manifest, objects, read_current(store, project))
     if current is not None:
         # Read before publishing: republishing the current base's date replaces that manifest.
@@ -164,9 +201,20 @@ def publish_base(store: ObjectStore, local_dir: str | os.PathLike[str], project:
         **stats,
     }
     prefix = base_prefix(project, date)
-    manifest, objects = _publish(store, local_dir, prefix, BASE_FORMAT, fields)
+    manifest, objects = _publish_entries(store, prefix, BASE_FORMAT, fields, entries)
     _write_pointer(store, project, date, carried)
     return ArticleStorePublish(prefix, manifest, objects, read_current(store, project))
+
+
+def _publish_entries(
+    store: ObjectStore, prefix: str, fmt: str, fields: dict[str, Any], entries: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[PublishedObject]]:
+    published = publish_manifest(
+        store, prefix, entries, schema=ARTICLE_SCHEMA, format=fmt, schema_version=ARTICLE_STORE_SCHEMA_VERSION,
+        fields=fields,
+    )
+    verify_published(store, published.manifest)
+    return published.manifest, published.objects
 
 
 def publish_delta(
@@ -182,7 +230,7 @@ def publish_delta(
     _check_hour(hour)
     local_dir = Path(local_dir)
     paths = part_paths(local_dir, allow_empty=True)
-    stats = _scan(paths, project)
+    stats = scan_parts(paths, project)
     state = read_current(store, project)
     if hour <= state.deltas_after:
         held = "was folded into" if hour in state.folded_deltas else "is not after"

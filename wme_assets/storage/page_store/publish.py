@@ -23,6 +23,7 @@ from wme_assets.storage.parquet_dataset import (
     cached_files,
     part_paths,
     publish_dataset,
+    publish_manifest,
     query_dataset,
 )
 from wme_assets.storage.parquet_dataset import read_manifest as read_dataset_manifest
@@ -60,23 +61,9 @@ def publish_page_store(
             meta = pq.read_schema(path).metadata or {}
             project = project or meta.get(b"wme.project", b"").decode() or None
             dump_date = dump_date or meta.get(b"wme.dump_date", b"").decode() or None
-    fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
-    if siteinfo is not None:
-        fields["siteinfo"] = dict(siteinfo)
-    if tables:
-        fields["tables"] = {name: dict(record) for name, record in tables.items()}
-    if tables_skipped:
-        fields["tables_skipped"] = dict(tables_skipped)
-    if summary is not None:
-        fields["summary"] = {
-            "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
-            "redirects": summary.redirects,
-            "text_bytes": summary.text_bytes,
-            "wikibase_items": summary.wikibase_items,
-            "duplicate_count": summary.duplicate_count,
-            "duplicate_page_ids": [d.page_id for d in summary.duplicates],
-            "ascending": summary.ascending,
-        }
+    fields = page_store_fields(
+        project, dump_date, summary=summary, siteinfo=siteinfo, tables=tables, tables_skipped=tables_skipped
+    )
     published = publish_dataset(
         store,
         local_dir,
@@ -88,6 +75,55 @@ def publish_page_store(
         what="page store",
     )
     return published.objects
+
+
+def page_store_fields(
+    project: str | None,
+    dump_date: str | None,
+    *,
+    summary: PageStoreSummary | Mapping[str, Any] | None = None,
+    siteinfo: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Mapping[str, Any]] | None = None,
+    tables_skipped: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The page store's own fields of its manifest (see :func:`publish_page_store`); ``summary`` is the
+    writer's, or already the manifest's ``summary`` record (the steps of a split run add theirs up)."""
+    fields: dict[str, Any] = {"project": project, "dump_date": dump_date}
+    if siteinfo is not None:
+        fields["siteinfo"] = dict(siteinfo)
+    if tables:
+        fields["tables"] = {name: dict(record) for name, record in tables.items()}
+    if tables_skipped:
+        fields["tables_skipped"] = dict(tables_skipped)
+    if isinstance(summary, PageStoreSummary):
+        fields["summary"] = {
+            "pages_per_namespace": {str(ns): n for ns, n in sorted(summary.pages_per_namespace.items())},
+            "redirects": summary.redirects,
+            "text_bytes": summary.text_bytes,
+            "wikibase_items": summary.wikibase_items,
+            "duplicate_count": summary.duplicate_count,
+            "duplicate_page_ids": [d.page_id for d in summary.duplicates],
+            "ascending": summary.ascending,
+        }
+    elif summary is not None:
+        fields["summary"] = dict(summary)
+    return fields
+
+
+def publish_page_store_parts(
+    store: ObjectStore, key_prefix: str, entries: list[dict[str, Any]], fields: Mapping[str, Any]
+) -> list[PublishedObject]:
+    """The manifest of a page store whose parts are already published (:func:`publish_part`, one step each):
+    ``entries`` in part order, ``fields`` from :func:`page_store_fields`. Returns the manifest's object."""
+    return publish_manifest(
+        store,
+        key_prefix,
+        entries,
+        schema=PAGE_SCHEMA,
+        format=MANIFEST_FORMAT,
+        schema_version=PAGE_STORE_SCHEMA_VERSION,
+        fields=fields,
+    ).objects
 
 
 def read_manifest(store: ObjectStore, key_prefix: str) -> dict[str, Any]:
