@@ -22,8 +22,9 @@ USED_WITHOUT_IMPORT = {
     "dagster-postgres": "the instance's dagster.yaml names its storage classes by module path",
     "dagster-aws": "the instance's dagster.yaml names its S3 compute log manager by module path",
 }
-# Imported only behind a guard that explains how to install them (an optional codec).
-OPTIONAL_IMPORTS = {"zlib_ng"}
+# Imported only behind a guard that explains how to install them: an optional codec, and the Kubernetes step
+# executor, which the image installs (infra/image-requirements.in) and development does not need.
+OPTIONAL_IMPORTS = {"zlib_ng", "dagster_k8s"}
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:

@@ -3,6 +3,7 @@
 import functools
 
 import wme_assets.enrichment.run as enrich
+import wme_assets.enrichment.steps as enrich_steps
 from wme_assets.util.progress import Progress
 
 
@@ -49,7 +50,7 @@ def test_enrichment_logs_its_progress(object_store, fixtures_dir, tmp_path, monk
     from wme_assets_tests.chain import ingest_from_mirror
     from wme_assets_tests.paths import DUMP_DATE as DATE
 
-    monkeypatch.setattr(enrich, "Progress", functools.partial(Progress, min_gap_s=0))
+    monkeypatch.setattr(enrich_steps, "Progress", functools.partial(Progress, min_gap_s=0))
     build_dumps_mirror(
         tmp_path / "mirror",
         "bnwiki",
@@ -59,6 +60,7 @@ def test_enrichment_logs_its_progress(object_store, fixtures_dir, tmp_path, monk
     ingest_from_mirror(object_store, tmp_path / "mirror", "bnwiki", DATE)
     lines: list[str] = []
     enrich.enrich_pages(object_store, "bnwiki", DATE, run_id="progress", workers=1, log=lines.append)
-    progress = [line for line in lines if line.startswith(f"enriching bnwiki {DATE}: ")]
+    # One step here (the run is small): the step's lines, each tenth of its pages.
+    progress = [line for line in lines if line.startswith(f"enriching bnwiki {DATE} step 0: ")]
     assert len(progress) == 9, lines
-    assert progress[0].startswith(f"enriching bnwiki {DATE}: 73 of 722 pages (10%)")
+    assert progress[0].startswith(f"enriching bnwiki {DATE} step 0: 73 of 722 pages (10%)")

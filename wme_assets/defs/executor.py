@@ -14,6 +14,7 @@ import dagster as dg
 from dagster._core.executor.base import Executor
 
 from wme_assets.run_health import run_liveness
+from wme_assets.settings import ConfigurationError
 
 
 class LivenessExecutor(Executor):
@@ -53,8 +54,13 @@ def step_executor(kind: str) -> dg.ExecutorDefinition:
     """The executor of the split job (``WME_STEP_EXECUTOR``): Dagster's multiprocess one, a process per step, or
     dagster-k8s's ``k8s_job_executor``, a Kubernetes Job per step (installed in the image, not in development)."""
     if kind == "k8s":
-        from dagster_k8s import k8s_job_executor
-
+        try:
+            from dagster_k8s import k8s_job_executor
+        except ImportError:
+            raise ConfigurationError(
+                "WME_STEP_EXECUTOR=k8s needs dagster-k8s, which the image installs (infra/image-requirements.in); "
+                "outside it: pip install dagster-k8s, or WME_STEP_EXECUTOR=multiprocess"
+            ) from None
         return with_liveness(k8s_job_executor)
     return liveness_executor
 
