@@ -31,7 +31,6 @@ import hashlib
 import importlib.util
 import io
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from proc_cpu import own_cpu, process_group_cpu  # noqa: E402  (benchmarks/, beside this script)
+
 from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY  # noqa: E402
 from wme_assets.snapshots.layout import read_latest  # noqa: E402
 from wme_assets.storage.object_store import ObjectStore  # noqa: E402
@@ -52,7 +53,6 @@ from wme_assets.storage.seaweedfs import start_seaweedfs  # noqa: E402
 from wme_assets_tests.api_server import running_server  # noqa: E402
 from wme_assets_tests.servers import TEST_BUCKET, wait_until  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 PIECE = 1 << 20
 
 
@@ -64,24 +64,6 @@ def _peers():
     return module
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds of every process of a process group (the API server, or SeaweedFS's ``weed``)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def build_snapshot(store: ObjectStore, work: Path, fixtures: Path, target_mb: float) -> None:
@@ -228,13 +210,16 @@ def run(args: argparse.Namespace, store: ObjectStore, api, redirecting, weed_pgi
     rates: dict[str, list[float]] = {mode: [] for mode in modes}
     cpu: dict[str, dict[str, float]] = {mode: {"api": 0.0, "s3": 0.0, "client": 0.0} for mode in modes}
     names = list(modes)
+
+    def cpu_sample() -> tuple[float, float, float]:  # the API servers, SeaweedFS, this client
+        return process_group_cpu(api.pid) + process_group_cpu(redirecting.pid), process_group_cpu(weed_pgid), own_cpu()
     for round_number in range(args.rounds):
         for mode in names[round_number % len(names) :] + names[: round_number % len(names)]:
-            before = (group_cpu(api.pid) + group_cpu(redirecting.pid), group_cpu(weed_pgid), own_cpu())
+            before = cpu_sample()
             started = time.perf_counter()
             data = modes[mode]()
             elapsed = time.perf_counter() - started
-            after = (group_cpu(api.pid) + group_cpu(redirecting.pid), group_cpu(weed_pgid), own_cpu())
+            after = cpu_sample()
             if hashlib.sha256(data).hexdigest() != sha256:
                 raise SystemExit(f"{mode}: the downloaded bytes do not match the manifest's SHA-256")
             rates[mode].append(size / elapsed / 1e6)

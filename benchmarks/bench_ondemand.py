@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+from proc_cpu import process_group_cpu  # noqa: E402  (benchmarks/, beside this script)
 
 from wme_assets.devtools.mirror import XZTEXTFILTER_WIKIS, build_dumps_mirror
 from wme_assets.enrichment.run import enrich_pages
@@ -53,22 +54,7 @@ from wme_assets.storage.seaweedfs import free_ports, start_seaweedfs
 DATE = "20230501"
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password 0123456789"
-TICKS = os.sysconf("SC_CLK_TCK")
 
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds of the live processes of a process group (the server and its workers, or SeaweedFS)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
 
 
 def pipeline(store: ObjectStore, fixtures: Path, wikis: list[str], root: Path) -> None:
@@ -181,10 +167,11 @@ def measure(server: subprocess.Popen, seaweed_pid: int, port: int, token: str, t
     with multiprocessing.get_context("spawn").Pool(options.load_processes) as pool:
         pending = pool.map_async(load_process, jobs)
         time.sleep(max(0.0, begin - time.time()) + options.warmup)
-        server_cpu, seaweed_cpu = group_cpu(server.pid), group_cpu(seaweed_pid)
+        server_cpu, seaweed_cpu = process_group_cpu(server.pid), process_group_cpu(seaweed_pid)
         wall = time.perf_counter()
         time.sleep(options.seconds)
-        server_cpu, seaweed_cpu = group_cpu(server.pid) - server_cpu, group_cpu(seaweed_pid) - seaweed_cpu
+        server_cpu = process_group_cpu(server.pid) - server_cpu
+        seaweed_cpu = process_group_cpu(seaweed_pid) - seaweed_cpu
         wall = time.perf_counter() - wall
         outcome = pending.get()
     results = [r for rs, _ in outcome for r in rs]

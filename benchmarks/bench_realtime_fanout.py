@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from proc_cpu import own_cpu, process_group_cpu  # noqa: E402  (benchmarks/, beside this script)
 
 from wme_assets.devtools.prefetched import load
 from wme_assets.enrichment.article import Site
@@ -47,25 +48,6 @@ PASSWORD = "benchmark password, long enough"
 PUBLISHED = b'"date_published":"'  # an article has no other date_published than its event's
 
 
-def process_group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) of every live process of a process group, children waited for included."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 of stat: the process group
-            total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    return total / tick
-
-
-def own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def build_articles(fixtures: Path, wikis: list[str], per_wiki: int) -> list[tuple[str, int, object]]:
