@@ -12,9 +12,12 @@ own export, with the page, revision and user ids its tables use.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from wme_assets.devtools.mirror import mysqldump_table
@@ -65,8 +68,11 @@ def export_tables(
     categories, templates, linktarget = rows["categorylinks"], rows["templatelinks"], rows["linktarget"]
     if shape == "names":
         templates = [
-            {**tl, "tl_namespace": targets[tl["tl_target_id"]]["lt_namespace"],
-             "tl_title": targets[tl["tl_target_id"]]["lt_title"]}
+            {
+                **tl,
+                "tl_namespace": targets[tl["tl_target_id"]]["lt_namespace"],
+                "tl_title": targets[tl["tl_target_id"]]["lt_title"],
+            }
             for tl in templates
         ]
     else:
@@ -92,8 +98,13 @@ def export_tables(
 def export_pages(server: MediaWikiServer) -> bytes:
     """The wiki's current revisions as its own XML export (its page, revision and user ids)."""
     env = {**os.environ, "MW_CONFIG_FILE": str(server.directory / "LocalSettings.php")}
-    proc = subprocess.run(["php", str(MW_IP / "maintenance" / "dumpBackup.php"), "--current", "--quiet"],
-                          capture_output=True, env=env, timeout=600, check=False)
+    proc = subprocess.run(
+        ["php", str(MW_IP / "maintenance" / "dumpBackup.php"), "--current", "--quiet"],
+        capture_output=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"dumpBackup.php failed: {proc.stderr.decode(errors='replace')[-2000:]}")
     return proc.stdout
@@ -102,11 +113,19 @@ def export_pages(server: MediaWikiServer) -> bytes:
 def maintenance(server: MediaWikiServer, script: str, *args: str, stdin: bytes | None = None) -> str:
     """Run a maintenance script on the wiki; its output."""
     env = {**os.environ, "MW_CONFIG_FILE": str(server.directory / "LocalSettings.php")}
-    proc = subprocess.run(["php", str(MW_IP / "maintenance" / script), *args], input=stdin, capture_output=True,
-                          env=env, timeout=600, check=False)
+    proc = subprocess.run(
+        ["php", str(MW_IP / "maintenance" / script), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"{script} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}"
-                           f"{proc.stdout.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"{script} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}"
+            f"{proc.stdout.decode(errors='replace')[-2000:]}"
+        )
     return proc.stdout.decode(errors="replace")
 
 
@@ -138,9 +157,11 @@ $wgHooks['ContentAlterParserOutput'][] = static function ( $content, $title, $ou
 def _page_xml(title: str, ns: int, text: str) -> str:
     from xml.sax.saxutils import escape
 
-    return (f"<page><title>{escape(title)}</title><ns>{ns}</ns><revision><timestamp>2023-05-01T00:00:00Z"
-            f"</timestamp><contributor><username>Fixture</username></contributor><model>wikitext</model>"
-            f'<format>text/x-wiki</format><text xml:space="preserve">{escape(text)}</text></revision></page>')
+    return (
+        f"<page><title>{escape(title)}</title><ns>{ns}</ns><revision><timestamp>2023-05-01T00:00:00Z"
+        f"</timestamp><contributor><username>Fixture</username></contributor><model>wikitext</model>"
+        f'<format>text/x-wiki</format><text xml:space="preserve">{escape(text)}</text></revision></page>'
+    )
 
 
 def viwiki_pages(fixtures: Path, max_articles: int = 60) -> tuple[list[tuple[int, str, str]], dict[str, str]]:
@@ -174,8 +195,11 @@ def start_tables_wiki(directory: Path, fixtures: Path):
 
     fixtures = Path(fixtures)
     pages, articles = viwiki_pages(fixtures)
-    xml = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="vi">'
-           + "".join(_page_xml(t, ns, text) for ns, t, text in pages) + "</mediawiki>").encode()
+    xml = (
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="vi">'
+        + "".join(_page_xml(t, ns, text) for ns, t, text in pages)
+        + "</mediawiki>"
+    ).encode()
     server, proc = start_mediawiki(directory, xml, articles, link_updates=True, lang="vi", dbname="viwiki")
     try:
         titles = list(articles)
@@ -185,8 +209,11 @@ def start_tables_wiki(directory: Path, fixtures: Path):
             "protected": titles[3],
             "semiprotected": titles[4],
             "props": {
-                titles[1]: {"wikibase_item": "Q1", "wikibase-shortdesc": "Một mô tả ngắn",
-                            "page_image_free": "Ví_dụ.jpg"},
+                titles[1]: {
+                    "wikibase_item": "Q1",
+                    "wikibase-shortdesc": "Một mô tả ngắn",
+                    "page_image_free": "Ví_dụ.jpg",
+                },
                 titles[2]: {"disambiguation": "", "page_image": "Không_tự_do.png"},
             },
         }
@@ -201,10 +228,37 @@ def start_tables_wiki(directory: Path, fixtures: Path):
             extra = "\n{{Wme bảo trì}}" + ("\n__NOINDEX__" if title == facts["noindex"] else "")
             maintenance(server, *edit, title, stdin=(articles[title] + extra).encode())
         maintenance(server, "protect.php", "--user", "Admin", "--reason", "wme test", facts["protected"])
-        maintenance(server, "protect.php", "--user", "Admin", "--semiprotect", "--reason", "wme test",
-                    facts["semiprotected"])
+        maintenance(
+            server, "protect.php", "--user", "Admin", "--semiprotect", "--reason", "wme test", facts["semiprotected"]
+        )
         maintenance(server, "runJobs.php")
     except BaseException:
         proc.terminate()
         raise
     return server, proc, facts
+
+
+@contextmanager
+def running_tables_wiki(request, fixtures: Path, prefix: str):
+    """A tables wiki (:func:`start_tables_wiki`) of a test module's own, in a throwaway directory (in memory where
+    /dev/shm is writable), stopped and removed on exit: ``(server, facts)``."""
+    import pytest
+
+    from wme_assets_tests.mediawiki_server import ensure_installed
+    from wme_assets_tests.servers import refuse_outside_integration
+
+    refuse_outside_integration(request, "MediaWiki")
+    if not (fixtures / "xztextfilter-truncated-dumps").is_dir():
+        pytest.skip("fixtures missing")
+    ensure_installed()
+    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    proc = None
+    try:
+        server, proc, facts = start_tables_wiki(directory, fixtures)
+        yield server, facts
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(directory, ignore_errors=True)

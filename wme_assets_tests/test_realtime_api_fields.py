@@ -12,12 +12,8 @@ dump path makes of the wiki's own export and tables (the tables' fields must be 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from itertools import count
-from pathlib import Path
 
 import orjson
 import pytest
@@ -29,10 +25,9 @@ from wme_assets.realtime.events import ChangeEvent
 from wme_assets.sources.action_api import ActionApiClient
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets_tests.chain import ingest_from_mirror
-from wme_assets_tests.mediawiki_server import ensure_installed
-from wme_assets_tests.mediawiki_tables import HIDDEN_CATEGORY, export_pages, export_tables, start_tables_wiki
+from wme_assets_tests.mediawiki_tables import HIDDEN_CATEGORY, export_pages, export_tables, running_tables_wiki
 from wme_assets_tests.paths import FIXTURES
-from wme_assets_tests.servers import new_test_store, refuse_outside_integration
+from wme_assets_tests.servers import new_test_store
 from wme_assets_tests.wiki_admin import WikiAdmin, publish_wiki_base
 
 pytestmark = pytest.mark.integration
@@ -45,21 +40,8 @@ _ids = count(1)
 
 @pytest.fixture(scope="module")
 def tables_wiki(request):
-    refuse_outside_integration(request, "MediaWiki")
-    if not (FIXTURES / "xztextfilter-truncated-dumps").is_dir():
-        pytest.skip("fixtures missing")
-    ensure_installed()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-api-fields-", dir=parent))
-    proc = None
-    try:
-        server, proc, facts = start_tables_wiki(directory, FIXTURES)
-        yield server, facts
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(directory, ignore_errors=True)
+    with running_tables_wiki(request, FIXTURES, "wme-mediawiki-api-fields-") as wiki:
+        yield wiki
 
 
 class RecordingClient(ActionApiClient):
@@ -78,9 +60,18 @@ def _event(admin: WikiAdmin, kind: str, title: str) -> ChangeEvent:
     info = admin.page(title)
     ns = info["ns"]
     bare = title.split(":", 1)[1] if ns else title
-    return ChangeEvent(source="recentchanges", event_id=f"rc:{next(_ids)}", position="rc:0", project=PROJECT,
-                       kind=kind, dt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), page_id=info["pageid"],
-                       namespace=ns, title=bare.replace(" ", "_"), revision_id=info["lastrevid"])
+    return ChangeEvent(
+        source="recentchanges",
+        event_id=f"rc:{next(_ids)}",
+        position="rc:0",
+        project=PROJECT,
+        kind=kind,
+        dt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        page_id=info["pageid"],
+        namespace=ns,
+        title=bare.replace(" ", "_"),
+        revision_id=info["lastrevid"],
+    )
 
 
 def _wait_for_category(admin: WikiAdmin, title: str, category: str) -> None:
@@ -105,25 +96,41 @@ def changed(tables_wiki, seaweedfs, tmp_path_factory):
     client = RecordingClient(f"{server.base_url}/api.php", concurrency=2)
     store = new_test_store(seaweedfs)
     titles = list(server.wikitext)
-    roles = {"tagged": titles[10], "edited": titles[11], "noindex": facts["noindex"],
-             "props": next(iter(facts["props"])), "protected": facts["protected"], "new": "Trang thử wme"}
+    roles = {
+        "tagged": titles[10],
+        "edited": titles[11],
+        "noindex": facts["noindex"],
+        "props": next(iter(facts["props"])),
+        "protected": facts["protected"],
+        "new": "Trang thử wme",
+    }
     in_store = [t for role, t in roles.items() if role not in ("new", "tagged")]
     publish_wiki_base(store, client, in_store, PROJECT, tmp / "base")
 
     admin._post(action="managetags", operation="create", tag=TAG, reason="test")
     # protecting saves a null revision: the tagged edit comes after it, so that it is the page's latest
     admin.protect(roles["tagged"], "edit=autoconfirmed|move=sysop", expiry=EXPIRY)
-    edits = {"tagged": admin._post(action="edit", title=roles["tagged"], nocreate="1", tags=TAG, summary="tagged",
-                                   text=server.wikitext[roles["tagged"]] + "\n{{Wme bảo trì}}")["edit"]}
+    edits = {
+        "tagged": admin._post(
+            action="edit",
+            title=roles["tagged"],
+            nocreate="1",
+            tags=TAG,
+            summary="tagged",
+            text=server.wikitext[roles["tagged"]] + "\n{{Wme bảo trì}}",
+        )["edit"]
+    }
     edits["edited"] = admin.edit(roles["edited"], server.wikitext[roles["edited"]] + "\n\nThêm.", "second")
-    edits["new"] = admin.edit(roles["new"], "'''Trang thử''' là một trang.\n{{Wme bảo trì}}\n[[Thể loại:Wme mới]]",
-                              "new", create=True)
+    edits["new"] = admin.edit(
+        roles["new"], "'''Trang thử''' là một trang.\n{{Wme bảo trì}}\n[[Thể loại:Wme mới]]", "new", create=True
+    )
     _wait_for_category(admin, roles["tagged"], HIDDEN_CATEGORY)
     _wait_for_category(admin, roles["new"], HIDDEN_CATEGORY)
 
     events = [_event(admin, "create" if role == "new" else "edit", title) for role, title in roles.items()]
-    result = apply_changes(store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="api-fields",
-                           log=lambda _: None)
+    result = apply_changes(
+        store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="api-fields", log=lambda _: None
+    )
     # the pages not changed since the base (built through the same fetch) are as stored: only the edit counts of
     # their editor (the admin, who edited since) differ
     assert (result.upserts, result.unchanged) == (3, 3) and not result.quarantined, result.metadata()
@@ -131,8 +138,10 @@ def changed(tables_wiki, seaweedfs, tmp_path_factory):
     asked = [set(params["revids"].split("|")) for params in client.calls if "revids" in params]
     assert not any(str(edits["edited"]["oldrevid"]) in ids for ids in asked)
     assert sum(str(edits["tagged"]["oldrevid"]) in ids for ids in asked) == 1
-    articles = {a["name"]: a for a in (orjson.loads(line) for _, line in
-                                       iter_current_articles(store, PROJECT, cache_dir=tmp / "cache"))}
+    articles = {
+        a["name"]: a
+        for a in (orjson.loads(line) for _, line in iter_current_articles(store, PROJECT, cache_dir=tmp / "cache"))
+    }
     yield facts, admin, client, roles, edits, articles, store, events
     client.close()
 
@@ -154,10 +163,13 @@ def test_an_edit_by_a_user_in_groups_with_a_tag(changed):
 def test_protection_and_categories_templates_add(changed):
     _, admin, _, roles, _, articles, *_ = changed
     article = articles[roles["tagged"]]
-    assert article["protection"] == [{"type": "edit", "level": "autoconfirmed", "expiry": EXPIRY},
-                                     {"type": "move", "level": "sysop", "expiry": EXPIRY}]
-    page = admin._get(prop="categories|templates", titles=roles["tagged"], cllimit="max",
-                      tllimit="max")["query"]["pages"][0]
+    assert article["protection"] == [
+        {"type": "edit", "level": "autoconfirmed", "expiry": EXPIRY},
+        {"type": "move", "level": "sysop", "expiry": EXPIRY},
+    ]
+    page = admin._get(prop="categories|templates", titles=roles["tagged"], cllimit="max", tllimit="max")["query"][
+        "pages"
+    ][0]
     categories = {c["name"] for c in article["categories"]}
     assert HIDDEN_CATEGORY in categories and {c["title"] for c in page["categories"]} <= categories
     assert {t["name"] for t in article["templates"]} == {t["title"] for t in page["templates"]}
@@ -169,11 +181,14 @@ def test_protection_and_categories_templates_add(changed):
 def test_previous_version_and_dates(changed):
     _, admin, _, roles, edits, articles, *_ = changed
     for role in ("edited", "tagged"):  # the parent from the store, and from the API
-        parent = admin._get(prop="revisions", revids=edits[role]["oldrevid"], rvprop="ids|timestamp|content",
-                            rvslots="main")["query"]["pages"][0]["revisions"][0]
+        parent = admin._get(
+            prop="revisions", revids=edits[role]["oldrevid"], rvprop="ids|timestamp|content", rvslots="main"
+        )["query"]["pages"][0]["revisions"][0]
         article = articles[roles[role]]
         assert article["previous_version"] == {
-            "identifier": edits[role]["oldrevid"], "number_of_characters": len(parent["slots"]["main"]["content"])}
+            "identifier": edits[role]["oldrevid"],
+            "number_of_characters": len(parent["slots"]["main"]["content"]),
+        }
         assert article["date_previously_modified"] == parent["timestamp"]
     # an older page's creation is not fetched (as on the dump path), whatever its stored article says
     assert all("date_created" not in articles[roles[role]] for role in ("edited", "tagged"))
@@ -193,13 +208,20 @@ def test_the_tables_fields_are_those_of_the_dump_path(changed, tables_wiki, seaw
     protection, noindex, image, Wikidata item and editor as the realtime path gave each changed page."""
     server, _ = tables_wiki
     _, _, _, roles, _, realtime, *_ = changed
-    build_dumps_mirror(tmp_path, PROJECT, "20990101", export_pages(server),
-                       tables=export_tables(server, PROJECT, "2099-01-01  0:00:00"))
+    build_dumps_mirror(
+        tmp_path,
+        PROJECT,
+        "20990101",
+        export_pages(server),
+        tables=export_tables(server, PROJECT, "2099-01-01  0:00:00"),
+    )
     store = new_test_store(seaweedfs)
     ingest_from_mirror(store, tmp_path, PROJECT, "20990101")
     enrich_pages(store, PROJECT, "20990101", run_id="dump", workers=1, log=lambda _: None)
-    dump = {a["name"]: a for a in (orjson.loads(line) for _, line in
-                                   iter_current_articles(store, PROJECT, cache_dir=tmp_path / "cache"))}
+    dump = {
+        a["name"]: a
+        for a in (orjson.loads(line) for _, line in iter_current_articles(store, PROJECT, cache_dir=tmp_path / "cache"))
+    }
     assert realtime[roles["noindex"]]["version"]["noindex"] is True
     assert realtime[roles["props"]]["image"]["content_url"].endswith("/V%C3%AD_d%E1%BB%A5.jpg")
     for title in roles.values():
@@ -223,6 +245,7 @@ def test_a_change_applied_again_is_unchanged_though_its_editors_edit_count_grew(
     admin.edit(other, server.wikitext[other] + "\n\nMột câu nữa.", "elsewhere")
     user = admin._get(list="users", ususers="Admin", usprop="editcount")["query"]["users"][0]
     assert user["editcount"] > before
-    again = apply_changes(store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="again",
-                          log=lambda _: None)
+    again = apply_changes(
+        store, PROJECT, events, revisions=client, siteinfo=client.siteinfo(), run_id="again", log=lambda _: None
+    )
     assert (again.upserts, again.unchanged, again.published) == (0, len(events), None)

@@ -1,6 +1,6 @@
 """The dumps' SQL tables, from a real MediaWiki 1.39 to wme's articles.
 
-The wiki (its own instance, :func:`~wme_assets_tests.mediawiki_tables.start_tables_wiki`) holds real viwiki
+The wiki (its own instance, :func:`~wme_assets_tests.mediawiki_tables.running_tables_wiki`) holds real viwiki
 pages — the dump's 75 templates and 37 categories, and the articles that use them — imported with link
 updates, then changed as an admin with the bot flag: a template adding a hidden category, ``__NOINDEX__``,
 a full and a semi-protection, page props. Its own export (``dumpBackup.php``) and its tables, written in
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,16 +27,14 @@ from wme_assets.ingestion.sql_dump import SqlTableDump
 from wme_assets.storage.article_store import iter_current_articles
 from wme_assets.storage.page_store import read_page_store_manifest
 from wme_assets_tests.chain import ingest_from_mirror
-from wme_assets_tests.mediawiki_server import ensure_installed
 from wme_assets_tests.mediawiki_tables import (
     HIDDEN_CATEGORY,
     export_pages,
     export_tables,
-    start_tables_wiki,
+    running_tables_wiki,
     table_rows,
 )
 from wme_assets_tests.paths import FIXTURES
-from wme_assets_tests.servers import refuse_outside_integration
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +45,8 @@ RUNS = {"20230501": "linktarget", "20230520": "names", "20230601": None}  # None
 
 @pytest.fixture(scope="module")
 def tables_wiki(request):
-    refuse_outside_integration(request, "MediaWiki")
-    if not (FIXTURES / "xztextfilter-truncated-dumps").is_dir():
-        pytest.skip("fixtures missing")
-    ensure_installed()
-    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    directory = Path(tempfile.mkdtemp(prefix="wme-mediawiki-tables-", dir=parent))
-    proc = None
-    try:
-        server, proc, facts = start_tables_wiki(directory, FIXTURES)
-        yield server, facts
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(directory, ignore_errors=True)
+    with running_tables_wiki(request, FIXTURES, "wme-mediawiki-tables-") as wiki:
+        yield wiki
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +77,15 @@ def _wiki_lists(base_url: str, page_ids: list[int]) -> dict[int, dict[str, set[s
     api = f"{base_url}/api.php"
     out: dict[int, dict[str, set[str]]] = {}
     for start in range(0, len(page_ids), 50):
-        params = {"action": "query", "prop": "categories|templates", "cllimit": "max", "tllimit": "max",
-                  "pageids": "|".join(map(str, page_ids[start:start + 50])), "format": "json", "formatversion": "2"}
+        params = {
+            "action": "query",
+            "prop": "categories|templates",
+            "cllimit": "max",
+            "tllimit": "max",
+            "pageids": "|".join(map(str, page_ids[start : start + 50])),
+            "format": "json",
+            "formatversion": "2",
+        }
         while True:
             reply = requests.get(api, params=params, timeout=60).json()
             for page in reply["query"]["pages"]:
@@ -129,7 +119,7 @@ def test_every_exported_table_reads_back_as_mediawiki_holds_it(tables_wiki):
                 got = list(dump.rows(columns, raw=[c for c in columns if c == "cl_sortkey"]))
             expected = [tuple(r[c].encode() if c == "cl_sortkey" else r[c] for c in columns) for r in rows[table]]
             if table == "linktarget":  # the categories' targets follow the wiki's own rows (see export_tables)
-                assert {ns for _, ns, _ in got[len(expected):]} == {14}
+                assert {ns for _, ns, _ in got[len(expected) :]} == {14}
                 got = got[: len(expected)]
             assert got == expected and got, (shape, table)
 
@@ -155,8 +145,10 @@ def test_categories_and_templates_match_mediawiki(tables_wiki, enriched):
         f1 = {}
         for what in ("categories", "templates"):
             f1[what] = _f1(({x["name"] for x in a.get(what, [])}, truth[pid][what]) for pid, a in articles.items())
-            report.append(f"{shape or 'no tables'} {what}: P {f1[what][0]:.4f} R {f1[what][1]:.4f} "
-                          f"F1 {f1[what][2]:.4f} (tp {f1[what][3]} fp {f1[what][4]} fn {f1[what][5]})")
+            report.append(
+                f"{shape or 'no tables'} {what}: P {f1[what][0]:.4f} R {f1[what][1]:.4f} "
+                f"F1 {f1[what][2]:.4f} (tp {f1[what][3]} fp {f1[what][4]} fn {f1[what][5]})"
+            )
         if shape:
             assert f1["templates"][2] >= 0.99 and f1["categories"][2] >= 0.99, report
         else:
@@ -167,9 +159,11 @@ def test_categories_and_templates_match_mediawiki(tables_wiki, enriched):
 
 def test_both_shapes_give_the_same_articles(enriched):
     def fields(articles):
-        return {pid: {k: a.get(k) for k in ("categories", "templates", "protection", "image", "version")}
-                | {"version": {k: v for k, v in a["version"].items() if k != "identifier"}}
-                for pid, a in articles.items()}
+        return {
+            pid: {k: a.get(k) for k in ("categories", "templates", "protection", "image", "version")}
+            | {"version": {k: v for k, v in a["version"].items() if k != "identifier"}}
+            for pid, a in articles.items()
+        }
 
     assert fields(enriched["20230501"][1]) == fields(enriched["20230520"][1])
 
@@ -199,8 +193,14 @@ def test_what_the_tables_give_the_articles(tables_wiki, enriched):
     imported = [editor for editor in editors if editor["name"].startswith("imported>")]
     assert imported and all("groups" not in editor and "identifier" not in editor for editor in imported)
     manifest = read_page_store_manifest(store, PROJECT, "20230501")
-    assert set(manifest["tables"]) == {"categorylinks", "templatelinks", "linktarget", "page_restrictions",
-                                       "page_props", "user_groups"}
+    assert set(manifest["tables"]) == {
+        "categorylinks",
+        "templatelinks",
+        "linktarget",
+        "page_restrictions",
+        "page_props",
+        "user_groups",
+    }
     # a wiki without Wikibase has no usage table
     assert manifest["tables_skipped"] == {"wbc_entity_usage": "not in this dump run"}
 
@@ -209,8 +209,14 @@ def test_a_run_without_the_tables_is_the_wikitext_path(enriched):
     store, articles = enriched["20230601"]
     manifest = read_page_store_manifest(store, PROJECT, "20230601")
     assert set(manifest["tables"]) == {"page_props"}  # page_props is part of every run
-    assert set(manifest["tables_skipped"]) == {"categorylinks", "templatelinks", "linktarget",
-                                               "page_restrictions", "user_groups", "wbc_entity_usage"}
+    assert set(manifest["tables_skipped"]) == {
+        "categorylinks",
+        "templatelinks",
+        "linktarget",
+        "page_restrictions",
+        "user_groups",
+        "wbc_entity_usage",
+    }
     assert all("protection" not in a for a in articles.values())
 
 
@@ -231,10 +237,16 @@ def test_bad_tables_are_skipped_with_the_reason_and_lose_nothing_else(tables_wik
     manifest = read_page_store_manifest(store, PROJECT, "20230501")
     skipped = manifest["tables_skipped"]
     assert set(skipped) == {"categorylinks", "templatelinks", "wbc_entity_usage"}  # no Wikibase: no usage table
-    assert "viwiki-20230501-categorylinks.sql.gz: the file ends inside an INSERT statement (truncated)" in \
-        skipped["categorylinks"] and "last row read: cl_from=" in skipped["categorylinks"]
-    assert "viwiki-20230501-templatelinks.sql.gz: expected '(' to start a row at decompressed byte offset " in \
-        skipped["templatelinks"] and "last row read: tl_from=" in skipped["templatelinks"]
+    assert (
+        "viwiki-20230501-categorylinks.sql.gz: the file ends inside an INSERT statement (truncated)"
+        in skipped["categorylinks"]
+        and "last row read: cl_from=" in skipped["categorylinks"]
+    )
+    assert (
+        "viwiki-20230501-templatelinks.sql.gz: expected '(' to start a row at decompressed byte offset "
+        in skipped["templatelinks"]
+        and "last row read: tl_from=" in skipped["templatelinks"]
+    )
     assert set(manifest["tables"]) == {"linktarget", "page_restrictions", "page_props", "user_groups"}
     good = enriched["20230501"][1]
     assert articles.keys() == good.keys()
