@@ -7,6 +7,7 @@ Holders run in child processes that are SIGKILLed: nothing is faked, the kernel 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -310,10 +311,52 @@ def published_digests(store, date: str) -> dict[str, str]:
     return expected
 
 
-def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url):
+class FirstHolderPauser(threading.Thread):
+    """Pauses (SIGSTOP) the first process seen holding the lease file at ``path``, until :meth:`resume`.
+
+    A paused holder is a slow writer (the export of a big project takes hours): whatever the run queue's
+    timing, the other command is certain to meet the lease while it is held."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.paused: int | None = None
+        self._halt = threading.Event()
+        self._resumed = False
+
+    def _holder_pid(self) -> int | None:
+        try:
+            return json.loads(self.path.read_bytes())["pid"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None  # no lease file yet, released (emptied), or being written
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            pid = self._holder_pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGSTOP)
+                if self._holder_pid() == pid:  # still the holder once stopped: it cannot release any more
+                    self.paused = pid
+                    return
+                os.kill(pid, signal.SIGCONT)  # it released between the read and the stop
+            time.sleep(0.002)
+
+    def resume(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+        if self.paused is not None and not self._resumed:
+            self._resumed = True
+            os.kill(self.paused, signal.SIGCONT)
+
+
+def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url, tmp_path):
     """Embedded shape (SQLite instance, flock). Without the lease both runs rewrite the same chunks and neither
-    snapshot verifies. Started together, the two meet on the first output they both write; with no wait, the
-    one that comes second fails there, and the other runs alone to the end."""
+    snapshot verifies. Started together, the two meet on the first output they both write (the raw zone); with
+    no wait, the one that comes second fails there, and the other runs alone to the end.
+
+    The run queue starts the two runs seconds apart, and the raw zone takes seconds to write, so meeting is
+    made certain: the first step process seen holding the raw zone's lease is paused until the other command
+    has ended."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "DAGSTER_"))}
     # Small members make many chunks, so the export, the longest step, is long too.
     env.update(
@@ -326,16 +369,31 @@ def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_
     assert ready.returncode == 0, ready.stdout + ready.stderr
     command = [WME, "snapshot", "bnwiki", "--date", DUMP_DATE]
     store = open_object_store(Settings())  # s3_env is this process's environment too
+    raw_zone = lease_path(Path(s3_env["WME_HOME"]), f"{store.bucket}/{store.prefix}", raw_lease("bnwiki", DUMP_DATE))
+    pauser = FirstHolderPauser(raw_zone)
+    pauser.start()
     watcher = PublishedWatcher(store, DUMP_DATE)
     watcher.start()
+    logs = [tmp_path / f"command-{i}.log" for i in range(2)]
     runs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(2)
+        subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+        for log in logs
     ]
     try:
-        outputs = [run.communicate(timeout=900)[0] for run in runs]
+        deadline = time.monotonic() + 900
+        while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pauser.resume()  # one command has ended: the paused writer goes on, alone
+        for run in runs:
+            run.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
+        pauser.resume()
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
         watcher.stop()
+    outputs = [log.read_text() for log in logs]
+    assert pauser.paused is not None, "no step process was seen holding the raw zone's lease"
     codes = [run.returncode for run in runs]
     assert sorted(codes) == [0, 1], "\n\n".join(outputs)  # 1: a run failed (2: bad configuration)
     winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
