@@ -17,7 +17,7 @@ page, a main image and a short description on every other page with an image, tw
 registered editor, and the Wikidata usage of a client wiki: each page its item with the aspects ``C``, ``O``,
 ``S``, ``T`` and up to six other entities with a label aspect.
 
-    .venv/bin/python benchmarks/bench_chain.py [--fixtures ../shared/fixtures] [--workers 2] [--tables]
+    .venv/bin/python benchmarks/bench_chain.py [--fixtures ../shared/fixtures] [--workers 2] [--tables [--rounds N]]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,6 +201,7 @@ def main() -> None:
     parser.add_argument("--fixtures", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "fixtures")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tables", action="store_true", help="also run with the SQL tables; print their cost")
+    parser.add_argument("--rounds", type=int, default=1, help="with --tables: interleaved rounds of both variants")
     parser.add_argument("--variant", choices=("plain", "tables"), help=argparse.SUPPRESS)  # one run, as JSON
     args = parser.parse_args()
 
@@ -209,18 +211,34 @@ def main() -> None:
     if not args.tables:
         report(chain(args.fixtures, args.workers, False), args.workers, "")
         return
-    # Each variant in a process of its own, so that each peak is its own.
-    results = {}
-    for variant in ("plain", "tables"):
-        out = subprocess.run([sys.executable, __file__, "--fixtures", str(args.fixtures), "--workers",
-                              str(args.workers), "--variant", variant], capture_output=True, text=True, check=True)
-        results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
-        report(results[variant], args.workers, " with the SQL tables" if variant == "tables" else " without tables")
-    plain, tables = (sum(results[v]["cpu"].values()) for v in ("plain", "tables"))
-    print(f"the tables (read, joined, into the articles): {tables - plain:.2f} CPU-s, "
-          f"{(tables - plain) / tables:.1%} of the chain with them; peak RSS of the driver "
-          f"{results['plain']['peak_rss_mb']:.0f} MB without, {results['tables']['peak_rss_mb']:.0f} MB with")
+    # Each variant in a process of its own, so that each peak is its own; rounds interleaved, so that a change
+    # in the machine's load falls on both variants alike.
+    runs: dict[str, list[dict]] = {"plain": [], "tables": []}
+    for _ in range(args.rounds):
+        for variant in ("plain", "tables"):
+            out = subprocess.run([sys.executable, __file__, "--fixtures", str(args.fixtures), "--workers",
+                                  str(args.workers), "--variant", variant], capture_output=True, text=True, check=True)
+            runs[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for variant, title in (("plain", " without tables"), ("tables", " with the SQL tables")):
+        last = f" (round {args.rounds} of {args.rounds})" if args.rounds > 1 else ""
+        report(runs[variant][-1], args.workers, title + last)
+    shares, costs, peaks = [], [], {"plain": [], "tables": []}
+    for plain, tables in zip(runs["plain"], runs["tables"], strict=True):
+        plain_cpu, tables_cpu = sum(plain["cpu"].values()), sum(tables["cpu"].values())
+        costs.append(tables_cpu - plain_cpu)
+        shares.append((tables_cpu - plain_cpu) / tables_cpu)
+        peaks["plain"].append(plain["peak_rss_mb"])
+        peaks["tables"].append(tables["peak_rss_mb"])
 
+    def spread(values: list[float], fmt: str) -> str:
+        if len(values) == 1:
+            return format(values[0], fmt)
+        low, middle, high = (format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
+        return f"{middle} (median; {low}-{high})"
+
+    print(f"the tables (read, joined, into the articles) over {args.rounds} round(s): {spread(costs, '.2f')} CPU-s, "
+          f"{spread(shares, '.1%')} of the chain with them; peak RSS of the driver "
+          f"{spread(peaks['plain'], '.0f')} MB without, {spread(peaks['tables'], '.0f')} MB with")
 
 if __name__ == "__main__":
     main()
