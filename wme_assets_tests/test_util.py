@@ -118,3 +118,29 @@ def test_no_worker_helper_process_outlives_the_process_that_used_a_pool():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"  # the fork server and the resource tracker were stopped before the exit
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "system"), ("mimalloc", "mimalloc")])
+def test_arrow_allocates_with_the_c_library_unless_the_operator_chose(preset, expected, tmp_path):
+    """Importing wme makes Arrow use the C library's allocator in this process and its workers (a spawned
+    child, as the worker pools start them), unless ARROW_DEFAULT_MEMORY_POOL was set."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if preset:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = preset
+    script = (
+        "import multiprocessing, wme_assets, pyarrow as pa\n"
+        "def pool(_=None):\n"
+        "    import pyarrow as pa\n"
+        "    return pa.default_memory_pool().backend_name\n"
+        "if __name__ == '__main__':\n"
+        "    with multiprocessing.get_context('spawn').Pool(1) as workers:\n"
+        "        print(pool(), workers.apply(pool))\n"
+    )
+    (tmp_path / "pools.py").write_text(script)  # a file: spawned workers import the main module
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "pools.py")], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == [expected, expected]
