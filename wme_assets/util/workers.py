@@ -59,6 +59,10 @@ def stop_worker_helpers() -> None:
                 stop()
             except (OSError, ChildProcessError):  # already gone
                 pass
+            except TypeError:
+                # A process forked from the helpers' owner inherits their pid but not their descriptor
+                # (CPython sets it to None there): the helpers are not this process's to stop.
+                pass
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
