@@ -52,16 +52,17 @@ def stop_worker_helpers() -> None:
     needed). ``_stop`` is what CPython's own tests use; guarded, as it is not a public interface."""
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if tracker is not None and getattr(tracker, "_pid", None) is None:
+        # A worker uses its parent's tracker: it holds the tracker's descriptor but not its pid (None), and
+        # ``_stop`` would fail waiting for it. Not this process's to stop.
+        tracker = None
+    for helper in (getattr(forkserver, "_forkserver", None), tracker):
         stop = getattr(helper, "_stop", None)
         if stop is not None:
             try:
                 stop()
             except (OSError, ChildProcessError):  # already gone
-                pass
-            except TypeError:
-                # A process forked from the helpers' owner inherits their pid but not their descriptor
-                # (CPython sets it to None there): the helpers are not this process's to stop.
                 pass
 
 
