@@ -93,6 +93,7 @@ class EnrichPlan:
     tables_keys: dict[str, str] = field(default_factory=dict)  # field group -> its joined rows
     redirects_dangling: int = 0
     up_to_date: EnrichResult | None = None  # the base was built from the same inputs: nothing to do
+    planned_at: float = field(default_factory=time.time)  # wall clock, for the split job's duration_s
 
 
 def _scratch(project: str, date: str, name: str) -> str:
