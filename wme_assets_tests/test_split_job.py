@@ -296,3 +296,26 @@ def test_a_step_output_holding_a_local_path_is_refused(tmp_path):
     plan.tables["page"]["path"] = tmp_path / "page.parquet"
     with pytest.raises(ValueError, match="local path .*page.parquet"):
         dump_step_output(plan)
+
+
+def test_step_outputs_in_the_object_store_round_trip_and_a_removed_one_is_named(s3_env):
+    from wme_assets.defs.resources import ObjectStorageResource
+    from wme_assets.defs.step_io import ObjectStoreStepIO
+    from wme_assets.ingestion.plan import ParseStep
+    from wme_assets.settings import load_settings
+
+    object_storage = ObjectStorageResource.from_settings(load_settings())
+    step_io = ObjectStoreStepIO(object_storage=object_storage)
+    step = ParseStep(1, "bnwiki-dump.xml.bz2", "bnwiki-index.txt.bz2", 1000, 0, 2)
+    written = dg.build_output_context(
+        run_id="run-a", step_key="plan_parse_steps", name="steps", mapping_key=step.key
+    )
+    step_io.handle_output(written, step)
+    store = object_storage.store
+    assert [o.key for o in store.list(store.key("runs") + "/")] == [
+        store.key(f"runs/run-a/plan_parse_steps/steps/{step.key}")
+    ]
+    assert step_io.load_input(dg.build_input_context(upstream_output=written)) == step
+    assert step_io.remove_runs(["run-a", "run-b"]) == 1
+    with pytest.raises(dg.Failure, match=r"output 'steps' of plan_parse_steps: .* is not at s3://.*/runs/run-a/"):
+        step_io.load_input(dg.build_input_context(upstream_output=written))

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import PurePath
 
 import dagster as dg
 
 from wme_assets.defs.resources import ObjectStorageResource
+from wme_assets.failures import explain
 from wme_assets.settings import load_settings
 from wme_assets.storage.keys import run_key
 
@@ -44,6 +46,18 @@ def dump_step_output(obj) -> bytes:
     return buffer.getvalue()
 
 
+@contextmanager
+def _retried_if_transient(what: str) -> Iterator[None]:
+    """A step's retry policy retries whatever its IO manager raises: only what may go away is left to it."""
+    try:
+        yield
+    except Exception as exc:
+        cause = explain(exc)
+        if cause.transient:
+            raise
+        raise dg.Failure(description=f"{what}: {cause.message}", allow_retries=False) from exc
+
+
 class ObjectStoreStepIO(dg.ConfigurableIOManager):
     """Each step output pickled to ``runs/{run_id}/...`` in the object store (one PUT: complete or absent)."""
 
@@ -54,21 +68,23 @@ class ObjectStoreStepIO(dg.ConfigurableIOManager):
         return self.object_storage.store.key(run_key(run_id, "/".join(names)))
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
-        store = self.object_storage.store
-        key = self._key(context.get_identifier())
-        store.put_whole(key, dump_step_output(obj), content_type=PICKLE_CONTENT_TYPE)
+        with _retried_if_transient(f"{context.step_key}: storing its output {context.name!r}"):
+            store = self.object_storage.store
+            key = self._key(context.get_identifier())
+            store.put_whole(key, dump_step_output(obj), content_type=PICKLE_CONTENT_TYPE)
         context.add_output_metadata({"uri": dg.MetadataValue.path(store.uri(key))})
 
     def load_input(self, context: dg.InputContext):
-        store = self.object_storage.store
         upstream = context.upstream_output
-        key = self._key(upstream.get_identifier())
-        if store.head(key) is None:
-            raise FileNotFoundError(
-                f"the output {upstream.name!r} of step {upstream.step_key} of run {upstream.run_id} is not at "
-                f"{store.uri(key)}: removed when that run succeeded? Start a new run rather than re-executing it"
-            )
-        return pickle.loads(store.read_bytes(key))
+        with _retried_if_transient(f"reading the output {upstream.name!r} of {upstream.step_key}"):
+            store = self.object_storage.store
+            key = self._key(upstream.get_identifier())
+            if store.head(key) is None:
+                raise FileNotFoundError(
+                    f"it is not at {store.uri(key)} (run {upstream.run_id}): removed when that run succeeded? "
+                    "Start a new run rather than re-executing it"
+                )
+            return pickle.loads(store.read_bytes(key))
 
     def remove_runs(self, run_ids: Iterable[str]) -> int:
         """Every step output of these runs removed; how many objects were."""
