@@ -177,11 +177,14 @@ def test_split_run_over_processes_publishes_the_bytes_of_one_process(
         parsed_first = {e.step_key for e in failed.all_events if e.is_step_success and e.step_key.startswith("parse[")}
         assert parsed_first, "the steps of the part still there succeed"
         assert not list(split.list(split.key(f"pages/bnwiki/{DATE}") + "/")), "nothing is published before every step"
-        outputs = {o.key.split(f"runs/{failed.run_id}/", 1)[1] for o in split.list(split.key("runs") + "/")}
+        sizes = {o.key.split(f"runs/{failed.run_id}/", 1)[1]: o.size for o in split.list(split.key("runs") + "/")}
+        outputs = set(sizes)
         local = Path(instance.storage_directory()) / failed.run_id / "plan_parse_steps"
         if step_io == "s3":
             assert "plan_parse_steps/plan" in outputs and any(o.startswith("parse[") for o in outputs), outputs
             assert not local.exists(), "no step output on the run's disk"
+            assert max(sizes.values()) < 64 * 1024, sizes  # plans, keys and figures: no page data
+            print(f"{len(sizes)} step outputs, {sum(sizes.values())} bytes, largest {max(sizes.values())}")
             shutil.rmtree(instance.storage_directory())  # what a pod that ran a step leaves: nothing
         else:
             assert not outputs and local.exists()
@@ -319,3 +322,15 @@ def test_step_outputs_in_the_object_store_round_trip_and_a_removed_one_is_named(
     assert step_io.remove_runs(["run-a", "run-b"]) == 1
     with pytest.raises(dg.Failure, match=r"output 'steps' of plan_parse_steps: .* is not at s3://.*/runs/run-a/"):
         step_io.load_input(dg.build_input_context(upstream_output=written))
+
+
+def test_the_article_sample_is_every_nth_row_across_batches():
+    import pyarrow as pa
+
+    from wme_assets.enrichment.checks import every_nth_row
+
+    rows = list(range(23))
+    batches = [pa.record_batch({"page_id": rows[a:b], "article": [f"a{r}" for r in rows[a:b]]})
+               for a, b in ((0, 5), (5, 5), (5, 12), (12, 23))]
+    for n in (1, 2, 3, 7, 30):
+        assert list(every_nth_row(batches, n)) == [(r, f"a{r}") for r in rows if r % n == 0], n
