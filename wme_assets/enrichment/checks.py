@@ -30,12 +30,17 @@ def validate_article_sample(store: ObjectStore, project: str, date: str, *, samp
     check = line_validator("article")
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wme-validate-") as tmp:
-        # Small batches, and only the sampled rows made Python strings: an article line is many KB, and this
-        # runs in the publishing step of a split run too, whose memory is bounded like every step's.
+        # One row group at a time (pyarrow's reader over a whole file reads ahead: 390 MiB against 160 MiB
+        # for 240 MB of articles), small batches, and only the sampled rows made Python strings: this runs in
+        # the publishing step of a split run too, whose memory is bounded like every step's.
         batches = (
             batch
             for path in cached_files(store, manifest, tmp)
-            for batch in pq.ParquetFile(path).iter_batches(columns=["page_id", "article"], batch_size=_BATCH_ROWS)
+            for parquet in [pq.ParquetFile(path)]
+            for group in range(parquet.num_row_groups)
+            for batch in parquet.iter_batches(
+                row_groups=[group], columns=["page_id", "article"], batch_size=_BATCH_ROWS, use_threads=False
+            )
         )
         for page_id, line in every_nth_row(batches, step):
             problems += [f"page {page_id}: {p}" for p in check(line)]
