@@ -8,6 +8,10 @@ failure reads what the failed run's successful steps left there. The outputs are
 figures): the steps' files are in the object store already (``steps/{project}/{date}/``), and a local path in
 an output is refused, since another pod could not open it. The main_split job's last op removes its run's
 objects (and those of the runs it re-executed) once everything else has succeeded; a failed run keeps them.
+
+Not dagster-aws's S3PickleIOManager: it needs an S3Resource of its own (endpoint, and for the embedded SeaweedFS
+its keys, in the run's config), and knows neither wme's store (prefix, embedded server, failure classes) nor
+the removal of a run's outputs. This is a few lines on :class:`~wme_assets.storage.ObjectStore`.
 """
 
 from __future__ import annotations
