@@ -334,3 +334,26 @@ def test_the_article_sample_is_every_nth_row_across_batches():
                for a, b in ((0, 5), (5, 5), (5, 12), (12, 23))]
     for n in (1, 2, 3, 7, 30):
         assert list(every_nth_row(batches, n)) == [(r, f"a{r}") for r in rows if r % n == 0], n
+
+
+def test_a_generator_op_fails_clearly_and_is_not_retried_on_bad_input():
+    from wme_assets.defs.failures import TRANSIENT_RETRY, fails_clearly
+
+    attempts = []
+
+    @dg.op(retry_policy=TRANSIENT_RETRY)
+    @fails_clearly
+    def publishing(context):
+        attempts.append(1)
+        yield dg.AssetMaterialization("somewhere")
+        raise ValueError("page 7 has no title")
+
+    partitions = dg.MultiPartitionsDefinition(
+        {"date": dg.StaticPartitionsDefinition([DATE]), "project": dg.StaticPartitionsDefinition(["bnwiki"])}
+    )
+    job = dg.GraphDefinition("g", node_defs=[publishing]).to_job(partitions_def=partitions)
+    result = job.execute_in_process(partition_key=f"{DATE}|bnwiki", raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    error = failure.step_failure_data.user_failure_data
+    assert error.description == f"publishing: bnwiki {DATE}: ValueError: page 7 has no title"
+    assert attempts == [1]
