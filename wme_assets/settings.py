@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         description="Where the main_split job's steps run: 'multiprocess' (a process each, in the run's "
         "worker) or 'k8s' (a Kubernetes Job each, dagster-k8s's k8s_job_executor; needs the K8sRunLauncher).",
     )
+    step_io: str | None = Field(
+        default=None,
+        pattern="^(s3|local)$",
+        description="Where the main_split job's steps hand each other their outputs (plans, object keys): 's3' "
+        "(the object store, under runs/{run_id}/, for steps on different machines) or 'local' (the run's "
+        "Dagster storage directory); unset = s3 with WME_STEP_EXECUTOR=k8s, local otherwise.",
+    )
     hf_repo: str | None = Field(
         default=None,
         description="Hugging Face dataset repository (owner/name) the Parquet shards are published to; "
@@ -341,6 +348,11 @@ class Settings(BaseSettings):
         if not self.mediawiki_bot_user or self.mediawiki_bot_password is None:
             return None
         return self.mediawiki_bot_user, self.mediawiki_bot_password.get_secret_value()
+
+    @property
+    def step_io_kind(self) -> str:
+        """WME_STEP_IO, or its default: the object store when the steps run in pods that share no disk."""
+        return self.step_io or ("s3" if self.step_executor == "k8s" else "local")
 
     @property
     def home_dir(self) -> Path:

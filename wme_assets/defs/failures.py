@@ -8,6 +8,7 @@ Which is which is decided in :mod:`wme_assets.failures`.
 """
 
 import functools
+import inspect
 from collections.abc import Callable
 
 import dagster as dg
@@ -31,7 +32,21 @@ class TransientStepError(RuntimeError):
 
 
 def fails_clearly(fn: Callable) -> Callable:
-    """Wrap an asset's body so its failures name their cause and only transient ones are retried."""
+    """Wrap an asset's body so its failures name their cause and only transient ones are retried (a generator
+    body too: the split job's publishing ops yield the materialization and check evaluations they record)."""
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def events(context, *args, **kwargs):
+            try:
+                yield from fn(context, *args, **kwargs)
+            except (dg.Failure, dg.RetryRequested, TransientStepError):
+                raise
+            except Exception as exc:
+                raise step_failure(context, exc) from exc
+
+        return events
 
     @functools.wraps(fn)
     def body(context, *args, **kwargs):

@@ -147,6 +147,7 @@ REDIRECT_JOIN_MEMORY = "128MB"
 REDIRECT_JOIN_THREADS = 2
 _SCAN_ROWS = 65_536  # rows of the small title columns read at a time
 _SCAN_COLUMNS = ["namespace", "title", "is_redirect", "redirect_target"]
+REDIRECT_JOIN_COLUMNS = tuple(_SCAN_COLUMNS)  # all the redirect join reads of the page store
 
 
 @dataclass

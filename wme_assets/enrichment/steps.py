@@ -4,8 +4,8 @@ Like the parsing (:mod:`wme_assets.ingestion.steps`), three functions that can e
 Kubernetes pod) of its own, handing each other object storage keys and small records:
 
 - :func:`prepare_articles`: the redirect join and the tables join over the whole page store (they need every
-  title), written to ``steps/{project}/{date}/enrich/``; one :class:`EnrichStep` per part file of the page
-  store, with the ordinal of its first page;
+  title; only the columns they read are fetched), written to ``steps/{project}/{date}/enrich/``; one
+  :class:`EnrichStep` per part file of the page store, with the ordinal of its first page;
 - :func:`enrich_step`: one part file's pages into articles, with its slice of the joins; the article parts
   ``part-{step}{n}.parquet`` published to the steps' scratch;
 - :func:`publish_articles`: every step's parts moved under ``base/{date}/`` in step order, one manifest, the
@@ -34,6 +34,7 @@ from wme_assets.enrichment.run import (
     EXPORTED_NAMESPACES,
     IN_FLIGHT_PER_WORKER,
     QUARANTINE_NAME,
+    REDIRECT_JOIN_COLUMNS,
     EnrichResult,
     _already_built,
     _attach_html,
@@ -46,7 +47,7 @@ from wme_assets.enrichment.run import (
     join_redirects,
     redirect_lists,
 )
-from wme_assets.enrichment.tables_join import TablesJoin, join_tables, table_rows
+from wme_assets.enrichment.tables_join import PAGE_COLUMNS, TablesJoin, join_tables, table_rows
 from wme_assets.storage.article_store import (
     ArticleStoreWriter,
     base_prefix,
@@ -57,7 +58,8 @@ from wme_assets.storage.article_store import (
 )
 from wme_assets.storage.keys import steps_key
 from wme_assets.storage.object_store import ObjectStore
-from wme_assets.storage.page_store import cached_page_files, page_store_prefix, read_page_store_manifest
+from wme_assets.storage.page_store import page_store_prefix, read_page_store_manifest
+from wme_assets.storage.parquet_columns import column_copies
 from wme_assets.storage.parquet_dataset import cached_copy, move_published, publish_part
 from wme_assets.storage.quarantine import clear_quarantine, write_quarantine
 from wme_assets.util.progress import Progress
@@ -93,6 +95,7 @@ class EnrichPlan:
     tables_keys: dict[str, str] = field(default_factory=dict)  # field group -> its joined rows
     redirects_dangling: int = 0
     up_to_date: EnrichResult | None = None  # the base was built from the same inputs: nothing to do
+    planned_at: float = field(default_factory=time.time)  # wall clock, for the split job's duration_s
 
 
 def _scratch(project: str, date: str, name: str) -> str:
@@ -126,7 +129,8 @@ def prepare_articles(
         plan.steps.append(EnrichStep(number, entry, ordinal))
         ordinal += entry["rows"]
     with tempfile.TemporaryDirectory(prefix=f"wme-joins-{project}-{date}-", dir=work_dir) as tmp:
-        files = cached_page_files(store, manifest, Path(tmp) / "pages")
+        # Only the columns the joins read: titles and ids, not the wikitext that is most of the page store.
+        files = column_copies(store, manifest, sorted({*REDIRECT_JOIN_COLUMNS, *PAGE_COLUMNS}), Path(tmp) / "pages")
         # DuckDB's buffers and allocator arenas stay out of this process, as in enrich_pages.
         with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
             joined = pool.submit(join_redirects, files, namespaces, Path(tmp) / "redirects").result()

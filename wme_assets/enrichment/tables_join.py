@@ -28,7 +28,9 @@ import pyarrow.parquet as pq
 
 from wme_assets.storage.parquet_dataset import sql_literal
 
-__all__ = ["JOIN_MEMORY", "TablesJoin", "join_tables", "table_rows"]
+__all__ = ["JOIN_MEMORY", "PAGE_COLUMNS", "TablesJoin", "join_tables", "table_rows"]
+
+PAGE_COLUMNS = ("page_id", "contributor_id", "is_redirect", "namespace")  # all this join reads of the pages
 
 JOIN_MEMORY = "128MB"
 JOIN_THREADS = 2

@@ -86,6 +86,7 @@ class PagesPlan:
     tables: dict[str, dict] = field(default_factory=dict)  # table -> its manifest record
     tables_skipped: dict[str, str] = field(default_factory=dict)  # table -> why it is not there
     items_key: str | None = None  # the Wikidata items by page id (None: the run has no page_props)
+    planned_at: float = field(default_factory=time.time)  # wall clock, for the split job's duration_s
 
 
 def prepare_pages(

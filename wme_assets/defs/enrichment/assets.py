@@ -8,8 +8,9 @@ from wme_assets.defs.lease import output_lease
 from wme_assets.defs.partitions import dump_partitions, project_and_date
 from wme_assets.defs.resources import ObjectStorageResource, StageSettingsResource
 from wme_assets.enrichment.checks import validate_article_sample
-from wme_assets.enrichment.run import enrich_pages
+from wme_assets.enrichment.run import EnrichResult, enrich_pages
 from wme_assets.instance import ARTICLE_STORE_POOL
+from wme_assets.storage import ObjectStore
 from wme_assets.storage.lease import articles_lease
 
 
@@ -49,6 +50,12 @@ def articles(
             log=context.log.info,
         )
         problems = validate_article_sample(store, project, date, sample=1000)
+    return articles_record(store, result, problems)
+
+
+def articles_record(store: ObjectStore, result: EnrichResult, problems: list[str]) -> dg.MaterializeResult:
+    """The articles materialization's metadata and check results (``problems``: what the schema check of a
+    sample of the base found), of the asset's own run or of the steps of a main_split run."""
     accounted = result.articles + len(result.quarantined)
     seconds = result.seconds or 1e-9
     return dg.MaterializeResult(

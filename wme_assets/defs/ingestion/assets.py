@@ -14,7 +14,7 @@ from wme_assets.defs.resources import (
     StageSettingsResource,
 )
 from wme_assets.ingestion.download import download_run, run_files
-from wme_assets.ingestion.run import ingest_pages
+from wme_assets.ingestion.run import PageIngestResult, ingest_pages
 from wme_assets.sources.dumps_client import (
     CONTENT_JOB,
     PAGE_PROPS_JOB,
@@ -22,6 +22,7 @@ from wme_assets.sources.dumps_client import (
     parse_status,
     unfinished_jobs,
 )
+from wme_assets.storage import ObjectStore
 from wme_assets.storage.keys import raw_key
 from wme_assets.storage.lease import pages_lease, raw_lease
 
@@ -176,6 +177,12 @@ def page_store(
     store = object_storage.store
     with output_lease(context, store, pages_lease(project, date)):
         result = ingest_pages(store, project, date, workers=settings.parse_workers, log=context.log.info)
+    return page_store_record(store, result)
+
+
+def page_store_record(store: ObjectStore, result: PageIngestResult) -> dg.MaterializeResult:
+    """The page_store materialization's metadata and check results, of the asset's own run or of the steps of
+    a main_split run (which records them for the asset: wme_assets/defs/split.py)."""
     summary = result.summary
     written = summary.rows + summary.duplicate_count
     return dg.MaterializeResult(
