@@ -129,10 +129,13 @@ class _RegexRenderer:
             shown = _link_display(self.names, target, label)
             if shown is None:
                 return ""
+            trail = m.group(3)
             if links is not None and shown:
-                link_text = _QUOTES_RE.sub("", shown) + (m.group(3) or "")
+                link_text = _QUOTES_RE.sub("", shown) if "''" in shown else shown
+                if trail:
+                    link_text += trail
                 links.append({"url": self._url(target), "text": _clean_title(link_text)})
-            return shown + (m.group(3) or "")
+            return shown + trail if trail else shown
 
         def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
             target, sep, label = text[s + 2:e - 2].partition("|")
