@@ -66,3 +66,32 @@ def test_citation_text_is_made_of_the_rendered_metadata():
     assert ref["metadata"] == {"last": "Smith", "first1": "J.", "title": "Big Books", "work": "The Times",
                                "year": "2020", "url": "http://x.org/a"}
     assert ref["text"] == {"value": "Smith. J.. Big Books. The Times. 2020"}
+
+
+def test_quote_runs_are_removed_as_five_else_three_else_two():
+    import re
+
+    from wme_assets.enrichment.wikitext.regex_renderer import _QUOTES_RE
+
+    alternation = re.compile(r"'{5}|'{3}|'{2}")  # how the runs were written before: the reference
+    runs = ["'" * n + "x" for n in range(0, 12)]
+    texts = runs + ["''a'' '''b''' '''''c''''' ''''d'''' l'''' x'''''''y", "l'homme d'''état''"]
+    texts += [path.read_text(encoding="utf-8") for path in sorted((FIXTURES / "wtf_wikipedia-wikitext").glob("*.txt"))]
+    for text in texts:
+        assert [m.span() for m in _QUOTES_RE.finditer(text)] == [m.span() for m in alternation.finditer(text)]
+    assert _QUOTES_RE.sub("", "''''d'''' and '''''''e") == "'d' and e"  # 4 = 3 + 1; 7 = 5 + 2
+
+
+@pytest.mark.parametrize(
+    ("value", "markup"),
+    [("plain words", False), (" padded ", False), ("a  b", True), ("a\n\nb", True), ("a\u00a0\u00a0b", True),
+     ("a\tb", False), ("a \tb", True), ("[[x]]", True), ("{{y}}", True), ("x<br>", True), ("l'a", True),
+     ("&amp;", True), ("snake_case", True), ("é\u2003ü", False)],
+)
+def test_has_markup_is_a_markup_character_or_two_whitespace_characters(value, markup):
+    import re
+
+    from wme_assets.enrichment.wikitext.regex_renderer import _has_markup
+
+    assert _has_markup(value) is markup
+    assert markup == (re.search(r"[\[{<'&_]|\s\s", value) is not None)
