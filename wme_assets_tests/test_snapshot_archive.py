@@ -463,3 +463,15 @@ def test_a_chunk_whose_member_differs_from_the_archive_is_read_line_by_line(writ
     assert not any(p.startswith(str(files.out_dir / files.archive.path)) for p in problems), problems
     assert not any("chunk_0" in p or "chunk_2" in p for p in problems), problems
     assert len(problems) == len(set(problems))  # the first (hash-only) reading of the chunk reported nothing
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n", b"\n\n", b"one line without newline", b'{"a": 1}\n{"b": 2}\n', b'{"a": 1}\n{"b": 2}',
+     b"x" * 2_500_000 + b"\n" + b"y" * 10 + b"\n" + b"z" * 3_000_000,  # lines longer than a block, across blocks
+     b"short\n" * 300_000],
+)
+def test_member_lines_are_the_lines_iteration_gives(content):
+    from wme_assets.snapshots.manifest import _member_lines
+
+    assert list(_member_lines(io.BytesIO(content))) == list(io.BytesIO(content))

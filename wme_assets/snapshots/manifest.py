@@ -198,6 +198,27 @@ class _MemberScan(NamedTuple):
     line_problems: list[str]  # "line N: …", at most MAX_LINE_PROBLEMS, then "... and N more line problems"
 
 
+def _member_lines(fileobj: Any) -> Iterator[bytes]:
+    """The lines of a member as iterating it gives them (each with its newline, the last one as it is), read in
+    blocks of READ_BYTES: a tar member's own line iteration refills an 8 KiB buffer through tarfile's Python
+    layers, a hundred calls for a line of one article."""
+    partial: list[bytes] = []  # the start of a line longer than what one block held
+    while block := fileobj.read(READ_BYTES):
+        start = 0
+        while (end := block.find(b"\n", start)) >= 0:
+            line = block[start : end + 1]
+            if partial:
+                partial.append(line)
+                line = b"".join(partial)
+                partial.clear()
+            yield line
+            start = end + 1
+        if start < len(block):
+            partial.append(block[start:])
+    if partial:
+        yield b"".join(partial)
+
+
 def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan:
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     size = count = 0
@@ -211,7 +232,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
         if line_problems <= MAX_LINE_PROBLEMS:
             found.append(f"line {number}: {what}")
 
-    for number, line in enumerate(fileobj, 1):
+    for number, line in enumerate(_member_lines(fileobj), 1):
         sha256.update(line)
         md5.update(line)
         size += len(line)
@@ -289,7 +310,9 @@ def _scan_tar_gz(
     all_known = True
     try:
         with igzip.GzipFile(fileobj=io.BufferedReader(reader, READ_BYTES), mode="rb") as gz:
-            with tarfile.open(fileobj=gz, mode="r|") as tar:
+            # Large stream reads: with the default (10 KiB) tarfile reads the stream in small pieces, each
+            # through its Python layers.
+            with tarfile.open(fileobj=gz, mode="r|", bufsize=READ_BYTES) as tar:
                 for info in tar:
                     position = len(seen)
                     seen.append(info.name)
