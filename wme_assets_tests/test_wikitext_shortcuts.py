@@ -95,3 +95,28 @@ def test_has_markup_is_a_markup_character_or_two_whitespace_characters(value, ma
 
     assert _has_markup(value) is markup
     assert markup == (re.search(r"[\[{<'&_]|\s\s", value) is not None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "=", "==", "=a=", "== A ==", "==A==\n==B==", "x\n=\n", "\n\n== B ==\n", "==a==\r\n=b=", "== a == \t\nx",
+     "text\n== A ==\ntext ==not== here\n=== B ===\n== C", "= a\n= b =\n====== six ======\n======= seven ======="],
+)
+def test_heading_matches_are_those_of_the_multiline_regex(text):
+    from wme_assets.enrichment.wikitext.sections import _heading_matches
+
+    assert [m.span() + m.groups() for m in _heading_matches(text)] == [
+        m.span() + m.groups() for m in _HEADING_RE.finditer(text)
+    ]
+
+
+def test_heading_matches_on_real_articles():
+    from wme_assets.enrichment.wikitext.sections import _heading_matches
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted((FIXTURES / "wtf_wikipedia-wikitext").glob("*.txt"))]
+    found = 0
+    for text in texts:
+        expected = [m.span() + m.groups() for m in _HEADING_RE.finditer(text)]
+        assert [m.span() + m.groups() for m in _heading_matches(text)] == expected
+        found += len(expected)
+    assert found > 200

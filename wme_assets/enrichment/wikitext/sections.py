@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +46,31 @@ class _Heading:
     body_start: int
 
 
+def _heading_matches(text: str) -> Iterator[re.Match[str]]:
+    """What ``_HEADING_RE.finditer(text)`` gives (a heading is one line), the pattern tried only at the lines
+    that start with "=", found with ``str.find``: the regex engine would try its ``^`` at every character."""
+    if text.startswith("="):
+        pos = 0
+    else:
+        pos = text.find("\n=") + 1
+        if pos == 0:
+            return
+    while True:
+        m = _HEADING_RE.match(text, pos)
+        if m is not None:
+            yield m
+        pos = text.find("\n=", pos) + 1
+        if pos == 0:
+            return
+
+
 def _headings(masked: str, template_spans: list[tuple[int, int]], renderer: _RegexRenderer) -> list[_Heading]:
     """Section headings at brace depth 0 (a heading inside a template's arguments is not a section)."""
     if "=" not in masked:
         return []
     starts = [s for s, _ in template_spans]
     found: list[_Heading] = []
-    for m in _HEADING_RE.finditer(masked):
+    for m in _heading_matches(masked):
         i = bisect_right(starts, m.start()) - 1
         if i >= 0 and template_spans[i][1] > m.start():
             continue
