@@ -440,3 +440,38 @@ def test_unparsable_and_invalid_records_are_named_with_their_line(tmp_path, enwi
     assert any(member in p and "line 3: record has no integer 'identifier'" in p for p in problems), problems
     assert any(member in p and "line 4: invalid record (page 28492)" in p and "required" in p for p in problems)
     assert any("chunk_0.ndjson" in p and "line 2: not JSON" in p for p in problems)
+
+
+def test_each_record_is_parsed_and_validated_once_though_a_chunk_repeats_its_member(written, enwiki):
+    files, manifest = written
+    seen: list[int] = []
+    assert verify_snapshot_files(files.out_dir, manifest, validator=lambda r: seen.append(r["identifier"])) == []
+    assert len(manifest.chunks) == len(manifest.members) > 1
+    assert seen == [page_id for page_id, _line in enwiki]  # the archive's reading; the chunks' are not repeated
+
+
+def test_a_chunk_whose_member_differs_from_the_archive_is_read_line_by_line(written):
+    files, manifest = written
+    chunk = files.out_dir / files.chunks[1].path
+    # A well-formed chunk whose member has one line that is no longer JSON: the archive's reading cannot
+    # stand for it, so its own lines are read, and the bad one is named with its line number.
+    rewrite_member(chunk, 0, lambda content: content.replace(b'{"', b'{', 1))
+    seen: list[int] = []
+    problems = verify_snapshot_files(files.out_dir, manifest, validator=lambda r: seen.append(r["identifier"]))
+    assert any("chunk_1.ndjson" in p and "line 1: not JSON" in p for p in problems), problems
+    assert any(p.startswith(str(chunk)) and "sha256" in p for p in problems), problems
+    assert not any(p.startswith(str(files.out_dir / files.archive.path)) for p in problems), problems
+    assert not any("chunk_0" in p or "chunk_2" in p for p in problems), problems
+    assert len(problems) == len(set(problems))  # the first (hash-only) reading of the chunk reported nothing
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n", b"\n\n", b"one line without newline", b'{"a": 1}\n{"b": 2}\n', b'{"a": 1}\n{"b": 2}',
+     b"x" * 2_500_000 + b"\n" + b"y" * 10 + b"\n" + b"z" * 3_000_000,  # lines longer than a block, across blocks
+     b"short\n" * 300_000],
+)
+def test_member_lines_are_the_lines_iteration_gives(content):
+    from wme_assets.snapshots.manifest import _member_lines
+
+    assert list(_member_lines(io.BytesIO(content))) == list(io.BytesIO(content))

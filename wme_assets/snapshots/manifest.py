@@ -32,8 +32,9 @@ no ``content`` section, so its bytes are those it had before Structured Contents
 
 :func:`verify_snapshot_files` re-hashes every file (local directory or object store) and reads every archive
 and chunk: each member's name, size, digests, every line parsed as JSON (orjson) and optionally validated,
-record counts, and first/last/ordered page ids from the records' ``identifier`` field. It returns a list of
-problems, each naming the file (and member) at fault; an empty list means the snapshot is intact.
+record counts, and first/last/ordered page ids from the records' ``identifier`` field (a chunk's member with
+the SHA-256 of an archive member already read is only hashed: the same bytes, so the same findings). It returns
+a list of problems, each naming the file (and member) at fault; an empty list means the snapshot is intact.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import orjson
 from isal import igzip, isal_zlib
@@ -190,19 +191,48 @@ class _Problems(list[str]):
         self.append(f"{where}: {what}")
 
 
-def _scan_member(fileobj: Any, where: str, validator: RecordValidator | None, problems: _Problems) -> dict[str, Any]:
+class _MemberScan(NamedTuple):
+    """What one line-by-line read of a member found: its digests and counts, and its line problems."""
+
+    stats: dict[str, Any]
+    line_problems: list[str]  # "line N: …", at most MAX_LINE_PROBLEMS, then "... and N more line problems"
+
+
+def _member_lines(fileobj: Any) -> Iterator[bytes]:
+    """The lines of a member as iterating it gives them (each with its newline, the last one as it is), read in
+    blocks of READ_BYTES: a tar member's own line iteration refills an 8 KiB buffer through tarfile's Python
+    layers, a hundred calls for a line of one article."""
+    partial: list[bytes] = []  # the start of a line longer than what one block held
+    while block := fileobj.read(READ_BYTES):
+        start = 0
+        while (end := block.find(b"\n", start)) >= 0:
+            line = block[start : end + 1]
+            if partial:
+                partial.append(line)
+                line = b"".join(partial)
+                partial.clear()
+            yield line
+            start = end + 1
+        if start < len(block):
+            partial.append(block[start:])
+    if partial:
+        yield b"".join(partial)
+
+
+def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan:
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     size = count = 0
     first = last = None
+    found: list[str] = []
     line_problems = 0
 
     def line_problem(number: int, what: str) -> None:
         nonlocal line_problems
         line_problems += 1
         if line_problems <= MAX_LINE_PROBLEMS:
-            problems.add(where, f"line {number}: {what}")
+            found.append(f"line {number}: {what}")
 
-    for number, line in enumerate(fileobj, 1):
+    for number, line in enumerate(_member_lines(fileobj), 1):
         sha256.update(line)
         md5.update(line)
         size += len(line)
@@ -229,8 +259,8 @@ def _scan_member(fileobj: Any, where: str, validator: RecordValidator | None, pr
             except Exception as exc:  # any failure of the caller's validator is a finding, not a crash
                 line_problem(number, f"invalid record (page {page_id}): {exc}")
     if line_problems > MAX_LINE_PROBLEMS:
-        problems.add(where, f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
-    return {
+        found.append(f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
+    stats = {
         "bytes": size,
         "sha256": sha256.hexdigest(),
         "md5": md5.hexdigest(),
@@ -238,6 +268,15 @@ def _scan_member(fileobj: Any, where: str, validator: RecordValidator | None, pr
         "first_page_id": first,
         "last_page_id": last,
     }
+    return _MemberScan(stats, found)
+
+
+def _member_sha256(fileobj: Any) -> str:
+    """SHA-256 of a member's content, read in blocks (no line splitting, no parsing)."""
+    digest = hashlib.sha256()
+    while block := fileobj.read(READ_BYTES):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _compare(where: str, expected: dict[str, Any], actual: dict[str, Any], problems: _Problems) -> None:
@@ -254,14 +293,26 @@ def _scan_tar_gz(
     expected_members: list[tuple[str, MemberEntry]],
     validator: RecordValidator | None,
     problems: _Problems,
-) -> None:
-    """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest."""
+    *,
+    scanned: dict[str, _MemberScan] | None = None,
+    known: dict[str, _MemberScan] | None = None,
+) -> bool:
+    """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest.
+
+    Each member is read line by line (and what was found kept in ``scanned``, by SHA-256), unless ``known``
+    is given: then a member is only hashed, and one whose SHA-256 is a key of ``known`` (content read line
+    by line already, in another file) is reported as that read found it. Returns False when some member is
+    not in ``known``: the caller reads the file again without ``known`` (what was added to ``problems`` is
+    then to be dropped). The file is read to its end either way (a tee gets every byte)."""
     reader = DigestReader(chunks)
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
+    all_known = True
     try:
         with igzip.GzipFile(fileobj=io.BufferedReader(reader, READ_BYTES), mode="rb") as gz:
-            with tarfile.open(fileobj=gz, mode="r|") as tar:
+            # Large stream reads: with the default (10 KiB) tarfile reads the stream in small pieces, each
+            # through its Python layers.
+            with tarfile.open(fileobj=gz, mode="r|", bufsize=READ_BYTES) as tar:
                 for info in tar:
                     position = len(seen)
                     seen.append(info.name)
@@ -277,7 +328,18 @@ def _scan_tar_gz(
                         continue
                     fileobj = tar.extractfile(info)
                     assert fileobj is not None
-                    stats = _scan_member(fileobj, where, validator, problems)
+                    if known is not None:
+                        scan = known.get(_member_sha256(fileobj))
+                        if scan is None:
+                            all_known = False
+                            continue
+                    else:
+                        scan = _scan_member(fileobj, validator)
+                        if scanned is not None:
+                            scanned[scan.stats["sha256"]] = scan
+                    for what in scan.line_problems:
+                        problems.add(where, what)
+                    stats = scan.stats
                     _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
                     totals["record_count"] += stats["record_count"]
                     if totals["first_page_id"] is None:
@@ -295,6 +357,7 @@ def _scan_tar_gz(
         problems.add(label, f"members missing: {', '.join(missing)}")
     actual = {"bytes": reader.bytes, "sha256": reader.sha256.hexdigest(), "md5": reader.md5.hexdigest(), **totals}
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
+    return all_known
 
 
 def _teed(chunks: Iterator[bytes], sink: Sink) -> Iterator[bytes]:
@@ -330,12 +393,12 @@ def verify_snapshot_files(
     _check_consistency(manifest, problems)
     local = isinstance(where, str | Path)
 
-    def source(entry: FileEntry) -> tuple[str, Iterator[bytes] | None]:
+    def source(entry: FileEntry, *, teed: bool = True) -> tuple[str, Iterator[bytes] | None]:
         if local:
             path = Path(where) / entry.path  # type: ignore[arg-type]
             if not path.is_file():
                 return str(path), None
-            sink = tee(entry) if tee is not None else None
+            sink = tee(entry) if tee is not None and teed else None
             chunks = file_chunks(path, READ_BYTES)
             return str(path), chunks if sink is None else _teed(chunks, sink)
         store = where
@@ -346,12 +409,16 @@ def verify_snapshot_files(
             return entry.key, None
         return entry.key, store.iter_chunks(full_key)  # type: ignore[union-attr]
 
+    # The archive's members, read line by line. A chunk holds one of them again: when its content has the
+    # SHA-256 of a member read here it is that member's bytes, and what the read found stands for the chunk
+    # too (lines are not parsed twice); otherwise the chunk is read again line by line.
+    scanned: dict[str, _MemberScan] = {}
     label, chunks = source(manifest.archive)
     if chunks is None:
         problems.add(label, "missing")
     else:
         expected = [(member.name, member) for member in manifest.members]
-        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems)
+        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems, scanned=scanned)
 
     for chunk in manifest.chunks:
         label, chunks = source(chunk)
@@ -360,8 +427,16 @@ def verify_snapshot_files(
             continue
         if chunk.index >= len(manifest.members):
             continue  # reported by the consistency check
-        member = manifest.members[chunk.index]
-        _scan_tar_gz(chunks, label, chunk, [(chunk.member, member)], validator, problems)
+        expected = [(chunk.member, manifest.members[chunk.index])]
+        found = _Problems()
+        if not _scan_tar_gz(chunks, label, chunk, expected, validator, found, known=scanned):
+            found = _Problems()
+            label, chunks = source(chunk, teed=False)
+            if chunks is None:
+                found.add(label, "missing")
+            else:
+                _scan_tar_gz(chunks, label, chunk, expected, validator, found)
+        problems.extend(found)
 
     if not local:
         _verify_metadata_objects(where, manifest, problems)  # type: ignore[arg-type]

@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from wme_assets.schema.manifest import CutPoint
 from wme_assets.schema.validate import record_validator
 from wme_assets.snapshots.archive import write_snapshot
@@ -140,6 +142,9 @@ def sampled(validate: RecordValidator, every: int) -> RecordValidator:
     return validator
 
 
+_LINE_TYPE = pa.large_binary()  # the ``structured`` column is a large_string
+
+
 @dataclass
 class StructuredCount:
     """Rows of the store that carry Structured Contents, counted from the Arrow batches as they are read."""
@@ -168,9 +173,11 @@ def iter_current_structured(
         ids, texts = batch.column(0), batch.column(1)
         if count is not None:
             count.rows += batch.num_rows - texts.null_count
-        for page_id, text in zip(ids.to_pylist(), texts.to_pylist(), strict=True):
-            if text is not None:
-                yield page_id, text.encode("utf-8")
+        # The column's UTF-8 bytes as they are (a string → binary cast copies nothing): no decoding into str
+        # to encode it back.
+        for page_id, line in zip(ids.to_pylist(), texts.cast(_LINE_TYPE).to_pylist(), strict=True):
+            if line is not None:
+                yield page_id, line
 
 
 @dataclass

@@ -258,4 +258,8 @@ def _clean_title(raw: str) -> str:
     to one space, trimmed."""
     if "&" in raw:
         raw = html.unescape(raw)
+    if raw.isprintable() and "_" not in raw and "  " not in raw:
+        # No run to collapse: every whitespace character but the ASCII space is non-printable, so only
+        # single spaces are left (the common case, and a regex pass less per link).
+        return raw.strip()
     return _WS_RE.sub(" ", raw).strip()

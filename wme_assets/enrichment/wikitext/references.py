@@ -33,13 +33,14 @@ def _attrs(raw: str) -> dict[str, str]:
             for m in _ATTR_RE.finditer(raw)}
 
 
-def _citation_text(named: dict[str, str], renderer: _RegexRenderer) -> str:
+def _citation_text(named: dict[str, str], rendered: dict[str, str]) -> str:
+    """Author, title, work and date of a citation: the first non-empty parameter of each group in ``named``,
+    as ``rendered`` holds it (the metadata: every non-empty parameter rendered once)."""
     pieces: list[str] = []
     for keys in _CITATION_TEXT_KEYS:
         for key in keys:
-            value = named.get(key)
-            if value:
-                pieces.append(_plain_value(value, renderer))
+            if named.get(key):
+                pieces.append(rendered[key])
                 break
     return ". ".join(p for p in pieces if p)
 
@@ -60,7 +61,7 @@ def _reference(content: str, renderer: _RegexRenderer) -> dict:
                 ref["type"] = _CITATION_TYPE_PREFIX_RE.sub("", key) or key
                 ref["metadata"] = {k: _plain_value(v, renderer) for k, v in named.items() if v}
                 urls.extend(named[k] for k in _URL_PARAMS if named.get(k))
-                citation_text = _citation_text(named, renderer)
+                citation_text = _citation_text(named, ref["metadata"])
                 break
     if "[" in content:
         urls.extend(m.group(1) for m in _EXTLINK_RE.finditer(content))

