@@ -6,9 +6,12 @@ Holders run in child processes that are SIGKILLed: nothing is faked, the kernel 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import json
+import http.server
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -311,89 +314,83 @@ def published_digests(store, date: str) -> dict[str, str]:
     return expected
 
 
-class FirstHolderPauser(threading.Thread):
-    """Pauses (SIGSTOP) the first process seen holding the lease file at ``path``, until :meth:`resume`.
+class _TricklingDumps(http.server.SimpleHTTPRequestHandler):
+    """The dumps mirror, whose pages file trickles (4 KiB every 0.2 s) until the server's ``gate`` opens."""
 
-    A paused holder is a slow writer (the export of a big project takes hours): whatever the run queue's
-    timing, the other command is certain to meet the lease while it is held."""
+    def copyfile(self, source, outputfile):
+        if not self.path.endswith("-pages-articles-multistream.xml.bz2"):
+            return super().copyfile(source, outputfile)
+        while not self.server.gate.is_set():
+            chunk = source.read(4096)
+            if not chunk:
+                return None
+            outputfile.write(chunk)
+            time.sleep(0.2)
+        return shutil.copyfileobj(source, outputfile)
 
-    def __init__(self, path: Path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.paused: int | None = None
-        self._halt = threading.Event()
-        self._resumed = False
-
-    def _holder_pid(self) -> int | None:
-        try:
-            return json.loads(self.path.read_bytes())["pid"]
-        except (FileNotFoundError, ValueError, KeyError):
-            return None  # no lease file yet, released (emptied), or being written
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            pid = self._holder_pid()
-            if pid is not None:
-                os.kill(pid, signal.SIGSTOP)
-                if self._holder_pid() == pid:  # still the holder once stopped: it cannot release any more
-                    self.paused = pid
-                    return
-                os.kill(pid, signal.SIGCONT)  # it released between the read and the stop
-            time.sleep(0.002)
-
-    def resume(self) -> None:
-        self._halt.set()
-        self.join(timeout=30)
-        if self.paused is not None and not self._resumed:
-            self._resumed = True
-            os.kill(self.paused, signal.SIGCONT)
+    def log_message(self, format, *args):
+        pass
 
 
-def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_url, tmp_path):
+@contextlib.contextmanager
+def trickling_dumps(directory: Path):
+    """Serve the dumps mirror, the pages file slowed until ``server.gate.set()``: (url, server)."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_TricklingDumps, directory=str(directory))
+    )
+    server.gate = threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.gate.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.integration
+def test_two_concurrent_snapshot_commands_one_publishes_the_other_is_refused(s3_env, dumps_mirror, tmp_path):
     """Embedded shape (SQLite instance, flock). Without the lease both runs rewrite the same chunks and neither
     snapshot verifies. Started together, the two meet on the first output they both write (the raw zone); with
     no wait, the one that comes second fails there, and the other runs alone to the end.
 
-    The run queue starts the two runs seconds apart, and the raw zone takes seconds to write, so meeting is
-    made certain: the first step process seen holding the raw zone's lease is paused until the other command
-    has ended."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "DAGSTER_"))}
-    # Small members make many chunks, so the export, the longest step, is long too.
-    env.update(
-        s3_env, WME_DUMPS_URL=dumps_url, WME_LEASE_WAIT="0", WME_PARSE_WORKERS="1", WME_SNAPSHOT_MEMBER_BYTES="20000"
-    )
-    # The Dagster instance (SQLite) exists before the two start, as on any machine that ran wme before.
-    ready = subprocess.run(
-        [WME, "backfill", "--failed", "--dry-run"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert ready.returncode == 0, ready.stdout + ready.stderr
-    command = [WME, "snapshot", "bnwiki", "--date", DUMP_DATE]
-    store = open_object_store(Settings())  # s3_env is this process's environment too
-    raw_zone = lease_path(Path(s3_env["WME_HOME"]), f"{store.bucket}/{store.prefix}", raw_lease("bnwiki", DUMP_DATE))
-    pauser = FirstHolderPauser(raw_zone)
-    pauser.start()
-    watcher = PublishedWatcher(store, DUMP_DATE)
-    watcher.start()
-    logs = [tmp_path / f"command-{i}.log" for i in range(2)]
-    runs = [
-        subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
-        for log in logs
-    ]
-    try:
-        deadline = time.monotonic() + 900
-        while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        pauser.resume()  # one command has ended: the paused writer goes on, alone
-        for run in runs:
-            run.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        pauser.resume()
-        for run in runs:
-            if run.poll() is None:
-                run.kill()
-        watcher.stop()
+    The run queue starts the two runs seconds apart, and on a fast machine the raw zone takes less than that to
+    write, so meeting is made certain: the dumps site sends the pages file slowly (a slow mirror) until one
+    command has ended. Whichever run downloads it holds the raw zone's lease all that time."""
+    with trickling_dumps(dumps_mirror) as (dumps_url, dumps):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WME_", "DAGSTER_"))}
+        # Small members make many chunks, so the export, the longest step, is long too.
+        env.update(
+            s3_env, WME_DUMPS_URL=dumps_url, WME_LEASE_WAIT="0", WME_PARSE_WORKERS="1",
+            WME_SNAPSHOT_MEMBER_BYTES="20000",
+        )
+        # The Dagster instance (SQLite) exists before the two start, as on any machine that ran wme before.
+        ready = subprocess.run(
+            [WME, "backfill", "--failed", "--dry-run"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert ready.returncode == 0, ready.stdout + ready.stderr
+        command = [WME, "snapshot", "bnwiki", "--date", DUMP_DATE]
+        store = open_object_store(Settings())  # s3_env is this process's environment too
+        watcher = PublishedWatcher(store, DUMP_DATE)
+        watcher.start()
+        logs = [tmp_path / f"command-{i}.log" for i in range(2)]
+        runs = [
+            subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+            for log in logs
+        ]
+        try:
+            deadline = time.monotonic() + 480
+            while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            dumps.gate.set()  # one command has ended: the other's download goes on at full speed
+            for run in runs:
+                run.wait(timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            for run in runs:
+                if run.poll() is None:
+                    run.kill()
+            watcher.stop()
     outputs = [log.read_text() for log in logs]
-    assert pauser.paused is not None, "no step process was seen holding the raw zone's lease"
     codes = [run.returncode for run in runs]
     assert sorted(codes) == [0, 1], "\n\n".join(outputs)  # 1: a run failed (2: bad configuration)
     winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
