@@ -19,12 +19,13 @@ hour) plus the run's start plus the wall time printed here.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from proc_cpu import own_cpu, process_group_cpu  # noqa: E402  (benchmarks/, beside this script)
 
 from wme_assets.devtools.mirror import XZTEXTFILTER_WIKIS
 from wme_assets.devtools.prefetched import PrefetchedRevisions, load
@@ -36,28 +37,6 @@ from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from wme_assets.storage.article_store import ArticleStoreWriter, publish_base
 from wme_assets.storage.object_store import ObjectStore
 from wme_assets.storage.seaweedfs import start_seaweedfs
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (SeaweedFS runs as a process group under ``weed``)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid or int(entry.name) == pid:  # process group of the server
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
 
 
 def prepare(store: ObjectStore, tmp: Path, path: Path, hour: str, date: str) -> tuple[str, float]:
@@ -108,9 +87,9 @@ def main() -> None:
                 path = args.fixtures / "xztextfilter-truncated-dumps" / f"{wiki}-truncated-100k.xml.xz"
                 project, _ = prepare(store, Path(tmp), path, hour, date)
                 for attempt in range(args.repeat):
-                    wall0, cpu0, s30 = time.monotonic(), own_cpu(), tree_cpu(server.pid)
+                    wall0, cpu0, s30 = time.monotonic(), own_cpu(), process_group_cpu(server.pid)
                     result = export_batch(store, project, hour, validator=validator, log=lambda _: None)
-                    wall, cpu, s3 = time.monotonic() - wall0, own_cpu() - cpu0, tree_cpu(server.pid) - s30
+                    wall, cpu, s3 = time.monotonic() - wall0, own_cpu() - cpu0, process_group_cpu(server.pid) - s30
                     mb = sum(m.bytes for n in result.namespaces if n.published
                              for m in n.published.manifest.members) / 1e6  # fmt: skip
                     label = project if attempt == 0 else "  again"
