@@ -11,7 +11,7 @@ import sys
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 # glibc gives each thread that allocates its own arena (up to 8 per core), and each arena keeps what it
-# freed: the thread pools of compression and S3 transfers made a process running the chain five times over
+# freed: the thread pools of compression and S3 transfers made a process running the chain six times over
 # one dump grow from 350 to about 500 MB; with 2 arenas it stays near 380 MB, for the same CPU. Applied
 # here (glibc reads MALLOC_ARENA_MAX only when a process starts) unless the operator set MALLOC_ARENA_MAX.
 MALLOC_ARENAS = 2

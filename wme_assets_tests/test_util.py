@@ -153,7 +153,7 @@ def test_threads_share_two_malloc_arenas(tmp_path):
     import sys
 
     script = (
-        "import ctypes, threading, wme_assets\n"
+        "import ctypes, sys, threading, wme_assets\n"
         "libc = ctypes.CDLL('libc.so.6')\n"
         "libc.fopen.restype = ctypes.c_void_p\n"
         "go = threading.Barrier(8)\n"
@@ -162,13 +162,14 @@ def test_threads_share_two_malloc_arenas(tmp_path):
         "    kept = [bytes(4096) for _ in range(2000)]\n"
         "threads = [threading.Thread(target=allocate) for _ in range(8)]\n"
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
-        "out = libc.fopen(b'%s', b'w')\n"
+        "out = libc.fopen(sys.argv[1].encode(), b'w')\n"
         "libc.malloc_info(0, ctypes.c_void_p(out)); libc.fclose(ctypes.c_void_p(out))\n"
-    ) % str(tmp_path / "malloc.xml").encode().decode()
+    )
+    report = str(tmp_path / "malloc.xml")
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", script, report], env=env, check=True, timeout=60)
     heaps = (tmp_path / "malloc.xml").read_text().count("<heap nr=")
     assert 1 <= heaps <= 2, heaps
     # The same without wme's cap: more arenas, so the count above is the cap's doing.
-    subprocess.run([sys.executable, "-c", script.replace(", wme_assets", "")], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", script.replace(", wme_assets", ""), report], env=env, check=True, timeout=60)
     assert (tmp_path / "malloc.xml").read_text().count("<heap nr=") > 2

@@ -26,7 +26,6 @@ import orjson
 import pyarrow.parquet as pq
 
 from wme_assets.enrichment.article import BuiltArticle, Site, build_article
-from wme_assets.enrichment.tables_join import join_tables, table_rows
 from wme_assets.enrichment.wikitext import extract_wikitext_fields
 from wme_assets.storage.article_store import (
     ArticleStoreWriter,
@@ -34,7 +33,7 @@ from wme_assets.storage.article_store import (
     read_inputs_record,
 )
 from wme_assets.storage.object_store import ObjectStore, PublishedObject
-from wme_assets.storage.parquet_dataset import cached_copy, sql_literal
+from wme_assets.storage.parquet_dataset import sql_literal
 from wme_assets.storage.quarantine import read_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
@@ -446,20 +445,6 @@ def enrich_pages(
     result.seconds = time.monotonic() - started
     log(f"{result.articles} articles in {result.seconds:.1f} s")
     return result
-
-
-def _join_tables(pool, store, manifest, files, namespaces, work_dir: Path, date: str, log):
-    """The run's tables joined to the pages (in a worker, like the redirects): (tables, rows in page order)."""
-    local = {
-        name: cached_copy(store, record, work_dir / "files") for name, record in sorted(manifest["tables"].items())
-    }
-    siteinfo_namespaces = (manifest.get("siteinfo") or {}).get("namespaces", {})
-    names = {int(ns): info.get("name") or "" for ns, info in siteinfo_namespaces.items()}
-    joined = pool.submit(join_tables, files, local, names, namespaces, work_dir / "join", date=date).result()
-    log(f"tables {', '.join(joined.present)} joined: pages with each field {joined.counts}")
-    for name, reason in sorted((manifest.get("tables_skipped") or {}).items()):
-        log(f"table {name} not in this run's page store: {reason}")
-    return joined.present, table_rows(joined)
 
 
 def _already_built(store, project, date, fingerprint, result: EnrichResult) -> bool:
