@@ -26,7 +26,6 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, TypeAdapter
-from pydantic_core import PydanticUndefined
 
 from .base import go_float, rfc3339
 from .validate import record_validator
@@ -59,9 +58,9 @@ class _Compiler:
         for name, field in model.model_fields.items():
             key = field.alias or name
             convert = self._converter(field.annotation, field.metadata)
-            default = field.get_default(call_default_factory=True)
+            default = None if field.is_required() else field.get_default(call_default_factory=True)
             lines.append(f"    v = d.get({key!r}, _MISSING)")
-            if default is PydanticUndefined:  # a required field: always written (missing: the schema says so)
+            if field.is_required():  # a required field: always written (missing: the schema says so)
                 lines.append(f"    if v is not _MISSING: out[{key!r}] = {convert('v')}")
             elif default is None:  # pointer semantics: written when present, even when empty or zero
                 lines.append(f"    if v is not _MISSING and v is not None: out[{key!r}] = {convert('v')}")
