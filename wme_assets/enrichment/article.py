@@ -25,8 +25,8 @@ from wme_assets.schema import (
     StructuredContent,
     WmeExtensions,
     content_hash,
-    to_json_bytes,
 )
+from wme_assets.schema.plain_records import plain_record_encoder
 from wme_assets.schema.serialize import content_json, with_extensions
 
 PARSER_VERSION = "wme-wikitext-1"
@@ -39,6 +39,10 @@ LICENSE = {
 
 # Stable namespace for event UUIDs: uuid5(EVENT_NAMESPACE, "{dbname}:{revision id}").
 EVENT_NAMESPACE = uuid.UUID("6b1f7a52-2f0e-4b54-9a53-3c5e2f1d7e10")
+
+# The Structured Contents line straight from the record's plain data, checked against the committed schema:
+# building the pydantic model of a long article's parts, references and tables cost more than writing it.
+_encode_structured = plain_record_encoder(StructuredContent, "structured-content")
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def build_article(
         structured_record["references"] = fields.references
         # from the wikitext, like the sections whose table_references point into them
         structured_record["tables"] = fields.tables
-        structured = to_json_bytes(StructuredContent.model_validate(structured_record))
+        structured = _encode_structured(structured_record)
 
     return BuiltArticle(
         page_id=row["page_id"],

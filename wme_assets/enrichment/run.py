@@ -497,7 +497,7 @@ def _write(items: list[BuiltArticle | QuarantinedPage], writer: ArticleStoreWrit
             item.date_modified,
             item.article_json,
             is_disambiguation=item.is_disambiguation,
-            structured=item.structured_json.decode() if item.structured_json else None,
+            structured=item.structured_json or None,
         )
         result.articles += 1
         result.articles_per_namespace[item.namespace] += 1

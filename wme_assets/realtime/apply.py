@@ -296,7 +296,7 @@ def _write_delta(store, project, hour, run_id, state, rows, out_dir: Path, cache
             writer.add(
                 built.page_id, built.namespace, built.name, built.revision_id, built.date_modified,
                 built.article_json, is_disambiguation=built.is_disambiguation,
-                structured=built.structured_json.decode() if built.structured_json else None,
+                structured=built.structured_json or None,
             )
         writer.close()
     except BaseException:

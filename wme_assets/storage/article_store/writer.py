@@ -195,9 +195,13 @@ class ArticleStoreWriter(StoreWriter):
         digest = article_hash(line)
         if content_hash is not None and content_hash != digest:
             raise ValueError(f"page {page_id}: content_hash {content_hash!r} is not the article's ({digest})")
-        if isinstance(structured, bytes | bytearray | memoryview):
-            structured = bytes(structured).decode("utf-8")
-        size = len(line) + (len(structured.encode("utf-8")) if structured is not None else 0)
+        # Kept as UTF-8 bytes: Arrow checks and stores them as the string column as they are, where a str
+        # would be encoded once for the size and again by Arrow (hundreds of MB on a big wiki).
+        if isinstance(structured, str):
+            structured = structured.encode("utf-8")
+        elif structured is not None:
+            structured = bytes(structured)
+        size = len(line) + (len(structured) if structured is not None else 0)
         row = {
             "page_id": page_id,
             "namespace": namespace,
