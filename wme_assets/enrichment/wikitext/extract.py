@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .braces import _BRACES_RE, _outermost, _pairs
+from .braces import _BRACES_RE, _BraceIndex, _outermost, _pairs
 from .deadline import _Deadline
 from .elements import _strip_refs
 from .fields import WikitextFields
@@ -63,18 +63,20 @@ def extract_wikitext_fields(
     deadline.check("templates and categories")
 
     section_renderer = _SectionRenderer(names, deadline)
-    fields.references = _references(masked, section_renderer, deadline)
+    fields.references = _references(masked, section_renderer, deadline, _BraceIndex(masked, template_spans))
     deadline.check("references")
 
     # Every other field reads the text without its <ref>s: strip them once, not per section.
     body = _strip_refs(masked, deadline)
-    body_templates = _outermost(_pairs(body, _BRACES_RE, "{{", deadline)[0]) if body is not masked else top_templates
+    body_spans = _pairs(body, _BRACES_RE, "{{", deadline)[0] if body is not masked else template_spans
+    body_braces = _BraceIndex(body, body_spans)  # read by the lead and every section
+    body_templates = _outermost(body_spans) if body is not masked else top_templates
     headings = _headings(body, body_templates, section_renderer)
     lead_end = headings[0].start if headings else len(body)
     lead = _cut_lead(body[:lead_end])
     deadline.check("headings")
 
-    lead_fields = _lead_fields(lead, names, deadline)
+    lead_fields = _lead_fields(lead, names, deadline, body_braces.outermost_in(0, len(lead)))
     if ns == 0:
         fields.abstract = lead_fields.abstract.text
         fields.abstract_withheld = lead_fields.abstract.withheld
@@ -88,7 +90,7 @@ def extract_wikitext_fields(
     fields.tables = [table for _offset, table in tables]
     deadline.check("tables")
 
-    fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline, tables)
+    fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline, tables, body_braces)
     deadline.check("sections")
     return fields
 

@@ -205,13 +205,14 @@ class _Lead:
     description: str | None = None
 
 
-def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
+def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline,
+                 outermost: list[tuple[int, int]] | None = None) -> _Lead:
     """Abstract, infoboxes, image and short description from the lead section.
 
     One brace scan sorts the lead's templates: those that render text stay for the abstract; the
     others (infoboxes, hatnotes, citations…, most of a lead's bytes) are read here — infobox
     parameters, the short description, image parameters — and cut out, so mwparserfromhell only
-    parses what the abstract needs."""
+    parses what the abstract needs. ``outermost``: the lead's outermost ``{{…}}`` spans, if known."""
     result = _Lead()
     if not lead.strip():
         return result
@@ -243,7 +244,7 @@ def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
                 other_images.append((s, images[0]))
         return ""
 
-    text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline)
+    text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline, outermost)
     deadline.check("lead templates")
     result.abstract = bounded_abstract(_lead_abstract(text, renderer))
     if infobox_images:

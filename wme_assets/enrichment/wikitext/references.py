@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .braces import _BRACES_RE, _outermost, _pairs, _split_top, _template_args
+from .braces import _BRACES_RE, _BraceIndex, _outermost, _pairs, _split_top, _template_args
 from .deadline import _Deadline
 from .elements import _iter_refs
 from .regex_renderer import _EXTLINK_RE, _URL_RE, _plain_value, _RegexRenderer
@@ -45,15 +45,16 @@ def _citation_text(named: dict[str, str], rendered: dict[str, str]) -> str:
     return ". ".join(p for p in pieces if p)
 
 
-def _reference(content: str, renderer: _RegexRenderer) -> dict:
+def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int, int]] | None = None) -> dict:
     """One reference's ``type``, ``metadata`` (the citation template's parameters), ``text`` and
-    ``source`` links."""
+    ``source`` links. ``outermost``: the content's outermost ``{{…}}`` spans, if known."""
     ref: dict[str, Any] = {"type": "text", "metadata": {}, "text": {"value": ""}}
     urls: list[str] = []
     citation_text = ""
     if "{{" in content:
-        spans, _u, _d = _pairs(content, _BRACES_RE, "{{", renderer.deadline)
-        for s, e in _outermost(spans):
+        if outermost is None:
+            outermost = _outermost(_pairs(content, _BRACES_RE, "{{", renderer.deadline)[0])
+        for s, e in outermost:
             parts = _split_top(content[s + 2:e - 2])
             key = _template_key(parts[0], renderer.names)
             if key and _CITATION_RE.match(key):
@@ -69,7 +70,7 @@ def _reference(content: str, renderer: _RegexRenderer) -> dict:
     if citation_text and stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
         text = ""  # the reference is just its citation template: rendering it would give nothing
     else:
-        text = _plain_value(content, renderer)
+        text = _plain_value(content, renderer, outermost)
     ref["text"] = {"value": citation_text if citation_text and len(text) < len(citation_text) else text}
     if not urls:
         urls = _URL_RE.findall(content)
@@ -83,21 +84,30 @@ def _reference(content: str, renderer: _RegexRenderer) -> dict:
     return ref
 
 
-def _references(masked: str, renderer: _RegexRenderer, deadline: _Deadline) -> list[dict]:
+def _references(masked: str, renderer: _RegexRenderer, deadline: _Deadline,
+                braces: _BraceIndex | None = None) -> list[dict]:
     """Each distinct ``<ref>``, in page order. A named reference is listed once (its first definition
-    with content); uses of a name that is never defined are kept with an empty text."""
+    with content); uses of a name that is never defined are kept with an empty text. ``braces``: the
+    ``{{…}}`` spans of ``masked``, if known."""
     refs: list[dict] = []
     by_name: dict[tuple[str, str], dict] = {}
-    for attrs_raw, content, _s, _e in _iter_refs(masked, deadline):
+
+    def reference(content: str, start: int) -> dict:
+        outermost = None
+        if braces is not None and "{{" in content:
+            outermost = braces.outermost_in(start, start + len(content))
+        return _reference(content, renderer, outermost)
+
+    for attrs_raw, content, _s, _e, content_start in _iter_refs(masked, deadline):
         attrs = _attrs(attrs_raw) if attrs_raw else {}
         name, group = attrs.get("name", ""), attrs.get("group", "")
         if name and (group, name) in by_name:
             known = by_name[(group, name)]
             if content and content.strip() and not known["text"]["value"] and "source" not in known:
-                known.update(_reference(content, renderer))
+                known.update(reference(content, content_start))
             continue
         if content and content.strip():
-            ref = _reference(content, renderer)
+            ref = reference(content, content_start)
         else:
             ref = {"type": "text", "metadata": {}, "text": {"value": ""}}
         ref = {"identifier": name or f"ref-{len(refs) + 1}", **({"group": group} if group else {}), **ref}

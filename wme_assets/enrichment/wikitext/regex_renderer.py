@@ -73,21 +73,28 @@ class _RegexRenderer:
 
     # -- public ------------------------------------------------------------------------------------
 
-    def render_block(self, text: str, links: list | None = None) -> str:
-        """Render a stretch of article text (many lines): tables and block elements dropped."""
-        text = _strip_refs(text, self.deadline)
-        text = self._templates(text)
+    def render_block(self, text: str, links: list | None = None,
+                     outermost: list[tuple[int, int]] | None = None) -> str:
+        """Render a stretch of article text (many lines): tables and block elements dropped.
+        ``outermost``: the text's outermost ``{{…}}`` spans when already known (a page's
+        :class:`~.braces._BraceIndex`)."""
+        stripped = _strip_refs(text, self.deadline)
+        text = self._templates(stripped, outermost if stripped is text else None)
         text = _drop_tables(text)
         if "<" in text:
             text = _scan_elements(text, _BLOCK_ELEMENT_RE, self._block_element, self.deadline)
         return self._inline_markup(text, links)
 
-    def render_inline(self, text: str, links: list | None = None) -> str:
-        """Render a short fragment (a template argument, a heading, a reference)."""
+    def render_inline(self, text: str, links: list | None = None,
+                      outermost: list[tuple[int, int]] | None = None) -> str:
+        """Render a short fragment (a template argument, a heading, a reference); ``outermost`` as
+        for :meth:`render_block`."""
         if "<ref" in text:
-            text = _strip_refs(text, self.deadline)
+            stripped = _strip_refs(text, self.deadline)
+            if stripped is not text:
+                text, outermost = stripped, None
         if "{{" in text:
-            text = self._templates(text)
+            text = self._templates(text, outermost)
         return self._inline_markup(text, links)
 
     # -- passes ------------------------------------------------------------------------------------
@@ -98,10 +105,10 @@ class _RegexRenderer:
             return ""
         return content  # div/center/blockquote/poem: their text is article text
 
-    def _templates(self, text: str) -> str:
+    def _templates(self, text: str, outermost: list[tuple[int, int]] | None = None) -> str:
         if "{{" not in text:
             return text
-        return _replace_outermost_bodies(text, _BRACES_RE, "{{", self._template, self.deadline)
+        return _replace_outermost_bodies(text, _BRACES_RE, "{{", self._template, self.deadline, outermost)
 
     def _template(self, body: str) -> str:
         bar = body.find("|")
@@ -181,8 +188,9 @@ def _has_markup(value: str) -> bool:
     return _TWO_SPACES_RE.search(value) is not None
 
 
-def _plain_value(value: str, renderer: _RegexRenderer) -> str:
-    """Plain text of a short fragment; most citation parameters have no markup at all."""
+def _plain_value(value: str, renderer: _RegexRenderer, outermost: list[tuple[int, int]] | None = None) -> str:
+    """Plain text of a short fragment; most citation parameters have no markup at all. ``outermost``
+    as for :meth:`_RegexRenderer.render_block`."""
     if not _has_markup(value):
         return value.strip()
-    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value)).strip()
+    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value, None, outermost)).strip()
