@@ -10,6 +10,12 @@ from .deadline import _NO_DEADLINE, _Deadline
 
 _BRACES_RE = re.compile(r"\{\{|\}\}")
 _BRACKETS_RE = re.compile(r"\[\[|\]\]")
+# What _pairs scans: the tokens above, plus a whole pair with no brace (bracket) character between its
+# delimiters as one token — the opener and closer the stack would pair anyway, one match instead of two.
+_PAIR_TOKENS = {
+    _BRACES_RE: re.compile(r"\{\{[^{}]*\}\}|\{\{|\}\}"),
+    _BRACKETS_RE: re.compile(r"\[\[[^\[\]]*\]\]|\[\[|\]\]"),
+}
 
 
 def _pairs(text: str, token_re: re.Pattern[str], opener: str,
@@ -21,16 +27,23 @@ def _pairs(text: str, token_re: re.Pattern[str], opener: str,
     spans: list[tuple[int, int]] = []
     depth_max = 0
     steps = 0
-    for m in token_re.finditer(text):
+    first = opener[0]
+    pair_re = _PAIR_TOKENS.get(token_re)
+    for m in (pair_re or token_re).finditer(text):
         steps += 1
         if steps & 4095 == 0:
             deadline.check("brace scan")
-        if m.group() == opener:
-            stack.append(m.start())
+        s, e = m.span()
+        if e - s > 2:  # a whole pair (from pair_re)
+            spans.append((s, e))
+            if len(stack) >= depth_max:
+                depth_max = len(stack) + 1
+        elif text[s] == first:
+            stack.append(s)
             if len(stack) > depth_max:
                 depth_max = len(stack)
         elif stack:
-            spans.append((stack.pop(), m.end()))
+            spans.append((stack.pop(), e))
     spans.sort()
     return spans, len(stack), depth_max
 
@@ -190,11 +203,9 @@ def _template_args(parts: list[str]) -> tuple[list[str], dict[str, str]]:
     positional: list[str] = []
     named: dict[str, str] = {}
     for part in parts[1:]:
-        eq = part.find("=")
-        if eq > 0:
-            key = part[:eq]
-            if "{{" not in key and "[[" not in key and "<" not in key:
-                named[key.strip()] = part[eq + 1:].strip()
-                continue
-        positional.append(part)
+        key, eq, value = part.partition("=")
+        if eq and key and "{{" not in key and "[[" not in key and "<" not in key:
+            named[key.strip()] = value.strip()
+        else:
+            positional.append(part)
     return positional, named

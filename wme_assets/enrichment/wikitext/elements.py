@@ -80,13 +80,15 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
         pos = closed.end()
 
 
-def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
-    """The text without its ``<ref>…</ref>`` and ``<ref/>`` (the same object when it has none)."""
+def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE,
+                refs: list[tuple[str, str | None, int, int, int]] | None = None) -> str:
+    """The text without its ``<ref>…</ref>`` and ``<ref/>`` (the same object when it has none).
+    ``refs``: ``list(_iter_refs(text))`` when the caller already has it."""
     if "<ref" not in text and "<REF" not in text and "<Ref" not in text:
         return text
     out: list[str] = []
     pos = 0
-    for _attrs, _content, start, end, _content_start in _iter_refs(text, deadline):
+    for _attrs, _content, start, end, _content_start in (_iter_refs(text, deadline) if refs is None else refs):
         out.append(text[pos:start])
         pos = end
     if not out:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .braces import _BRACES_RE, _BraceIndex, _outermost, _pairs
 from .deadline import _Deadline
-from .elements import _strip_refs
+from .elements import _iter_refs, _strip_refs
 from .fields import WikitextFields
 from .lead import _cut_lead, _lead_fields
 from .masking import mask_wikitext
@@ -63,11 +63,12 @@ def extract_wikitext_fields(
     deadline.check("templates and categories")
 
     section_renderer = _SectionRenderer(names, deadline)
-    fields.references = _references(masked, section_renderer, deadline, _BraceIndex(masked, template_spans))
+    refs = list(_iter_refs(masked, deadline)) if "<" in masked else []  # found once, read twice:
+    fields.references = _references(masked, section_renderer, deadline, _BraceIndex(masked, template_spans), refs)
     deadline.check("references")
 
     # Every other field reads the text without its <ref>s: strip them once, not per section.
-    body = _strip_refs(masked, deadline)
+    body = _strip_refs(masked, deadline, refs)
     body_spans = _pairs(body, _BRACES_RE, "{{", deadline)[0] if body is not masked else template_spans
     body_braces = _BraceIndex(body, body_spans)  # read by the lead and every section
     body_templates = _outermost(body_spans) if body is not masked else top_templates

@@ -8,7 +8,7 @@ from typing import Any
 from .braces import _BRACES_RE, _BraceIndex, _outermost, _pairs, _split_top, _template_args
 from .deadline import _Deadline
 from .elements import _iter_refs
-from .regex_renderer import _EXTLINK_RE, _URL_RE, _plain_value, _RegexRenderer
+from .regex_renderer import _EXTLINK_RE, _MARKUP_CHARS_RE, _URL_RE, _plain_value, _RegexRenderer
 from .template_names import _template_key
 
 _ATTR_RE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>/]+))""")
@@ -26,6 +26,10 @@ _CITATION_TEXT_KEYS = (
      "éditeur", "obra", "publicação", "jornal", "editora", "werk", "hrsg", "sammelwerk"),
     ("date", "year", "année", "data", "ano", "fecha", "datum", "jahr"),
 )
+# parameter → (its group, its rank in the group): a citation's parameters are looked up once each
+_CITATION_TEXT_RANKS = {key: (group, rank) for group, keys in enumerate(_CITATION_TEXT_KEYS)
+                        for rank, key in enumerate(keys)}
+assert len(_CITATION_TEXT_RANKS) == sum(map(len, _CITATION_TEXT_KEYS)), "a parameter in two groups"
 
 
 def _attrs(raw: str) -> dict[str, str]:
@@ -36,13 +40,31 @@ def _attrs(raw: str) -> dict[str, str]:
 def _citation_text(named: dict[str, str], rendered: dict[str, str]) -> str:
     """Author, title, work and date of a citation: the first non-empty parameter of each group in ``named``,
     as ``rendered`` holds it (the metadata: every non-empty parameter rendered once)."""
-    pieces: list[str] = []
-    for keys in _CITATION_TEXT_KEYS:
-        for key in keys:
-            if named.get(key):
-                pieces.append(rendered[key])
-                break
+    first: dict[int, tuple[int, str]] = {}  # group → (rank, key) of its first non-empty parameter
+    ranks = _CITATION_TEXT_RANKS
+    for key, value in named.items():
+        found = ranks.get(key)
+        if found is not None and value:
+            group, rank = found
+            if group not in first or rank < first[group][0]:
+                first[group] = (rank, key)
+    if not first:
+        return ""
+    pieces = [rendered[first[group][1]] for group in sorted(first)]
     return ". ".join(p for p in pieces if p)
+
+
+def _plain_values(named: dict[str, str], renderer: _RegexRenderer) -> dict[str, str]:
+    """``{name: _plain_value(value)}`` of the non-empty parameters, with :func:`_plain_value`'s shortcut
+    (no markup character, no two whitespace characters in a row: the value stripped) taken inline:
+    a reference has a dozen parameters and most are plain."""
+    out: dict[str, str] = {}
+    markup = _MARKUP_CHARS_RE.search
+    for k, v in named.items():
+        if v:
+            plain = markup(v) is None and v.isprintable() and "  " not in v
+            out[k] = v.strip() if plain else _plain_value(v, renderer)
+    return out
 
 
 def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int, int]] | None = None) -> dict:
@@ -60,7 +82,7 @@ def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int
             if key and _CITATION_RE.match(key):
                 _positional, named = _template_args(parts)
                 ref["type"] = _CITATION_TYPE_PREFIX_RE.sub("", key) or key
-                ref["metadata"] = {k: _plain_value(v, renderer) for k, v in named.items() if v}
+                ref["metadata"] = _plain_values(named, renderer)
                 urls.extend(named[k] for k in _URL_PARAMS if named.get(k))
                 citation_text = _citation_text(named, ref["metadata"])
                 break
@@ -72,7 +94,7 @@ def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int
     else:
         text = _plain_value(content, renderer, outermost)
     ref["text"] = {"value": citation_text if citation_text and len(text) < len(citation_text) else text}
-    if not urls:
+    if not urls and "//" in content:  # every URL holds "//"
         urls = _URL_RE.findall(content)
     if urls:
         seen: list[str] = []
@@ -85,10 +107,11 @@ def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int
 
 
 def _references(masked: str, renderer: _RegexRenderer, deadline: _Deadline,
-                braces: _BraceIndex | None = None) -> list[dict]:
+                braces: _BraceIndex | None = None,
+                found: list[tuple[str, str | None, int, int, int]] | None = None) -> list[dict]:
     """Each distinct ``<ref>``, in page order. A named reference is listed once (its first definition
     with content); uses of a name that is never defined are kept with an empty text. ``braces``: the
-    ``{{…}}`` spans of ``masked``, if known."""
+    ``{{…}}`` spans of ``masked``; ``found``: ``list(_iter_refs(masked))``; either computed if not given."""
     refs: list[dict] = []
     by_name: dict[tuple[str, str], dict] = {}
 
@@ -98,7 +121,7 @@ def _references(masked: str, renderer: _RegexRenderer, deadline: _Deadline,
             outermost = braces.outermost_in(start, start + len(content))
         return _reference(content, renderer, outermost)
 
-    for attrs_raw, content, _s, _e, content_start in _iter_refs(masked, deadline):
+    for attrs_raw, content, _s, _e, content_start in (_iter_refs(masked, deadline) if found is None else found):
         attrs = _attrs(attrs_raw) if attrs_raw else {}
         name, group = attrs.get("name", ""), attrs.get("group", "")
         if name and (group, name) in by_name:
