@@ -18,6 +18,7 @@ from .braces import _BRACES_RE, _BRACKETS_RE, _pairs, _replace_outermost, _split
 from .deadline import _Deadline
 from .inline_templates import _renders_text
 from .names import NS_FILE, WikiNames, _clean_title
+from .plain_links import _plain_links_as_text
 from .regex_renderer import _ASCII_SPACES_RE, _LIST_MARKERS_RE, _RegexRenderer
 from .template_names import _template_key, _template_title
 from .tree_renderer import _TreeRenderer
@@ -262,7 +263,7 @@ def _lead_abstract(text: str, renderer: _RegexRenderer) -> str:
     if _lead_is_parseable(text):
         try:
             tree = _TreeRenderer(renderer.names)
-            rendered = tree.render(mwparserfromhell.parse(text))
+            rendered = tree.render(mwparserfromhell.parse(_plain_links_as_text(text, renderer.names)))
             return _abstract_from_rendered(rendered, tree.formula_seen)
         except RecursionError:  # nesting deeper than the pre-check saw (e.g. inside tags)
             pass
