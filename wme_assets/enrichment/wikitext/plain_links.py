@@ -25,8 +25,10 @@ from .names import WikiNames
 # table cells, the colon of namespaces and URLs, quotes of an attribute) and no line break; the label
 # no underscore either (behaviour switches).
 _PLAIN_LINK_RE = re.compile(
-    r"(?<![\[\]])\[\[([^\[\]{}<>|&=~:*#;!\"\n\r\t\f\v]+)(?:\|([^\[\]{}<>|&=~:*#;!\"\n\r\t\f\v_]*))?\]\](?![\[\]:])")
-_ODD_BRACKETS_RE = re.compile(r"(?<![\[\]])[\[\]](?![\[\]])|\[\[\[|\]\]\]")
+    r"\[\[(?<![\[\]]\[\[)([^\[\]{}<>|&=~:*#;!\"\n\r\t\f\v]+)(?:\|([^\[\]{}<>|&=~:*#;!\"\n\r\t\f\v_]*))?\]\](?![\[\]:])")
+# (The lookbehinds come after the bracket they look behind: a pattern that starts with a literal or a
+# character class lets the regex engine skip to candidates, one that starts with a lookbehind does not.)
+_ODD_BRACKETS_RE = re.compile(r"[\[\]](?<![\[\]][\[\]])(?![\[\]])|\[\[\[|\]\]\]")
 
 
 def _plain_links_as_text(text: str, names: WikiNames) -> str:
