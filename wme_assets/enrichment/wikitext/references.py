@@ -8,7 +8,7 @@ from typing import Any
 from .braces import _BRACES_RE, _BraceIndex, _outermost, _pairs, _split_top, _template_args
 from .deadline import _Deadline
 from .elements import _iter_refs
-from .regex_renderer import _EXTLINK_RE, _MARKUP_CHARS_RE, _URL_RE, _plain_value, _RegexRenderer
+from .regex_renderer import _EXTLINK_RE, _MARKUP_CHARS_RE, _TWO_SPACES_RE, _URL_RE, _plain_value, _RegexRenderer
 from .template_names import _template_key
 
 _ATTR_RE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>/]+))""")
@@ -54,10 +54,13 @@ def _citation_text(named: dict[str, str], rendered: dict[str, str]) -> str:
     return ". ".join(p for p in pieces if p)
 
 
-def _plain_values(named: dict[str, str], renderer: _RegexRenderer) -> dict[str, str]:
-    """``{name: _plain_value(value)}`` of the non-empty parameters, with :func:`_plain_value`'s shortcut
-    (no markup character, no two whitespace characters in a row: the value stripped) taken inline:
-    a reference has a dozen parameters and most are plain."""
+def _plain_values(named: dict[str, str], renderer: _RegexRenderer, body: str) -> dict[str, str]:
+    """``{name: _plain_value(value)}`` of the non-empty parameters of the template whose body (between
+    its braces) is ``body``, with :func:`_plain_value`'s shortcut (no markup character, no two whitespace
+    characters in a row: the value stripped) taken inline: a reference has a dozen parameters and most
+    are plain — often all of them, which one look at the body tells (the values are stripped already)."""
+    if _MARKUP_CHARS_RE.search(body) is None and _TWO_SPACES_RE.search(body) is None:
+        return {k: v for k, v in named.items() if v}
     out: dict[str, str] = {}
     markup = _MARKUP_CHARS_RE.search
     for k, v in named.items():
@@ -77,12 +80,13 @@ def _reference(content: str, renderer: _RegexRenderer, outermost: list[tuple[int
         if outermost is None:
             outermost = _outermost(_pairs(content, _BRACES_RE, "{{", renderer.deadline)[0])
         for s, e in outermost:
-            parts = _split_top(content[s + 2:e - 2])
+            body = content[s + 2:e - 2]
+            parts = _split_top(body)
             key = _template_key(parts[0], renderer.names)
             if key and _CITATION_RE.match(key):
                 _positional, named = _template_args(parts)
                 ref["type"] = _CITATION_TYPE_PREFIX_RE.sub("", key) or key
-                ref["metadata"] = _plain_values(named, renderer)
+                ref["metadata"] = _plain_values(named, renderer, body)
                 urls.extend(named[k] for k in _URL_PARAMS if named.get(k))
                 citation_text = _citation_text(named, ref["metadata"])
                 break

@@ -17,7 +17,7 @@ from .braces import (
 from .deadline import _NO_DEADLINE, _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements, _strip_refs
 from .inline_templates import _FR_ORDINAL_RE, _Args, _fr_ordinal_display, _inline_template, _renders_text
-from .links import _link_display, _link_url
+from .links import _PIPE_TRICK_RE, _link_display, _link_url
 from .names import WikiNames, _clean_title
 from .template_names import _template_key
 
@@ -135,17 +135,28 @@ class _RegexRenderer:
 
     def _wikilinks(self, text: str, links: list | None) -> str:
         def simple(m: re.Match[str]) -> str:
-            target, label = m.group(1), m.group(2)
-            shown = _link_display(self.names, target, label)
-            if shown is None:
-                return ""
-            trail = m.group(3)
+            target, label, trail = m.groups()
+            if ":" not in target and len(target) <= 512:
+                # _link_display without a namespace or a leading colon to look at (most links)
+                if label is None:
+                    shown = target.strip().replace("_", " ")
+                else:
+                    shown = label.strip() or _PIPE_TRICK_RE.sub("", target.strip())
+            else:
+                shown = _link_display(self.names, target, label)
+                if shown is None:
+                    return ""
             if links is not None and shown:
                 link_text = _QUOTES_RE.sub("", shown) if "''" in shown else shown
                 if trail:
                     link_text += trail
-                links.append({"url": self._url(target), "text": _clean_title(link_text)})
+                url = urls.get(target)
+                if url is None:
+                    url = self._url(target)
+                links.append({"url": url, "text": _clean_title(link_text)})
             return shown + trail if trail else shown
+
+        urls = self._urls
 
         def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
             target, sep, label = text[s + 2:e - 2].partition("|")
