@@ -216,3 +216,33 @@ def test_plain_links_written_as_text_render_as_the_links_do():
         replaced += text.count("[[") - plain.count("[[")
         assert render(plain) == render(text), text
     assert replaced > 4_000  # most links of the fixtures are written as text: the comparison covers them
+
+
+def test_table_cell_shortcuts_agree_with_the_mark_scan():
+    import random
+
+    from wme_assets.enrichment.wikitext import tables
+
+    def split_scan(text: str, header: bool) -> list[str]:
+        cells, start = [], 0
+        for m in tables._cell_marks(text):
+            if m.group() == "||" or (m.group() == "!!" and header):
+                cells.append(text[start:m.start()])
+                start = m.end()
+        return [*cells, text[start:]]
+
+    def attrs_scan(cell: str) -> tuple[str, str]:
+        for m in tables._cell_marks(cell):
+            if m.group() == "|":
+                attrs = cell[:m.start()]
+                return ("", cell) if "[[" in attrs else (attrs, cell[m.end():])
+        return "", cell
+
+    rnd = random.Random(10)
+    pieces = ["|", "||", "!", "!!", "a", " ", "{{", "}}", "[[", "]]", "=", "x"]
+    lines = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(30_000)]
+    lines += [line[1:] for text in _real_texts() for line in text.split("\n") if line[:1] in ("|", "!")]
+    for line in lines:
+        assert tables._split_cells(line, False) == split_scan(line, False), line
+        assert tables._split_cells(line, True) == split_scan(line, True), line
+        assert tables._cell_attrs(line) == attrs_scan(line), line
