@@ -42,11 +42,12 @@ def extract_wikitext_fields(
     deadline = _Deadline(time_budget_s)
     names = _coerce_names(site, dbname)
     text = wikitext or ""
-    fields = WikitextFields(number_of_characters=len(text), size_bytes=len(text.encode("utf-8")))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii is a flag: no encoding
+    fields = WikitextFields(number_of_characters=len(text), size_bytes=size)
     fields.redirect_target = redirect_target(text, names) if text.lstrip().startswith("#") else None
     if ns == 0 and (dbname is None or dbname.endswith("wiki")):
         fields.maintenance_tags = maintenance_tags(text)
-    if not text.strip():
+    if not text or text.isspace():  # what strip() would leave empty, without copying the page
         return fields
 
     deadline.check("start")
@@ -57,7 +58,7 @@ def extract_wikitext_fields(
     top_templates = _outermost(template_spans)
     fields.templates, fields.transcluded_templates = template_lists(masked, template_spans, names, deadline)
     fields.categories = _categories(masked, names)
-    fields.is_disambiguation = bool(_DISAMBIG_SWITCH_RE.search(masked)) if "__" in masked else False
+    fields.is_disambiguation = _has_disambiguation_switch(masked)
     fields.is_disambiguation = fields.is_disambiguation or any(
         _is_disambiguation_template(t) for t in fields.templates)
     deadline.check("templates and categories")
@@ -94,6 +95,17 @@ def extract_wikitext_fields(
     fields.sections = _build_sections(body, headings, lead_end, section_renderer, deadline, tables, body_braces)
     deadline.check("sections")
     return fields
+
+
+def _has_disambiguation_switch(masked: str) -> bool:
+    """``_DISAMBIG_SWITCH_RE.search(masked)``, the regex tried only where ``__`` is (each switch starts
+    with it, and a page has few): a case-insensitive alternation is tried at every character otherwise."""
+    pos = masked.find("__")
+    while pos >= 0:
+        if _DISAMBIG_SWITCH_RE.match(masked, pos) is not None:
+            return True
+        pos = masked.find("__", pos + 1)
+    return False
 
 
 def _categories(masked: str, names: WikiNames) -> list[str]:

@@ -70,6 +70,8 @@ class _RegexRenderer:
         self.lang = names.language
         self.deadline = deadline
         self._urls: dict[str, str] = {}
+        # raw template name → (lookup key, renders text): a page calls the same few templates many times
+        self._keys: dict[str, tuple[str | None, bool]] = {}
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -112,8 +114,13 @@ class _RegexRenderer:
 
     def _template(self, body: str) -> str:
         bar = body.find("|")
-        key = _template_key(body if bar < 0 else body[:bar], self.names)
-        if not _renders_text(key):  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
+        raw_name = body if bar < 0 else body[:bar]
+        known = self._keys.get(raw_name)
+        if known is None:
+            key = _template_key(raw_name, self.names)
+            known = self._keys[raw_name] = (key, _renders_text(key))
+        key, renders = known
+        if not renders:  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
             return ""
         parts = _split_top(body)
         if key.endswith(":") and ":" in parts[0]:
