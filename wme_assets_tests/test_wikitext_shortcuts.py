@@ -120,3 +120,129 @@ def test_heading_matches_on_real_articles():
         assert [m.span() + m.groups() for m in _heading_matches(text)] == expected
         found += len(expected)
     assert found > 200
+
+
+def _real_texts() -> list[str]:
+    return [path.read_text(encoding="utf-8") for path in sorted((FIXTURES / "wtf_wikipedia-wikitext").glob("*.txt"))]
+
+
+def test_brace_index_gives_each_stretch_the_spans_its_own_scan_gives():
+    import random
+
+    from wme_assets.enrichment.wikitext.braces import _BRACES_RE, _BraceIndex, _outermost, _pairs
+    from wme_assets.enrichment.wikitext.masking import mask_wikitext
+
+    rnd = random.Random(7)
+    texts = [mask_wikitext(text) for text in _real_texts()]
+    texts += ["".join(rnd.choice(["{{", "}}", "{", "}", "a", "\n", "<ref>", "</ref>"]) for _ in range(40))
+              for _ in range(300)]
+    derived = 0
+    for text in texts:
+        index = _BraceIndex(text, _pairs(text, _BRACES_RE, "{{")[0])
+        cuts = sorted({0, len(text), *(rnd.randrange(len(text) + 1) for _ in range(30))})
+        for a in cuts:
+            for b in cuts:
+                if a > b:
+                    continue
+                outermost = index.outermost_in(a, b)
+                if outermost is not None:
+                    derived += 1
+                    assert outermost == _outermost(_pairs(text[a:b], _BRACES_RE, "{{")[0]), (text, a, b)
+    assert derived > 10_000  # most cuts do not split a brace pair: the derivation is what is tested
+
+
+def test_split_top_shortcut_agrees_with_the_token_scan():
+    import random
+
+    from wme_assets.enrichment.wikitext.braces import _BRACES_RE, _pairs, _split_top, _split_top_scan
+
+    rnd = random.Random(8)
+    bodies = [rnd.choice(["", "|"]).join(rnd.choice(["{{", "}}", "[[", "]]", "|", "{", "]", "a", "="])
+                                         for _ in range(rnd.randint(0, 16))) for _ in range(20_000)]
+    for text in _real_texts():
+        bodies += [text[s + 2:e - 2] for s, e in _pairs(text, _BRACES_RE, "{{")[0]]
+    assert sum("[[" in body and "|" in body for body in bodies) > 1_000
+    for body in bodies:
+        assert _split_top(body) == _split_top_scan(body), body
+
+
+def test_maintenance_tags_count_what_enterprises_regexes_match():
+    import random
+    import re
+
+    from wme_assets.enrichment.wikitext.page_flags import maintenance_tags
+
+    tags = {"citation_needed_count": "Citation needed", "pov_count": "POV",
+            "clarification_needed_count": "clarify", "update_count": "update"}
+
+    def enterprise(text: str) -> dict[str, int]:  # Go's (?i){{X(\|*).*?}}: on short texts backtracking is fine
+        return {name: len(re.findall(r"(?i)\{\{" + re.escape(p) + r"(\|*).*?\}\}", text)) for name, p in tags.items()}
+
+    rnd = random.Random(9)
+    pieces = ["{{", "}}", "pov", "{{POV", "\n", "x", "{{update", "{{clarify}}", "{{Citation needed|", "{", "{{Pov}}"]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(20_000)]
+    texts += _real_texts()
+    assert sum(any(enterprise(text).values()) for text in texts) > 5_000
+    for text in texts:
+        assert maintenance_tags(text) == enterprise(text), text
+
+
+def test_plain_links_written_as_text_render_as_the_links_do():
+    import mwparserfromhell
+
+    from wme_assets.enrichment.wikitext.elements import _strip_refs
+    from wme_assets.enrichment.wikitext.masking import mask_wikitext
+    from wme_assets.enrichment.wikitext.plain_links import _plain_links_as_text
+    from wme_assets.enrichment.wikitext.tree_renderer import _TreeRenderer
+
+    def render(text: str) -> tuple[str, bool]:
+        tree = _TreeRenderer(EN)
+        return tree.render(mwparserfromhell.parse(text)), tree.formula_seen
+
+    edge_cases = [
+        "''[[a|b]]'' c", "&[[amp]]; x", "http://[[x]] y", "[[a]]:b", "(''[[x|y]]'') ''z''", "( [[a|b]] ''c'')",
+        "[http://x.org [[a]]] [[b]]", "[[a|]] [[Foo (bar)|]] [[ ]] [[x|----]]", "'''[[Jesus|Jesus']]''' x",
+        "{{lc:[[a]]}} {{nowrap|[[b]]}} [[c]]", "[[File:x.jpg|thumb|[[a]]]] [[b]]",
+        "x\n{|\n| [[a|b]] || c\n|}\n[[d]]", "[[a__b|]] [[c_d]] [[e|f g]]s", "[[[a]]] [[b]]]",
+    ]
+    sections: list[str] = []
+    for text in _real_texts():  # the sections as the lead reaches the parse: masked, without <ref>s
+        masked = _strip_refs(mask_wikitext(text))
+        starts = [0, *(m.start() for m in _HEADING_RE.finditer(masked)), len(masked)]
+        sections += [masked[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+    replaced = 0
+    for text in edge_cases + sections:
+        plain = _plain_links_as_text(text, EN)
+        replaced += text.count("[[") - plain.count("[[")
+        assert render(plain) == render(text), text
+    assert replaced > 4_000  # most links of the fixtures are written as text: the comparison covers them
+
+
+def test_table_cell_shortcuts_agree_with_the_mark_scan():
+    import random
+
+    from wme_assets.enrichment.wikitext import tables
+
+    def split_scan(text: str, header: bool) -> list[str]:
+        cells, start = [], 0
+        for m in tables._cell_marks(text):
+            if m.group() == "||" or (m.group() == "!!" and header):
+                cells.append(text[start:m.start()])
+                start = m.end()
+        return [*cells, text[start:]]
+
+    def attrs_scan(cell: str) -> tuple[str, str]:
+        for m in tables._cell_marks(cell):
+            if m.group() == "|":
+                attrs = cell[:m.start()]
+                return ("", cell) if "[[" in attrs else (attrs, cell[m.end():])
+        return "", cell
+
+    rnd = random.Random(10)
+    pieces = ["|", "||", "!", "!!", "a", " ", "{{", "}}", "[[", "]]", "=", "x"]
+    lines = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(30_000)]
+    lines += [line[1:] for text in _real_texts() for line in text.split("\n") if line[:1] in ("|", "!")]
+    for line in lines:
+        assert tables._split_cells(line, False) == split_scan(line, False), line
+        assert tables._split_cells(line, True) == split_scan(line, True), line
+        assert tables._cell_attrs(line) == attrs_scan(line), line

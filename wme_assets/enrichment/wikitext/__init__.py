@@ -14,7 +14,9 @@ The modules, in the order the extractor uses them
                           :func:`maintenance_tags`, and (from the templates) disambiguation pages
     ``masking``           :func:`mask_wikitext`: comments, ``<nowiki>`` and non-wikitext elements
                           out of the way of every later scan
-    ``braces``            matched ``{{…}}`` / ``[[…]]`` spans; template bodies split into arguments
+    ``braces``            matched ``{{…}}`` / ``[[…]]`` spans; template bodies split into arguments;
+                          the page's spans read for each reference, section and the lead
+                          (``_BraceIndex``) instead of scanning each again
     ``template_names``    the title a ``{{…}}`` transcludes, with ``magic_words``: MediaWiki's
                           parser functions and variables (English + per-language tables)
     ``transclusions``     ``templates`` and ``transcluded_templates`` in one pass over the spans
@@ -28,6 +30,8 @@ The modules, in the order the extractor uses them
     ``lead``              ``infoboxes``, ``image``, ``description`` and the ``abstract`` of the lead,
                           rendered by:
     ``tree_renderer``       mwparserfromhell's tree of the lead, when it can parse it safely
+    ``plain_links``         the lead's plain wikilinks written as the text they display before
+                            that parse (a node per link was most of its cost)
     ``abstract``            the lead's paragraphs and lists, cleaned up as Enterprise does
                             (:mod:`wme_assets.enrichment.abstract_rules`, shared with the HTML path)
     ``tables``            ``tables`` (each section lists its own in ``table_references``)

@@ -55,8 +55,8 @@ def _scan_elements(text: str, open_re: re.Pattern[str], handle: Callable[[str, s
 
 
 def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
-    """``(attrs, content or None, start, end)`` of every ``<ref>`` in masked text. One tag name, so
-    one flag does what ``_closer_finder`` does for many (and, per reference, costs less)."""
+    """``(attrs, content or None, start, end, content start)`` of every ``<ref>`` in masked text. One tag
+    name, so one flag does what ``_closer_finder`` does for many (and, per reference, costs less)."""
     pos = 0
     no_closer = False
     steps = 0
@@ -68,7 +68,7 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
         if steps & 255 == 0:
             deadline.check("references")
         if m.group(2):  # <ref name="x" />
-            yield m.group(1), None, m.start(), m.end()
+            yield m.group(1), None, m.start(), m.end(), m.end()
             pos = m.end()
             continue
         closed = None if no_closer else _REF_CLOSE_RE.search(text, m.end())
@@ -76,17 +76,19 @@ def _iter_refs(text: str, deadline: _Deadline = _NO_DEADLINE):
             no_closer = True
             pos = m.end()
             continue
-        yield m.group(1), text[m.end():closed.start()], m.start(), closed.end()
+        yield m.group(1), text[m.end():closed.start()], m.start(), closed.end(), m.end()
         pos = closed.end()
 
 
-def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE) -> str:
-    """The text without its ``<ref>…</ref>`` and ``<ref/>`` (the same object when it has none)."""
+def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE,
+                refs: list[tuple[str, str | None, int, int, int]] | None = None) -> str:
+    """The text without its ``<ref>…</ref>`` and ``<ref/>`` (the same object when it has none).
+    ``refs``: ``list(_iter_refs(text))`` when the caller already has it."""
     if "<ref" not in text and "<REF" not in text and "<Ref" not in text:
         return text
     out: list[str] = []
     pos = 0
-    for _attrs, _content, start, end in _iter_refs(text, deadline):
+    for _attrs, _content, start, end, _content_start in (_iter_refs(text, deadline) if refs is None else refs):
         out.append(text[pos:start])
         pos = end
     if not out:

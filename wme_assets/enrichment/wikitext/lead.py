@@ -18,6 +18,7 @@ from .braces import _BRACES_RE, _BRACKETS_RE, _pairs, _replace_outermost, _split
 from .deadline import _Deadline
 from .inline_templates import _renders_text
 from .names import NS_FILE, WikiNames, _clean_title
+from .plain_links import _plain_links_as_text
 from .regex_renderer import _ASCII_SPACES_RE, _LIST_MARKERS_RE, _RegexRenderer
 from .template_names import _template_key, _template_title
 from .tree_renderer import _TreeRenderer
@@ -205,13 +206,14 @@ class _Lead:
     description: str | None = None
 
 
-def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
+def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline,
+                 outermost: list[tuple[int, int]] | None = None) -> _Lead:
     """Abstract, infoboxes, image and short description from the lead section.
 
     One brace scan sorts the lead's templates: those that render text stay for the abstract; the
     others (infoboxes, hatnotes, citations…, most of a lead's bytes) are read here — infobox
     parameters, the short description, image parameters — and cut out, so mwparserfromhell only
-    parses what the abstract needs."""
+    parses what the abstract needs. ``outermost``: the lead's outermost ``{{…}}`` spans, if known."""
     result = _Lead()
     if not lead.strip():
         return result
@@ -243,7 +245,7 @@ def _lead_fields(lead: str, names: WikiNames, deadline: _Deadline) -> _Lead:
                 other_images.append((s, images[0]))
         return ""
 
-    text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline)
+    text = _replace_outermost(lead, _BRACES_RE, "{{", sort_template, deadline, outermost)
     deadline.check("lead templates")
     result.abstract = bounded_abstract(_lead_abstract(text, renderer))
     if infobox_images:
@@ -261,7 +263,7 @@ def _lead_abstract(text: str, renderer: _RegexRenderer) -> str:
     if _lead_is_parseable(text):
         try:
             tree = _TreeRenderer(renderer.names)
-            rendered = tree.render(mwparserfromhell.parse(text))
+            rendered = tree.render(mwparserfromhell.parse(_plain_links_as_text(text, renderer.names)))
             return _abstract_from_rendered(rendered, tree.formula_seen)
         except RecursionError:  # nesting deeper than the pre-check saw (e.g. inside tags)
             pass

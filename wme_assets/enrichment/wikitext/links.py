@@ -12,6 +12,13 @@ _INTERLANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
 def _link_url(names: WikiNames, target: str) -> str:
     """Article URL of a link target, normalized as MediaWiki does (namespace spelled the wiki's
     way, first letter upper-cased, fragment kept as ``#…``)."""
+    if (":" not in target and "#" not in target and "&" not in target and "_" not in target
+            and "  " not in target and target.isprintable()):
+        # Most targets: a main-namespace title with nothing to normalize but the ends, so the steps
+        # below come down to this (_clean_title is a strip, no namespace, no fragment).
+        title = target.strip()
+        if title:
+            return names.url(names.title_case(0, title))
     title, _, fragment = _clean_title(target).lstrip(":").strip().partition("#")
     if not title:
         return f"#{fragment.replace(' ', '_')}" if fragment else ""

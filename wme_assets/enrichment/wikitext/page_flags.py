@@ -14,22 +14,28 @@ from .names import WikiNames, _clean_title
 # on the same line. Counted here with the same semantics in linear time (a backtracking `.*?}}`
 # is quadratic on a line of unclosed prefixes; Go's RE2 is not).
 _MAINTENANCE_PREFIXES = {
-    "citation_needed_count": re.compile(r"\{\{Citation needed", re.IGNORECASE),
-    "pov_count": re.compile(r"\{\{POV", re.IGNORECASE),
-    "clarification_needed_count": re.compile(r"\{\{clarify", re.IGNORECASE),
-    "update_count": re.compile(r"\{\{update", re.IGNORECASE),
+    "citation_needed_count": "Citation needed",
+    "pov_count": "POV",
+    "clarification_needed_count": "clarify",
+    "update_count": "update",
 }
+# The four prefixes found in one pass (group i+1 = the i-th prefix). No two of their matches can overlap
+# ("{{" starts each and occurs nowhere else in them), so this finds exactly the positions where each
+# prefix matches, which is all that the count below reads.
+_MAINTENANCE_RE = re.compile(
+    r"\{\{(?:" + "|".join(f"({re.escape(p)})" for p in _MAINTENANCE_PREFIXES.values()) + ")", re.IGNORECASE)
 
 
-def _count_enterprise_tag(text: str, prefix: re.Pattern[str]) -> int:
+def _count_enterprise_tag(text: str, matches: list[tuple[int, int]]) -> int:
+    """How many times ``{{prefix(\\|*).*?}}`` matches, given the ``(start, end)`` of every match of the prefix
+    (a leftmost-first regex scan resumes after each match, or one character after a prefix with no
+    ``}}`` on its line)."""
     count = 0
     pos = 0
     next_close = next_newline = -2
-    while True:
-        m = prefix.search(text, pos)
-        if m is None:
-            return count
-        end = m.end()
+    for start, end in matches:
+        if start < pos:
+            continue
         if next_close < end:
             next_close = text.find("}}", end)
             if next_close < 0:
@@ -42,7 +48,8 @@ def _count_enterprise_tag(text: str, prefix: re.Pattern[str]) -> int:
             count += 1
             pos = next_close + 2
         else:
-            pos = m.start() + 1
+            pos = start + 1
+    return count
 
 
 def maintenance_tags(wikitext: str) -> dict[str, int]:
@@ -50,7 +57,11 @@ def maintenance_tags(wikitext: str) -> dict[str, int]:
     ``.`` not crossing lines, ``{{cn}}``/``{{fact}}`` not counted)."""
     if "{{" not in wikitext:
         return dict.fromkeys(_MAINTENANCE_PREFIXES, 0)
-    return {name: _count_enterprise_tag(wikitext, rx) for name, rx in _MAINTENANCE_PREFIXES.items()}
+    found: list[list[tuple[int, int]]] = [[] for _ in _MAINTENANCE_PREFIXES]
+    for m in _MAINTENANCE_RE.finditer(wikitext):
+        found[m.lastindex - 1].append(m.span())
+    return {name: _count_enterprise_tag(wikitext, matches)
+            for name, matches in zip(_MAINTENANCE_PREFIXES, found, strict=True)}
 
 
 # -- redirects --------------------------------------------------------------------------------------

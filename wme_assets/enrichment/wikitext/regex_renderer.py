@@ -17,7 +17,7 @@ from .braces import (
 from .deadline import _NO_DEADLINE, _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements, _strip_refs
 from .inline_templates import _FR_ORDINAL_RE, _Args, _fr_ordinal_display, _inline_template, _renders_text
-from .links import _link_display, _link_url
+from .links import _PIPE_TRICK_RE, _link_display, _link_url
 from .names import WikiNames, _clean_title
 from .template_names import _template_key
 
@@ -70,24 +70,33 @@ class _RegexRenderer:
         self.lang = names.language
         self.deadline = deadline
         self._urls: dict[str, str] = {}
+        # raw template name → (lookup key, renders text): a page calls the same few templates many times
+        self._keys: dict[str, tuple[str | None, bool]] = {}
 
     # -- public ------------------------------------------------------------------------------------
 
-    def render_block(self, text: str, links: list | None = None) -> str:
-        """Render a stretch of article text (many lines): tables and block elements dropped."""
-        text = _strip_refs(text, self.deadline)
-        text = self._templates(text)
+    def render_block(self, text: str, links: list | None = None,
+                     outermost: list[tuple[int, int]] | None = None) -> str:
+        """Render a stretch of article text (many lines): tables and block elements dropped.
+        ``outermost``: the text's outermost ``{{…}}`` spans when already known (a page's
+        :class:`~.braces._BraceIndex`)."""
+        stripped = _strip_refs(text, self.deadline)
+        text = self._templates(stripped, outermost if stripped is text else None)
         text = _drop_tables(text)
         if "<" in text:
             text = _scan_elements(text, _BLOCK_ELEMENT_RE, self._block_element, self.deadline)
         return self._inline_markup(text, links)
 
-    def render_inline(self, text: str, links: list | None = None) -> str:
-        """Render a short fragment (a template argument, a heading, a reference)."""
+    def render_inline(self, text: str, links: list | None = None,
+                      outermost: list[tuple[int, int]] | None = None) -> str:
+        """Render a short fragment (a template argument, a heading, a reference); ``outermost`` as
+        for :meth:`render_block`."""
         if "<ref" in text:
-            text = _strip_refs(text, self.deadline)
+            stripped = _strip_refs(text, self.deadline)
+            if stripped is not text:
+                text, outermost = stripped, None
         if "{{" in text:
-            text = self._templates(text)
+            text = self._templates(text, outermost)
         return self._inline_markup(text, links)
 
     # -- passes ------------------------------------------------------------------------------------
@@ -98,15 +107,20 @@ class _RegexRenderer:
             return ""
         return content  # div/center/blockquote/poem: their text is article text
 
-    def _templates(self, text: str) -> str:
+    def _templates(self, text: str, outermost: list[tuple[int, int]] | None = None) -> str:
         if "{{" not in text:
             return text
-        return _replace_outermost_bodies(text, _BRACES_RE, "{{", self._template, self.deadline)
+        return _replace_outermost_bodies(text, _BRACES_RE, "{{", self._template, self.deadline, outermost)
 
     def _template(self, body: str) -> str:
         bar = body.find("|")
-        key = _template_key(body if bar < 0 else body[:bar], self.names)
-        if not _renders_text(key):  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
+        raw_name = body if bar < 0 else body[:bar]
+        known = self._keys.get(raw_name)
+        if known is None:
+            key = _template_key(raw_name, self.names)
+            known = self._keys[raw_name] = (key, _renders_text(key))
+        key, renders = known
+        if not renders:  # most templates (citations, hatnotes, {{sfn}}…): nothing to split
             return ""
         parts = _split_top(body)
         if key.endswith(":") and ":" in parts[0]:
@@ -128,17 +142,28 @@ class _RegexRenderer:
 
     def _wikilinks(self, text: str, links: list | None) -> str:
         def simple(m: re.Match[str]) -> str:
-            target, label = m.group(1), m.group(2)
-            shown = _link_display(self.names, target, label)
-            if shown is None:
-                return ""
-            trail = m.group(3)
+            target, label, trail = m.groups()
+            if ":" not in target and len(target) <= 512:
+                # _link_display without a namespace or a leading colon to look at (most links)
+                if label is None:
+                    shown = target.strip().replace("_", " ")
+                else:
+                    shown = label.strip() or _PIPE_TRICK_RE.sub("", target.strip())
+            else:
+                shown = _link_display(self.names, target, label)
+                if shown is None:
+                    return ""
             if links is not None and shown:
                 link_text = _QUOTES_RE.sub("", shown) if "''" in shown else shown
                 if trail:
                     link_text += trail
-                links.append({"url": self._url(target), "text": _clean_title(link_text)})
+                url = urls.get(target)
+                if url is None:
+                    url = self._url(target)
+                links.append({"url": url, "text": _clean_title(link_text)})
             return shown + trail if trail else shown
+
+        urls = self._urls
 
         def nested(s: int, e: int) -> str:  # what the simple pattern leaves: brackets inside, a newline…
             target, sep, label = text[s + 2:e - 2].partition("|")
@@ -181,8 +206,9 @@ def _has_markup(value: str) -> bool:
     return _TWO_SPACES_RE.search(value) is not None
 
 
-def _plain_value(value: str, renderer: _RegexRenderer) -> str:
-    """Plain text of a short fragment; most citation parameters have no markup at all."""
+def _plain_value(value: str, renderer: _RegexRenderer, outermost: list[tuple[int, int]] | None = None) -> str:
+    """Plain text of a short fragment; most citation parameters have no markup at all. ``outermost``
+    as for :meth:`_RegexRenderer.render_block`."""
     if not _has_markup(value):
         return value.strip()
-    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value)).strip()
+    return _ASCII_SPACES_RE.sub(" ", renderer.render_inline(value, None, outermost)).strip()

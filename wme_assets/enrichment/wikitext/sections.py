@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .braces import _BRACKETS_RE, _outermost, _pairs
+from .braces import _BRACKETS_RE, _BraceIndex, _outermost, _pairs
 from .deadline import _Deadline
 from .elements import _BLOCK_ELEMENT_RE, _drop_tables, _scan_elements
 from .regex_renderer import _ASCII_SPACES_RE, _BLANK_LINES_RE, _SPACE_RUN_RE, _RegexRenderer, _strip_markup
@@ -83,9 +83,10 @@ def _headings(masked: str, template_spans: list[tuple[int, int]], renderer: _Reg
     return found
 
 
-def _section_parts(body: str, renderer: _RegexRenderer) -> list[dict]:
-    """Paragraph and list parts of one section's own text (up to its first subsection)."""
-    text = renderer.render_block(body)
+def _section_parts(body: str, renderer: _RegexRenderer, outermost: list[tuple[int, int]] | None = None) -> list[dict]:
+    """Paragraph and list parts of one section's own text (up to its first subsection); ``outermost``:
+    its outermost ``{{…}}`` spans when already known."""
+    text = renderer.render_block(body, None, outermost)
     parts: list[dict] = []
     list_items: list[dict] = []
 
@@ -132,8 +133,9 @@ class _SectionRenderer(_RegexRenderer):
     """Renders section text but keeps ``[[links]]`` in place, so each paragraph can list its own links
     when it is finished (``_text_part``). Its input has no ``<ref>`` any more (stripped once per page)."""
 
-    def render_block(self, text: str, links: list | None = None) -> str:
-        text = self._templates(text)
+    def render_block(self, text: str, links: list | None = None,
+                     outermost: list[tuple[int, int]] | None = None) -> str:
+        text = self._templates(text, outermost)
         text = _drop_tables(text)
         if "<" in text:
             text = _scan_elements(text, _BLOCK_ELEMENT_RE, self._block_element, self.deadline)
@@ -163,12 +165,17 @@ class _SectionRenderer(_RegexRenderer):
 
 
 def _build_sections(masked: str, headings: list[_Heading], lead_end: int, renderer: _SectionRenderer,
-                    deadline: _Deadline, tables: list[tuple[int, dict]] = ()) -> list[dict]:
+                    deadline: _Deadline, tables: list[tuple[int, dict]] = (),
+                    braces: _BraceIndex | None = None) -> list[dict]:
     """Nested sections: the lead as "Abstract", then one section per heading under its parent.
     A section lists the tables between its heading and the next one in ``table_references`` (a
     table-only section is dropped, its tables go to its parent; a top-level one's are referenced from
-    nowhere, though still in ``tables``)."""
-    lead = {"type": "section", "name": "Abstract", "has_parts": _section_parts(masked[:lead_end], renderer)}
+    nowhere, though still in ``tables``). ``braces``: the ``{{…}}`` spans of ``masked``, if known."""
+
+    def parts(a: int, b: int) -> list[dict]:
+        return _section_parts(masked[a:b], renderer, braces.outermost_in(a, b) if braces is not None else None)
+
+    lead = {"type": "section", "name": "Abstract", "has_parts": parts(0, lead_end)}
     _reference_tables(lead, tables, 0, lead_end)
     sections: list[dict] = [lead]
     stack: list[tuple[int, dict]] = []
@@ -184,8 +191,7 @@ def _build_sections(masked: str, headings: list[_Heading], lead_end: int, render
             skip_below = heading.level
             continue
         end = headings[i + 1].start if i + 1 < len(headings) else len(masked)
-        section = {"type": "section", "name": heading.name,
-                   "has_parts": _section_parts(masked[heading.body_start:end], renderer)}
+        section = {"type": "section", "name": heading.name, "has_parts": parts(heading.body_start, end)}
         _reference_tables(section, tables, heading.body_start, end)
         while stack and stack[-1][0] >= heading.level:
             stack.pop()

@@ -17,6 +17,9 @@ from .regex_renderer import _ASCII_SPACES_RE, _LIST_MARKERS_RE, _plain_value, _R
 # a cell's attributes are what precedes its first "|" outside links and templates. Lines that start
 # with none of these continue the current cell.
 _CELL_TOKEN_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\|\||!!|\|")
+# The marks of a header line where nothing can be inside a link or template: "||" before "|" as above
+# (a lone "|" between marks only ends no cell).
+_HEADER_MARKS_RE = re.compile(r"\|\||!!")
 _SPAN_ATTR_RE = re.compile(r"\b(rowspan|colspan)\s*=\s*[\"']?\s*(\d+)", re.IGNORECASE)
 _CLASS_ATTR_RE = re.compile(r"\bclass\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))", re.IGNORECASE)
 # Tables with these classes are layout, not data: infoboxes (in ``infoboxes``), navigation boxes,
@@ -64,6 +67,8 @@ def _split_cells(text: str, header: bool) -> list[str]:
     line) outside links and templates."""
     if "||" not in text and "!!" not in text:
         return [text]
+    if "{{" not in text and "[[" not in text:  # nothing to be inside: every mark counts
+        return _HEADER_MARKS_RE.split(text) if header else text.split("||")
     cells: list[str] = []
     start = 0
     for m in _cell_marks(text):
@@ -80,6 +85,9 @@ def _cell_attrs(cell: str) -> tuple[str, str]:
     unless what precedes it holds a link (then it is all content, as in MediaWiki)."""
     if "|" not in cell:
         return "", cell
+    if "{{" not in cell and "[[" not in cell and "||" not in cell:  # the first pipe is the mark
+        bar = cell.find("|")
+        return cell[:bar], cell[bar + 1:]
     for m in _cell_marks(cell):
         if m.group() == "|":
             attrs = cell[:m.start()]
@@ -87,10 +95,13 @@ def _cell_attrs(cell: str) -> tuple[str, str]:
     return "", cell
 
 
-def _table_lines(masked: str, start: int, end: int, template_spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+def _table_lines(masked: str, start: int, end: int, template_spans: list[tuple[int, int]],
+                 starts: list[int] | None = None) -> list[tuple[str, bool]]:
     """The lines of ``masked[start:end]``, each with whether it begins inside a template's braces
-    (a template argument such as ``| name = x`` on its own line is not a table cell)."""
-    starts = [s for s, _ in template_spans]
+    (a template argument such as ``| name = x`` on its own line is not a table cell). ``starts``: the
+    spans' starts, when the caller has them (a page with many tables)."""
+    if starts is None:
+        starts = [s for s, _ in template_spans]
     out: list[tuple[str, bool]] = []
     pos = start
     for line in masked[start:end].split("\n"):
@@ -271,7 +282,7 @@ def _tables(masked: str, template_spans: list[tuple[int, int]], renderer: _Regex
         i = bisect_right(starts, start) - 1
         if i >= 0 and template_spans[i][1] > start:
             continue  # a table in a template's arguments is that template's business
-        lines = _table_lines(masked, start, end, template_spans)
+        lines = _table_lines(masked, start, end, template_spans, starts)
         rows, attrs, closed, _next = _parse_table(lines, 0)
         if _table_classes(attrs) & _NON_DATA_TABLE_CLASSES:
             continue
