@@ -39,17 +39,16 @@ a list of problems, each naming the file (and member) at fault; an empty list me
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import io
-import tarfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import orjson
-from isal import igzip, isal_zlib
+from isal import isal_zlib
 
 from wme_assets.schema import RECORD_SCHEMA_VERSION, Chunk, FileMetadata, Language, Namespace, Project, Size, Snapshot
 from wme_assets.schema.manifest import (
@@ -67,7 +66,9 @@ from wme_assets.schema.manifest import (
     SnapshotManifest,
 )
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
-from wme_assets.util.digests import READ_BYTES, DigestReader, file_chunks
+from wme_assets.snapshots.tar_stream import MAX_OUTPUT as MEMBER_READ_BYTES
+from wme_assets.snapshots.tar_stream import Inflater, TarStreamError, iter_members
+from wme_assets.util.digests import READ_BYTES, Digests, file_chunks
 from wme_assets.util.version import package_version
 
 if TYPE_CHECKING:
@@ -200,10 +201,10 @@ class _MemberScan(NamedTuple):
 
 def _member_lines(fileobj: Any) -> Iterator[bytes]:
     """The lines of a member as iterating it gives them (each with its newline, the last one as it is), read in
-    blocks of READ_BYTES: a tar member's own line iteration refills an 8 KiB buffer through tarfile's Python
-    layers, a hundred calls for a line of one article."""
+    the blocks the decompressor gives (line iteration over a buffered file would refill a small buffer, many
+    calls for a line of one article)."""
     partial: list[bytes] = []  # the start of a line longer than what one block held
-    while block := fileobj.read(READ_BYTES):
+    while block := fileobj.read(MEMBER_READ_BYTES):
         start = 0
         while (end := block.find(b"\n", start)) >= 0:
             line = block[start : end + 1]
@@ -274,7 +275,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
 def _member_sha256(fileobj: Any) -> str:
     """SHA-256 of a member's content, read in blocks (no line splitting, no parsing)."""
     digest = hashlib.sha256()
-    while block := fileobj.read(READ_BYTES):
+    while block := fileobj.read(MEMBER_READ_BYTES):
         digest.update(block)
     return digest.hexdigest()
 
@@ -304,60 +305,75 @@ def _scan_tar_gz(
     by line already, in another file) is reported as that read found it. Returns False when some member is
     not in ``known``: the caller reads the file again without ``known`` (what was added to ``problems`` is
     then to be dropped). The file is read to its end either way (a tee gets every byte)."""
-    reader = DigestReader(chunks)
+    digests = Digests()
+    inflater = Inflater(_hashed(chunks, digests))
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
     all_known = True
     try:
-        with igzip.GzipFile(fileobj=io.BufferedReader(reader, READ_BYTES), mode="rb") as gz:
-            # Large stream reads: with the default (10 KiB) tarfile reads the stream in small pieces, each
-            # through its Python layers.
-            with tarfile.open(fileobj=gz, mode="r|", bufsize=READ_BYTES) as tar:
-                for info in tar:
-                    position = len(seen)
-                    seen.append(info.name)
-                    where = f"{label} member {info.name}"
-                    if position >= len(expected_members):
-                        problems.add(where, "unexpected member (not in the manifest)")
+        with _collector_paused():
+            for info in iter_members(inflater):
+                position = len(seen)
+                seen.append(info.name)
+                where = f"{label} member {info.name}"
+                if position >= len(expected_members):
+                    problems.add(where, "unexpected member (not in the manifest)")
+                    continue
+                name, member = expected_members[position]
+                if info.name != name:
+                    problems.add(where, f"member {position} is named {info.name}, manifest says {name}")
+                if not info.isfile:
+                    problems.add(where, "not a regular file")
+                    continue
+                if known is not None:
+                    scan = known.get(_member_sha256(info.data))
+                    if scan is None:
+                        all_known = False
                         continue
-                    name, member = expected_members[position]
-                    if info.name != name:
-                        problems.add(where, f"member {position} is named {info.name}, manifest says {name}")
-                    if not info.isfile():
-                        problems.add(where, "not a regular file")
-                        continue
-                    fileobj = tar.extractfile(info)
-                    assert fileobj is not None
-                    if known is not None:
-                        scan = known.get(_member_sha256(fileobj))
-                        if scan is None:
-                            all_known = False
-                            continue
-                    else:
-                        scan = _scan_member(fileobj, validator)
-                        if scanned is not None:
-                            scanned[scan.stats["sha256"]] = scan
-                    for what in scan.line_problems:
-                        problems.add(where, what)
-                    stats = scan.stats
-                    _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
-                    totals["record_count"] += stats["record_count"]
-                    if totals["first_page_id"] is None:
-                        totals["first_page_id"] = stats["first_page_id"]
-                    if stats["last_page_id"] is not None:
-                        totals["last_page_id"] = stats["last_page_id"]
-            while gz.read(READ_BYTES):  # the rest of the stream: gzip checks CRC32 and length at its end
-                pass
-        reader.drain()
-    except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+                else:
+                    scan = _scan_member(info.data, validator)
+                    if scanned is not None:
+                        scanned[scan.stats["sha256"]] = scan
+                for what in scan.line_problems:
+                    problems.add(where, what)
+                stats = scan.stats
+                _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
+                totals["record_count"] += stats["record_count"]
+                if totals["first_page_id"] is None:
+                    totals["first_page_id"] = stats["first_page_id"]
+                if stats["last_page_id"] is not None:
+                    totals["last_page_id"] = stats["last_page_id"]
+        inflater.drain()  # the rest of the stream: the decompressor checks CRC32 and length at its end
+    except (TarStreamError, isal_zlib.error) as exc:
         problems.add(label, f"cannot read as tar.gz ({exc.__class__.__name__}: {exc})")
-        reader.drain()
+    for _ in _hashed(chunks, digests):  # what was left unread still counts (and a tee gets every byte)
+        pass
     missing = [name for name, _ in expected_members[len(seen) :]]
     if missing:
         problems.add(label, f"members missing: {', '.join(missing)}")
-    actual = {"bytes": reader.bytes, "sha256": reader.sha256.hexdigest(), "md5": reader.md5.hexdigest(), **totals}
+    actual = {"bytes": digests.bytes, "sha256": digests.sha256.hexdigest(), "md5": digests.md5.hexdigest(), **totals}
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
     return all_known
+
+
+def _hashed(chunks: Iterator[bytes], digests: Digests) -> Iterator[bytes]:
+    for chunk in chunks:
+        digests.update(chunk)
+        yield chunk
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while records are parsed: a parsed record (hundreds of dicts and
+    lists for Structured Contents) triggers collections that find nothing (JSON has no cycles; each record is
+    freed by reference counting once checked)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _teed(chunks: Iterator[bytes], sink: Sink) -> Iterator[bytes]:
