@@ -68,7 +68,7 @@ from wme_assets.schema.manifest import (
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
 from wme_assets.snapshots.tar_stream import MAX_OUTPUT as MEMBER_READ_BYTES
 from wme_assets.snapshots.tar_stream import Inflater, TarStreamError, iter_members
-from wme_assets.util.digests import READ_BYTES, Digests, file_chunks
+from wme_assets.util.digests import READ_BYTES, file_chunks
 from wme_assets.util.version import package_version
 
 if TYPE_CHECKING:
@@ -220,9 +220,30 @@ def _member_lines(fileobj: Any) -> Iterator[bytes]:
         yield b"".join(partial)
 
 
-def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan:
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    size = count = 0
+class _Hashes:
+    """SHA-256 and (with ``md5``) MD5 of what :meth:`update` is given, and its byte count."""
+
+    def __init__(self, md5: bool):
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5() if md5 else None
+        self.bytes = 0
+
+    def update(self, data: bytes) -> None:
+        self.sha256.update(data)
+        if self.md5 is not None:
+            self.md5.update(data)
+        self.bytes += len(data)
+
+    def values(self) -> dict[str, Any]:
+        found = {"bytes": self.bytes, "sha256": self.sha256.hexdigest()}
+        if self.md5 is not None:
+            found["md5"] = self.md5.hexdigest()
+        return found
+
+
+def _scan_member(fileobj: Any, validator: RecordValidator | None, *, md5: bool = True) -> _MemberScan:
+    hashes = _Hashes(md5)
+    count = 0
     first = last = None
     found: list[str] = []
     line_problems = 0
@@ -234,9 +255,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
             found.append(f"line {number}: {what}")
 
     for number, line in enumerate(_member_lines(fileobj), 1):
-        sha256.update(line)
-        md5.update(line)
-        size += len(line)
+        hashes.update(line)
         count += 1
         if not line.endswith(b"\n"):
             line_problem(number, "does not end with a newline")
@@ -262,9 +281,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
     if line_problems > MAX_LINE_PROBLEMS:
         found.append(f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
     stats = {
-        "bytes": size,
-        "sha256": sha256.hexdigest(),
-        "md5": md5.hexdigest(),
+        **hashes.values(),
         "record_count": count,
         "first_page_id": first,
         "last_page_id": last,
@@ -297,6 +314,7 @@ def _scan_tar_gz(
     *,
     scanned: dict[str, _MemberScan] | None = None,
     known: dict[str, _MemberScan] | None = None,
+    md5: bool = True,
 ) -> bool:
     """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest.
 
@@ -304,8 +322,9 @@ def _scan_tar_gz(
     is given: then a member is only hashed, and one whose SHA-256 is a key of ``known`` (content read line
     by line already, in another file) is reported as that read found it. Returns False when some member is
     not in ``known``: the caller reads the file again without ``known`` (what was added to ``problems`` is
-    then to be dropped). The file is read to its end either way (a tee gets every byte)."""
-    digests = Digests()
+    then to be dropped). The file is read to its end either way (a tee gets every byte). Without ``md5``
+    the MD5s (the file's, each member's) are neither computed nor compared."""
+    digests = _Hashes(md5)
     inflater = Inflater(_hashed(chunks, digests))
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
@@ -331,13 +350,13 @@ def _scan_tar_gz(
                         all_known = False
                         continue
                 else:
-                    scan = _scan_member(info.data, validator)
+                    scan = _scan_member(info.data, validator, md5=md5)
                     if scanned is not None:
                         scanned[scan.stats["sha256"]] = scan
                 for what in scan.line_problems:
                     problems.add(where, what)
                 stats = scan.stats
-                _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
+                _compare(where, member.model_dump(exclude=_not_compared(md5, "index", "name")), stats, problems)
                 totals["record_count"] += stats["record_count"]
                 if totals["first_page_id"] is None:
                     totals["first_page_id"] = stats["first_page_id"]
@@ -351,12 +370,16 @@ def _scan_tar_gz(
     missing = [name for name, _ in expected_members[len(seen) :]]
     if missing:
         problems.add(label, f"members missing: {', '.join(missing)}")
-    actual = {"bytes": digests.bytes, "sha256": digests.sha256.hexdigest(), "md5": digests.md5.hexdigest(), **totals}
+    actual = {**digests.values(), **totals}
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
     return all_known
 
 
-def _hashed(chunks: Iterator[bytes], digests: Digests) -> Iterator[bytes]:
+def _not_compared(md5: bool, *fields: str) -> set[str]:
+    return {*fields} if md5 else {*fields, "md5"}
+
+
+def _hashed(chunks: Iterator[bytes], digests: _Hashes) -> Iterator[bytes]:
     for chunk in chunks:
         digests.update(chunk)
         yield chunk
@@ -393,6 +416,7 @@ def verify_snapshot_files(
     *,
     validator: RecordValidator | None = None,
     tee: Callable[[FileEntry], Sink | None] | None = None,
+    md5: bool = True,
 ) -> list[str]:
     """Re-hash and re-read every file of a snapshot; returns the problems found (empty: all good).
 
@@ -404,6 +428,13 @@ def verify_snapshot_files(
     bytes as they are read and hashed: how the export stages its files while it verifies them, reading each
     once for both (:mod:`wme_assets.snapshots.staging`). The digests compared here are those of exactly the
     bytes the sink received.
+
+    ``md5=False`` compares SHA-256s only (of every file and every member's content), for a caller that knows
+    the manifest's MD5s were computed over the very bytes its SHA-256s were, as
+    :func:`~wme_assets.snapshots.archive.write_snapshot` computes them (each write goes to both): equal
+    SHA-256s mean equal bytes, hence equal MD5s, and an MD5 pass (the slower of the two hashes) would find
+    nothing more. A snapshot read from a store, whose manifest could have come from anywhere, is
+    checked with both.
     """
     problems = _Problems()
     _check_consistency(manifest, problems)
@@ -434,7 +465,7 @@ def verify_snapshot_files(
         problems.add(label, "missing")
     else:
         expected = [(member.name, member) for member in manifest.members]
-        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems, scanned=scanned)
+        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems, scanned=scanned, md5=md5)
 
     for chunk in manifest.chunks:
         label, chunks = source(chunk)
@@ -445,13 +476,13 @@ def verify_snapshot_files(
             continue  # reported by the consistency check
         expected = [(chunk.member, manifest.members[chunk.index])]
         found = _Problems()
-        if not _scan_tar_gz(chunks, label, chunk, expected, validator, found, known=scanned):
+        if not _scan_tar_gz(chunks, label, chunk, expected, validator, found, known=scanned, md5=md5):
             found = _Problems()
             label, chunks = source(chunk, teed=False)
             if chunks is None:
                 found.add(label, "missing")
             else:
-                _scan_tar_gz(chunks, label, chunk, expected, validator, found)
+                _scan_tar_gz(chunks, label, chunk, expected, validator, found, md5=md5)
         problems.extend(found)
 
     if not local:
