@@ -199,15 +199,17 @@ class _MemberScan(NamedTuple):
     line_problems: list[str]  # "line N: …", at most MAX_LINE_PROBLEMS, then "... and N more line problems"
 
 
-def _member_lines(fileobj: Any) -> Iterator[bytes]:
+def _member_lines(fileobj: Any) -> Iterator[bytes | memoryview]:
     """The lines of a member as iterating it gives them (each with its newline, the last one as it is), read in
     the blocks the decompressor gives (line iteration over a buffered file would refill a small buffer, many
-    calls for a line of one article)."""
-    partial: list[bytes] = []  # the start of a line longer than what one block held
+    calls for a line of one article). A line inside one block is a view of it, not a copy (hashlib and orjson
+    take views); one across blocks is joined."""
+    partial: list[bytes | memoryview] = []  # the start of a line longer than what one block held
     while block := fileobj.read(MEMBER_READ_BYTES):
+        view = memoryview(block)
         start = 0
         while (end := block.find(b"\n", start)) >= 0:
-            line = block[start : end + 1]
+            line: bytes | memoryview = view[start : end + 1]
             if partial:
                 partial.append(line)
                 line = b"".join(partial)
@@ -215,7 +217,7 @@ def _member_lines(fileobj: Any) -> Iterator[bytes]:
             yield line
             start = end + 1
         if start < len(block):
-            partial.append(block[start:])
+            partial.append(view[start:])
     if partial:
         yield b"".join(partial)
 
@@ -257,7 +259,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None, *, md5: bool =
     for number, line in enumerate(_member_lines(fileobj), 1):
         hashes.update(line)
         count += 1
-        if not line.endswith(b"\n"):
+        if line[-1:] != b"\n":
             line_problem(number, "does not end with a newline")
         try:
             record = orjson.loads(line)
