@@ -106,12 +106,18 @@ def wait_for(path: Path, child: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
-def staging_left(store: ObjectStore) -> list[str]:
-    """Objects and unfinished multipart uploads under the store's staging."""
+def staging_objects_and_uploads(store: ObjectStore) -> tuple[list[str], list[str]]:
+    """The keys of the objects and of the unfinished multipart uploads under the store's staging."""
     prefix = store.prefix + STAGING_DIR + "/"
     objects = [info.key for info in store.list(prefix, include_staging=True)]
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=prefix).get("Uploads", [])
-    return objects + [upload["Key"] for upload in uploads]
+    return objects, [upload["Key"] for upload in uploads]
+
+
+def staging_left(store: ObjectStore) -> list[str]:
+    """Objects and unfinished multipart uploads under the store's staging."""
+    objects, uploads = staging_objects_and_uploads(store)
+    return objects + uploads
 
 
 def dated_keys(store: ObjectStore, date: str) -> set[str]:

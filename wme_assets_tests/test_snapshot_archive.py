@@ -424,6 +424,40 @@ def test_a_corrupt_or_missing_chunk_is_named(written):
     assert not any(p.startswith(str(files.out_dir / files.archive.path)) for p in problems)
 
 
+def test_the_sha256_only_check_still_names_a_tampered_member_and_a_corrupt_chunk(written):
+    # What the export runs (md5=False): a change that keeps the JSON valid is found by the SHA-256s alone.
+    files, manifest = written
+    assert verify_snapshot_files(files.out_dir, manifest, md5=False) == []
+    archive = files.out_dir / files.archive.path
+    rewrite_member(archive, 1, lambda content: content.replace(b"Merkel", b"Merkal", 1))
+    chunk = files.out_dir / files.chunks[2].path
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    problems = verify_snapshot_files(files.out_dir, manifest, md5=False)
+    assert any("enwiki_namespace_0_1.ndjson" in p and "sha256" in p for p in problems), problems
+    assert any(p.startswith(f"{archive}: sha256") for p in problems), problems
+    assert any(p.startswith(str(chunk)) for p in problems), problems
+    assert not any("md5" in p for p in problems), problems
+
+
+def test_md5s_are_compared_unless_left_to_the_sha256s(written):
+    # A manifest whose MD5s are not those of its bytes (what write_snapshot never writes): the default check
+    # names every one; md5=False relies on the writer having hashed the same bytes with both.
+    files, manifest = written
+    wrong = "0" * 32
+    bad = manifest.model_copy(
+        update={
+            "archive": manifest.archive.model_copy(update={"md5": wrong}),
+            "members": [m.model_copy(update={"md5": wrong}) for m in manifest.members],
+        }
+    )
+    problems = verify_snapshot_files(files.out_dir, bad)
+    assert any(p.startswith(f"{files.out_dir / files.archive.path}: md5") for p in problems), problems
+    assert sum("ndjson: md5" in p for p in problems) == 2 * len(manifest.members), problems  # archive + chunks
+    assert verify_snapshot_files(files.out_dir, bad, md5=False) == []
+
+
 def test_unparsable_and_invalid_records_are_named_with_their_line(tmp_path, enwiki):
     # Synthetic bad records between real ones: write_snapshot does not parse, the verifier does.
     records = [enwiki[0], (800, b'{"identifier": 800, "name": broken'), (900, b'{"name": "no identifier"}'), enwiki[1]]

@@ -271,6 +271,7 @@ class _GzipOutput:
         self._write(GZIP_HEADER)
 
     def _write(self, data: bytes | memoryview) -> None:
+        # Both digests of exactly the bytes written: the export's read-back compares the SHA-256 only.
         self.file.write(data)
         self.sha256.update(data)
         self.md5.update(data)
@@ -349,6 +350,7 @@ class _MemberEncoder:
             self.pending.append(self.codec.compress_piece(self.level, block, zdict))
         # Hash in this thread while the pool compresses (hashlib releases the GIL on large buffers).
         content_view = memoryview(block)[:content]
+        # Both digests of the same bytes: the export's read-back compares the SHA-256 only.
         self.sha256.update(content_view)
         self.md5.update(content_view)
         self.crc = isal_zlib.crc32(block, self.crc)

@@ -39,17 +39,16 @@ a list of problems, each naming the file (and member) at fault; an empty list me
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import io
-import tarfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import orjson
-from isal import igzip, isal_zlib
+from isal import isal_zlib
 
 from wme_assets.schema import RECORD_SCHEMA_VERSION, Chunk, FileMetadata, Language, Namespace, Project, Size, Snapshot
 from wme_assets.schema.manifest import (
@@ -67,7 +66,9 @@ from wme_assets.schema.manifest import (
     SnapshotManifest,
 )
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
-from wme_assets.util.digests import READ_BYTES, DigestReader, file_chunks
+from wme_assets.snapshots.tar_stream import MAX_OUTPUT as MEMBER_READ_BYTES
+from wme_assets.snapshots.tar_stream import Inflater, TarStreamError, iter_members
+from wme_assets.util.digests import READ_BYTES, file_chunks
 from wme_assets.util.version import package_version
 
 if TYPE_CHECKING:
@@ -198,15 +199,17 @@ class _MemberScan(NamedTuple):
     line_problems: list[str]  # "line N: …", at most MAX_LINE_PROBLEMS, then "... and N more line problems"
 
 
-def _member_lines(fileobj: Any) -> Iterator[bytes]:
+def _member_lines(fileobj: Any) -> Iterator[bytes | memoryview]:
     """The lines of a member as iterating it gives them (each with its newline, the last one as it is), read in
-    blocks of READ_BYTES: a tar member's own line iteration refills an 8 KiB buffer through tarfile's Python
-    layers, a hundred calls for a line of one article."""
-    partial: list[bytes] = []  # the start of a line longer than what one block held
-    while block := fileobj.read(READ_BYTES):
+    the blocks the decompressor gives (line iteration over a buffered file would refill a small buffer, many
+    calls for a line of one article). A line inside one block is a view of it, not a copy (hashlib and orjson
+    take views); one across blocks is joined."""
+    partial: list[bytes | memoryview] = []  # the start of a line longer than what one block held
+    while block := fileobj.read(MEMBER_READ_BYTES):
+        view = memoryview(block)
         start = 0
         while (end := block.find(b"\n", start)) >= 0:
-            line = block[start : end + 1]
+            line: bytes | memoryview = view[start : end + 1]
             if partial:
                 partial.append(line)
                 line = b"".join(partial)
@@ -214,14 +217,35 @@ def _member_lines(fileobj: Any) -> Iterator[bytes]:
             yield line
             start = end + 1
         if start < len(block):
-            partial.append(block[start:])
+            partial.append(view[start:])
     if partial:
         yield b"".join(partial)
 
 
-def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan:
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    size = count = 0
+class _Hashes:
+    """SHA-256 and (with ``md5``) MD5 of what :meth:`update` is given, and its byte count."""
+
+    def __init__(self, md5: bool):
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5() if md5 else None
+        self.bytes = 0
+
+    def update(self, data: bytes) -> None:
+        self.sha256.update(data)
+        if self.md5 is not None:
+            self.md5.update(data)
+        self.bytes += len(data)
+
+    def values(self) -> dict[str, Any]:
+        found = {"bytes": self.bytes, "sha256": self.sha256.hexdigest()}
+        if self.md5 is not None:
+            found["md5"] = self.md5.hexdigest()
+        return found
+
+
+def _scan_member(fileobj: Any, validator: RecordValidator | None, *, md5: bool = True) -> _MemberScan:
+    hashes = _Hashes(md5)
+    count = 0
     first = last = None
     found: list[str] = []
     line_problems = 0
@@ -233,11 +257,9 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
             found.append(f"line {number}: {what}")
 
     for number, line in enumerate(_member_lines(fileobj), 1):
-        sha256.update(line)
-        md5.update(line)
-        size += len(line)
+        hashes.update(line)
         count += 1
-        if not line.endswith(b"\n"):
+        if line[-1:] != b"\n":
             line_problem(number, "does not end with a newline")
         try:
             record = orjson.loads(line)
@@ -261,9 +283,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
     if line_problems > MAX_LINE_PROBLEMS:
         found.append(f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
     stats = {
-        "bytes": size,
-        "sha256": sha256.hexdigest(),
-        "md5": md5.hexdigest(),
+        **hashes.values(),
         "record_count": count,
         "first_page_id": first,
         "last_page_id": last,
@@ -274,7 +294,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None) -> _MemberScan
 def _member_sha256(fileobj: Any) -> str:
     """SHA-256 of a member's content, read in blocks (no line splitting, no parsing)."""
     digest = hashlib.sha256()
-    while block := fileobj.read(READ_BYTES):
+    while block := fileobj.read(MEMBER_READ_BYTES):
         digest.update(block)
     return digest.hexdigest()
 
@@ -296,6 +316,7 @@ def _scan_tar_gz(
     *,
     scanned: dict[str, _MemberScan] | None = None,
     known: dict[str, _MemberScan] | None = None,
+    md5: bool = True,
 ) -> bool:
     """Read one ``.tar.gz`` end to end: the file's digests, then each member against the manifest.
 
@@ -303,61 +324,81 @@ def _scan_tar_gz(
     is given: then a member is only hashed, and one whose SHA-256 is a key of ``known`` (content read line
     by line already, in another file) is reported as that read found it. Returns False when some member is
     not in ``known``: the caller reads the file again without ``known`` (what was added to ``problems`` is
-    then to be dropped). The file is read to its end either way (a tee gets every byte)."""
-    reader = DigestReader(chunks)
+    then to be dropped). The file is read to its end either way (a tee gets every byte). Without ``md5``
+    the MD5s (the file's, each member's) are neither computed nor compared."""
+    digests = _Hashes(md5)
+    inflater = Inflater(_hashed(chunks, digests))
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
     all_known = True
     try:
-        with igzip.GzipFile(fileobj=io.BufferedReader(reader, READ_BYTES), mode="rb") as gz:
-            # Large stream reads: with the default (10 KiB) tarfile reads the stream in small pieces, each
-            # through its Python layers.
-            with tarfile.open(fileobj=gz, mode="r|", bufsize=READ_BYTES) as tar:
-                for info in tar:
-                    position = len(seen)
-                    seen.append(info.name)
-                    where = f"{label} member {info.name}"
-                    if position >= len(expected_members):
-                        problems.add(where, "unexpected member (not in the manifest)")
+        with _collector_paused():
+            for info in iter_members(inflater):
+                position = len(seen)
+                seen.append(info.name)
+                where = f"{label} member {info.name}"
+                if position >= len(expected_members):
+                    problems.add(where, "unexpected member (not in the manifest)")
+                    continue
+                name, member = expected_members[position]
+                if info.name != name:
+                    problems.add(where, f"member {position} is named {info.name}, manifest says {name}")
+                if not info.isfile:
+                    problems.add(where, "not a regular file")
+                    continue
+                if known is not None:
+                    scan = known.get(_member_sha256(info.data))
+                    if scan is None:
+                        all_known = False
                         continue
-                    name, member = expected_members[position]
-                    if info.name != name:
-                        problems.add(where, f"member {position} is named {info.name}, manifest says {name}")
-                    if not info.isfile():
-                        problems.add(where, "not a regular file")
-                        continue
-                    fileobj = tar.extractfile(info)
-                    assert fileobj is not None
-                    if known is not None:
-                        scan = known.get(_member_sha256(fileobj))
-                        if scan is None:
-                            all_known = False
-                            continue
-                    else:
-                        scan = _scan_member(fileobj, validator)
-                        if scanned is not None:
-                            scanned[scan.stats["sha256"]] = scan
-                    for what in scan.line_problems:
-                        problems.add(where, what)
-                    stats = scan.stats
-                    _compare(where, member.model_dump(exclude={"index", "name"}), stats, problems)
-                    totals["record_count"] += stats["record_count"]
-                    if totals["first_page_id"] is None:
-                        totals["first_page_id"] = stats["first_page_id"]
-                    if stats["last_page_id"] is not None:
-                        totals["last_page_id"] = stats["last_page_id"]
-            while gz.read(READ_BYTES):  # the rest of the stream: gzip checks CRC32 and length at its end
-                pass
-        reader.drain()
-    except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+                else:
+                    scan = _scan_member(info.data, validator, md5=md5)
+                    if scanned is not None:
+                        scanned[scan.stats["sha256"]] = scan
+                for what in scan.line_problems:
+                    problems.add(where, what)
+                stats = scan.stats
+                _compare(where, member.model_dump(exclude=_not_compared(md5, "index", "name")), stats, problems)
+                totals["record_count"] += stats["record_count"]
+                if totals["first_page_id"] is None:
+                    totals["first_page_id"] = stats["first_page_id"]
+                if stats["last_page_id"] is not None:
+                    totals["last_page_id"] = stats["last_page_id"]
+        inflater.drain()  # the rest of the stream: the decompressor checks CRC32 and length at its end
+    except (TarStreamError, isal_zlib.error) as exc:
         problems.add(label, f"cannot read as tar.gz ({exc.__class__.__name__}: {exc})")
-        reader.drain()
+    for _ in _hashed(chunks, digests):  # what was left unread still counts (and a tee gets every byte)
+        pass
     missing = [name for name, _ in expected_members[len(seen) :]]
     if missing:
         problems.add(label, f"members missing: {', '.join(missing)}")
-    actual = {"bytes": reader.bytes, "sha256": reader.sha256.hexdigest(), "md5": reader.md5.hexdigest(), **totals}
+    actual = {**digests.values(), **totals}
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
     return all_known
+
+
+def _not_compared(md5: bool, *fields: str) -> set[str]:
+    return {*fields} if md5 else {*fields, "md5"}
+
+
+def _hashed(chunks: Iterator[bytes], digests: _Hashes) -> Iterator[bytes]:
+    for chunk in chunks:
+        digests.update(chunk)
+        yield chunk
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while records are parsed: a parsed record (hundreds of dicts and
+    lists for Structured Contents) triggers collections that find nothing (JSON has no cycles; each record is
+    freed by reference counting once checked)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _teed(chunks: Iterator[bytes], sink: Sink) -> Iterator[bytes]:
@@ -377,6 +418,7 @@ def verify_snapshot_files(
     *,
     validator: RecordValidator | None = None,
     tee: Callable[[FileEntry], Sink | None] | None = None,
+    md5: bool = True,
 ) -> list[str]:
     """Re-hash and re-read every file of a snapshot; returns the problems found (empty: all good).
 
@@ -388,6 +430,13 @@ def verify_snapshot_files(
     bytes as they are read and hashed: how the export stages its files while it verifies them, reading each
     once for both (:mod:`wme_assets.snapshots.staging`). The digests compared here are those of exactly the
     bytes the sink received.
+
+    ``md5=False`` compares SHA-256s only (of every file and every member's content), for a caller that knows
+    the manifest's MD5s were computed over the very bytes its SHA-256s were, as
+    :func:`~wme_assets.snapshots.archive.write_snapshot` computes them (each write goes to both): equal
+    SHA-256s mean equal bytes, hence equal MD5s, and an MD5 pass (the slower of the two hashes) would find
+    nothing more. A snapshot read from a store, whose manifest could have come from anywhere, is
+    checked with both.
     """
     problems = _Problems()
     _check_consistency(manifest, problems)
@@ -418,7 +467,7 @@ def verify_snapshot_files(
         problems.add(label, "missing")
     else:
         expected = [(member.name, member) for member in manifest.members]
-        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems, scanned=scanned)
+        _scan_tar_gz(chunks, label, manifest.archive, expected, validator, problems, scanned=scanned, md5=md5)
 
     for chunk in manifest.chunks:
         label, chunks = source(chunk)
@@ -429,13 +478,13 @@ def verify_snapshot_files(
             continue  # reported by the consistency check
         expected = [(chunk.member, manifest.members[chunk.index])]
         found = _Problems()
-        if not _scan_tar_gz(chunks, label, chunk, expected, validator, found, known=scanned):
+        if not _scan_tar_gz(chunks, label, chunk, expected, validator, found, known=scanned, md5=md5):
             found = _Problems()
             label, chunks = source(chunk, teed=False)
             if chunks is None:
                 found.add(label, "missing")
             else:
-                _scan_tar_gz(chunks, label, chunk, expected, validator, found)
+                _scan_tar_gz(chunks, label, chunk, expected, validator, found, md5=md5)
         problems.extend(found)
 
     if not local:

@@ -225,7 +225,10 @@ def _export_namespace(
         # Every line parsed and schema-validated, counts, hashes and page-id order checked, with the files
         # going to staging on the same read; a snapshot with problems is not published (its staging is
         # deleted) and the asset checks report them. finish_publication then checks every staged object.
-        problems = verify_snapshot_files(out_dir, plan.manifest, validator=options.validator, tee=plan.tee(staging))
+        # SHA-256s only: write_snapshot hashed the same bytes with MD5 as with SHA-256 (verify_snapshot_files).
+        problems = verify_snapshot_files(
+            out_dir, plan.manifest, validator=options.validator, tee=plan.tee(staging), md5=False
+        )
         if problems:
             log(f"{label}: not published, {len(problems)} problems: {problems[:3]}")
         else:

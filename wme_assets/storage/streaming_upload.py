@@ -86,8 +86,9 @@ class StreamingUpload:
         self.size += len(data)
         # Strictly more than a part: the last part waits for finish(), so a one-part object is a plain PUT.
         while len(self._buffer) > self.part_size:
-            part = bytes(self._buffer[: self.part_size])
-            del self._buffer[: self.part_size]
+            with memoryview(self._buffer) as view:  # one copy (slicing the bytearray would copy twice)
+                part = bytes(view[: self.part_size])
+            del self._buffer[: self.part_size]  # CPython drops a bytearray's head without moving the rest
             self._send_part(part)
 
     def _send_part(self, part: bytes) -> None:

@@ -40,12 +40,19 @@ def _read_schema(columns: Iterable[str] | None) -> pa.Schema:
     return pa.schema([f for f in ARTICLE_SCHEMA if f.name in wanted])
 
 
+def _keeps_all(mask: pa.Array | pa.ChunkedArray) -> bool:
+    """True when filtering by ``mask`` would keep every row: then no filter, which would copy every column,
+    the articles included (the usual batch of a one-namespace export keeps all its rows)."""
+    return mask.null_count == 0 and pc.all(mask).as_py() is not False
+
+
 def _base_batches(
     store: ObjectStore, manifest: Mapping[str, Any], cache: Path, schema: pa.Schema, namespace: int | None
 ) -> Iterator[pa.RecordBatch]:
     """The base's rows in page id order, row group by row group; files are fetched as they are reached."""
     for entry in manifest["files"]:
-        parquet = pq.ParquetFile(cached_copy(store, entry, cache))
+        # Memory-mapped: the cached file is read in place, not copied into fresh buffers first.
+        parquet = pq.ParquetFile(cached_copy(store, entry, cache), memory_map=True)
         ns_index = parquet.schema_arrow.get_field_index("namespace")
         for group in range(parquet.num_row_groups):
             if namespace is None:
@@ -58,7 +65,9 @@ def _base_batches(
                 mask = pc.equal(parquet.read_row_group(group, columns=["namespace"]).column(0), namespace)
                 if not pc.any(mask).as_py():
                     continue
-                table = parquet.read_row_group(group, columns=schema.names).filter(mask)
+                table = parquet.read_row_group(group, columns=schema.names)
+                if not _keeps_all(mask):
+                    table = table.filter(mask)
             for batch in table.to_batches():
                 yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
@@ -192,7 +201,8 @@ def iter_current_batches(
             keep = pc.equal(batch.column("op"), UPSERT)
             if namespace is not None:
                 keep = pc.and_(keep, pc.equal(batch.column("namespace"), namespace))
-            batch = batch.filter(keep)
+            if not _keeps_all(keep):
+                batch = batch.filter(keep)
             if batch.num_rows:
                 yield batch.select(wanted)
     finally:
