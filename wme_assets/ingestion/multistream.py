@@ -30,6 +30,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
+import indexed_bzip2
+
 from wme_assets.schema.page import Page, SiteInfo
 from wme_assets.util.sizes import MiB
 from wme_assets.util.workers import available_cpus, worker_context
@@ -98,7 +100,23 @@ def stream_offsets(index_path: PathOrFile) -> list[int]:
 
 
 def _decompress_streams(raw: bytes, *, name: str, start: int) -> bytes:
-    """Decompress every bz2 stream in ``raw`` (the bytes at file offset ``start``)."""
+    """Decompress every bz2 stream in ``raw`` (the bytes at file offset ``start``).
+
+    indexed_bzip2's decoder, on one thread, takes ~30 % less CPU than libbz2 (the stdlib's) for the same
+    bytes, and checks the same block and stream CRCs. Whatever it refuses is decoded again by libbz2, whose
+    errors say which stream is corrupt or truncated, and at what offset (and should libbz2 accept what
+    indexed_bzip2 refused, libbz2's output is the one used)."""
+    if raw:
+        try:
+            with indexed_bzip2.open(io.BytesIO(raw), parallelization=1) as stream:
+                return stream.read()
+        except Exception:  # noqa: BLE001 - its errors are bare RuntimeErrors; libbz2 below names the fault
+            pass
+    return _decompress_streams_libbz2(raw, name=name, start=start)
+
+
+def _decompress_streams_libbz2(raw: bytes, *, name: str, start: int) -> bytes:
+    """:func:`_decompress_streams` with the stdlib's decoder, stream by stream, naming the stream that fails."""
     out = []
     view = memoryview(raw)
     pos = 0
