@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from typing import IO
 
 import indexed_bzip2
+import pyarrow as pa
 
 from wme_assets.schema.page import Page, SiteInfo
+from wme_assets.storage.page_store import page_rows
 from wme_assets.util.sizes import MiB
 from wme_assets.util.workers import available_cpus, worker_context
 
@@ -187,6 +189,17 @@ def _parse_ranges(
     return pages
 
 
+def _parse_ranges_to_rows(
+    dump_path: str,
+    ranges: list[tuple[int, int | None]],
+    root_open: bytes,
+    latest_only: bool,
+    is_last_task: bool,
+) -> pa.RecordBatch:
+    """Worker: :func:`_parse_ranges`, the pages returned as page store rows."""
+    return page_rows(_parse_ranges(dump_path, ranges, root_open, latest_only, is_last_task))
+
+
 def _read_header(dump_path: str, first_offset: int) -> tuple[SiteInfo, bytes]:
     """Parse the header stream ``[0, first_offset)``; return the siteinfo and a root start tag."""
     if first_offset <= 0:
@@ -280,6 +293,20 @@ class MultistreamReader:
         self.siteinfo, self._root_open = _read_header(self.dump_path, self.offsets[0])
 
     def __iter__(self) -> Iterator[Page]:
+        for pages in self._task_results(_parse_ranges):
+            for page in pages:
+                self.pages_read += 1
+                yield page
+
+    def row_batches(self) -> Iterator[pa.RecordBatch]:
+        """The pages as page store rows (:func:`~wme_assets.storage.page_store.page_rows`), a batch per task, in
+        file order: built in the workers, so what crosses the pipe is Arrow buffers rather than pickled pages."""
+        for rows in self._task_results(_parse_ranges_to_rows):
+            self.pages_read += rows.num_rows
+            yield rows
+
+    def _task_results(self, task) -> Iterator:
+        """``task``'s result for each batch of streams, in file order, from at most ``max_in_flight`` batches."""
         file_size = os.path.getsize(self.dump_path)
         if self.offsets[-1] >= file_size:
             raise DumpParseError(
@@ -307,15 +334,14 @@ class MultistreamReader:
         try:
             queued = iter(enumerate(batches))
             for _ in range(self.max_in_flight):
-                self._submit(pool, queued, in_flight, len(batches), ends_file)
+                self._submit(pool, task, queued, in_flight, len(batches), ends_file)
             while in_flight:
                 future, n_streams = in_flight.popleft()
-                pages = future.result()
-                self._submit(pool, queued, in_flight, len(batches), ends_file)
+                result = future.result()
+                self._submit(pool, task, queued, in_flight, len(batches), ends_file)
                 self.streams_read += n_streams
-                for page in pages:
-                    self.pages_read += 1
-                    yield page
+                yield result
+                del result  # not held while waiting for the next one
         finally:
             # Early exit (break, error): drop the batches not started yet.
             for future, _ in in_flight:
@@ -323,13 +349,13 @@ class MultistreamReader:
             if own_pool:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, pool, queued, in_flight, n_batches, ends_file) -> None:
+    def _submit(self, pool, task, queued, in_flight, n_batches, ends_file) -> None:
         item = next(queued, None)
         if item is None:
             return
         i, batch = item
         future = pool.submit(
-            _parse_ranges, self.dump_path, batch, self._root_open, self.latest_only, ends_file and i == n_batches - 1
+            task, self.dump_path, batch, self._root_open, self.latest_only, ends_file and i == n_batches - 1
         )
         in_flight.append((future, len(batch)))
 
