@@ -53,6 +53,10 @@ __all__ = [
 PathOrFile = str | os.PathLike | IO[bytes]
 
 _ROOT_CLOSE = b"</mediawiki>"
+# pyarrow imports pandas at its first array built from Python objects (to look for pandas arrays): ~0.2 CPU-s. Done
+# here, at import, so that the fork server, which preloads this module, pays it once for all the workers it forks.
+pa.array([], pa.int64())
+
 # Aim for roughly this many compressed bytes per worker task: large enough that pickling and
 # scheduling overhead is small next to bz2 + XML work, small enough to keep memory bounded.
 _TARGET_TASK_BYTES = 4 << 20
