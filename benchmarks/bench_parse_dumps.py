@@ -11,7 +11,8 @@ Scenarios (each runs in a fresh subprocess, so its peak RSS is its own):
     lxml-baseline       lxml iterparse(tag=page) + clear only — the floor the parser builds on
     plain-memory        DumpReader over the XML held in memory (BytesIO)
     plain-disk          DumpReader over the XML file on disk (page cache warm)
-    bz2-decompress      bz2 decompression of the multistream file alone, no parsing
+    bz2-decompress      bz2 decompression of the multistream file alone, no parsing (stdlib libbz2)
+    bz2-decompress-ranges  the same by the parse workers' decoder (indexed_bzip2, one thread), range by range
     bz2-single          DumpReader over the multistream .xml.bz2 (one process)
     bz2-multistream-N   parse_multistream with N worker processes
 
@@ -45,7 +46,7 @@ from lxml import etree  # noqa: E402
 
 from wme_assets.devtools.mirror import write_multistream  # noqa: E402
 from wme_assets.ingestion.dump_xml import DumpReader  # noqa: E402
-from wme_assets.ingestion.multistream import parse_multistream  # noqa: E402
+from wme_assets.ingestion.multistream import _decompress_streams, parse_multistream, stream_offsets  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "xztextfilter-truncated-dumps"
 
@@ -133,6 +134,18 @@ def bz2_decompress(files, workers):
     return run
 
 
+def bz2_decompress_ranges(files, workers):
+    def run():
+        for f in files:
+            offsets = stream_offsets(f["index"])
+            data = Path(f["dump"]).read_bytes()
+            bounds = [0, *offsets, len(data)]
+            for start, end in zip(bounds, bounds[1:], strict=False):
+                _decompress_streams(data[start:end], name=str(f["dump"]), start=start)
+
+    return run
+
+
 def bz2_single(files, workers):
     return lambda: sum(_count(DumpReader(f["dump"])) for f in files)
 
@@ -167,6 +180,7 @@ SCENARIOS = {
     "plain-memory": plain_memory,
     "plain-disk": plain_disk,
     "bz2-decompress": bz2_decompress,
+    "bz2-decompress-ranges": bz2_decompress_ranges,
     "bz2-single": bz2_single,
     "bz2-multistream": bz2_multistream,
 }
@@ -275,7 +289,7 @@ def main() -> None:
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             cpu = r["cpu_self"] + r["cpu_children"]
-            page_rate = "" if scenario == "bz2-decompress" else f"{pages / r['wall']:,.0f}"
+            page_rate = "" if scenario.startswith("bz2-decompress") else f"{pages / r['wall']:,.0f}"
             rss = f"{r['peak_rss_mb']:.0f}"
             if r["cpu_children"]:
                 rss += f" (+{r['peak_rss_children_mb']:.0f}/child)"

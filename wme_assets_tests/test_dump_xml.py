@@ -30,6 +30,8 @@ from wme_assets.ingestion.dump_xml import (
     open_decompressed,
 )
 from wme_assets.ingestion.multistream import (
+    _decompress_streams,
+    _decompress_streams_libbz2,
     parse_multistream,
     read_index,
     stream_offsets,
@@ -680,6 +682,33 @@ def test_multistream_corrupt_stream_names_offset(tmp_path):
     assert "mr.xml.bz2" in str(info.value)
     assert f"offset {bad_stream}" in str(info.value)
     assert info.value.offset == bad_stream and info.value.offset_kind == "compressed"
+
+
+def test_stream_decoder_matches_libbz2_and_names_the_bad_stream_of_a_range(tmp_path):
+    """The fast decoder gives libbz2's bytes for a range of several streams; a damaged range is reported by
+    libbz2's stream-by-stream pass, at the offset of the stream that is damaged, not of the range."""
+    dump, index = tmp_path / "mr.xml.bz2", tmp_path / "mr-index.txt.bz2"
+    result = write_multistream(io.BytesIO(complete_xml("mrwiki")), dump, index)
+    blob = dump.read_bytes()
+    first, third, fifth = result.offsets[0], result.offsets[2], result.offsets[4]
+    good = blob[first:fifth]
+    assert _decompress_streams(good, name="mr", start=first) == _decompress_streams_libbz2(good, name="mr", start=first)
+    assert _decompress_streams(good, name="mr", start=first).count(b"<page>") == 400
+
+    corrupt = bytearray(good)
+    corrupt[third - first + 5000 : third - first + 5010] = b"\x00" * 10
+    with pytest.raises(DumpParseError, match=rf"corrupt bz2 stream at compressed byte offset {third}") as info:
+        _decompress_streams(bytes(corrupt), name="mr", start=first)
+    assert info.value.offset == third and info.value.offset_kind == "compressed"
+
+    # A wrong stream checksum (the last 4 bytes before the stream's padding) is refused, not decoded.
+    stream_crc = bytearray(blob[first : result.offsets[1]])
+    stream_crc[-2] ^= 0x10
+    with pytest.raises(DumpParseError, match=rf"offset {first}"):
+        _decompress_streams(bytes(stream_crc), name="mr", start=first)
+
+    with pytest.raises(DumpParseError, match=rf"truncated bz2 stream at compressed byte offset {third}"):
+        _decompress_streams(good[: third - first + 100], name="mr", start=first)
 
 
 def test_multistream_truncated_file(tmp_path):

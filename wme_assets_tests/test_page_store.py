@@ -35,6 +35,7 @@ from wme_assets.storage.page_store import (
     PageStoreWriter,
     duckdb_connect_s3,
     duckdb_s3_settings,
+    page_rows,
     page_store_prefix,
     publish_page_store,
     query_page_store,
@@ -206,6 +207,56 @@ def test_memory_stays_bounded_over_the_seven_wikis(tmp_path):
             for i in range(meta.num_row_groups):
                 assert meta.row_group(i).num_rows <= rows_per_batch
         assert sum(pq.read_metadata(f.path).num_rows for f in summary.files) == summary.rows
+
+
+@pytest.mark.parametrize(
+    ("wiki", "limits"),
+    [
+        ("bnwiki", {"rows_per_batch": 64, "batch_text_bytes": 8 * 1024 * 1024, "rows_per_file": 250}),
+        ("jawiki", {"rows_per_batch": 25, "batch_text_bytes": 128 * 1024, "max_file_bytes": 512 * 1024}),
+        ("mrwiki", {"rows_per_batch": 1, "batch_text_bytes": 1, "rows_per_file": 3}),
+    ],
+)
+def test_row_batches_write_the_files_that_pages_write(tmp_path, wiki, limits):
+    """add_rows (the parse workers' Arrow batches) and add (one page at a time): the same bytes in the same
+    files, the same duplicates and summary, whatever the budgets and however the batches fall."""
+    source = XZ_DIR / f"{wiki}-truncated-100k.xml.xz"
+    pages = read_pages(source)
+    pages = pages[:30] + pages[10:13] + pages[30:]  # three duplicates, inside a batch and across two
+    items = {page.id: f"Q{page.id}" for page in pages[::3]}
+    summaries, contents = [], []
+    for way in ("pages", "rows"):
+        with PageStoreWriter(tmp_path / way, project=wiki, dump_date="20230501", **limits) as writer:
+            if way == "pages":
+                for page in pages:
+                    writer.add(page, source_file=source.name, wikibase_item=items.get(page.id))
+            else:
+                kept = 0
+                for start in range(0, len(pages), 17):
+                    chunk = pages[start : start + 17]
+                    kept += writer.add_rows(
+                        page_rows(chunk), source_file=source.name, wikibase_items=[items.get(p.id) for p in chunk]
+                    )
+                assert kept == len(pages) - 3
+        summary = writer.close().to_dict()
+        contents.append([Path(f["path"]).read_bytes() for f in summary["files"]])
+        for record in summary["files"]:
+            record.pop("path")
+        summary.pop("out_dir")
+        summaries.append(summary)
+    assert summaries[0] == summaries[1]
+    assert contents[0] == contents[1]
+    assert summaries[0]["duplicate_count"] == 3 and summaries[0]["wikibase_items"] > 0
+
+
+def test_a_writer_takes_pages_or_rows_not_both(tmp_path, bnwiki_pages):
+    with PageStoreWriter(tmp_path, project="bnwiki", dump_date="20230501") as w:
+        w.add_rows(page_rows(bnwiki_pages[:5]), source_file="x")
+        with pytest.raises(RuntimeError, match="not both"):
+            w.add(bnwiki_pages[5], source_file="x")
+        with pytest.raises(ValueError, match="3 Wikidata items for 5 rows"):
+            w.add_rows(page_rows(bnwiki_pages[5:10]), source_file="x", wikibase_items=["Q1", None, "Q2"])
+    assert w.close().rows == 5
 
 
 def test_failed_run_leaves_no_partial_file_and_refuses_stale_dirs(tmp_path, bnwiki_pages):

@@ -274,8 +274,9 @@ def parse_step(
                 result.siteinfo = siteinfo_record(reader.siteinfo)
                 items = ItemLookup(items_path)
                 progress = Progress(f"parsing {step.describe()}", stop - first, log, unit="streams")
-                for page in reader:
-                    writer.add(page, source_file=step.dump_name, wikibase_item=items.get(page.id))
+                for rows in reader.row_batches():
+                    page_items = [items.get(page_id) for page_id in rows.column("page_id").to_pylist()]
+                    writer.add_rows(rows, source_file=step.dump_name, wikibase_items=page_items)
                     progress.update(reader.streams_read)
                 result.pages_read = reader.pages_read
             summary = writer.close()

@@ -53,10 +53,12 @@ from wme_assets.storage.page_store.publish import (
 )
 from wme_assets.storage.page_store.writer import (
     MAX_REPORTED_DUPLICATES,
+    PAGE_ROW_SCHEMA,
     DuplicatePage,
     PageStoreFile,
     PageStoreSummary,
     PageStoreWriter,
+    page_rows,
 )
 from wme_assets.storage.parquet_dataset import (
     MANIFEST_NAME,
@@ -70,6 +72,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "MAX_REPORTED_DUPLICATES",
+    "PAGE_ROW_SCHEMA",
     "PAGE_SCHEMA",
     "SCHEMA_FINGERPRINT",
     "PAGE_STORE_SCHEMA_VERSION",
@@ -82,6 +85,7 @@ __all__ = [
     "cached_page_files",
     "duckdb_connect_s3",
     "duckdb_s3_settings",
+    "page_rows",
     "page_store_prefix",
     "page_store_fields",
     "publish_page_store",

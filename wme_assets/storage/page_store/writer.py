@@ -15,10 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from wme_assets.schema.page import Page
 from wme_assets.settings import validate_project
 from wme_assets.storage.page_store.layout import (
     _PART_FORMAT,
+    PAGE_SCHEMA,
     SCHEMA_FINGERPRINT,
 )
 from wme_assets.storage.parquet_dataset import PartFile
@@ -145,6 +149,53 @@ def _timestamp(value: str | None, page: Page) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# The columns that come from the dump's pages alone: every page store column but the four the writer adds (the
+# Wikidata item joined in, and the row's provenance).
+_ADDED_COLUMNS = ("wikibase_item", "project", "dump_date", "source_file")
+PAGE_ROW_SCHEMA = pa.schema([f for f in PAGE_SCHEMA if f.name not in _ADDED_COLUMNS])
+
+
+def page_rows(pages: list[Page]) -> pa.RecordBatch:
+    """The pages' :data:`PAGE_ROW_SCHEMA` columns, as :meth:`PageStoreWriter.add` would buffer them.
+
+    Parse workers send these to the writer's process instead of the pages: an Arrow batch crosses a pipe as a
+    few buffers, where pickled pages are re-encoded text that the writer then encoded again for Arrow."""
+    revs = [page.latest for page in pages]
+    texts = [rev.text if rev else None for rev in revs]
+    text = pa.array(texts, PAGE_ROW_SCHEMA.field("text").type)
+    lengths = pc.binary_length(text).to_pylist()  # UTF-8 bytes from the Arrow offsets: no second encoding
+    columns = {
+        "page_id": [page.id for page in pages],
+        "namespace": [page.ns for page in pages],
+        "title": [page.title for page in pages],
+        "redirect_target": [page.redirect_target for page in pages],
+        "is_redirect": [page.is_redirect or page.redirect_target is not None for page in pages],
+        "revision_id": [rev.id if rev else None for rev in revs],
+        "parent_revision_id": [rev.parent_id if rev else None for rev in revs],
+        "timestamp": [_timestamp(rev.timestamp, page) if rev else None for page, rev in zip(pages, revs, strict=True)],
+        "contributor_name": [rev.contributor_name if rev else None for rev in revs],
+        "contributor_id": [rev.contributor_id if rev else None for rev in revs],
+        "contributor_ip": [rev.contributor_ip if rev else None for rev in revs],
+        "contributor_deleted": [bool(rev and rev.contributor_deleted) for rev in revs],
+        "is_minor": [bool(rev and rev.minor) for rev in revs],
+        "comment": [rev.comment if rev else None for rev in revs],
+        "comment_deleted": [bool(rev and rev.comment_deleted) for rev in revs],
+        "content_model": [rev.model if rev else None for rev in revs],
+        "content_format": [rev.format if rev else None for rev in revs],
+        "sha1": [rev.sha1 if rev else None for rev in revs],
+        "size_bytes": [
+            rev.size if rev and rev.size is not None else length for rev, length in zip(revs, lengths, strict=True)
+        ],
+        "text": text,
+        "text_deleted": [bool(rev and rev.text_deleted) for rev in revs],
+    }
+    arrays = [
+        value if isinstance(value, pa.Array) else pa.array(value, field.type)
+        for field, value in zip(PAGE_ROW_SCHEMA, columns.values(), strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=PAGE_ROW_SCHEMA)
+
+
 class PageStoreWriter(StoreWriter):
     """Write pages to ``out_dir/part-NNNNN.parquet`` in the order given.
 
@@ -203,6 +254,14 @@ class PageStoreWriter(StoreWriter):
         self._duplicate_count = 0
         self._ascending = True
         self._largest_page_text = 0
+        # add_rows' buffer: slices of the batches given, the rows kept in order, written as one row group when
+        # full. The same budgets as add()'s buffer, so the same rows make the same row groups either way.
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+        self._max_pending_rows = 0
+        self._max_pending_bytes = 0
+        self._took: str | None = None  # "pages" or "rows", once given either
 
     # -- adding pages --------------------------------------------------------------------------
 
@@ -210,6 +269,7 @@ class PageStoreWriter(StoreWriter):
         """Buffer one page (its latest revision); False if its id was already written (a duplicate)."""
         if self._closed:
             raise RuntimeError("the page store writer is closed")
+        self._take("pages")
         if not self._seen.add(page.id):
             self._duplicate_count += 1
             if len(self._duplicates) < MAX_REPORTED_DUPLICATES:
@@ -265,6 +325,103 @@ class PageStoreWriter(StoreWriter):
         self._buffer.row_added(text_bytes)
         return True
 
+    def add_rows(
+        self, rows: pa.RecordBatch, *, source_file: str, wikibase_items: list[str | None] | None = None
+    ) -> int:
+        """Buffer pages given as :func:`page_rows` columns, with each row's Wikidata item; returns the rows kept.
+
+        The same rows, row groups, duplicates and summary as :meth:`add` with each page in turn (a writer takes
+        pages one way only); the per-row work left here is the duplicate check and the row group cut."""
+        if self._closed:
+            raise RuntimeError("the page store writer is closed")
+        self._take("rows")
+        if rows.schema != PAGE_ROW_SCHEMA:
+            raise ValueError(f"rows do not have the page row schema: {rows.schema}")
+        n = rows.num_rows
+        items = wikibase_items if wikibase_items is not None else [None] * n
+        if len(items) != n:
+            raise ValueError(f"{len(items)} Wikidata items for {n} rows")
+        rows = self._with_added_columns(rows, source_file, items)
+        page_ids = rows.column("page_id").to_pylist()
+        sizes = [size or 0 for size in pc.binary_length(rows.column("text")).to_pylist()]
+        run_start = None  # first row of the run of kept rows not yet in _pending
+        kept = 0
+        limit = self.batch_text_bytes
+        for i, (page_id, size) in enumerate(zip(page_ids, sizes, strict=True)):
+            if not self._seen.add(page_id):
+                if run_start is not None:
+                    self._pending.append(rows.slice(run_start, i - run_start))
+                    run_start = None
+                self._duplicate_row(rows, i, source_file)
+                continue
+            if self._last_page_id is not None and page_id <= self._last_page_id:
+                self._ascending = False
+            self._last_page_id = page_id
+            if self._pending_rows and self._pending_bytes + size > limit:  # as BufferedPartWriter.make_room
+                if run_start is not None:
+                    self._pending.append(rows.slice(run_start, i - run_start))
+                    run_start = None
+                self._flush_rows()
+            if run_start is None:
+                run_start = i
+            kept += 1
+            self._pending_rows += 1
+            self._pending_bytes += size
+            self._largest_page_text = max(self._largest_page_text, size)
+            self._max_pending_rows = max(self._max_pending_rows, self._pending_rows)
+            self._max_pending_bytes = max(self._max_pending_bytes, self._pending_bytes)
+            # As BufferedPartWriter.row_added: a full batch, or the end of a file, ends the row group.
+            if self._pending_rows >= min(self.rows_per_batch, self._buffer.room_in_file) or (
+                self._pending_bytes >= limit
+            ):
+                self._pending.append(rows.slice(run_start, i + 1 - run_start))
+                run_start = None
+                self._flush_rows()
+        if run_start is not None:
+            self._pending.append(rows.slice(run_start, n - run_start))
+        return kept
+
+    def _take(self, way: str) -> None:
+        # Mixed, the two buffers would cut row groups where a writer taking one way would not.
+        if self._took not in (None, way):
+            raise RuntimeError("a page store writer takes pages (add) or row batches (add_rows), not both")
+        self._took = way
+
+    def _with_added_columns(self, rows: pa.RecordBatch, source_file: str, items: list[str | None]) -> pa.RecordBatch:
+        n = rows.num_rows
+        added = {
+            "wikibase_item": pa.array(items, pa.string()),
+            "project": pa.array([self.project] * n, pa.string()),
+            "dump_date": pa.array([self.dump_date] * n, pa.string()),
+            "source_file": pa.array([source_file] * n, pa.string()),
+        }
+        schema = self._buffer.schema
+        arrays = [added[name] if name in added else rows.column(name) for name in schema.names]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _duplicate_row(self, rows: pa.RecordBatch, i: int, source_file: str) -> None:
+        page_id, title = rows.column("page_id")[i].as_py(), rows.column("title")[i].as_py()
+        self._duplicate_count += 1
+        if len(self._duplicates) < MAX_REPORTED_DUPLICATES:
+            namespace, revision_id = rows.column("namespace")[i].as_py(), rows.column("revision_id")[i].as_py()
+            self._duplicates.append(DuplicatePage(page_id, namespace, title, revision_id, source_file))
+        log.warning("%s: page id %d (%r) appears again; keeping the first", source_file, page_id, title)
+
+    def _flush_rows(self) -> None:
+        """Write add_rows' buffer as one row group (one contiguous batch, as add()'s buffer writes) and count it."""
+        if not self._pending_rows:
+            return
+        table = pa.Table.from_batches(self._pending, schema=self._buffer.schema).combine_chunks()
+        batch = table.to_batches()[0]
+        self._pending = []
+        for value in pc.value_counts(batch.column("namespace")).to_pylist():
+            self._namespaces[value["values"]] += value["counts"]
+        self._redirects += pc.sum(batch.column("is_redirect")).as_py() or 0
+        self._text_bytes += self._pending_bytes
+        self._qids += batch.num_rows - batch.column("wikibase_item").null_count
+        self._buffer.write_row_group(batch, payload_bytes=self._pending_bytes)
+        self._pending_rows = self._pending_bytes = 0
+
     def write_pages(
         self,
         pages: Iterable[Page],
@@ -286,6 +443,7 @@ class PageStoreWriter(StoreWriter):
     def close(self) -> PageStoreSummary:
         """Write what is buffered, finish the last file and return the summary."""
         if not self._closed:
+            self._flush_rows()
             self._buffer.close()
             self._closed = True
         buffer = self._buffer
@@ -302,7 +460,7 @@ class PageStoreWriter(StoreWriter):
             duplicates=list(self._duplicates),
             duplicate_count=self._duplicate_count,
             ascending=self._ascending,
-            max_buffered_rows=buffer.max_buffered_rows,
-            max_buffered_text_bytes=buffer.max_buffered_bytes,
+            max_buffered_rows=max(buffer.max_buffered_rows, self._max_pending_rows),
+            max_buffered_text_bytes=max(buffer.max_buffered_bytes, self._max_pending_bytes),
             largest_page_text_bytes=self._largest_page_text,
         )
