@@ -337,6 +337,7 @@ def run_wme(args: argparse.Namespace) -> None:
     def stage(name, fn):
         before = _tree_cpu()
         value = fn()
+        _await_reaped_workers()
         stages[name] = stages.get(name, 0.0) + _tree_cpu() - before
         return value
 
@@ -351,6 +352,26 @@ def run_wme(args: argparse.Namespace) -> None:
     Path(args.stages_out).write_text(
         json.dumps({"text_bytes": pages.summary.text_bytes, "articles": enriched.articles, "stages": stages})
     )
+
+
+def _await_reaped_workers(timeout: float = 10.0) -> None:
+    """Wait until our live children (the fork server) have reaped every worker of the stage that just ended.
+
+    A pool's shutdown returns once its workers have exited, but the fork server reaps them on its own time:
+    until it has, their CPU is in no one's counters, and a stage read at once would miss it (a whole worker's
+    CPU at times) and leave it to the next stage."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        grandchildren = []
+        for pid in _live_children():
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    grandchildren += (task / "children").read_text().split()
+            except FileNotFoundError:
+                continue
+        if not grandchildren:
+            return
+        time.sleep(0.05)
 
 
 def _tree_cpu() -> float:
