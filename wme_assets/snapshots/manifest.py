@@ -68,7 +68,7 @@ from wme_assets.schema.manifest import (
 from wme_assets.snapshots.archive import SnapshotFiles, rfc3339
 from wme_assets.snapshots.tar_stream import MAX_OUTPUT as MEMBER_READ_BYTES
 from wme_assets.snapshots.tar_stream import Inflater, TarStreamError, iter_members
-from wme_assets.util.digests import READ_BYTES, file_chunks
+from wme_assets.util.digests import READ_BYTES, Digests, file_chunks
 from wme_assets.util.version import package_version
 
 if TYPE_CHECKING:
@@ -222,29 +222,8 @@ def _member_lines(fileobj: Any) -> Iterator[bytes | memoryview]:
         yield b"".join(partial)
 
 
-class _Hashes:
-    """SHA-256 and (with ``md5``) MD5 of what :meth:`update` is given, and its byte count."""
-
-    def __init__(self, md5: bool):
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5() if md5 else None
-        self.bytes = 0
-
-    def update(self, data: bytes) -> None:
-        self.sha256.update(data)
-        if self.md5 is not None:
-            self.md5.update(data)
-        self.bytes += len(data)
-
-    def values(self) -> dict[str, Any]:
-        found = {"bytes": self.bytes, "sha256": self.sha256.hexdigest()}
-        if self.md5 is not None:
-            found["md5"] = self.md5.hexdigest()
-        return found
-
-
 def _scan_member(fileobj: Any, validator: RecordValidator | None, *, md5: bool = True) -> _MemberScan:
-    hashes = _Hashes(md5)
+    hashes = Digests(md5)
     count = 0
     first = last = None
     found: list[str] = []
@@ -283,7 +262,7 @@ def _scan_member(fileobj: Any, validator: RecordValidator | None, *, md5: bool =
     if line_problems > MAX_LINE_PROBLEMS:
         found.append(f"... and {line_problems - MAX_LINE_PROBLEMS} more line problems")
     stats = {
-        **hashes.values(),
+        **hashes.hex(),
         "record_count": count,
         "first_page_id": first,
         "last_page_id": last,
@@ -326,7 +305,7 @@ def _scan_tar_gz(
     not in ``known``: the caller reads the file again without ``known`` (what was added to ``problems`` is
     then to be dropped). The file is read to its end either way (a tee gets every byte). Without ``md5``
     the MD5s (the file's, each member's) are neither computed nor compared."""
-    digests = _Hashes(md5)
+    digests = Digests(md5)
     inflater = Inflater(_hashed(chunks, digests))
     seen: list[str] = []
     totals = {"record_count": 0, "first_page_id": None, "last_page_id": None}
@@ -372,7 +351,7 @@ def _scan_tar_gz(
     missing = [name for name, _ in expected_members[len(seen) :]]
     if missing:
         problems.add(label, f"members missing: {', '.join(missing)}")
-    actual = {**digests.values(), **totals}
+    actual = {**digests.hex(), **totals}
     _compare(label, entry.model_dump(include=set(actual)), actual, problems)
     return all_known
 
@@ -381,7 +360,7 @@ def _not_compared(md5: bool, *fields: str) -> set[str]:
     return {*fields} if md5 else {*fields, "md5"}
 
 
-def _hashed(chunks: Iterator[bytes], digests: _Hashes) -> Iterator[bytes]:
+def _hashed(chunks: Iterator[bytes], digests: Digests) -> Iterator[bytes]:
     for chunk in chunks:
         digests.update(chunk)
         yield chunk

@@ -19,17 +19,25 @@ def sha256_hex(data: bytes) -> str:
 
 
 class Digests:
-    """SHA-256, MD5 and the byte count of everything passed to :meth:`update`."""
+    """SHA-256, MD5 (unless ``md5=False``) and the byte count of everything passed to :meth:`update`."""
 
-    def __init__(self) -> None:
+    def __init__(self, md5: bool = True) -> None:
         self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5()
+        self.md5 = hashlib.md5() if md5 else None
         self.bytes = 0
 
     def update(self, data: bytes | memoryview) -> None:
         self.sha256.update(data)
-        self.md5.update(data)
+        if self.md5 is not None:
+            self.md5.update(data)
         self.bytes += len(data)
+
+    def hex(self) -> dict[str, Any]:
+        """``{"bytes", "sha256"[, "md5"]}``, the digests as hex."""
+        found: dict[str, Any] = {"bytes": self.bytes, "sha256": self.sha256.hexdigest()}
+        if self.md5 is not None:
+            found["md5"] = self.md5.hexdigest()
+        return found
 
 
 def file_chunks(path: str | os.PathLike[str], size: int = FILE_READ_BYTES) -> Iterator[bytes]:

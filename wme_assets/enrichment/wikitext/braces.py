@@ -136,7 +136,6 @@ class _BraceIndex:
         return out
 
 
-_SPLIT_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\|")
 _NESTING_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]")
 
 
@@ -172,29 +171,6 @@ def _split_top(body: str) -> list[str]:
         first = k + 1
     if first < len(pieces):
         parts.append("|".join(pieces[first:]))
-    return parts
-
-
-def _split_top_scan(body: str) -> list[str]:
-    """:func:`_split_top` without its shortcut: every token looked at."""
-    parts: list[str] = []
-    braces = links = 0
-    last = 0
-    for m in _SPLIT_RE.finditer(body):
-        tok = m.group()
-        if tok == "|":
-            if braces == 0 and links == 0:
-                parts.append(body[last:m.start()])
-                last = m.end()
-        elif tok == "{{":
-            braces += 1
-        elif tok == "}}":
-            braces = braces - 1 if braces else 0
-        elif tok == "[[":
-            links += 1
-        else:
-            links = links - 1 if links else 0
-    parts.append(body[last:])
     return parts
 
 
