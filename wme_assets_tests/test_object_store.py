@@ -27,10 +27,11 @@ def _no_staging_left(store: ObjectStore) -> bool:
 def test_multipart_publish_streams_and_verifies(object_store, fixtures_dir):
     data = _real_bytes(fixtures_dir, 21 * MiB + 123)  # three parts of 8 MiB, the last one short
     key = object_store.key("raw/bnwiki/20230501/big.xml")
-    published = object_store.publish(io.BytesIO(data), key, size=len(data))
+    published = object_store.publish(io.BytesIO(data), key, size=len(data), digests=("md5", "sha1"))
 
     assert published.sha256 == hashlib.sha256(data).hexdigest()
     assert published.md5 == hashlib.md5(data).hexdigest()
+    assert published.sha1 == hashlib.sha1(data).hexdigest()
     assert published.etag.endswith("-3"), "expected a three-part multipart upload"
     info = object_store.head(key)
     assert info.size == len(data)
@@ -40,6 +41,21 @@ def test_multipart_publish_streams_and_verifies(object_store, fixtures_dir):
     with object_store.open(key, 10 * MiB, 10 * MiB + 99) as body:
         assert body.read() == data[10 * MiB : 10 * MiB + 100]
     assert _no_staging_left(object_store)
+
+
+def test_publish_hashes_md5_and_sha1_only_when_asked(object_store, fixtures_dir):
+    """SHA-256 always; MD5 and SHA-1 (more passes over every byte) for a caller that wants them, or that
+    gives them as ``expected``. A one-part object's MD5 is its part's, the one its ETag is checked with."""
+    data = _real_bytes(fixtures_dir, 3 * MiB)
+    plain = object_store.publish(io.BytesIO(data), object_store.key("x/plain.bin"), size=len(data))
+    assert (plain.sha256, plain.md5, plain.sha1) == (hashlib.sha256(data).hexdigest(), None, None)
+    assert plain.etag == hashlib.md5(data).hexdigest()
+    checked = object_store.publish(
+        io.BytesIO(data), object_store.key("x/checked.bin"), expected={"md5": hashlib.md5(data).hexdigest()}
+    )
+    assert (checked.md5, checked.sha1) == (hashlib.md5(data).hexdigest(), None)
+    with pytest.raises(ValueError, match="unknown digests"):
+        object_store.publish(io.BytesIO(data), object_store.key("x/bad.bin"), digests=("crc32",))
 
 
 def test_download_file_is_complete(object_store, fixtures_dir, tmp_path):

@@ -280,6 +280,7 @@ def _download_file(client, store, project, date, dump_file: DumpFile, progress) 
             key,
             size=dump_file.size,
             expected={"md5": dump_file.md5 or "", "sha1": dump_file.sha1 or ""},
+            digests=("md5", "sha1"),  # both recorded, whichever of them the dumps run published
             metadata={k: v for k, v in (("md5", dump_file.md5), ("sha1", dump_file.sha1)) if v},
         )
     except VerificationError as exc:

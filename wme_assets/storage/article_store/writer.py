@@ -29,7 +29,7 @@ from wme_assets.storage.article_store.layout import (
     article_hash,
 )
 from wme_assets.storage.parquet_dataset import PartFile, schema_fingerprint
-from wme_assets.storage.parquet_writer import BufferedPartWriter, PartFormat, StoreWriter
+from wme_assets.storage.parquet_writer import STORE_ZSTD_LEVEL, BufferedPartWriter, PartFormat, StoreWriter
 from wme_assets.util.sizes import MiB
 
 # The files' own metadata carries the fingerprint; the writer adds each file's provenance.
@@ -136,7 +136,7 @@ class ArticleStoreWriter(StoreWriter):
         batch_bytes: int = 64 * MiB,
         rows_per_file: int = 500_000,
         max_file_bytes: int = 256 * MiB,
-        compression_level: int = 3,
+        compression_level: int = STORE_ZSTD_LEVEL,
     ) -> None:
         validate_project(project)
         if not source or not run_id:

@@ -26,7 +26,7 @@ from wme_assets.storage.page_store.layout import (
     SCHEMA_FINGERPRINT,
 )
 from wme_assets.storage.parquet_dataset import PartFile
-from wme_assets.storage.parquet_writer import BufferedPartWriter, StoreWriter
+from wme_assets.storage.parquet_writer import STORE_ZSTD_LEVEL, BufferedPartWriter, StoreWriter
 from wme_assets.util.dates import check_yyyymmdd
 from wme_assets.util.sizes import MiB
 
@@ -219,7 +219,7 @@ class PageStoreWriter(StoreWriter):
         # 8 MiB: the writer's buffer (Python strings, then their Arrow copy) and every reader's row group
         # stay a few tens of MB whatever the dump; enwiki's ~90 GB of wikitext is still only ~11k groups.
         batch_text_bytes: int = 8 * MiB,
-        compression_level: int = 3,
+        compression_level: int = STORE_ZSTD_LEVEL,
     ) -> None:
         validate_project(project)
         check_yyyymmdd(dump_date, "dump date")
