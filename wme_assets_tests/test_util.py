@@ -179,9 +179,8 @@ def test_threads_share_two_malloc_arenas(tmp_path):
 
 _FAULTS_OF_FREED_BLOCKS = """
 import pickle, resource, sys
-from wme_assets.util.workers import reuse_freed_memory
-if sys.argv[1] == "reuse":
-    assert reuse_freed_memory()
+if sys.argv[1] == "wme":
+    import wme_assets  # noqa: F401 - tunes glibc's malloc for this process
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for batch in range(20):  # as a pool's batches: 100 articles of 60-160 KB, pickled, sent, unpickled, freed
     articles = [bytes(60_000 + 997 * i) for i in range(100)]
@@ -194,7 +193,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
-def test_reuse_freed_memory_stops_refaulting_large_blocks():
+def test_importing_wme_keeps_freed_memory_for_reuse():
     """By default glibc maps blocks of this size afresh and hands them back to the kernel once freed, so each
     of 20 batches of 11 MB faults in its pages again (about 150,000 faults in all); kept for reuse, the
     first batch's pages serve every later one."""
@@ -204,6 +203,6 @@ def test_reuse_freed_memory_stops_refaulting_large_blocks():
                               text=True, check=True)
         return int(done.stdout)
 
-    default, reused = faults("default"), faults("reuse")
+    default, reused = faults("default"), faults("wme")
     assert default > 100_000, default
     assert reused < 20_000, reused

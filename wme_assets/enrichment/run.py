@@ -37,7 +37,7 @@ from wme_assets.storage.parquet_dataset import sql_literal
 from wme_assets.storage.quarantine import read_quarantine
 from wme_assets.util.progress import Progress
 from wme_assets.util.sizes import MiB
-from wme_assets.util.workers import available_cpus, reuse_freed_memory, worker_context
+from wme_assets.util.workers import available_cpus, worker_context
 
 EXPORTED_NAMESPACES = (0, 6, 10, 14)
 PAGE_COLUMNS = [
@@ -291,7 +291,6 @@ def _init_worker(siteinfo: dict, run_id: str, time_budget_s: float | None) -> No
     _worker_site = Site.from_siteinfo(siteinfo)
     _worker_run_id = run_id
     _worker_budget = time_budget_s
-    reuse_freed_memory()
     gc.freeze()
     gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
 

@@ -36,7 +36,7 @@ import pyarrow as pa
 from wme_assets.schema.page import Page, SiteInfo
 from wme_assets.storage.page_store import page_rows
 from wme_assets.util.sizes import MiB
-from wme_assets.util.workers import available_cpus, reuse_freed_memory, worker_context
+from wme_assets.util.workers import available_cpus, worker_context
 
 from .decompress import open_decompressed
 from .dump_xml import DumpReader
@@ -201,7 +201,6 @@ def _parse_ranges_to_rows(
     is_last_task: bool,
 ) -> pa.RecordBatch:
     """Worker: :func:`_parse_ranges`, the pages returned as page store rows."""
-    reuse_freed_memory()  # a call per task: idempotent, and a worker has no initializer of its own
     return page_rows(_parse_ranges(dump_path, ranges, root_open, latest_only, is_last_task))
 
 

@@ -9,7 +9,6 @@ workers per partition would otherwise pay again for every partition.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import multiprocessing.util
@@ -22,11 +21,7 @@ PRELOADED_MODULES = ["__main__", "wme_assets.ingestion.multistream", "wme_assets
 
 
 def worker_context() -> BaseContext:
-    """The forkserver context with the worker modules preloaded (fork where forkserver does not exist).
-
-    The calling process (the driver of the pool) keeps its freed memory for reuse from then on
-    (:func:`reuse_freed_memory`); the workers do so in their own entry points."""
-    reuse_freed_memory()
+    """The forkserver context with the worker modules preloaded (fork where forkserver does not exist)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
@@ -34,35 +29,6 @@ def worker_context() -> BaseContext:
     context.set_forkserver_preload(PRELOADED_MODULES)
     _stop_helpers_at_exit()
     return context
-
-
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
-TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024
-
-
-def reuse_freed_memory() -> bool:
-    """Make glibc's malloc keep freed memory in this process for the next allocation instead of handing it
-    back to the kernel. Idempotent; returns False where there is no glibc (nothing is changed).
-
-    By default glibc serves every block of 128 KiB or more (an article's JSON, a page's text, a batch's
-    pickle) with a fresh ``mmap`` and unmaps it when freed, so the next one page-faults its memory in again,
-    zeroed by the kernel: a worker enriching a page after another faults in nearly all of its memory anew.
-    On the long articles of ``benchmarks/bench_peers.py`` the chain took 610,000 page faults (about 3.5 µs
-    each on a virtual machine: 2 CPU-s in all); with blocks under 32 MiB taken from the heap and up to 128 MiB
-    of free heap kept, 180,000. Memory is not lost: what is kept is reused by the next batch, and the peak
-    of a process stays that of its largest batch."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS): their allocators behave otherwise
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    )
 
 
 _helpers_stopped_at_exit = False
