@@ -19,7 +19,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 #   batch's pickle, an Arrow buffer) with a fresh mmap and unmaps it when freed, so the next such block is
 #   page-faulted in again, zeroed by the kernel: the chain over long articles (benchmarks/bench_peers.py)
 #   took 610,000 page faults, about 3.5 µs each on a virtual machine. With blocks under 32 MiB taken from the
-#   heap and up to 64 MiB of its free top kept, 180,000: about 1.5 CPU-s less, for a peak that stays the
+#   heap and up to 64 MiB of its free top kept, 164,000: about 1.5 CPU-s less, for a peak that stays the
 #   largest batch's (what is kept is what the next batch reuses).
 MALLOC_ARENAS = 2
 MALLOC_MMAP_THRESHOLD = 32 * 1024 * 1024
