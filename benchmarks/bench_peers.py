@@ -417,6 +417,17 @@ def _proc_cpu(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def _yardstick() -> float:
+    """CPU-seconds of a fixed pure-Python loop, run just before each command: how fast the machine was then.
+    On a shared virtual machine it moved by up to 2× from one second to the next; a round whose yardstick is
+    far from the others' was measured on a slower (or faster) machine."""
+    started = time.process_time()
+    counts: dict[int, int] = {}
+    for i in range(2_000_000):
+        counts[i % 1000] = counts.get(i % 1000, 0) + i
+    return time.process_time() - started
+
+
 def run_measured(command: list[str], work: Path, env: dict | None = None) -> tuple[dict, str]:
     out = work / "measure.json"
     out.unlink(missing_ok=True)
@@ -452,6 +463,7 @@ def main() -> None:
     data = build_input(work, args.fixtures, args.target_mb)
     mb = data.text_bytes / 1e6
     results = {tool: Result(tool) for tool in tools}
+    yardsticks: list[float] = []
     envs: dict[str, Path] = {}
     for tool in tools:
         if tool == "wme":
@@ -497,6 +509,8 @@ def main() -> None:
                     server_before = _proc_cpu(server.pid)
                 else:
                     command = peer_command(tool, envs[tool.split("-")[0]], data, out)
+                yardstick = _yardstick()
+                yardsticks.append(yardstick)
                 numbers, log = run_measured(command, work, env)
                 if tool == "wme":
                     result.server_cpu.append(_proc_cpu(server.pid) - server_before)
@@ -513,12 +527,15 @@ def main() -> None:
                 result.left.append(numbers["left"])
                 print(f"round {round_ + 1} {tool:17} {numbers['cpu']:7.1f} CPU-s {numbers['wall']:7.1f} s "
                       f"{mb / numbers['cpu']:5.2f} MB/CPU-s peak {numbers['maxrss'] / 1e6:6.0f} MB "
-                      f"left {numbers['left']}", flush=True)
+                      f"left {numbers['left']} (yardstick {yardstick:.3f} s)", flush=True)
     finally:
         if server is not None:
             server.stop()
 
     print()
+    if yardsticks:
+        print(f"# yardstick (the same loop before each command): {min(yardsticks):.3f}–{max(yardsticks):.3f} CPU-s; "
+              "a wide range means the machine's speed changed during the rounds")
     print(f"# {data.pages} pages, {mb:.1f} MB of wikitext (long real articles, {mb * 1e6 / data.pages / 1e3:.0f} KB "
           f"on average); {args.rounds} interleaved rounds; CPU of each command's whole process tree")
     print("| tool | produces | MB of wikitext per CPU-second (median, min–max) | CPU s (median) | wall s (median) "
