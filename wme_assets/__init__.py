@@ -29,11 +29,13 @@ _MALLOPT = (  # (mallopt parameter of malloc.h, value, the environment variable 
     (-3, MALLOC_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),  # M_MMAP_THRESHOLD
     (-1, MALLOC_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"),  # M_TRIM_THRESHOLD
 )
+_mallopt = None
 if sys.platform == "linux":
     try:
         _mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc (musl has neither arenas nor these thresholds)
-        _mallopt = None
-    for _parameter, _value, _variable in _MALLOPT if _mallopt is not None else ():
+        pass
+if _mallopt is not None:
+    for _parameter, _value, _variable in _MALLOPT:
         if _variable not in os.environ:  # glibc read the variable itself when the process started
             _mallopt(_parameter, _value)

@@ -88,8 +88,8 @@ class _HashingReader:
     (``extra``: ``"md5"``, ``"sha1"``), the whole source's MD5 and SHA-1.
 
     MD5 is the slowest of these hashes (about 0.7 GB/s), and each part's MD5 is needed for the ETag
-    anyway: a one-part source's MD5 is that part's, so only a multipart source asked for its MD5 is
-    hashed with MD5 twice."""
+    anyway: the whole source's MD5 starts as a copy of the first part's, so a one-part source is hashed
+    with MD5 once, and only the later parts of a multipart one twice."""
 
     def __init__(self, source: BinaryIO, part_size: int, extra: Collection[str] = ()):
         unknown = set(extra) - {"md5", "sha1"}
@@ -98,7 +98,8 @@ class _HashingReader:
         self.source = source
         self.part_size = part_size
         self.sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5() if "md5" in extra else None
+        self._want_md5 = "md5" in extra
+        self._md5: Any = None  # the whole source's, from the first part on
         self._sha1 = hashlib.sha1() if "sha1" in extra else None
         self.part_md5s: list[bytes] = []
         self.size = 0
@@ -117,6 +118,8 @@ class _HashingReader:
             part_md5 = hashlib.md5(part)
             if self._md5 is not None:
                 self._md5.update(part)
+            elif self._want_md5:
+                self._md5 = part_md5.copy()
             if self._sha1 is not None:
                 self._sha1.update(part)
             self.part_md5s.append(part_md5.digest())
@@ -127,7 +130,7 @@ class _HashingReader:
         """``sha256``, ``md5`` and ``sha1`` in hex; ``None`` for one that was not asked for."""
         return {
             "sha256": self.sha256.hexdigest(),
-            "md5": self._md5.hexdigest() if self._md5 is not None else None,
+            "md5": (self._md5 or hashlib.md5()).hexdigest() if self._want_md5 else None,
             "sha1": self._sha1.hexdigest() if self._sha1 is not None else None,
         }
 
