@@ -333,12 +333,18 @@ def run_wme(args: argparse.Namespace) -> None:
     client = DumpsClient(Path(args.mirror).as_uri())
     quiet = lambda _: None  # noqa: E731
     stages: dict[str, float] = {}
+    driver: dict[str, float] = {}  # of which this process itself (the rest: workers, DuckDB's helper)
+
+    def own_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
 
     def stage(name, fn):
-        before = _tree_cpu()
+        before, own_before = _tree_cpu(), own_cpu()
         value = fn()
         _await_reaped_workers()
         stages[name] = stages.get(name, 0.0) + _tree_cpu() - before
+        driver[name] = driver.get(name, 0.0) + own_cpu() - own_before
         return value
 
     store.put_bytes(store.key(f"raw/{DBNAME}/{DATE}/dumpstatus.json"), client.fetch_status_bytes(DBNAME, DATE))
@@ -350,7 +356,8 @@ def run_wme(args: argparse.Namespace) -> None:
     stage("export", lambda: export_snapshots(store, DBNAME, DATE, log=quiet))
     stage("export", lambda: export_structured_snapshot(store, DBNAME, DATE, log=quiet))
     Path(args.stages_out).write_text(
-        json.dumps({"text_bytes": pages.summary.text_bytes, "articles": enriched.articles, "stages": stages})
+        json.dumps({"text_bytes": pages.summary.text_bytes, "articles": enriched.articles, "stages": stages,
+                    "driver": driver})
     )
 
 
@@ -406,6 +413,7 @@ class Result:
     left: list[int] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)
+    driver: list[dict[str, float]] = field(default_factory=list)  # the wme process's own share of each stage
     error: str | None = None
 
 
@@ -520,7 +528,9 @@ def main() -> None:
                     result.error = f"failed (exit {numbers.get('code')}): {_tail(log)}"
                     continue
                 if tool == "wme":
-                    result.stages.append(json.loads((work / "stages.json").read_text())["stages"])
+                    measured = json.loads((work / "stages.json").read_text())
+                    result.stages.append(measured["stages"])
+                    result.driver.append(measured["driver"])
                 result.cpu.append(numbers["cpu"])
                 result.wall.append(numbers["wall"])
                 result.maxrss.append(numbers["maxrss"])
@@ -553,8 +563,11 @@ def main() -> None:
               f"| {max(r.maxrss) / 1e6:.0f} MB | {max(r.left)} |")
     if results.get("wme") and results["wme"].stages:
         per_stage = {name: [s[name] for s in results["wme"].stages] for name in results["wme"].stages[0]}
-        print("\nwme per stage (CPU s of the process tree, median; MB of wikitext per CPU-second): " + "; ".join(
-            f"{name} {statistics.median(v):.1f} ({mb / statistics.median(v):.1f})" for name, v in per_stage.items()))
+        own = {name: [d[name] for d in results["wme"].driver] for name in per_stage}
+        print("\nwme per stage (CPU s of the process tree, median, of which the wme process itself, the rest its "
+              "workers; MB of wikitext per CPU-second): " + "; ".join(
+                  f"{name} {statistics.median(v):.1f}, driver {statistics.median(own[name]):.1f} "
+                  f"({mb / statistics.median(v):.1f})" for name, v in per_stage.items()))
     if results.get("wme") and results["wme"].server_cpu:
         print(f"\nSeaweedFS (storage, not counted above) used {statistics.median(results['wme'].server_cpu):.1f} "
               "CPU-s per wme run (median)")
