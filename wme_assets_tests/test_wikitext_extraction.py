@@ -284,6 +284,27 @@ def test_abstract_matches_real_enterprise_records():
         assert fields.abstract == record["abstract"], (wiki, title)
 
 
+def test_closed_lead_tables_are_cut_before_the_tree_parse(monkeypatch):
+    """A table renders as nothing in the abstract and is what mwparserfromhell parses slowest: a closed one
+    never reaches the parse. A real page whose lead is a table with a sentence after it keeps that sentence;
+    one whose table the first heading cuts off still withholds its abstract (test_abstract_bound)."""
+    import mwparserfromhell
+
+    parsed: list[str] = []
+    real_parse = mwparserfromhell.parse
+    monkeypatch.setattr(mwparserfromhell, "parse", lambda text: parsed.append(str(text)) or real_parse(text))
+    pages = FIXTURES / "wtf_wikipedia-wikitext"
+
+    fields = extract((pages / "bluejays.txt").read_text(encoding="utf-8"))
+    assert fields.abstract == "The bluejays play baseball, sometimes poorly."
+    assert parsed and not any("{|" in text for text in parsed)
+
+    parsed.clear()
+    fields = extract((pages / "raith_rovers.txt").read_text(encoding="utf-8"))
+    assert (fields.abstract, fields.abstract_withheld) == ("", "table_markup")
+    assert any("{|" in text for text in parsed)  # the unclosed table went to the tree, which left its markup
+
+
 def test_abstract_only_for_the_main_namespace():
     assert extract("Some text on a talk page.", ns=1).abstract == ""
     assert extract("Some text.", ns=0).abstract == "Some text."

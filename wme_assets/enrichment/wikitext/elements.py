@@ -97,10 +97,11 @@ def _strip_refs(text: str, deadline: _Deadline = _NO_DEADLINE,
     return "".join(out)
 
 
-def _table_spans(text: str, deadline: _Deadline = _NO_DEADLINE) -> Iterator[tuple[int, int]]:
+def _table_spans(text: str, deadline: _Deadline = _NO_DEADLINE, *,
+                 closed_only: bool = False) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each outermost ``{| … |}`` wiki table: from the start of its ``{|`` line to
     the end of its ``|}`` line (the newline excluded). An unclosed table runs to the end of the text,
-    where MediaWiki closes it."""
+    where MediaWiki closes it (left out with ``closed_only``)."""
     first = text.find("{|")
     if first < 0:
         return
@@ -118,17 +119,17 @@ def _table_spans(text: str, deadline: _Deadline = _NO_DEADLINE) -> Iterator[tupl
             if depth == 0:
                 end = text.find("\n", m.end())
                 yield start, len(text) if end < 0 else end
-    if depth:
+    if depth and not closed_only:
         yield start, len(text)
 
 
-def _drop_tables(text: str) -> str:
-    """Remove the ``{| … |}`` wiki tables."""
+def _drop_tables(text: str, *, closed_only: bool = False) -> str:
+    """Remove the ``{| … |}`` wiki tables (with ``closed_only``, an unclosed one stays)."""
     if "{|" not in text:
         return text
     out: list[str] = []
     pos = 0
-    for start, end in _table_spans(text):
+    for start, end in _table_spans(text, closed_only=closed_only):
         out.append(text[pos:start])
         pos = end
     out.append(text[pos:])

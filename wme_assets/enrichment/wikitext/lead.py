@@ -16,6 +16,7 @@ from wme_assets.enrichment.abstract_rules import BoundedAbstract, bounded_abstra
 from .abstract import _abstract_from_rendered
 from .braces import _BRACES_RE, _BRACKETS_RE, _pairs, _replace_outermost, _split_top, _template_args
 from .deadline import _Deadline
+from .elements import _drop_tables
 from .inline_templates import _renders_text
 from .names import NS_FILE, WikiNames, _clean_title
 from .plain_links import _plain_links_as_text
@@ -261,6 +262,11 @@ def _lead_abstract(text: str, renderer: _RegexRenderer) -> str:
     """The abstract from the lead text (templates that render nothing already removed): tree renderer
     when mwparserfromhell can parse the text safely, regex renderer otherwise."""
     if _lead_is_parseable(text):
+        if "{|" in text:
+            # The tree renders a table as nothing, and a table is what mwparserfromhell parses slowest: the
+            # closed ones go first. An unclosed one (cut off by the first heading) stays, and its markup
+            # withholds the abstract, as the tree alone would.
+            text = _drop_tables(text, closed_only=True)
         try:
             tree = _TreeRenderer(renderer.names)
             rendered = tree.render(mwparserfromhell.parse(_plain_links_as_text(text, renderer.names)))
