@@ -262,11 +262,10 @@ def _lead_abstract(text: str, renderer: _RegexRenderer) -> str:
     """The abstract from the lead text (templates that render nothing already removed): tree renderer
     when mwparserfromhell can parse the text safely, regex renderer otherwise."""
     if _lead_is_parseable(text):
-        if "{|" in text:
-            # The tree renders a table as nothing, and a table is what mwparserfromhell parses slowest: the
-            # closed ones go first. An unclosed one (cut off by the first heading) stays, and its markup
-            # withholds the abstract, as the tree alone would.
-            text = _drop_tables(text, closed_only=True)
+        # The tree renders a table as nothing, and a table is what mwparserfromhell parses slowest: the closed
+        # ones go first. An unclosed one (cut off by the first heading) stays, and its markup withholds the
+        # abstract, as the tree alone would.
+        text = _drop_tables(text, closed_only=True)
         try:
             tree = _TreeRenderer(renderer.names)
             rendered = tree.render(mwparserfromhell.parse(_plain_links_as_text(text, renderer.names)))
