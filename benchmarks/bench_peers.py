@@ -21,6 +21,12 @@ The tools, each in its own throwaway environment under ``--work`` (kept, so a re
   a SeaweedFS started here (its CPU is storage, not the chain: printed apart, not counted), with the CPU of
   each stage (download, parse, enrich, export) printed under the table; ``--wme-repo`` runs the chain of
   another checkout (before/after comparisons);
+* ``wme-records``: wme's extraction and record building alone, the work of the chain's enrichment workers,
+  in one process and on the texts, as the peers that take wikitext run: per text ``extract_wikitext_fields``
+  then ``build_article`` (its Enterprise article and Structured Contents JSON, schema-checked), with the
+  dump's own siteinfo and the workers' garbage-collector settings; no dump to decode, nothing stored. The
+  distance from this row to ``wme``'s is what the chain adds: bz2, the page and article stores, the
+  snapshots' compression, verification and upload;
 * ``wikiextractor-2``, ``wikiextractor-1``: WikiExtractor (PyPI ``wikiextractor``) on the bz2 dump, 2 and
   1 extraction processes, plain text out;
 * ``gensim``: gensim's ``segment_wiki`` (PyPI ``gensim``) on the bz2 dump, one worker, JSON lines out;
@@ -71,6 +77,7 @@ WTF_SPEC = "wtf_wikipedia@10.4.2"
 
 PRODUCES = {
     "wme": "dump → verified Enterprise + Structured Contents snapshots in S3",
+    "wme-records": "Enterprise + Structured Contents JSON per article, 1 process (wme's extraction alone)",
     "wikiextractor-2": "plain text from the bz2 dump, 2 processes",
     "wikiextractor-1": "plain text from the bz2 dump, 1 process",
     "gensim": "segment_wiki: text + section titles from the bz2 dump",
@@ -361,6 +368,31 @@ def run_wme(args: argparse.Namespace) -> None:
     )
 
 
+def run_wme_records(args: argparse.Namespace) -> None:
+    """wme's extraction and record building, page by page in this one process, on the texts file."""
+    import gc
+
+    from wme_assets.enrichment.article import Site, build_article
+    from wme_assets.enrichment.run import WORKER_GC_THRESHOLD
+    from wme_assets.enrichment.wikitext import extract_wikitext_fields
+    from wme_assets.ingestion.dump_xml import DumpReader
+    from wme_assets.ingestion.steps import siteinfo_record
+
+    site = Site.from_siteinfo(siteinfo_record(DumpReader(args.dump).siteinfo))
+    gc.freeze()  # as an enrichment worker starts (enrichment.run._init_worker)
+    gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
+    pages = 0
+    with open(args.texts, encoding="utf-8") as texts:
+        for pages, line in enumerate(texts, 1):
+            page = json.loads(line)
+            row = {"page_id": pages, "namespace": 0, "title": page["title"], "revision_id": pages,
+                   "parent_revision_id": None, "timestamp": "2023-05-01T00:00:00Z", "contributor_name": "",
+                   "contributor_id": None, "text": page["text"], "wikibase_item": page.get("wikibase_item")}
+            fields = extract_wikitext_fields(page["text"], site.names, dbname=site.dbname, ns=0)
+            build_article(row, fields, site, run_id="bench")
+    print(pages, "pages")
+
+
 def _await_reaped_workers(timeout: float = 10.0) -> None:
     """Wait until our live children (the fork server) have reaped every worker of the stage that just ended.
 
@@ -474,7 +506,7 @@ def main() -> None:
     yardsticks: list[float] = []
     envs: dict[str, Path] = {}
     for tool in tools:
-        if tool == "wme":
+        if tool.startswith("wme"):
             continue
         peer = tool.split("-")[0]
         if peer not in envs:
@@ -515,6 +547,10 @@ def main() -> None:
                                "--stages-out", str(work / "stages.json")]
                     env = dict(os.environ, PYTHONPATH=str(args.wme_repo.resolve()), WME_SCRATCH_DIR=str(out))
                     server_before = _proc_cpu(server.pid)
+                elif tool == "wme-records":
+                    command = [sys.executable, __file__, "--run-wme-records", "--dump", str(data.dump),
+                               "--texts", str(data.texts)]
+                    env = dict(os.environ, PYTHONPATH=str(args.wme_repo.resolve()))
                 else:
                     command = peer_command(tool, envs[tool.split("-")[0]], data, out)
                 yardstick = _yardstick()
@@ -593,6 +629,13 @@ if __name__ == "__main__":
             wme_parser.add_argument(option, required=True)
         wme_parser.add_argument("--workers", type=int, default=2)
         run_wme(wme_parser.parse_args())
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-wme-records":
+        records_parser = argparse.ArgumentParser()
+        records_parser.add_argument("--run-wme-records", action="store_true")
+        records_parser.add_argument("--dump", required=True)
+        records_parser.add_argument("--texts", required=True)
+        run_wme_records(records_parser.parse_args())
         sys.exit(0)
     sys.path.insert(0, str(REPO))
     main()
