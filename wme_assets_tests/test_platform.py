@@ -113,6 +113,20 @@ def test_unfinished_dump_run_is_refused_and_nothing_stored(postgres_instance, mo
     assert not list(store.list(store.key("raw/bnwiki/20230520") + "/"))
 
 
+
+def test_a_stopped_seaweedfs_leaves_no_sockets_behind(tmp_path):
+    """weed keeps its components' Unix sockets in /tmp, named by port; stopping the server removes them."""
+    from wme_assets.storage.seaweedfs import local_sockets, start_seaweedfs
+
+    server = start_seaweedfs(tmp_path / "s3")
+    try:
+        while_running = local_sockets(server.ports.values())
+    finally:
+        server.stop()
+    assert while_running, "weed made no sockets under its ports: the check below would prove nothing"
+    assert local_sockets(server.ports.values()) == []
+
+
 # ----- bad configuration fails fast, saying what to fix --------------------------------------------
 
 

@@ -10,6 +10,9 @@ breaks for ports above 55535, and its Iceberg and Lance side servers would colli
 Its S3 identity is explicit too (``-s3.config``, the embedded key pair), and it starts without the caller's
 ``AWS_*`` variables: SeaweedFS makes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY its admin identity when they
 are set, so a shell holding someone's AWS keys would otherwise lock wme out of its own server.
+
+Stopping a server also removes the Unix sockets its components reached each other through: SeaweedFS puts
+them in /tmp, named by port, and leaves most of them behind (five files per start, otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -33,6 +37,9 @@ from wme_assets.settings import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, Config
 
 AUTH_ERROR_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403")
 PORT_NAMES = ("s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
+# Where weed puts its components' Unix sockets ("seaweedfs-master-grpc-<port>.sock", ...): written into its
+# source, whatever TMPDIR says.
+WEED_SOCKET_DIR = Path("/tmp")
 
 
 @dataclass
@@ -54,11 +61,17 @@ class SeaweedServer:
         return s3_answers(self.endpoint_url)
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop the server's whole process group (it runs in a session of its own).
+        """Stop the server's whole process group (it runs in a session of its own), then remove its sockets.
 
         Its filer waits 15 s for gRPC subscribers on SIGTERM; after ``timeout`` it is killed. Acknowledged
         writes are already with the volume server by then, so nothing stored is lost.
         """
+        self._terminate(timeout)
+        for path in local_sockets(self.ports.values()):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _terminate(self, timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -74,6 +87,18 @@ class SeaweedServer:
             time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
+
+
+def local_sockets(ports) -> list[Path]:
+    """The Unix sockets in :data:`WEED_SOCKET_DIR` that weed names after one of ``ports``, owned by this user."""
+    found: list[Path] = []
+    for port in ports:
+        for path in WEED_SOCKET_DIR.glob(f"seaweedfs-*-{int(port)}.sock"):
+            with contextlib.suppress(FileNotFoundError):
+                info = path.lstat()
+                if stat.S_ISSOCK(info.st_mode) and info.st_uid == os.getuid():
+                    found.append(path)
+    return sorted(found)
 
 
 def weed_binary() -> str:
