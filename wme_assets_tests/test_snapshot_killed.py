@@ -221,6 +221,7 @@ def _kill(server: SeaweedServer) -> None:
     os.killpg(server.pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(server.pid, 0)  # started by this process: reap it
+    server.stop()  # already gone: this removes the sockets it left in /tmp
 
 
 @pytest.mark.parametrize("point", ["staging", "copying"])
