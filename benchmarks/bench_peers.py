@@ -378,7 +378,8 @@ def run_wme_records(args: argparse.Namespace) -> None:
     from wme_assets.ingestion.dump_xml import DumpReader
     from wme_assets.ingestion.steps import siteinfo_record
 
-    site = Site.from_siteinfo(siteinfo_record(DumpReader(args.dump).siteinfo))
+    with DumpReader(args.dump) as dump:
+        site = Site.from_siteinfo(siteinfo_record(dump.siteinfo))
     gc.freeze()  # as an enrichment worker starts (enrichment.run._init_worker)
     gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
     pages = 0
@@ -387,7 +388,7 @@ def run_wme_records(args: argparse.Namespace) -> None:
             page = json.loads(line)
             row = {"page_id": pages, "namespace": 0, "title": page["title"], "revision_id": pages,
                    "parent_revision_id": None, "timestamp": "2023-05-01T00:00:00Z", "contributor_name": "",
-                   "contributor_id": None, "text": page["text"], "wikibase_item": page.get("wikibase_item")}
+                   "contributor_id": None, "text": page["text"]}
             fields = extract_wikitext_fields(page["text"], site.names, dbname=site.dbname, ns=0)
             build_article(row, fields, site, run_id="bench")
     print(pages, "pages")

@@ -113,7 +113,6 @@ def test_unfinished_dump_run_is_refused_and_nothing_stored(postgres_instance, mo
     assert not list(store.list(store.key("raw/bnwiki/20230520") + "/"))
 
 
-
 def test_a_stopped_seaweedfs_leaves_no_sockets_behind(tmp_path):
     """weed keeps its components' Unix sockets in /tmp, named by port; stopping the server removes them."""
     from wme_assets.storage.seaweedfs import local_sockets, start_seaweedfs
